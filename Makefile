@@ -1,0 +1,59 @@
+# Reviewflow: `make run` starts the demo, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install system-deps browser r-deps migrate demo lint format bench clean
+
+$(STAMP): requirements.txt build-constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.3"
+	$(BIN)/python -m pip install --quiet --build-constraint build-constraints.txt -r requirements.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+demo: migrate
+	$(BIN)/python manage.py load_demo
+
+run: demo
+	@echo "Reviewflow on http://$(HOST):$(PORT)/ (demo users: lead, alice, bob, carol; password printed above)"
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# Debian packages the tests need: Chromium for the browser tests (never a downloaded browser).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core; \
+	fi
+
+# Optional: R with metafor, to regenerate the reference fixtures and run tests marked `r`.
+r-deps:
+	@if ! Rscript -e 'library(metafor)' >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq r-cran-metafor r-cran-metadat r-cran-jsonlite; \
+	fi
+
+test: install browser
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	@# pytest exits 5 when it collected no test: that is a failure here, said plainly.
+	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
+		if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install
+	for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache

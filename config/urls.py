@@ -1,0 +1,28 @@
+"""Top-level URLs: accounts, then every review-scoped app under /reviews/<slug>/."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    # Accounts
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/password/",
+        auth_views.PasswordChangeView.as_view(),
+        name="password_change",
+    ),
+    path(
+        "accounts/password/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
+    # Reviews and everything inside one
+    path("", include("reviews.urls")),
+    path("reviews/<slug:slug>/screening/", include("screening.urls")),
+    path("reviews/<slug:slug>/extraction/", include("extraction.urls")),
+    path("reviews/<slug:slug>/analysis/", include("analysis.urls")),
+]
+

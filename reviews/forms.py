@@ -1,0 +1,154 @@
+"""Forms of the reviews app (rendered with crispy-forms, Bootstrap 5)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import UserCreationForm
+
+from .models import ExclusionReason, Review, Search, Stage
+
+User = get_user_model()
+
+FORMAT_CHOICES = [
+    ("ris", "RIS (EndNote, Embase, Ovid, Zotero, Mendeley)"),
+    ("nbib", "PubMed MEDLINE / nbib"),
+    ("bibtex", "BibTeX"),
+    ("csv", "CSV"),
+]
+
+
+class ReviewForm(forms.ModelForm):
+    class Meta:
+        model = Review
+        fields = [
+            "title",
+            "question",
+            "population",
+            "intervention",
+            "comparator",
+            "outcomes",
+            "eligibility_criteria",
+            "registration",
+            "status",
+        ]
+        widgets = {
+            name: forms.Textarea(attrs={"rows": 3})
+            for name in ["question", "population", "intervention", "comparator", "outcomes"]
+        } | {"eligibility_criteria": forms.Textarea(attrs={"rows": 6})}
+
+
+class ReviewSettingsForm(forms.ModelForm):
+    class Meta:
+        model = Review
+        fields = ["votes_required", "blinded", "prioritise", "include_keywords", "exclude_keywords"]
+        widgets = {
+            "include_keywords": forms.Textarea(attrs={"rows": 4}),
+            "exclude_keywords": forms.Textarea(attrs={"rows": 4}),
+        }
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(required=False)
+    username = forms.CharField(required=False, max_length=150, help_text="For an existing user.")
+    is_lead = forms.BooleanField(required=False, label="Lead")
+    is_reviewer = forms.BooleanField(required=False, initial=True, label="Reviewer")
+    is_adjudicator = forms.BooleanField(required=False, label="Adjudicator")
+
+    def clean(self):
+        data = super().clean()
+        if not (data.get("email") or data.get("username")):
+            raise forms.ValidationError("Give an e-mail address or a username.")
+        if not (data.get("is_lead") or data.get("is_reviewer") or data.get("is_adjudicator")):
+            raise forms.ValidationError("Choose at least one role.")
+        return data
+
+
+class MembershipRolesForm(forms.Form):
+    is_lead = forms.BooleanField(required=False, label="Lead")
+    is_reviewer = forms.BooleanField(required=False, label="Reviewer")
+    is_adjudicator = forms.BooleanField(required=False, label="Adjudicator")
+
+
+class SignupForm(UserCreationForm):
+    email = forms.EmailField(required=True)
+
+    class Meta(UserCreationForm.Meta):
+        model = User
+        fields = ["username", "email"]
+
+
+class ExclusionReasonForm(forms.ModelForm):
+    class Meta:
+        model = ExclusionReason
+        fields = ["stage", "label", "position", "active"]
+
+    def __init__(self, *args, review: Review, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.review = review
+        self.fields["stage"].choices = Stage.choices
+
+    def clean(self):
+        data = super().clean()
+        label, stage = data.get("label"), data.get("stage")
+        duplicate = ExclusionReason.objects.filter(
+            review=self.review, stage=stage, label__iexact=label or ""
+        ).exclude(pk=self.instance.pk)
+        if label and duplicate.exists():
+            raise forms.ValidationError("This reason already exists for that stage.")
+        return data
+
+
+class SearchForm(forms.ModelForm):
+    class Meta:
+        model = Search
+        fields = ["source", "source_detail", "date_run", "search_string", "hits_reported", "notes"]
+        widgets = {
+            "date_run": forms.DateInput(attrs={"type": "date"}),
+            "search_string": forms.Textarea(attrs={"rows": 6, "class": "font-monospace"}),
+            "notes": forms.Textarea(attrs={"rows": 2}),
+        }
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(help_text="RIS (EndNote, Embase, Ovid...), PubMed nbib, BibTeX or CSV.")
+    format = forms.ChoiceField(
+        choices=[("", "Detect from content")] + FORMAT_CHOICES, required=False
+    )
+    search = forms.ModelChoiceField(
+        queryset=Search.objects.none(), required=False, help_text="The search this file came from."
+    )
+
+    def __init__(self, *args, review: Review, max_bytes: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_bytes = max_bytes
+        self.fields["search"].queryset = review.searches.all()
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size == 0:
+            raise forms.ValidationError("The file is empty.")
+        if upload.size > self.max_bytes:
+            raise forms.ValidationError(
+                f"The file is larger than {self.max_bytes // (1024 * 1024)} MB."
+            )
+        return upload
+
+
+class CsvMappingForm(forms.Form):
+    """Map the columns of a CSV with non-standard headers to record fields."""
+
+    TARGETS = ["title", "abstract", "authors", "year", "journal", "doi", "pmid", "keywords"]
+
+    def __init__(self, *args, headers: list[str], initial_mapping: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [("", "— not in this file —")] + [(h, h) for h in headers]
+        for target in self.TARGETS:
+            self.fields[target] = forms.ChoiceField(
+                choices=choices,
+                required=target == "title",
+                initial=initial_mapping.get(target, ""),
+            )
+
+    def mapping(self) -> dict[str, str]:
+        return {t: h for t, h in self.cleaned_data.items() if h}

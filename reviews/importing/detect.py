@@ -1,0 +1,58 @@
+"""Recognise an export's format from the first kilobytes of its text."""
+
+from __future__ import annotations
+
+import csv
+import re
+
+__all__ = ["FORMATS", "detect_format"]
+
+FORMATS = ("ris", "nbib", "bibtex", "csv", "endnote_xml")
+
+_RIS_TY = re.compile(r"^\s*TY {1,2}- ?", re.MULTILINE)
+_RIS_ANY = re.compile(r"^[A-Z][A-Z0-9] {1,2}-( |$)", re.MULTILINE)
+_NBIB = re.compile(r"^PMID- ?\d", re.MULTILINE)
+_NBIB_ANY = re.compile(r"^(?:FAU|TI  |AB  |DP  |PT  )- ", re.MULTILINE)
+_BIBTEX = re.compile(r"^\s*@\s*[A-Za-z]+\s*[{(]", re.MULTILINE)
+_XML = re.compile(r"<records?>|<ref-type\b", re.IGNORECASE)
+
+
+def detect_format(head_text: str) -> str | None:
+    """Return "ris", "nbib", "bibtex", "csv", "endnote_xml" or None for the start of a file.
+
+    Junk before the first record (Ovid/Embase banners, blank lines) is tolerated.
+    """
+    text = head_text.lstrip("\ufeff \t\r\n")
+    if not text:
+        return None
+    # PubMed's MEDLINE format shares 4-column tags like "TI  - " with RIS; PMID- decides.
+    if _NBIB.search(text):
+        return "nbib"
+    if _RIS_TY.search(text):
+        return "ris"
+    if text.startswith("<") and _XML.search(text):
+        return "endnote_xml"
+    if _BIBTEX.search(text):
+        return "bibtex"
+    if len(_NBIB_ANY.findall(text)) >= 2 and "FAU - " in text:
+        return "nbib"
+    if len(_RIS_ANY.findall(text)) >= 3:
+        return "ris"  # a RIS export whose TY lines were lost: records are then reported
+    if _looks_csv(text):
+        return "csv"
+    return None
+
+
+def _looks_csv(text: str) -> bool:
+    lines = [ln for ln in text.splitlines()[:20] if ln.strip()]
+    if not lines:
+        return False
+    first = lines[0]
+    for delimiter in (",", "\t", ";"):
+        if delimiter not in first:
+            continue
+        header = next(csv.reader([first], delimiter=delimiter))
+        # A header: at least two short, non-empty names.
+        if len(header) >= 2 and all(0 < len(h.strip()) <= 80 for h in header):
+            return True
+    return False

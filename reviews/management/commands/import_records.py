@@ -1,0 +1,69 @@
+"""Import a search export into a review from the command line (same path as the browser)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from reviews import services
+from reviews.errors import DomainError
+from reviews.models import Review
+
+
+class Command(BaseCommand):
+    help = "Import records: manage.py import_records REVIEW_SLUG FILE [--format ris|nbib|bibtex|csv] [--search ID]"
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("review_slug")
+        parser.add_argument("file", type=Path)
+        parser.add_argument("--format", choices=["ris", "nbib", "bibtex", "csv"], default=None)
+        parser.add_argument("--search", type=int, default=None, help="Id of the search in the log.")
+        parser.add_argument("--user", default=None, help="Username recorded as importer.")
+        parser.add_argument(
+            "--preview", action="store_true", help="Only report what would be imported."
+        )
+
+    def handle(self, *args, **options) -> None:
+        review = Review.objects.filter(slug=options["review_slug"]).first()
+        if review is None:
+            raise CommandError(f"No review with slug {options['review_slug']!r}.")
+        path: Path = options["file"]
+        if not path.is_file():
+            raise CommandError(f"No such file: {path}")
+        search = None
+        if options["search"] is not None:
+            search = review.searches.filter(pk=options["search"]).first()
+            if search is None:
+                raise CommandError(f"Review {review.slug} has no search with id {options['search']}.")
+        actor = None
+        if options["user"]:
+            actor = get_user_model().objects.filter(username=options["user"]).first()
+        try:
+            with path.open("rb") as handle:
+                batch = services.import_preview(
+                    review=review,
+                    actor=actor,
+                    file=handle,
+                    filename=path.name,
+                    fmt=options["format"],
+                    search=search,
+                )
+        except DomainError as exc:
+            raise CommandError(exc.message) from exc
+        self.stdout.write(f"{path.name}: {batch.n_read} records read as {batch.format.upper()}, {batch.n_skipped} skipped")
+        for skipped in batch.skipped[:50]:
+            self.stdout.write(f"  skipped line {skipped['line']}: {skipped['reason']}")
+        for row in batch.preview:
+            self.stdout.write(f"  line {row['line']}: {row['title'][:100]} ({row['year'] or 'n.d.'})")
+        if options["preview"]:
+            services.import_discard(batch=batch, actor=actor)
+            self.stdout.write("Preview only: nothing stored.")
+            return
+        batch = services.import_confirm(batch=batch, actor=actor)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Imported {batch.n_imported} records; {batch.n_duplicates} linked as duplicates."
+            )
+        )

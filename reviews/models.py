@@ -1,0 +1,370 @@
+"""Reviews, their teams, protocol, search log, imports and records."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+
+class Role(models.TextChoices):
+    """What a member may do in a review. A lead may do everything."""
+
+    LEAD = "lead", "Lead"
+    REVIEWER = "reviewer", "Reviewer"
+    ADJUDICATOR = "adjudicator", "Adjudicator"
+
+
+class Stage(models.TextChoices):
+    TITLE_ABSTRACT = "ta", "Title/abstract"
+    FULL_TEXT = "ft", "Full text"
+
+
+class Review(models.Model):
+    class Status(models.TextChoices):
+        PROTOCOL = "protocol", "Protocol"
+        SCREENING = "screening", "Screening"
+        EXTRACTION = "extraction", "Extraction"
+        ANALYSIS = "analysis", "Analysis"
+        COMPLETE = "complete", "Complete"
+
+    title = models.CharField(max_length=300)
+    slug = models.SlugField(max_length=80, unique=True)
+    question = models.TextField("review question", blank=True)
+    population = models.TextField(blank=True)
+    intervention = models.TextField(blank=True)
+    comparator = models.TextField(blank=True)
+    outcomes = models.TextField(blank=True)
+    eligibility_criteria = models.TextField(blank=True)
+    registration = models.CharField(
+        max_length=200, blank=True, help_text="e.g. PROSPERO CRD42021..., OSF registration"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROTOCOL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    # Screening settings (the screening app reads them; they belong to the review).
+    votes_required = models.PositiveSmallIntegerField(
+        default=2,
+        help_text="Independent votes each record needs (2 for dual screening, 1 for a pilot).",
+    )
+    blinded = models.BooleanField(
+        default=True, help_text="Reviewers cannot see each other's votes until resolution."
+    )
+    prioritise = models.BooleanField(
+        default=True, help_text="Order the title/abstract queue by predicted relevance."
+    )
+    include_keywords = models.TextField(
+        blank=True, help_text="Highlighted in green. One per line; end with * for a stem."
+    )
+    exclude_keywords = models.TextField(
+        blank=True, help_text="Highlighted in red. One per line; end with * for a stem."
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(votes_required__gte=1) & Q(votes_required__lte=5),
+                name="review_votes_required_1_to_5",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("reviews:dashboard", kwargs={"slug": self.slug})
+
+
+class Membership(models.Model):
+    """A user's place in one review. Roles are independent flags: one person may hold several."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    is_lead = models.BooleanField(default=False)
+    is_reviewer = models.BooleanField(default=True)
+    is_adjudicator = models.BooleanField(default=False)
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["review", "user"], name="membership_unique_user")
+        ]
+        ordering = ["user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.review}"
+
+    def has_role(self, role: Role | str | None) -> bool:
+        """True if this member may act as `role`; leads may act as anyone."""
+        if role is None or self.is_lead:
+            return True
+        return {
+            Role.LEAD: self.is_lead,
+            Role.REVIEWER: self.is_reviewer,
+            Role.ADJUDICATOR: self.is_adjudicator,
+        }[Role(role)]
+
+    @property
+    def can_manage(self) -> bool:
+        return self.is_lead
+
+    @property
+    def can_screen(self) -> bool:
+        return self.has_role(Role.REVIEWER)
+
+    @property
+    def can_adjudicate(self) -> bool:
+        return self.has_role(Role.ADJUDICATOR)
+
+    @property
+    def role_labels(self) -> list[str]:
+        flags = [
+            (self.is_lead, Role.LEAD),
+            (self.is_reviewer, Role.REVIEWER),
+            (self.is_adjudicator, Role.ADJUDICATOR),
+        ]
+        return [role.label for on, role in flags if on]
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Invitation(models.Model):
+    """A lead's invitation of a person (by e-mail or username) into a review."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(blank=True)
+    username = models.CharField(max_length=150, blank=True)
+    is_lead = models.BooleanField(default=False)
+    is_reviewer = models.BooleanField(default=True)
+    is_adjudicator = models.BooleanField(default=False)
+    token = models.CharField(max_length=64, unique=True, default=_new_token)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="accepted_invitations",
+    )
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(email="") | ~Q(username=""), name="invitation_has_addressee"
+            )
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Invitation of {self.email or self.username} to {self.review}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.accepted_at is None
+
+
+class ExclusionReason(models.Model):
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="exclusion_reasons")
+    stage = models.CharField(max_length=2, choices=Stage.choices)
+    label = models.CharField(max_length=200)
+    position = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["stage", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["review", "stage", "label"], name="exclusion_reason_unique_label"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Search(models.Model):
+    """One database search as run and reported in the review's search log."""
+
+    class Source(models.TextChoices):
+        PUBMED = "pubmed", "PubMed/MEDLINE"
+        EMBASE = "embase", "Embase"
+        PSYCINFO = "psycinfo", "PsycINFO"
+        CENTRAL = "central", "Cochrane CENTRAL"
+        WEB_OF_SCIENCE = "wos", "Web of Science"
+        CINAHL = "cinahl", "CINAHL"
+        REGISTER = "register", "Trial register"
+        CITATION = "citation", "Citation searching"
+        OTHER = "other", "Other"
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="searches")
+    source = models.CharField(max_length=20, choices=Source.choices)
+    source_detail = models.CharField(
+        max_length=200, blank=True, help_text="Interface or name, e.g. Ovid, or the register."
+    )
+    date_run = models.DateField()
+    search_string = models.TextField()
+    hits_reported = models.PositiveIntegerField(help_text="Number of hits the source reported.")
+    notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["date_run", "id"]
+        verbose_name_plural = "searches"
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} {self.date_run:%Y-%m-%d}"
+
+    @property
+    def is_other_method(self) -> bool:
+        """PRISMA separates databases/registers from other methods (citation searching...)."""
+        return self.source in {self.Source.CITATION, self.Source.OTHER}
+
+
+def import_upload_path(batch: ImportBatch, filename: str) -> str:
+    return f"imports/{batch.review_id}/{filename}"
+
+
+class ImportBatch(models.Model):
+    """One uploaded file: previewed, then imported atomically (or discarded)."""
+
+    class Status(models.TextChoices):
+        PREVIEW = "preview", "Awaiting confirmation"
+        IMPORTED = "imported", "Imported"
+        DISCARDED = "discarded", "Discarded"
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="import_batches")
+    search = models.ForeignKey(
+        Search, null=True, blank=True, on_delete=models.SET_NULL, related_name="import_batches"
+    )
+    file = models.FileField(upload_to=import_upload_path, blank=True)
+    filename = models.CharField(max_length=255)
+    format = models.CharField(max_length=20)
+    csv_mapping = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PREVIEW)
+    n_read = models.PositiveIntegerField(default=0)
+    n_skipped = models.PositiveIntegerField(default=0)
+    skipped = models.JSONField(
+        default=list, blank=True, help_text="Skipped records: [{line, reason}], capped."
+    )
+    preview = models.JSONField(default=list, blank=True)
+    n_imported = models.PositiveIntegerField(default=0)
+    n_duplicates = models.PositiveIntegerField(default=0)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    imported_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "import batches"
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.get_status_display()})"
+
+
+class Record(models.Model):
+    """A bibliographic record (a report) as imported. Never deleted by dedup: linked instead."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="records")
+    batch = models.ForeignKey(ImportBatch, on_delete=models.PROTECT, related_name="records")
+    source_line = models.PositiveIntegerField(default=0)
+    title = models.TextField(blank=True)
+    abstract = models.TextField(blank=True)
+    authors = models.JSONField(default=list, blank=True)
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
+    journal = models.CharField(max_length=500, blank=True)
+    volume = models.CharField(max_length=50, blank=True)
+    issue = models.CharField(max_length=50, blank=True)
+    pages = models.CharField(max_length=50, blank=True)
+    doi = models.CharField(max_length=255, blank=True, db_index=True)
+    pmid = models.CharField(max_length=20, blank=True, db_index=True)
+    keywords = models.JSONField(default=list, blank=True)
+    language = models.CharField(max_length=100, blank=True)
+    url = models.TextField(blank=True)
+    record_type = models.CharField(max_length=50, blank=True)
+    source_fields = models.JSONField(default=dict, blank=True)
+    # Keys for de-duplication, computed once at import.
+    title_norm = models.TextField(blank=True)
+    first_author = models.CharField(max_length=200, blank=True)
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="duplicates"
+    )
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["review", "duplicate_of"], name="record_review_dup")]
+
+    def __str__(self) -> str:
+        return self.title[:80] or f"Record {self.pk}"
+
+    @property
+    def is_duplicate(self) -> bool:
+        return self.duplicate_of_id is not None
+
+    @property
+    def first_author_display(self) -> str:
+        return self.authors[0] if self.authors else ""
+
+    @property
+    def citation(self) -> str:
+        """Short label as used in tables: 'Smith 2020'."""
+        author = (self.first_author_display.split(",")[0] or "Anon").strip()
+        return f"{author} {self.year or 'n.d.'}"
+
+
+class DuplicateLink(models.Model):
+    """A candidate or confirmed duplicate pair; merges are reversible."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Awaiting review"
+        MERGED = "merged", "Merged"
+        REJECTED = "rejected", "Not duplicates"
+        UNDONE = "undone", "Merge undone"
+
+    class Tier(models.TextChoices):
+        AUTO = "auto", "Automatic"
+        REVIEW = "review", "Needs review"
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="duplicate_links")
+    kept = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="+")
+    duplicate = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField()
+    tier = models.CharField(max_length=10, choices=Tier.choices)
+    reason = models.CharField(max_length=200)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-score", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["kept", "duplicate"], name="duplicate_link_unique"),
+            models.CheckConstraint(
+                condition=~Q(kept=models.F("duplicate")), name="duplicate_link_not_self"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.duplicate_id} duplicates {self.kept_id} ({self.status})"

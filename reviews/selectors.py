@@ -1,0 +1,78 @@
+"""Reads for the reviews app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
+
+from .models import DuplicateLink, ImportBatch, Record, Review, Search
+
+
+def reviews_for_user(user: Any) -> QuerySet[Review]:
+    return (
+        Review.objects.filter(memberships__user=user)
+        .annotate(n_records=Count("records", filter=Q(records__duplicate_of__isnull=True)))
+        .order_by("-created_at")
+    )
+
+
+def records_unique(review: Review) -> QuerySet[Record]:
+    """Records that are not linked as duplicates: the ones that get screened."""
+    return review.records.filter(duplicate_of__isnull=True)
+
+
+def searches_with_counts(review: Review) -> QuerySet[Search]:
+    """Searches with records imported from them and the gap to the hits the source reported."""
+    imported = Coalesce(
+        Sum(
+            "import_batches__n_imported",
+            filter=Q(import_batches__status=ImportBatch.Status.IMPORTED),
+        ),
+        0,
+    )
+    return (
+        review.searches.annotate(n_imported=imported)
+        .annotate(difference=F("hits_reported") - F("n_imported"))
+        .order_by("date_run", "id")
+    )
+
+
+def record_counts(review: Review) -> dict[str, int]:
+    totals = review.records.aggregate(
+        total=Count("id"), duplicates=Count("id", filter=Q(duplicate_of__isnull=False))
+    )
+    totals["unique"] = totals["total"] - totals["duplicates"]
+    totals["pending_pairs"] = review.duplicate_links.filter(
+        status=DuplicateLink.Status.PENDING
+    ).count()
+    return totals
+
+
+def identification_counts(review: Review) -> dict[str, Any]:
+    """Records identified per source and duplicates removed, for PRISMA.
+
+    Records from imports not tied to a search are counted under "Other/unspecified".
+    """
+    per_batch = (
+        ImportBatch.objects.filter(review=review, status=ImportBatch.Status.IMPORTED)
+        .values("search__source", "search__source_detail")
+        .annotate(n=Sum("n_imported"))
+        .order_by("search__source")
+    )
+    labels = dict(Search.Source.choices)
+    databases: dict[str, int] = {}
+    other_methods: dict[str, int] = {}
+    for row in per_batch:
+        source = row["search__source"]
+        label = labels.get(source, "Unspecified import")
+        target = other_methods if source in {Search.Source.CITATION, Search.Source.OTHER} else databases
+        target[label] = target.get(label, 0) + (row["n"] or 0)
+    counts = record_counts(review)
+    return {
+        "databases": sorted(databases.items()),
+        "other_methods": sorted(other_methods.items()),
+        "duplicates_removed": counts["duplicates"],
+        "records_after_dedup": counts["unique"],
+    }

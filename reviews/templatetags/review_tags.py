@@ -1,0 +1,40 @@
+"""Template tags shared by every review page."""
+
+from __future__ import annotations
+
+from django import template
+from django.urls import reverse
+
+from ..navigation import nav_items
+
+register = template.Library()
+
+
+@register.inclusion_tag("includes/review_nav.html", takes_context=True)
+def review_nav(context, review):
+    """The side navigation: only the sections this member's roles allow."""
+    request = context["request"]
+    membership = getattr(request, "membership", None)
+    groups: dict[str, list[dict]] = {}
+    for item in nav_items():
+        if membership is None or not membership.has_role(item.role):
+            continue
+        url = reverse(item.url_name, kwargs={"slug": review.slug})
+        groups.setdefault(item.group, []).append(
+            {"label": item.label, "url": url, "active": request.path == url}
+        )
+    return {"groups": groups, "review": review}
+
+
+@register.filter
+def percent(part, whole) -> int:
+    try:
+        return round(100 * part / whole) if whole else 0
+    except (TypeError, ZeroDivisionError):
+        return 0
+
+
+@register.filter
+def attr(obj, name: str):
+    """`{{ record|attr:"title" }}`: read a field named in a variable."""
+    return getattr(obj, name, "")

@@ -1,0 +1,435 @@
+"""Views of the reviews app: thin, one access check, one service call."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from . import selectors, services
+from .access import review_view
+from .dashboard import panels_for
+from .errors import DomainError
+from .forms import (
+    CsvMappingForm,
+    ExclusionReasonForm,
+    ImportUploadForm,
+    InvitationForm,
+    MembershipRolesForm,
+    ReviewForm,
+    ReviewSettingsForm,
+    SearchForm,
+    SignupForm,
+)
+from .importing import ImportFormatError, csv_headers, guess_csv_mapping
+from .models import DuplicateLink, ExclusionReason, ImportBatch, Invitation, Membership, Role
+
+
+def _form_error(form, exc: DomainError) -> None:
+    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+
+
+# --- Reviews ------------------------------------------------------------------------------
+
+
+@login_required
+def review_list(request: HttpRequest) -> HttpResponse:
+    reviews = selectors.reviews_for_user(request.user)
+    return render(request, "reviews/review_list.html", {"reviews": reviews})
+
+
+@login_required
+def review_create(request: HttpRequest) -> HttpResponse:
+    form = ReviewForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        review = services.review_create(creator=request.user, **form.cleaned_data)
+        messages.success(request, "Review created. Invite your team and record your searches.")
+        return redirect(review)
+    return render(request, "reviews/review_form.html", {"form": form})
+
+
+@review_view()
+def dashboard(request: HttpRequest, review) -> HttpResponse:
+    context = {
+        "review": review,
+        "counts": selectors.record_counts(review),
+        "panels": panels_for(review, request.membership),
+        "searches": selectors.searches_with_counts(review),
+    }
+    return render(request, "reviews/dashboard.html", context)
+
+
+@review_view(Role.LEAD)
+def review_edit(request: HttpRequest, review) -> HttpResponse:
+    form = ReviewForm(request.POST or None, instance=review)
+    settings_form = ReviewSettingsForm(request.POST or None, instance=review, prefix="settings")
+    if request.method == "POST" and form.is_valid() and settings_form.is_valid():
+        form.save()
+        settings_form.save()
+        messages.success(request, "Protocol and settings saved.")
+        return redirect(review)
+    return render(
+        request,
+        "reviews/review_edit.html",
+        {"review": review, "form": form, "settings_form": settings_form},
+    )
+
+
+# --- Team ----------------------------------------------------------------------------------
+
+
+@review_view()
+def member_list(request: HttpRequest, review) -> HttpResponse:
+    memberships = review.memberships.select_related("user")
+    invitations = review.invitations.filter(accepted_at__isnull=True).select_related("invited_by")
+    form = InvitationForm()
+    return render(
+        request,
+        "reviews/member_list.html",
+        {"review": review, "memberships": memberships, "invitations": invitations, "form": form},
+    )
+
+
+@require_POST
+@review_view(Role.LEAD)
+def invitation_create(request: HttpRequest, review) -> HttpResponse:
+    form = InvitationForm(request.POST)
+    if form.is_valid():
+        try:
+            invitation = services.invitation_create(
+                review=review, actor=request.user, **form.cleaned_data
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return redirect("reviews:members", slug=review.slug)
+        link = request.build_absolute_uri(f"/invitations/{invitation.token}/")
+        messages.success(request, f"Invitation created. Send this link: {link}")
+        return redirect("reviews:members", slug=review.slug)
+    memberships = review.memberships.select_related("user")
+    return render(
+        request,
+        "reviews/member_list.html",
+        {"review": review, "memberships": memberships, "invitations": [], "form": form},
+        status=400,
+    )
+
+
+@require_POST
+@review_view(Role.LEAD)
+def member_update(request: HttpRequest, review, member_id: int) -> HttpResponse:
+    membership = get_object_or_404(Membership, pk=member_id, review=review)
+    form = MembershipRolesForm(request.POST)
+    form.is_valid()
+    if "remove" in request.POST:
+        services.membership_remove(membership=membership, actor=request.user)
+        messages.success(request, f"{membership.user.username} removed from the review.")
+    else:
+        services.membership_set_roles(membership=membership, actor=request.user, **form.cleaned_data)
+        messages.success(request, f"Roles of {membership.user.username} updated.")
+    return redirect("reviews:members", slug=review.slug)
+
+
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    """Existing users accept while logged in; new users sign up through the invitation."""
+    invitation = get_object_or_404(Invitation.objects.select_related("review"), token=token)
+    if not invitation.is_open:
+        return render(
+            request, "error.html", {"message": "This invitation has already been used."}, status=410
+        )
+    if request.user.is_authenticated:
+        if request.method == "POST":
+            services.invitation_accept(invitation=invitation, user=request.user)
+            messages.success(request, f"You joined “{invitation.review.title}”.")
+            return redirect(invitation.review)
+        return render(request, "reviews/invitation_accept.html", {"invitation": invitation})
+    form = SignupForm(request.POST or None, initial={"email": invitation.email})
+    if request.method == "POST" and form.is_valid():
+        user = services.user_signup_with_invitation(
+            invitation=invitation,
+            username=form.cleaned_data["username"],
+            email=form.cleaned_data["email"],
+            password=form.cleaned_data["password1"],
+        )
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect(invitation.review)
+    return render(request, "reviews/signup.html", {"form": form, "invitation": invitation})
+
+
+# --- Exclusion reasons ---------------------------------------------------------------------
+
+
+@review_view()
+def exclusion_reason_list(request: HttpRequest, review) -> HttpResponse:
+    return _render_reasons(request, review, ExclusionReasonForm(review=review))
+
+
+@require_POST
+@review_view(Role.LEAD)
+def exclusion_reason_create(request: HttpRequest, review) -> HttpResponse:
+    form = ExclusionReasonForm(request.POST, review=review)
+    if not form.is_valid():
+        return _render_reasons(request, review, form, status=400)
+    reason = form.save(commit=False)
+    reason.review = review
+    reason.save()
+    messages.success(request, f"Reason “{reason.label}” added.")
+    return redirect("reviews:exclusion_reasons", slug=review.slug)
+
+
+def _render_reasons(request, review, form, status: int = 200) -> HttpResponse:
+    return render(
+        request,
+        "reviews/exclusion_reason_list.html",
+        {"review": review, "reasons": review.exclusion_reasons.all(), "form": form},
+        status=status,
+    )
+
+
+@require_POST
+@review_view(Role.LEAD)
+def exclusion_reason_toggle(request: HttpRequest, review, reason_id: int) -> HttpResponse:
+    reason = get_object_or_404(ExclusionReason, pk=reason_id, review=review)
+    reason.active = not reason.active
+    reason.save(update_fields=["active"])
+    return redirect("reviews:exclusion_reasons", slug=review.slug)
+
+
+# --- Search log ----------------------------------------------------------------------------
+
+
+@review_view()
+def search_list(request: HttpRequest, review) -> HttpResponse:
+    return render(
+        request,
+        "reviews/search_list.html",
+        {"review": review, "searches": selectors.searches_with_counts(review)},
+    )
+
+
+@review_view(Role.LEAD)
+def search_edit(request: HttpRequest, review, search_id: int | None = None) -> HttpResponse:
+    search = get_object_or_404(review.searches, pk=search_id) if search_id else None
+    form = SearchForm(request.POST or None, instance=search)
+    if request.method == "POST" and form.is_valid():
+        search = form.save(commit=False)
+        search.review = review
+        search.created_by = search.created_by or request.user
+        search.save()
+        messages.success(request, "Search saved.")
+        return redirect("reviews:searches", slug=review.slug)
+    return render(
+        request,
+        "reviews/search_form.html",
+        {"review": review, "form": form, "search": search},
+        status=400 if form.errors else 200,
+    )
+
+
+# --- Imports -------------------------------------------------------------------------------
+
+
+@review_view()
+def import_list(request: HttpRequest, review) -> HttpResponse:
+    batches = review.import_batches.select_related("search", "uploaded_by")
+    return render(request, "reviews/import_list.html", {"review": review, "batches": batches})
+
+
+@review_view(Role.LEAD)
+def import_upload(request: HttpRequest, review) -> HttpResponse:
+    form = ImportUploadForm(
+        request.POST or None,
+        request.FILES or None,
+        review=review,
+        max_bytes=settings.REVIEWFLOW_MAX_IMPORT_BYTES,
+    )
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        fmt = form.cleaned_data["format"] or None
+        search = form.cleaned_data["search"]
+        if _needs_csv_mapping(upload, fmt):
+            token = _stash_upload(request, upload, search)
+            return redirect("reviews:import_map", slug=review.slug, token=token)
+        try:
+            batch = services.import_preview(
+                review=review,
+                actor=request.user,
+                file=upload,
+                filename=upload.name,
+                fmt=fmt,
+                search=search,
+            )
+        except DomainError as exc:
+            _form_error(form, exc)
+        else:
+            return redirect("reviews:import_detail", slug=review.slug, batch_id=batch.pk)
+    return render(
+        request,
+        "reviews/import_upload.html",
+        {"review": review, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+def _needs_csv_mapping(upload, fmt: str | None) -> bool:
+    """A CSV whose headers do not name a title column needs the mapping step."""
+    is_csv = fmt == "csv" or (fmt is None and upload.name.lower().endswith((".csv", ".tsv")))
+    if not is_csv:
+        return False
+    try:
+        headers = csv_headers(upload)
+    except ImportFormatError:
+        return False
+    finally:
+        upload.seek(0)
+    return "title" not in guess_csv_mapping(headers)
+
+
+def _stash_upload(request: HttpRequest, upload, search) -> str:
+    token = uuid.uuid4().hex
+    path = default_storage.save(f"imports/pending/{token}.csv", upload)
+    request.session[f"csv-upload-{token}"] = {
+        "path": path,
+        "name": upload.name,
+        "search": search.pk if search else None,
+    }
+    return token
+
+
+@review_view(Role.LEAD)
+def import_map(request: HttpRequest, review, token: str) -> HttpResponse:
+    stash = request.session.get(f"csv-upload-{token}")
+    if not stash:
+        return render(
+            request, "error.html", {"message": "This upload has expired; upload the file again."}, status=410
+        )
+    with default_storage.open(stash["path"], "rb") as handle:
+        headers = csv_headers(handle)
+    form = CsvMappingForm(
+        request.POST or None, headers=headers, initial_mapping=guess_csv_mapping(headers)
+    )
+    if request.method == "POST" and form.is_valid():
+        search = review.searches.filter(pk=stash["search"]).first() if stash["search"] else None
+        try:
+            with default_storage.open(stash["path"], "rb") as handle:
+                batch = services.import_preview(
+                    review=review,
+                    actor=request.user,
+                    file=handle,
+                    filename=stash["name"],
+                    fmt="csv",
+                    search=search,
+                    csv_mapping=form.mapping(),
+                )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            default_storage.delete(stash["path"])
+            del request.session[f"csv-upload-{token}"]
+            return redirect("reviews:import_detail", slug=review.slug, batch_id=batch.pk)
+    return render(
+        request,
+        "reviews/import_map.html",
+        {"review": review, "form": form, "headers": headers, "filename": stash["name"]},
+        status=400 if form.errors else 200,
+    )
+
+
+@review_view()
+def import_detail(request: HttpRequest, review, batch_id: int) -> HttpResponse:
+    batch = get_object_or_404(review.import_batches.select_related("search"), pk=batch_id)
+    return render(request, "reviews/import_detail.html", {"review": review, "batch": batch})
+
+
+@require_POST
+@review_view(Role.LEAD)
+def import_confirm(request: HttpRequest, review, batch_id: int) -> HttpResponse:
+    batch = get_object_or_404(ImportBatch, pk=batch_id, review=review)
+    if "discard" in request.POST:
+        services.import_discard(batch=batch, actor=request.user)
+        messages.info(request, "Import discarded; nothing was stored.")
+        return redirect("reviews:imports", slug=review.slug)
+    batch = services.import_confirm(batch=batch, actor=request.user)
+    messages.success(
+        request,
+        f"Imported {batch.n_imported} records; {batch.n_duplicates} linked as duplicates.",
+    )
+    return redirect("reviews:import_detail", slug=review.slug, batch_id=batch.pk)
+
+
+# --- Records and duplicates ----------------------------------------------------------------
+
+
+@review_view()
+def record_list(request: HttpRequest, review) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    records = review.records.select_related("batch", "duplicate_of")
+    if query:
+        records = records.filter(
+            Q(title__icontains=query) | Q(doi__iexact=query) | Q(pmid=query)
+        )
+    if request.GET.get("duplicates") == "1":
+        records = records.filter(duplicate_of__isnull=False)
+    page = Paginator(records, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "reviews/record_list.html",
+        {"review": review, "page": page, "query": query, "counts": selectors.record_counts(review)},
+    )
+
+
+@review_view()
+def record_detail(request: HttpRequest, review, record_id: int) -> HttpResponse:
+    record = get_object_or_404(review.records.select_related("batch", "duplicate_of"), pk=record_id)
+    return render(request, "reviews/record_detail.html", {"review": review, "record": record})
+
+
+@review_view(Role.LEAD)
+def duplicate_list(request: HttpRequest, review) -> HttpResponse:
+    status = request.GET.get("status", DuplicateLink.Status.PENDING)
+    links = review.duplicate_links.filter(status=status).select_related("kept", "duplicate")
+    page = Paginator(links, 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "reviews/duplicate_list.html",
+        {
+            "review": review,
+            "page": page,
+            "status": status,
+            "statuses": DuplicateLink.Status.choices,
+            "fields": ["title", "authors", "year", "journal", "doi", "pmid", "volume", "pages"],
+        },
+    )
+
+
+@require_POST
+@review_view(Role.LEAD)
+def duplicate_decide(request: HttpRequest, review, link_id: int) -> HttpResponse:
+    link = get_object_or_404(DuplicateLink, pk=link_id, review=review)
+    action = request.POST.get("action")
+    if action == "undo":
+        services.duplicate_undo(link=link, actor=request.user)
+        messages.info(request, "Merge undone: both records are screened separately.")
+    elif action in {"merge", "reject"}:
+        services.duplicate_decide(link=link, actor=request.user, is_duplicate=action == "merge")
+    else:
+        raise DomainError("Choose merge, reject or undo.")
+    back = request.POST.get("back", DuplicateLink.Status.PENDING)
+    return redirect(f"{reverse('reviews:duplicates', kwargs={'slug': review.slug})}?status={back}")
+
+
+@require_POST
+@review_view(Role.LEAD)
+def duplicate_rerun(request: HttpRequest, review) -> HttpResponse:
+    n = services.duplicates_find(review=review)
+    messages.success(request, f"De-duplication re-run: {n} new automatic merges.")
+    return redirect("reviews:duplicates", slug=review.slug)
