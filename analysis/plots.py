@@ -364,10 +364,10 @@ def forest_plot(
         lines.extend(_Line("study", row=r) for r in rows)
     if pooled is not None:
         lines.append(_Line("blank"))
-        all_w = [r.weight_percent for r in rows_to_check if r.weight_percent is not None]
-        lines.append(
-            _Line("pooled", pooled=pooled, weight=sum(all_w) if all_w else None, overall=True)
-        )
+        # The overall model carries all the weight by definition, even when the rows
+        # hold within-subgroup weights.
+        has_w = any(r.weight_percent is not None for r in rows_to_check)
+        lines.append(_Line("pooled", pooled=pooled, weight=100.0 if has_w else None, overall=True))
         if pooled.pi_low is not None:
             lines.append(_Line("pi", pooled=pooled))
 
@@ -393,7 +393,9 @@ def forest_plot(
     for i, line in enumerate(lines):
         text, bold = label_of(line)
         if text:
-            indent = 0.12 if (blocks and line.kind in ("study", "pooled") and not line.overall) else 0
+            indent = (
+                0.12 if (blocks and line.kind in ("study", "pooled") and not line.overall) else 0
+            )
             label_texts[i] = (_shorten(text, MAX_LABEL_WIDTH - indent), bold, indent)
     label_w = max(
         [_text_width_in("Study", bold=True)]
@@ -446,15 +448,13 @@ def forest_plot(
         )
     if pooled is not None and pooled.method_text:
         wrap_chars = max(int(fig_w / (SMALL_FONT_SIZE * 0.55 / 72)), 40)
-        footer_lines.extend(
-            (t, "method") for t in textwrap.wrap(pooled.method_text, wrap_chars)
-        )
+        footer_lines.extend((t, "method") for t in textwrap.wrap(pooled.method_text, wrap_chars))
 
     top = margin + (0.35 if title else 0.0)
     n = len(lines)
     rows_h = n * ROW_HEIGHT
-    axis_h = 0.30 + 0.22  # tick labels + axis label
-    favours_h = 0.22 if favours else 0.0
+    axis_h = 0.42  # tick labels + axis label
+    favours_h = 0.2 if favours else 0.0
     footer_h = 0.08 + len(footer_lines) * 0.19
     fig_h = top + rows_h + axis_h + favours_h + footer_h + margin
 
@@ -493,27 +493,67 @@ def forest_plot(
 
     # Header and rules
     header_y = 0
-    ax.text(at_x(x_label), header_y, "Study", transform=fig_x, va="center", ha="left",
-            **_text_kw(fontweight="bold"))
-    ax.text(at_x(x_ci_right), header_y, est_head, transform=fig_x, va="center", ha="right",
-            **_text_kw(fontweight="bold"))
+    ax.text(
+        at_x(x_label),
+        header_y,
+        "Study",
+        transform=fig_x,
+        va="center",
+        ha="left",
+        **_text_kw(fontweight="bold"),
+    )
+    ax.text(
+        at_x(x_ci_right),
+        header_y,
+        est_head,
+        transform=fig_x,
+        va="center",
+        ha="right",
+        **_text_kw(fontweight="bold"),
+    )
     if has_weights:
-        ax.text(at_x(x_weight_right), header_y, "Weight", transform=fig_x, va="center",
-                ha="right", **_text_kw(fontweight="bold"))
+        ax.text(
+            at_x(x_weight_right),
+            header_y,
+            "Weight",
+            transform=fig_x,
+            va="center",
+            ha="right",
+            **_text_kw(fontweight="bold"),
+        )
     rule_right = at_x(x_weight_right if has_weights else x_ci_right)
     for y in (0.5,):
-        ax.add_line(Line2D([at_x(x_label), rule_right], [y, y], transform=fig_x, color="black",
-                           linewidth=0.6, clip_on=False))
+        ax.add_line(
+            Line2D(
+                [at_x(x_label), rule_right],
+                [y, y],
+                transform=fig_x,
+                color="black",
+                linewidth=0.6,
+                clip_on=False,
+            )
+        )
 
     # Null line spans the study rows only (not the header).
     last_row = n - 1
     if null_value is not None and lo_lim <= null_value <= hi_lim:
-        ax.plot([null_value, null_value], [0.5, last_row + 0.5], color=GRID_GRAY,
-                linewidth=0.8, zorder=1)
+        ax.plot(
+            [null_value, null_value],
+            [0.5, last_row + 0.5],
+            color=GRID_GRAY,
+            linewidth=0.8,
+            zorder=1,
+        )
     if pooled is not None and lo_lim <= pooled.estimate <= hi_lim:
         # Dotted reference line at the pooled estimate, as in meta::forest.
-        ax.plot([pooled.estimate, pooled.estimate], [0.5, last_row + 0.5], color=GRID_GRAY,
-                linewidth=0.8, linestyle=(0, (2, 2)), zorder=1)
+        ax.plot(
+            [pooled.estimate, pooled.estimate],
+            [0.5, last_row + 0.5],
+            color=GRID_GRAY,
+            linewidth=0.8,
+            linestyle=(0, (2, 2)),
+            zorder=1,
+        )
 
     # Study squares (area proportional to weight) and CI lines.
     weights = [r.weight_percent for r in rows_to_check if r.weight_percent is not None]
@@ -524,13 +564,21 @@ def forest_plot(
             continue
         r = line.row
         lo, hi = max(r.ci_low, lo_lim), min(r.ci_high, hi_lim)
-        ax.plot([lo, hi], [i, i], color=CI_COLOR, linewidth=0.9, zorder=2,
-                solid_capstyle="butt")
-        for clipped, end, marker in ((r.ci_low < lo_lim, lo_lim, "<"),
-                                     (r.ci_high > hi_lim, hi_lim, ">")):
+        ax.plot([lo, hi], [i, i], color=CI_COLOR, linewidth=0.9, zorder=2, solid_capstyle="butt")
+        for clipped, end, marker in (
+            (r.ci_low < lo_lim, lo_lim, "<"),
+            (r.ci_high > hi_lim, hi_lim, ">"),
+        ):
             if clipped:
-                ax.plot([end], [i], marker=marker, color=CI_COLOR, markersize=4.5, zorder=3,
-                        clip_on=False)
+                ax.plot(
+                    [end],
+                    [i],
+                    marker=marker,
+                    color=CI_COLOR,
+                    markersize=4.5,
+                    zorder=3,
+                    clip_on=False,
+                )
         if lo_lim <= r.estimate <= hi_lim:
             if r.weight_percent is not None and w_max > 0:
                 side = max(SQUARE_MAX_SIDE * math.sqrt(r.weight_percent / w_max), SQUARE_MIN_SIDE)
@@ -542,65 +590,143 @@ def forest_plot(
     ax.scatter(sq_x, sq_y, s=sq_s, marker="s", color=SQUARE_COLOR, linewidths=0, zorder=4)
 
     # Diamonds, prediction interval, and text columns.
-    trans_ci = [at_x(x_ci_right - widths[2] - widths[1] - 2 * space),
-                at_x(x_ci_right - widths[2] - space), at_x(x_ci_right)]
+    trans_ci = [
+        at_x(x_ci_right - widths[2] - widths[1] - 2 * space),
+        at_x(x_ci_right - widths[2] - space),
+        at_x(x_ci_right),
+    ]
     for i, line in enumerate(lines):
         if i in label_texts:
             text, bold, indent = label_texts[i]
-            ax.text(at_x(x_label + indent), i, text, transform=fig_x, va="center", ha="left",
-                    **_text_kw(fontweight="bold" if bold else "normal"))
+            ax.text(
+                at_x(x_label + indent),
+                i,
+                text,
+                transform=fig_x,
+                va="center",
+                ha="left",
+                **_text_kw(fontweight="bold" if bold else "normal"),
+            )
         if i in ci_texts:
             parts, bold = ci_texts[i]
             for j, part in enumerate(parts):
                 if part:
-                    ax.text(trans_ci[j], i, part, transform=fig_x, va="center", ha="right",
-                            **_text_kw(fontweight="bold" if bold else "normal"))
+                    ax.text(
+                        trans_ci[j],
+                        i,
+                        part,
+                        transform=fig_x,
+                        va="center",
+                        ha="right",
+                        **_text_kw(fontweight="bold" if bold else "normal"),
+                    )
         if has_weights and line.kind == "study" and line.row.weight_percent is not None:
-            ax.text(at_x(x_weight_right), i, f"{line.row.weight_percent:.1f}%", transform=fig_x,
-                    va="center", ha="right", **_text_kw())
+            ax.text(
+                at_x(x_weight_right),
+                i,
+                f"{line.row.weight_percent:.1f}%",
+                transform=fig_x,
+                va="center",
+                ha="right",
+                **_text_kw(),
+            )
         if line.kind == "pooled":
             p = line.pooled
             half = 0.34
-            ax.add_patch(Polygon(
-                [(p.ci_low, i), (p.estimate, i - half), (p.ci_high, i), (p.estimate, i + half)],
-                closed=True, facecolor=DIAMOND_COLOR if line.overall else "#7f8c9d",
-                edgecolor=DIAMOND_COLOR, linewidth=0.8, zorder=4,
-            ))
+            ax.add_patch(
+                Polygon(
+                    [(p.ci_low, i), (p.estimate, i - half), (p.ci_high, i), (p.estimate, i + half)],
+                    closed=True,
+                    facecolor=DIAMOND_COLOR if line.overall else "#7f8c9d",
+                    edgecolor=DIAMOND_COLOR,
+                    linewidth=0.8,
+                    zorder=4,
+                )
+            )
             if has_weights and line.weight is not None:
-                ax.text(at_x(x_weight_right), i, f"{line.weight:.1f}%", transform=fig_x,
-                        va="center", ha="right", **_text_kw(fontweight="bold"))
+                ax.text(
+                    at_x(x_weight_right),
+                    i,
+                    f"{line.weight:.1f}%",
+                    transform=fig_x,
+                    va="center",
+                    ha="right",
+                    **_text_kw(fontweight="bold"),
+                )
         elif line.kind == "pi":
             p = line.pooled
             lo, hi = max(p.pi_low, lo_lim), min(p.pi_high, hi_lim)
-            ax.add_patch(Polygon([(lo, i - 0.12), (hi, i - 0.12), (hi, i + 0.12), (lo, i + 0.12)],
-                                 closed=True, facecolor=PI_COLOR, edgecolor=PI_COLOR,
-                                 linewidth=0.6, zorder=3))
+            ax.add_patch(
+                Polygon(
+                    [(lo, i - 0.1), (hi, i - 0.1), (hi, i + 0.1), (lo, i + 0.1)],
+                    closed=True,
+                    facecolor=PI_COLOR,
+                    edgecolor=PI_COLOR,
+                    linewidth=0.6,
+                    zorder=3,
+                )
+            )
         elif line.kind == "het":
-            ax.text(at_x(x_label + 0.12), i, line.text, transform=fig_x, va="center",
-                    ha="left", **_text_kw(SMALL_FONT_SIZE, color="#333333"))
+            ax.text(
+                at_x(x_label + 0.12),
+                i,
+                line.text,
+                transform=fig_x,
+                va="center",
+                ha="left",
+                **_text_kw(SMALL_FONT_SIZE, color="#333333"),
+            )
 
     # Favours labels under the axis label, either side of the null line.
     if favours and null_value is not None:
         x_null = min(max(null_value, lo_lim), hi_lim)
         base = blended_transform_factory(ax.transData, ax.transAxes)
-        y_off = -(axis_h + 0.11) * 72
+        y_off = -(axis_h + 0.1) * 72
         left_tr = offset_copy(base, fig=fig, x=-4, y=y_off, units="points")
         right_tr = offset_copy(base, fig=fig, x=4, y=y_off, units="points")
-        ax.text(x_null, 0, f"\u2190 {favours[0]}", transform=left_tr, ha="right", va="center",
-                **_text_kw(SMALL_FONT_SIZE))
-        ax.text(x_null, 0, f"{favours[1]} \u2192", transform=right_tr, ha="left", va="center",
-                **_text_kw(SMALL_FONT_SIZE))
+        ax.text(
+            x_null,
+            0,
+            f"\u2190 {favours[0]}",
+            transform=left_tr,
+            ha="right",
+            va="center",
+            **_text_kw(SMALL_FONT_SIZE),
+        )
+        ax.text(
+            x_null,
+            0,
+            f"{favours[1]} \u2192",
+            transform=right_tr,
+            ha="left",
+            va="center",
+            **_text_kw(SMALL_FONT_SIZE),
+        )
 
     # Footer
-    y_in = top + rows_h + axis_h + favours_h + 0.14
+    y_in = top + rows_h + axis_h + favours_h + 0.12
     for text, style in footer_lines:
-        fig.text(at_x(x_label), 1 - y_in / fig_h, text, ha="left", va="top",
-                 **_text_kw(SMALL_FONT_SIZE if style == "method" else FONT_SIZE - 0.5,
-                            color="#444444" if style == "method" else "black"))
+        fig.text(
+            at_x(x_label),
+            1 - y_in / fig_h,
+            text,
+            ha="left",
+            va="top",
+            **_text_kw(
+                SMALL_FONT_SIZE if style == "method" else FONT_SIZE - 0.5,
+                color="#444444" if style == "method" else "black",
+            ),
+        )
         y_in += 0.19
     if title:
-        fig.text(at_x(x_label), 1 - margin / fig_h, title, ha="left", va="top",
-                 **_text_kw(FONT_SIZE + 2, fontweight="bold"))
+        fig.text(
+            at_x(x_label),
+            1 - margin / fig_h,
+            title,
+            ha="left",
+            va="top",
+            **_text_kw(FONT_SIZE + 2, fontweight="bold"),
+        )
     return fig
 
 
@@ -685,20 +811,27 @@ def funnel_plot(
         noun = "study" if fy.size == 1 else "studies"
         caption.append(f"Open circles: {fy.size} {noun} imputed by trim-and-fill.")
     if egger_p is not None:
-        caption.append(f"Egger's regression test for funnel plot asymmetry: p {format_p(egger_p)}.")
+        # No-break spaces keep "p = 0.04" on one caption line.
+        p_text = f"p {format_p(egger_p)}".replace(" ", "\u00a0")
+        caption.append(f"Egger's regression test for funnel plot asymmetry: {p_text}.")
     fig_w = 6.0
-    cap_lines = textwrap.wrap(" ".join(caption), 100)
+    left, right = 0.8, 0.25
+    cap_chars = int((fig_w - left - right) * 72 / (SMALL_FONT_SIZE * 0.56))
+    cap_lines = textwrap.wrap(" ".join(caption), cap_chars)
     cap_h = 0.1 + 0.17 * len(cap_lines)
     ax_h = 3.8
-    top = 0.45 if title else 0.15
+    top = 0.5 if title else (0.35 if fy.size else 0.15)
     bottom_axis = 0.6
     fig_h = top + ax_h + bottom_axis + cap_h + 0.1
     fig = Figure(figsize=(fig_w, fig_h))
     fig.patch.set_facecolor("white")
-    left, right = 0.8, 0.25
     ax = fig.add_axes(
-        ((left / fig_w), (bottom_axis + cap_h + 0.1) / fig_h, (fig_w - left - right) / fig_w,
-         ax_h / fig_h)
+        (
+            (left / fig_w),
+            (bottom_axis + cap_h + 0.1) / fig_h,
+            (fig_w - left - right) / fig_w,
+            ax_h / fig_h,
+        )
     )
     z = 1.959963984540054  # normal 97.5% quantile
     half = z * se_top
@@ -709,21 +842,54 @@ def funnel_plot(
 
     # metafor's default look: grey background, white funnel interior.
     ax.set_facecolor("#e9e9e9")
-    ax.add_patch(Polygon([(estimate - half, se_top), (estimate, 0), (estimate + half, se_top)],
-                         closed=True, facecolor="white", edgecolor="none", zorder=0))
-    ax.plot([estimate - half, estimate, estimate + half], [se_top, 0, se_top], color="#333333",
-            linestyle=(0, (4, 3)), linewidth=0.9, zorder=1)
+    ax.add_patch(
+        Polygon(
+            [(estimate - half, se_top), (estimate, 0), (estimate + half, se_top)],
+            closed=True,
+            facecolor="white",
+            edgecolor="none",
+            zorder=0,
+        )
+    )
+    ax.plot(
+        [estimate - half, estimate, estimate + half],
+        [se_top, 0, se_top],
+        color="#333333",
+        linestyle=(0, (4, 3)),
+        linewidth=0.9,
+        zorder=1,
+    )
     ax.plot([estimate, estimate], [0, se_top], color="#333333", linewidth=0.9, zorder=1)
     ax.scatter(y, se, s=26, color="black", zorder=3, label="Observed studies")
     if fy.size:
-        ax.scatter(fy, fse, s=26, facecolor="white", edgecolor="black", linewidths=0.9,
-                   zorder=3, label="Imputed (trim-and-fill)")
-        ax.legend(loc="lower right", frameon=True, framealpha=0.95, edgecolor="#bbbbbb",
-                  prop={"family": FONT_FAMILY, "size": SMALL_FONT_SIZE})
+        ax.scatter(
+            fy,
+            fse,
+            s=26,
+            facecolor="white",
+            edgecolor="black",
+            linewidths=0.9,
+            zorder=3,
+            label="Imputed (trim-and-fill)",
+        )
+        # Above the panel, so it never hides a study.
+        ax.legend(
+            loc="lower right",
+            bbox_to_anchor=(1.0, 1.0),
+            ncol=2,
+            frameon=False,
+            borderaxespad=0.2,
+            prop={"family": FONT_FAMILY, "size": SMALL_FONT_SIZE},
+        )
     if labels is not None:
         for xi, si, lab in zip(y, se, labels, strict=True):
-            ax.annotate(_shorten(str(lab), 1.4, 6.5), (xi, si), xytext=(4, 2),
-                        textcoords="offset points", **_text_kw(6.5, color="#333333"))
+            ax.annotate(
+                _shorten(str(lab), 1.4, 6.5),
+                (xi, si),
+                xytext=(4, 2),
+                textcoords="offset points",
+                **_text_kw(6.5, color="#333333"),
+            )
     ax.yaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
     ax.tick_params(labelsize=FONT_SIZE, labelfontfamily=FONT_FAMILY)
     ax.set_xlabel(effect_label, **_text_kw())
@@ -731,12 +897,24 @@ def funnel_plot(
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     if title:
-        fig.text(left / fig_w, 1 - 0.15 / fig_h, title, ha="left", va="top",
-                 **_text_kw(FONT_SIZE + 2, fontweight="bold"))
+        fig.text(
+            left / fig_w,
+            1 - 0.15 / fig_h,
+            title,
+            ha="left",
+            va="top",
+            **_text_kw(FONT_SIZE + 2, fontweight="bold"),
+        )
     y_in = top + ax_h + bottom_axis + 0.05
     for line in cap_lines:
-        fig.text(left / fig_w, 1 - y_in / fig_h, line, ha="left", va="top",
-                 **_text_kw(SMALL_FONT_SIZE, color="#222222"))
+        fig.text(
+            left / fig_w,
+            1 - y_in / fig_h,
+            line,
+            ha="left",
+            va="top",
+            **_text_kw(SMALL_FONT_SIZE, color="#222222"),
+        )
         y_in += 0.17
     return fig
 
@@ -763,6 +941,13 @@ def figure_to_bytes(fig: Figure, fmt: str, *, dpi: int = 200) -> bytes:
     metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}, "png": {}}[fmt]
     buf = io.BytesIO()
     with _save_lock, matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "reviewflow"}):
-        fig.savefig(buf, format=fmt, dpi=dpi, facecolor="white", metadata=metadata,
-                    bbox_inches="tight", pad_inches=0.05)
+        fig.savefig(
+            buf,
+            format=fmt,
+            dpi=dpi,
+            facecolor="white",
+            metadata=metadata,
+            bbox_inches="tight",
+            pad_inches=0.05,
+        )
     return buf.getvalue()

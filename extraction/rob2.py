@@ -221,7 +221,9 @@ def _q(
     *,
     when: Condition | None = None,
 ) -> Question:
-    return Question(id=qid, domain_id="D" + qid.split(".")[0], text=text, options=options, condition=when)
+    return Question(
+        id=qid, domain_id="D" + qid.split(".")[0], text=text, options=options, condition=when
+    )
 
 
 def _cond(text: str, mode: Literal["any", "all"], terms: dict[str, frozenset[str]]) -> Condition:
@@ -427,8 +429,7 @@ _D3 = Domain(
     questions=(
         _q(
             "3.1",
-            "Were data for this outcome available for all, or nearly all, participants "
-            "randomized?",
+            "Were data for this outcome available for all, or nearly all, participants randomized?",
         ),
         _q(
             "3.2",
@@ -532,15 +533,13 @@ _D4 = Domain(
                 _rule(
                     "D4.R2",
                     HIGH,
-                    "measurement or ascertainment could have differed between groups "
-                    "(4.2 Y/PY)",
+                    "measurement or ascertainment could have differed between groups (4.2 Y/PY)",
                     {"4.1": NO_NI, "4.2": YES},
                 ),
                 _rule(
                     "D4.R3",
                     LOW,
-                    "measurement could not differ (4.2 N/PN) and assessors unaware "
-                    "(4.3 N/PN)",
+                    "measurement could not differ (4.2 N/PN) and assessors unaware (4.3 N/PN)",
                     {"4.2": NO, "4.3": NO},
                 ),
                 _rule(

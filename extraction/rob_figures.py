@@ -100,8 +100,10 @@ _MARGIN: Final = 0.15
 _OVERALL_BG: Final = "#d3d3d3"
 _HEADER_BG: Final = "#a9a9a9"
 _GRID: Final = "#c8c8c8"
-# PNG dimensions are limited to 2**16 pixels; stay well inside it.
-_MAX_PIXELS: Final = 60000
+# PNG sides are limited to 2**16 pixels, and a raster of a few hundred studies
+# at print resolution would need gigabytes: cap the side and the area.
+_MAX_SIDE_PX: Final = 32000
+_MAX_AREA_PX: Final = 40_000_000
 
 
 # --- validation ----------------------------------------------------------------
@@ -205,9 +207,7 @@ def traffic_light(
     width = max(_MARGIN * 2 + label_w + grid_w, 6.0)
     legend_chars = int((width - 2 * _MARGIN - 1.9) / _CHAR_W)
     domain_lines = [
-        line
-        for did, name in domains
-        for line in _wrap(f"{did}: {name}", max(legend_chars, 20))
+        line for did, name in domains for line in _wrap(f"{did}: {name}", max(legend_chars, 20))
     ]
 
     top = _MARGIN + (0.35 if title else 0.0)
@@ -230,32 +230,86 @@ def traffic_light(
 
     if title:
         ax.text(_MARGIN, _MARGIN, title, fontsize=11, fontweight="bold", va="top", **text)
-    ax.text(x0 + grid_w / 2, top + 0.12, "Risk of bias domains", ha="center", va="center",
-            fontsize=9, fontweight="bold", **text)
-    ax.text(x0 - 0.12, header_y + _CELL / 2, "Study", ha="right", va="center", fontsize=9,
-            fontweight="bold", **text)
+    ax.text(
+        x0 + grid_w / 2,
+        top + 0.12,
+        "Risk of bias domains",
+        ha="center",
+        va="center",
+        fontsize=9,
+        fontweight="bold",
+        **text,
+    )
+    ax.text(
+        x0 - 0.12,
+        header_y + _CELL / 2,
+        "Study",
+        ha="right",
+        va="center",
+        fontsize=9,
+        fontweight="bold",
+        **text,
+    )
 
     # Overall column on grey, as robvis; header strip above all columns.
     overall_x = x0 + (len(columns) - 1) * _CELL
-    ax.add_patch(Rectangle((overall_x, grid_top), _CELL, grid_bottom - grid_top,
-                           facecolor=_OVERALL_BG, edgecolor="none", zorder=0))
-    ax.add_patch(Rectangle((x0, header_y), grid_w, _CELL, facecolor=_HEADER_BG,
-                           edgecolor="white", zorder=0))
+    ax.add_patch(
+        Rectangle(
+            (overall_x, grid_top),
+            _CELL,
+            grid_bottom - grid_top,
+            facecolor=_OVERALL_BG,
+            edgecolor="none",
+            zorder=0,
+        )
+    )
+    ax.add_patch(
+        Rectangle((x0, header_y), grid_w, _CELL, facecolor=_HEADER_BG, edgecolor="white", zorder=0)
+    )
     for i, col in enumerate(columns):
-        ax.text(x0 + (i + 0.5) * _CELL, header_y + _CELL / 2, col, ha="center", va="center",
-                fontsize=8 if col == "Overall" else 9, **text)
+        ax.text(
+            x0 + (i + 0.5) * _CELL,
+            header_y + _CELL / 2,
+            col,
+            ha="center",
+            va="center",
+            fontsize=8 if col == "Overall" else 9,
+            **text,
+        )
 
     for r, ((_, judgements, overall), lines) in enumerate(zip(rows, labels, strict=True)):
         cy = grid_top + (r + 0.5) * _CELL
-        ax.text(x0 - 0.12, cy, "\n".join(lines), ha="right", va="center", fontsize=9,
-                linespacing=1.1, **text)
+        ax.text(
+            x0 - 0.12,
+            cy,
+            "\n".join(lines),
+            ha="right",
+            va="center",
+            fontsize=9,
+            linespacing=1.1,
+            **text,
+        )
         for i, col in enumerate(columns):
             value = overall if col == "Overall" else judgements[col]
             _light(ax, x0 + (i + 0.5) * _CELL, cy, value, colours)
-        ax.plot([_MARGIN, x0 + grid_w], [grid_top + (r + 1) * _CELL] * 2, color=_GRID,
-                linewidth=0.5, zorder=0)
-    ax.add_patch(Rectangle((x0, grid_top), grid_w, grid_bottom - grid_top, fill=False,
-                           edgecolor=_GRID, linewidth=0.8, zorder=0))
+        ax.plot(
+            [_MARGIN, x0 + grid_w],
+            [grid_top + (r + 1) * _CELL] * 2,
+            color=_GRID,
+            linewidth=0.5,
+            zorder=0,
+        )
+    ax.add_patch(
+        Rectangle(
+            (x0, grid_top),
+            grid_w,
+            grid_bottom - grid_top,
+            fill=False,
+            edgecolor=_GRID,
+            linewidth=0.8,
+            zorder=0,
+        )
+    )
 
     # Domain key (left) and judgement key (right), as robvis's caption and legend.
     ax.text(_MARGIN, legend_top, "Domains:", fontsize=8, fontweight="bold", va="top", **text)
@@ -270,12 +324,33 @@ def traffic_light(
     return fig
 
 
-def _light(ax, x: float, y: float, judgement: str, colours: Mapping[str, str], *,
-           radius: float = _RADIUS, fontsize: float = 13) -> None:
-    ax.add_patch(Circle((x, y), radius, facecolor=colours[judgement], edgecolor="black",
-                        linewidth=0.8, zorder=2))
-    ax.text(x, y, SYMBOLS[judgement], ha="center", va="center_baseline", fontsize=fontsize,
-            fontweight="bold", color="black", zorder=3, parse_math=False)
+def _light(
+    ax,
+    x: float,
+    y: float,
+    judgement: str,
+    colours: Mapping[str, str],
+    *,
+    radius: float = _RADIUS,
+    fontsize: float = 13,
+) -> None:
+    ax.add_patch(
+        Circle(
+            (x, y), radius, facecolor=colours[judgement], edgecolor="black", linewidth=0.8, zorder=2
+        )
+    )
+    ax.text(
+        x,
+        y,
+        SYMBOLS[judgement],
+        ha="center",
+        va="center_baseline",
+        fontsize=fontsize,
+        fontweight="bold",
+        color="black",
+        zorder=3,
+        parse_math=False,
+    )
 
 
 # --- summary bar plot ------------------------------------------------------------
@@ -319,19 +394,42 @@ def summary_plot(
     for judgement in order:
         shares = []
         for _, _, values in categories:
-            shares.append(100 * math.fsum(wi for wi, v in zip(w, values, strict=True)
-                                          if v == judgement) / total)
+            shares.append(
+                100
+                * math.fsum(wi for wi, v in zip(w, values, strict=True) if v == judgement)
+                / total
+            )
         lefts = [
-            100 * math.fsum(wi for wi, v in zip(w, values, strict=True)
-                            if order.index(v) < order.index(judgement)) / total
+            100
+            * math.fsum(
+                wi
+                for wi, v in zip(w, values, strict=True)
+                if order.index(v) < order.index(judgement)
+            )
+            / total
             for _, _, values in categories
         ]
-        ax.barh(ypos, shares, left=lefts, height=0.7, color=colours[judgement],
-                edgecolor="black", linewidth=0.6, label=ROBVIS_LABELS[judgement])
+        ax.barh(
+            ypos,
+            shares,
+            left=lefts,
+            height=0.7,
+            color=colours[judgement],
+            edgecolor="black",
+            linewidth=0.6,
+            label=ROBVIS_LABELS[judgement],
+        )
         for y, left, share in zip(ypos, lefts, shares, strict=True):
             if share >= 8:
-                ax.text(left + share / 2, y, f"{share:.0f}%", ha="center", va="center",
-                        fontsize=7, color=_ink(colours[judgement]))
+                ax.text(
+                    left + share / 2,
+                    y,
+                    f"{share:.0f}%",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color=_ink(colours[judgement]),
+                )
 
     ax.set_yticks(ypos, ["\n".join(_wrap(name, 45, 3)) for _, name, _ in categories])
     for tick in ax.get_yticklabels()[-1:]:
@@ -344,8 +442,15 @@ def summary_plot(
     if title:
         ax.set_title(title, loc="left", fontsize=11, fontweight="bold")
     handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=4, fontsize=8, frameon=True,
-               edgecolor="black")
+    fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncols=4,
+        fontsize=8,
+        frameon=True,
+        edgecolor="black",
+    )
     return fig
 
 
@@ -388,8 +493,7 @@ def figure_to_bytes(fig: Figure, fmt: str, *, dpi: int = 200) -> bytes:
         raise RobFigureError(f"Unknown format {fmt!r}; expected svg, png or pdf.")
     if not isinstance(fig.canvas, FigureCanvasAgg):
         FigureCanvasAgg(fig)
-    largest = max(fig.get_size_inches())
-    dpi = max(10, min(dpi, int(_MAX_PIXELS / largest)))
+    dpi = _safe_dpi(fig, dpi)
     metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}, "png": None}[fmt]
     buffer = io.BytesIO()
     # rc_context restores the previous values on exit; svg.fonttype is only read
@@ -397,6 +501,13 @@ def figure_to_bytes(fig: Figure, fmt: str, *, dpi: int = 200) -> bytes:
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "reviewflow-rob"}):
         fig.savefig(buffer, format=fmt, dpi=dpi, metadata=metadata, facecolor="white")
     return buffer.getvalue()
+
+
+def _safe_dpi(fig: Figure, dpi: int) -> int:
+    """The requested dpi, lowered so the raster stays within side and area limits."""
+    w, h = fig.get_size_inches()
+    limit = min(_MAX_SIDE_PX / max(w, h), math.sqrt(_MAX_AREA_PX / (w * h)))
+    return max(10, min(int(dpi), int(limit)))
 
 
 def robvis_csv(

@@ -299,7 +299,7 @@ def wrap_text(
 ) -> list[str]:
     """Greedy word wrap to ``width`` px; ``keep_together`` is appended and never split."""
     words = text.split()
-    tokens = [w for w in words]
+    tokens = list(words)
     if keep_together:
         tokens.append(keep_together)
     lines: list[str] = []
@@ -450,9 +450,7 @@ def _clean(text: str) -> str:
     return _XML_INVALID.sub("", text)
 
 
-def _list_entries(
-    heading: str, pairs: Sequence[tuple[str, int]], empty_label: str
-) -> list[_Entry]:
+def _list_entries(heading: str, pairs: Sequence[tuple[str, int]], empty_label: str) -> list[_Entry]:
     entries = [_Entry(heading)]
     if not pairs:
         entries.append(_Entry(empty_label, 0, ITEM_INDENT))
@@ -541,9 +539,7 @@ def _box_specs(c: PrismaCounts) -> dict[str, tuple[int, str, list[_Entry]]]:
             specs["other_reports_excluded"] = (
                 4,
                 "oside",
-                _list_entries(
-                    "Reports excluded:", c.other_reports_excluded, "No reports excluded"
-                ),
+                _list_entries("Reports excluded:", c.other_reports_excluded, "No reports excluded"),
             )
     return specs
 
@@ -569,12 +565,23 @@ def prisma_layout(counts: PrismaCounts) -> PrismaLayout:
     # Section headers (row 0).
     headers = []
     db_header_w = MAIN_WIDTH + ARROW_GAP + SIDE_WIDTH
-    header_texts = [("header_databases", "main", "Identification of new studies via "
-                     "databases and registers", HEADER_DB_FILL)]
+    header_texts = [
+        (
+            "header_databases",
+            "main",
+            "Identification of new studies via databases and registers",
+            HEADER_DB_FILL,
+        )
+    ]
     if counts.has_other_methods:
-        header_texts.append(("header_other", "omain",
-                             "Identification of new studies via other methods",
-                             HEADER_OTHER_FILL))
+        header_texts.append(
+            (
+                "header_other",
+                "omain",
+                "Identification of new studies via other methods",
+                HEADER_OTHER_FILL,
+            )
+        )
     header_lines = {
         key: wrap_text(text, db_header_w - 2 * PAD_X, size=HEADER_FONT_SIZE, bold=True)
         for key, _, text, _ in header_texts
@@ -586,8 +593,9 @@ def prisma_layout(counts: PrismaCounts) -> PrismaLayout:
     y = MARGIN
     for key, col, text, fill in header_texts:
         item = BoxItem(label=text, n=None, indent=0.0, lines=tuple(header_lines[key]))
-        headers.append(LayoutBox(key, "header", col_x[col], y, db_header_w, header_h,
-                                 (item,), fill))
+        headers.append(
+            LayoutBox(key, "header", col_x[col], y, db_header_w, header_h, (item,), fill)
+        )
     y += header_h + ROW_GAP * 0.75
 
     # Flow boxes, row by row.
@@ -674,7 +682,9 @@ def _arrows(boxes: dict[str, LayoutBox], counts: PrismaCounts) -> list[Arrow]:
         # The last other-methods box feeds "Studies included": down, then left.
         last, inc = b[ochain[-1]], b["included"]
         arrows.append(
-            Arrow(last.key, inc.key, ((last.cx, last.bottom), (last.cx, inc.cy), (inc.right, inc.cy)))
+            Arrow(
+                last.key, inc.key, ((last.cx, last.bottom), (last.cx, inc.cy), (inc.right, inc.cy))
+            )
         )
     return arrows
 
@@ -697,8 +707,15 @@ def _draw_box(root: ET.Element, box: LayoutBox) -> None:
     g.set("data-box", box.key)
     rx = 8 if box.kind in ("header", "phase") else 0
     _sub(
-        g, "rect", x=_fmt(box.x), y=_fmt(box.y), width=_fmt(box.w), height=_fmt(box.h),
-        rx=rx, fill=box.fill, stroke=BOX_STROKE if box.kind == "box" else "none",
+        g,
+        "rect",
+        x=_fmt(box.x),
+        y=_fmt(box.y),
+        width=_fmt(box.w),
+        height=_fmt(box.h),
+        rx=rx,
+        fill=box.fill,
+        stroke=BOX_STROKE if box.kind == "box" else "none",
         stroke_width="1.2",
     )
     if box.kind == "phase":
@@ -706,9 +723,14 @@ def _draw_box(root: ET.Element, box: LayoutBox) -> None:
         # Rotated -90 degrees about the band centre; baseline shifted by ~1/3 font size so
         # the glyphs look vertically centred in the band.
         t = _sub(
-            g, "text", x=_fmt(box.cx + PHASE_FONT_SIZE * 0.35), y=_fmt(box.cy),
+            g,
+            "text",
+            x=_fmt(box.cx + PHASE_FONT_SIZE * 0.35),
+            y=_fmt(box.cy),
             transform=f"rotate(-90 {_fmt(box.cx + PHASE_FONT_SIZE * 0.35)} {_fmt(box.cy)})",
-            text_anchor="middle", font_size=_fmt(PHASE_FONT_SIZE), font_weight="bold",
+            text_anchor="middle",
+            font_size=_fmt(PHASE_FONT_SIZE),
+            font_weight="bold",
         )
         t.text = label
         return
@@ -716,8 +738,9 @@ def _draw_box(root: ET.Element, box: LayoutBox) -> None:
         item = box.items[0]
         line_h = HEADER_FONT_SIZE + 5
         first = box.cy - (len(item.lines) - 1) * line_h / 2 + HEADER_FONT_SIZE * 0.35
-        t = _sub(g, "text", text_anchor="middle", font_size=_fmt(HEADER_FONT_SIZE),
-                 font_weight="bold")
+        t = _sub(
+            g, "text", text_anchor="middle", font_size=_fmt(HEADER_FONT_SIZE), font_weight="bold"
+        )
         for i, line in enumerate(item.lines):
             span = _sub(t, "tspan", x=_fmt(box.cx), y=_fmt(first + i * line_h))
             span.text = line
@@ -751,8 +774,12 @@ def _draw_arrow(root: ET.Element, arrow: Arrow) -> None:
     g.set("data-from", arrow.start)
     g.set("data-to", arrow.end)
     _sub(
-        g, "polyline", points=" ".join(f"{_fmt(x)},{_fmt(y)}" for x, y in shaft),
-        fill="none", stroke=BOX_STROKE, stroke_width="1.4",
+        g,
+        "polyline",
+        points=" ".join(f"{_fmt(x)},{_fmt(y)}" for x, y in shaft),
+        fill="none",
+        stroke=BOX_STROKE,
+        stroke_width="1.4",
     )
     px, py = -uy, ux
     head = [
@@ -788,8 +815,9 @@ def render_svg(counts: PrismaCounts) -> str:
     )
     title = _sub(root, "title", id="prisma-title")
     title.text = "PRISMA 2020 flow diagram"
-    _sub(root, "rect", x=0, y=0, width=_fmt(layout.width), height=_fmt(layout.height),
-         fill="#ffffff")
+    _sub(
+        root, "rect", x=0, y=0, width=_fmt(layout.width), height=_fmt(layout.height), fill="#ffffff"
+    )
     for box in layout.boxes:
         _draw_box(root, box)
     for arrow in layout.arrows:
@@ -804,7 +832,9 @@ def render_png(counts: PrismaCounts, dpi: int = 150) -> bytes:
     if dpi <= 0:
         raise PrismaCountsError(f"dpi must be positive, got {dpi}")
     return cairosvg.svg2png(
-        bytestring=render_svg(counts).encode("utf-8"), scale=dpi / 96.0, dpi=96,
+        bytestring=render_svg(counts).encode("utf-8"),
+        scale=dpi / 96.0,
+        dpi=96,
         background_color="white",
     )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import itertools
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 from .bibtex import parse_bibtex
 from .csvfmt import TARGET_FIELDS, guess_csv_mapping, parse_csv
@@ -36,13 +36,25 @@ __all__ = [
 _HEAD_CHARS = 32 * 1024
 
 
-def _open_text(binary_file: BinaryIO) -> tuple[str, Iterator[str]]:
-    """Decode the file; return its head text and an iterator over all its lines."""
+_CHUNK_CHARS = 1 << 20
+
+
+def _open_text(binary_file: BinaryIO) -> tuple[str, TextIO, Iterator[str]]:
+    """Decode the file; return its head text, the text stream and an iterator over all lines."""
     text = decode_stream(binary_file)
     head = text.read(_HEAD_CHARS)
     if len(head) == _HEAD_CHARS:
         head += text.readline()  # complete the last line so no line is split in two
-    return head, itertools.chain(io.StringIO(head), text)
+    return head, text, itertools.chain(io.StringIO(head), text)
+
+
+def _text_chunks(head: str, text: TextIO) -> Iterator[str]:
+    """The head, then ~1 MiB pieces of the text, each ending at a line end."""
+    yield head
+    while chunk := text.read(_CHUNK_CHARS):
+        if not chunk.endswith("\n"):
+            chunk += text.readline()
+        yield chunk
 
 
 def iter_records(
@@ -63,7 +75,7 @@ def iter_records(
     """
     if fmt is not None and fmt not in FORMATS:
         raise ImportFormatError(f"Unknown format {fmt!r}: expected one of {', '.join(FORMATS)}.")
-    head, lines = _open_text(binary_file)
+    head, text, lines = _open_text(binary_file)
     if not head.strip("\ufeff \t\r\n"):
         raise ImportFormatError("The file is empty.")
     fmt = fmt or detect_format(head)
@@ -73,7 +85,7 @@ def iter_records(
             "BibTeX, CSV or EndNote XML."
         )
     if fmt == "ris":
-        return parse_ris(lines)
+        return parse_ris(_text_chunks(head, text))
     if fmt == "nbib":
         return parse_medline(lines)
     if fmt == "bibtex":
@@ -93,7 +105,7 @@ def csv_headers(binary_file: BinaryIO) -> list[str]:
     ImportFormatError
         The file is empty, binary or has no header row of at least two columns.
     """
-    head, _ = _open_text(binary_file)
+    head, _, _ = _open_text(binary_file)
     import csv
 
     from .csvfmt import sniff_delimiter

@@ -63,6 +63,10 @@ def split_keywords(values: list[str]) -> list[str]:
     """Keywords from tag values: one per line (EndNote/Embase continuation) or "; "-separated."""
     out: list[str] = []
     for value in values:
+        if "; " not in value:
+            # Fast path: one keyword per line (already stripped by the readers).
+            out.extend(kw for kw in (k.strip() for k in value.split("\n")) if kw)
+            continue
         for kw in _KW_SPLIT.split(value):
             kw = kw.strip().rstrip(";").strip()
             if kw:

@@ -8,6 +8,7 @@ at a time and is about as fast (see benchmarks/parse_bench.py).
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Iterable, Iterator
 
@@ -147,80 +148,99 @@ def ris_record(line: int, fields: dict[str, list[str]]) -> ParsedRecord | Skippe
     )
 
 
-def parse_ris(lines: Iterable[str]) -> Iterator[ParsedRecord | SkippedRecord]:
-    """Stream records from RIS text lines (newlines already normalised to ``\\n``).
+_BOUNDARY = re.compile(r"^(TY|ER) {1,2}-[^\n]*", re.MULTILINE)
+_TAG_LINE_2 = re.compile(r"^([A-Z][A-Z0-9])  -(?: |$)", re.MULTILINE)
+_TAG_LINE_1 = re.compile(r"^([A-Z][A-Z0-9]) {1,2}-(?: |$)", re.MULTILINE)
+
+
+def split_ris_record(text: str, single_space: bool = False) -> dict[str, list[str]]:
+    """Tags -> values of one record's text; untagged lines continue the previous tag."""
+    parts = (_TAG_LINE_1 if single_space else _TAG_LINE_2).split(text)
+    fields: dict[str, list[str]] = {}
+    for k in range(1, len(parts) - 1, 2):
+        tag, value = parts[k], parts[k + 1].strip()
+        if "\n" in value:
+            value = "\n".join(ln for ln in (x.strip() for x in value.split("\n")) if ln)
+        values = fields.get(tag)
+        if values is None:
+            fields[tag] = [value]
+        else:
+            values.append(value)
+    return fields
+
+
+def parse_ris(chunks: Iterable[str]) -> Iterator[ParsedRecord | SkippedRecord]:
+    """Stream records from RIS text given in pieces that each end at a line end.
 
     Untagged lines inside a record continue the previous tag (kept with ``\\n``); lines
     between records are ignored; a ``TY`` without the previous ``ER`` closes that record;
     tagged lines outside any record are reported as a skipped record.
+
+    Record boundaries are found with one regular expression per 64 KiB+ of text and each
+    record is split into tags with another, so the per-line work happens in C (about 3x
+    faster than a Python loop over lines; see benchmarks/parse_bench.py).
     """
-    tags = _TAGS
-    fields: dict[str, list[str]] | None = None
-    start = 0
-    last: list[str] | None = None
-    corrupt = ""
-    orphan_start = 0  # first line of tagged lines seen outside a record
-    orphan_tags = 0
-    lineno = 0
-    for lineno, line in enumerate(lines, 1):
-        tag = line[:2]
-        if line[2:5] == "  -" and tag in tags:
-            value = line[6:].strip()
-        elif line[2:4] == " -" and tag in tags and line[4:5] in (" ", "\n", ""):
-            value = line[5:].strip()  # single-space dialect "TY - JOUR"
-        else:
-            if fields is not None and last is not None:
-                text = line.strip()
-                if text:
-                    if "\x00" in text or "\ufffd" in text:
-                        corrupt = corrupt or f"unreadable characters on line {lineno}"
-                    last[-1] = f"{last[-1]}\n{text}" if last[-1] else text
-            continue
-        if tag == "TY":
-            if fields is not None:
-                yield _finish(start, fields, corrupt)
-            elif orphan_tags:
-                yield _orphan(orphan_start, lineno - 1)
-            orphan_tags = 0
-            fields = {"TY": [value]}
-            last = fields["TY"]
-            start, corrupt = lineno, ""
-            continue
-        if fields is None:
-            if tag != "ER":
-                if not orphan_tags:
-                    orphan_start = lineno
-                orphan_tags += 1
-            elif orphan_tags:
-                yield _orphan(orphan_start, lineno)
-                orphan_tags = 0
-            continue
-        if tag == "ER":
-            yield _finish(start, fields, corrupt)
-            fields, last = None, None
-            continue
-        if "\x00" in value or "\ufffd" in value:
-            corrupt = corrupt or f"unreadable characters on line {lineno}"
-        values = fields.get(tag)
-        if values is None:
-            last = fields[tag] = [value]
-        else:
-            values.append(value)
-            last = values
-    if fields is not None:
+    buffer = ""  # starts at the current record's TY line, or at text after the last ER
+    buffer_line = 1  # line number of buffer[0]
+    in_record = False
+    single_space = False
+    first_ty = True
+    source = iter(chunks)
+    while True:
+        chunk = next(source, None)
+        if chunk is not None:
+            buffer += chunk
+            if len(buffer) < 1 << 16:
+                continue  # gather a useful amount of text first (lines may come one by one)
+        seg_start, seg_line = 0, buffer_line
+        counted_pos, counted_line = 0, buffer_line
+        for match in _BOUNDARY.finditer(buffer, 1 if in_record else 0):
+            pos = match.start()
+            counted_line += buffer.count("\n", counted_pos, pos)
+            counted_pos = pos
+            is_ty = match.group(1) == "TY"
+            if is_ty and first_ty:
+                single_space, first_ty = match.group(0)[2:5] != "  -", False
+            if in_record:
+                yield _finish(seg_line, buffer[seg_start:pos], single_space)
+                in_record = False
+            else:
+                orphan = _orphan(buffer[seg_start:pos], seg_line, counted_line - is_ty)
+                if orphan:
+                    yield orphan
+            if is_ty:
+                in_record = True
+                seg_start, seg_line = pos, counted_line
+            else:
+                seg_start, seg_line = match.end(), counted_line
+        buffer, buffer_line = buffer[seg_start:], seg_line
+        if chunk is None:
+            break
+    if in_record:
         # The last record lacks its ER line (a truncated export): keep what was read.
-        yield _finish(start, fields, corrupt)
-    elif orphan_tags:
-        yield _orphan(orphan_start, lineno)
+        yield _finish(buffer_line, buffer, single_space)
+    else:
+        orphan = _orphan(buffer, buffer_line, buffer_line + buffer.rstrip().count("\n"))
+        if orphan:
+            yield orphan
 
 
-def _finish(start: int, fields: dict[str, list[str]], corrupt: str) -> ParsedRecord | SkippedRecord:
-    if corrupt:
-        return SkippedRecord(start, f"corrupt record: {corrupt}")
-    return ris_record(start, fields)
+def _finish(line: int, text: str, single_space: bool) -> ParsedRecord | SkippedRecord:
+    if "\x00" in text or "\ufffd" in text:
+        bad = text.find("\x00") if "\x00" in text else text.find("\ufffd")
+        return SkippedRecord(
+            line,
+            f"corrupt record: unreadable characters on line {line + text.count(chr(10), 0, bad)}",
+        )
+    return ris_record(line, split_ris_record(text, single_space))
 
 
-def _orphan(start: int, end: int) -> SkippedRecord:
+def _orphan(text: str, first_line: int, last_line: int) -> SkippedRecord | None:
+    """Tagged lines between records (a record whose TY line is missing) -> SkippedRecord."""
+    match = _TAG_LINE_1.search(text)
+    if not match:
+        return None  # blank lines or a database banner between records
+    line = first_line + text.count("\n", 0, match.start())
     return SkippedRecord(
-        start, f"tagged lines {start}-{end} are outside a record (no 'TY  -' line)"
+        line, f"lines {line}-{last_line} are outside a record (no 'TY  -' line before them)"
     )

@@ -19,11 +19,35 @@ def judgements(**overrides):
     ("domains", "expected", "rule_id", "needs_confirmation"),
     [
         pytest.param(judgements(), "low", "overall.low", False, id="all low: low"),
-        pytest.param(judgements(d3="some_concerns"), "some_concerns", "overall.some_concerns", False, id="one some concerns"),
-        pytest.param(judgements(d1="some_concerns", d4="some_concerns"), "some_concerns", "overall.some_concerns_multiple", True, id="two some concerns: assessor confirms"),
-        pytest.param({d: "some_concerns" for d in ("D1", "D2", "D3", "D4", "D5")}, "some_concerns", "overall.some_concerns_multiple", True, id="all some concerns"),
+        pytest.param(
+            judgements(d3="some_concerns"),
+            "some_concerns",
+            "overall.some_concerns",
+            False,
+            id="one some concerns",
+        ),
+        pytest.param(
+            judgements(d1="some_concerns", d4="some_concerns"),
+            "some_concerns",
+            "overall.some_concerns_multiple",
+            True,
+            id="two some concerns: assessor confirms",
+        ),
+        pytest.param(
+            dict.fromkeys(("D1", "D2", "D3", "D4", "D5"), "some_concerns"),
+            "some_concerns",
+            "overall.some_concerns_multiple",
+            True,
+            id="all some concerns",
+        ),
         pytest.param(judgements(d5="high"), "high", "overall.high", False, id="one high: high"),
-        pytest.param(judgements(d2="high", d3="some_concerns", d4="some_concerns"), "high", "overall.high", False, id="high beats some concerns"),
+        pytest.param(
+            judgements(d2="high", d3="some_concerns", d4="some_concerns"),
+            "high",
+            "overall.high",
+            False,
+            id="high beats some concerns",
+        ),
     ],
 )
 def test_overall(domains, expected, rule_id, needs_confirmation):
@@ -59,7 +83,13 @@ def test_from_answers_to_overall():
     d4 = propose_domain("D4", {"4.1": "N", "4.2": "N", "4.3": "N"})
     d5 = propose_domain("D5", {"5.1": "Y", "5.2": "N", "5.3": "N"})
     overall = propose_overall(
-        {"D1": d1.judgement, "D2": d2.judgement, "D3": d3.judgement, "D4": d4.judgement, "D5": d5.judgement}
+        {
+            "D1": d1.judgement,
+            "D2": d2.judgement,
+            "D3": d3.judgement,
+            "D4": d4.judgement,
+            "D5": d5.judgement,
+        }
     )
     assert overall.judgement == "some_concerns" and overall.needs_confirmation
 
@@ -92,7 +122,11 @@ def test_confirming_multiple_some_concerns_clears_the_flag_or_raises_to_high():
     kept = apply_override(proposal, "some_concerns", "Concerns are minor and independent.")
     assert kept.needs_confirmation is False and kept.overridden is False
     raised = apply_override(proposal, "high", "Together they substantially lower confidence.")
-    assert raised.judgement == "high" and raised.overridden and raised.algorithm_judgement == "some_concerns"
+    assert (
+        raised.judgement == "high"
+        and raised.overridden
+        and raised.algorithm_judgement == "some_concerns"
+    )
 
 
 def test_second_override_keeps_the_original_algorithm_judgement():

@@ -16,13 +16,33 @@ L, S, H = "low", "some_concerns", "high"
 
 # (path name, answers, expected judgement, expected rule id)
 D1_PATHS = [
-    ("1.2 Y/PY -> 1.1 Y/PY/NI -> 1.3 N/PN/NI: low", {"1.1": "Y", "1.2": "Y", "1.3": "N"}, L, "D1.R1"),
+    (
+        "1.2 Y/PY -> 1.1 Y/PY/NI -> 1.3 N/PN/NI: low",
+        {"1.1": "Y", "1.2": "Y", "1.3": "N"},
+        L,
+        "D1.R1",
+    ),
     ("same path with PY/NI/NI", {"1.1": "NI", "1.2": "PY", "1.3": "NI"}, L, "D1.R1"),
     ("1.2 Y/PY -> 1.1 N/PN: some concerns", {"1.1": "PN", "1.2": "Y", "1.3": "N"}, S, "D1.R2"),
-    ("1.2 Y/PY -> 1.1 N (1.3 Y too): some concerns", {"1.1": "N", "1.2": "PY", "1.3": "Y"}, S, "D1.R2"),
-    ("1.2 Y/PY -> 1.1 Y/PY/NI -> 1.3 Y/PY: some concerns", {"1.1": "Y", "1.2": "Y", "1.3": "PY"}, S, "D1.R3"),
+    (
+        "1.2 Y/PY -> 1.1 N (1.3 Y too): some concerns",
+        {"1.1": "N", "1.2": "PY", "1.3": "Y"},
+        S,
+        "D1.R2",
+    ),
+    (
+        "1.2 Y/PY -> 1.1 Y/PY/NI -> 1.3 Y/PY: some concerns",
+        {"1.1": "Y", "1.2": "Y", "1.3": "PY"},
+        S,
+        "D1.R3",
+    ),
     ("1.2 NI -> 1.3 N/PN/NI: some concerns", {"1.1": "Y", "1.2": "NI", "1.3": "PN"}, S, "D1.R4"),
-    ("1.2 NI -> 1.3 NI (nothing known): some concerns", {"1.1": "NI", "1.2": "NI", "1.3": "NI"}, S, "D1.R4"),
+    (
+        "1.2 NI -> 1.3 NI (nothing known): some concerns",
+        {"1.1": "NI", "1.2": "NI", "1.3": "NI"},
+        S,
+        "D1.R4",
+    ),
     ("1.2 NI -> 1.3 Y/PY: high", {"1.1": "Y", "1.2": "NI", "1.3": "Y"}, H, "D1.R5"),
     ("1.2 N/PN: high", {"1.1": "Y", "1.2": "N", "1.3": "N"}, H, "D1.R6"),
     ("1.2 PN: high", {"1.1": "NI", "1.2": "PN", "1.3": "NI"}, H, "D1.R6"),
@@ -34,22 +54,87 @@ P2_LOW = {"2.6": "Y", "2.7": "NA"}
 P1_LOW = {"2.1": "N", "2.2": "N"}
 D2_PATHS = [
     ("P1: 2.1 and 2.2 both N/PN: low", {"2.1": "N", "2.2": "PN", **P2_LOW}, L, "D2.P1.R1+D2.P2.R1"),
-    ("P1: aware -> 2.3 N/PN: low", {"2.1": "Y", "2.2": "N", "2.3": "PN", **P2_LOW}, L, "D2.P1.R2+D2.P2.R1"),
-    ("P1: carers NI -> 2.3 N: low", {"2.1": "N", "2.2": "NI", "2.3": "N", "2.6": "PY"}, L, "D2.P1.R2+D2.P2.R1"),
-    ("P1: aware -> 2.3 NI: some concerns", {"2.1": "PY", "2.2": "PY", "2.3": "NI", **P2_LOW}, S, "D2.P1.R3+D2.P2.R1"),
-    ("P1: 2.3 Y/PY -> 2.4 N/PN: some concerns", {"2.1": "Y", "2.2": "Y", "2.3": "Y", "2.4": "N", "2.5": "NA", **P2_LOW}, S, "D2.P1.R4+D2.P2.R1"),
-    ("P1: 2.3 Y/PY -> 2.4 Y/PY -> 2.5 Y/PY: some concerns", {"2.1": "Y", "2.2": "Y", "2.3": "PY", "2.4": "Y", "2.5": "Y", **P2_LOW}, S, "D2.P1.R5+D2.P2.R1"),
-    ("P1: 2.3 Y/PY -> 2.4 NI -> 2.5 PY: some concerns", {"2.1": "Y", "2.2": "N", "2.3": "Y", "2.4": "NI", "2.5": "PY", **P2_LOW}, S, "D2.P1.R5+D2.P2.R1"),
-    ("P1: 2.3 Y/PY -> 2.4 Y/PY -> 2.5 N/PN: high", {"2.1": "Y", "2.2": "Y", "2.3": "Y", "2.4": "PY", "2.5": "N", **P2_LOW}, H, "D2.P1.R6+D2.P2.R1"),
-    ("P1: 2.3 Y/PY -> 2.4 Y/PY -> 2.5 NI: high", {"2.1": "Y", "2.2": "Y", "2.3": "Y", "2.4": "Y", "2.5": "NI", **P2_LOW}, H, "D2.P1.R6+D2.P2.R1"),
+    (
+        "P1: aware -> 2.3 N/PN: low",
+        {"2.1": "Y", "2.2": "N", "2.3": "PN", **P2_LOW},
+        L,
+        "D2.P1.R2+D2.P2.R1",
+    ),
+    (
+        "P1: carers NI -> 2.3 N: low",
+        {"2.1": "N", "2.2": "NI", "2.3": "N", "2.6": "PY"},
+        L,
+        "D2.P1.R2+D2.P2.R1",
+    ),
+    (
+        "P1: aware -> 2.3 NI: some concerns",
+        {"2.1": "PY", "2.2": "PY", "2.3": "NI", **P2_LOW},
+        S,
+        "D2.P1.R3+D2.P2.R1",
+    ),
+    (
+        "P1: 2.3 Y/PY -> 2.4 N/PN: some concerns",
+        {"2.1": "Y", "2.2": "Y", "2.3": "Y", "2.4": "N", "2.5": "NA", **P2_LOW},
+        S,
+        "D2.P1.R4+D2.P2.R1",
+    ),
+    (
+        "P1: 2.3 Y/PY -> 2.4 Y/PY -> 2.5 Y/PY: some concerns",
+        {"2.1": "Y", "2.2": "Y", "2.3": "PY", "2.4": "Y", "2.5": "Y", **P2_LOW},
+        S,
+        "D2.P1.R5+D2.P2.R1",
+    ),
+    (
+        "P1: 2.3 Y/PY -> 2.4 NI -> 2.5 PY: some concerns",
+        {"2.1": "Y", "2.2": "N", "2.3": "Y", "2.4": "NI", "2.5": "PY", **P2_LOW},
+        S,
+        "D2.P1.R5+D2.P2.R1",
+    ),
+    (
+        "P1: 2.3 Y/PY -> 2.4 Y/PY -> 2.5 N/PN: high",
+        {"2.1": "Y", "2.2": "Y", "2.3": "Y", "2.4": "PY", "2.5": "N", **P2_LOW},
+        H,
+        "D2.P1.R6+D2.P2.R1",
+    ),
+    (
+        "P1: 2.3 Y/PY -> 2.4 Y/PY -> 2.5 NI: high",
+        {"2.1": "Y", "2.2": "Y", "2.3": "Y", "2.4": "Y", "2.5": "NI", **P2_LOW},
+        H,
+        "D2.P1.R6+D2.P2.R1",
+    ),
     ("P2: 2.6 Y/PY: low", {**P1_LOW, "2.6": "PY"}, L, "D2.P1.R1+D2.P2.R1"),
-    ("P2: 2.6 N/PN -> 2.7 N/PN: some concerns", {**P1_LOW, "2.6": "N", "2.7": "PN"}, S, "D2.P1.R1+D2.P2.R2"),
-    ("P2: 2.6 NI -> 2.7 N: some concerns", {**P1_LOW, "2.6": "NI", "2.7": "N"}, S, "D2.P1.R1+D2.P2.R2"),
+    (
+        "P2: 2.6 N/PN -> 2.7 N/PN: some concerns",
+        {**P1_LOW, "2.6": "N", "2.7": "PN"},
+        S,
+        "D2.P1.R1+D2.P2.R2",
+    ),
+    (
+        "P2: 2.6 NI -> 2.7 N: some concerns",
+        {**P1_LOW, "2.6": "NI", "2.7": "N"},
+        S,
+        "D2.P1.R1+D2.P2.R2",
+    ),
     ("P2: 2.6 N/PN -> 2.7 Y/PY: high", {**P1_LOW, "2.6": "PN", "2.7": "Y"}, H, "D2.P1.R1+D2.P2.R3"),
     ("P2: 2.6 N -> 2.7 NI: high", {**P1_LOW, "2.6": "N", "2.7": "NI"}, H, "D2.P1.R1+D2.P2.R3"),
-    ("criteria: some concerns + some concerns = some concerns", {"2.1": "Y", "2.2": "Y", "2.3": "NI", "2.6": "N", "2.7": "N"}, S, "D2.P1.R3+D2.P2.R2"),
-    ("criteria: some concerns + high = high", {"2.1": "Y", "2.2": "Y", "2.3": "NI", "2.6": "N", "2.7": "Y"}, H, "D2.P1.R3+D2.P2.R3"),
-    ("criteria: high + some concerns = high", {"2.1": "Y", "2.2": "Y", "2.3": "Y", "2.4": "Y", "2.5": "N", "2.6": "N", "2.7": "N"}, H, "D2.P1.R6+D2.P2.R2"),
+    (
+        "criteria: some concerns + some concerns = some concerns",
+        {"2.1": "Y", "2.2": "Y", "2.3": "NI", "2.6": "N", "2.7": "N"},
+        S,
+        "D2.P1.R3+D2.P2.R2",
+    ),
+    (
+        "criteria: some concerns + high = high",
+        {"2.1": "Y", "2.2": "Y", "2.3": "NI", "2.6": "N", "2.7": "Y"},
+        H,
+        "D2.P1.R3+D2.P2.R3",
+    ),
+    (
+        "criteria: high + some concerns = high",
+        {"2.1": "Y", "2.2": "Y", "2.3": "Y", "2.4": "Y", "2.5": "N", "2.6": "N", "2.7": "N"},
+        H,
+        "D2.P1.R6+D2.P2.R2",
+    ),
 ]
 
 D3_PATHS = [
@@ -58,10 +143,25 @@ D3_PATHS = [
     ("3.1 N/PN/NI -> 3.2 Y/PY: low", {"3.1": "N", "3.2": "Y"}, L, "D3.R2"),
     ("3.1 NI -> 3.2 PY: low", {"3.1": "NI", "3.2": "PY"}, L, "D3.R2"),
     ("3.2 N/PN -> 3.3 N/PN: low", {"3.1": "PN", "3.2": "N", "3.3": "PN"}, L, "D3.R3"),
-    ("3.3 Y/PY/NI -> 3.4 N/PN: some concerns", {"3.1": "N", "3.2": "N", "3.3": "Y", "3.4": "N"}, S, "D3.R4"),
-    ("3.3 NI -> 3.4 PN: some concerns", {"3.1": "N", "3.2": "PN", "3.3": "NI", "3.4": "PN"}, S, "D3.R4"),
+    (
+        "3.3 Y/PY/NI -> 3.4 N/PN: some concerns",
+        {"3.1": "N", "3.2": "N", "3.3": "Y", "3.4": "N"},
+        S,
+        "D3.R4",
+    ),
+    (
+        "3.3 NI -> 3.4 PN: some concerns",
+        {"3.1": "N", "3.2": "PN", "3.3": "NI", "3.4": "PN"},
+        S,
+        "D3.R4",
+    ),
     ("3.3 Y/PY -> 3.4 Y/PY: high", {"3.1": "N", "3.2": "N", "3.3": "PY", "3.4": "Y"}, H, "D3.R5"),
-    ("3.1 NI (no information on missing data) ... 3.4 NI: high", {"3.1": "NI", "3.2": "N", "3.3": "NI", "3.4": "NI"}, H, "D3.R5"),
+    (
+        "3.1 NI (no information on missing data) ... 3.4 NI: high",
+        {"3.1": "NI", "3.2": "N", "3.3": "NI", "3.4": "NI"},
+        H,
+        "D3.R5",
+    ),
 ]
 
 D4_PATHS = [
@@ -70,13 +170,43 @@ D4_PATHS = [
     ("4.1 N/PN/NI -> 4.2 Y/PY: high", {"4.1": "N", "4.2": "Y"}, H, "D4.R2"),
     ("4.2 N/PN -> 4.3 N/PN: low", {"4.1": "N", "4.2": "N", "4.3": "N"}, L, "D4.R3"),
     ("4.1 NI -> 4.2 PN -> 4.3 PN: low", {"4.1": "NI", "4.2": "PN", "4.3": "PN"}, L, "D4.R3"),
-    ("4.2 N/PN -> 4.3 Y/PY/NI -> 4.4 N/PN: low", {"4.1": "N", "4.2": "N", "4.3": "Y", "4.4": "N"}, L, "D4.R4"),
-    ("4.2 N/PN -> 4.4 Y/PY/NI -> 4.5 N/PN: some concerns", {"4.1": "N", "4.2": "N", "4.3": "Y", "4.4": "Y", "4.5": "PN"}, S, "D4.R5"),
-    ("4.2 N/PN -> 4.4 Y/PY/NI -> 4.5 Y/PY/NI: high", {"4.1": "N", "4.2": "N", "4.3": "NI", "4.4": "NI", "4.5": "Y"}, H, "D4.R6"),
+    (
+        "4.2 N/PN -> 4.3 Y/PY/NI -> 4.4 N/PN: low",
+        {"4.1": "N", "4.2": "N", "4.3": "Y", "4.4": "N"},
+        L,
+        "D4.R4",
+    ),
+    (
+        "4.2 N/PN -> 4.4 Y/PY/NI -> 4.5 N/PN: some concerns",
+        {"4.1": "N", "4.2": "N", "4.3": "Y", "4.4": "Y", "4.5": "PN"},
+        S,
+        "D4.R5",
+    ),
+    (
+        "4.2 N/PN -> 4.4 Y/PY/NI -> 4.5 Y/PY/NI: high",
+        {"4.1": "N", "4.2": "N", "4.3": "NI", "4.4": "NI", "4.5": "Y"},
+        H,
+        "D4.R6",
+    ),
     ("4.2 NI -> 4.3 N/PN: some concerns", {"4.1": "N", "4.2": "NI", "4.3": "N"}, S, "D4.R7"),
-    ("4.2 NI -> 4.3 Y/PY/NI -> 4.4 N/PN: some concerns", {"4.1": "N", "4.2": "NI", "4.3": "Y", "4.4": "PN"}, S, "D4.R8"),
-    ("4.2 NI -> 4.4 Y/PY/NI -> 4.5 N/PN: some concerns", {"4.1": "N", "4.2": "NI", "4.3": "Y", "4.4": "Y", "4.5": "N"}, S, "D4.R9"),
-    ("4.2 NI -> 4.4 Y/PY/NI -> 4.5 Y/PY/NI: high", {"4.1": "PN", "4.2": "NI", "4.3": "PY", "4.4": "PY", "4.5": "NI"}, H, "D4.R10"),
+    (
+        "4.2 NI -> 4.3 Y/PY/NI -> 4.4 N/PN: some concerns",
+        {"4.1": "N", "4.2": "NI", "4.3": "Y", "4.4": "PN"},
+        S,
+        "D4.R8",
+    ),
+    (
+        "4.2 NI -> 4.4 Y/PY/NI -> 4.5 N/PN: some concerns",
+        {"4.1": "N", "4.2": "NI", "4.3": "Y", "4.4": "Y", "4.5": "N"},
+        S,
+        "D4.R9",
+    ),
+    (
+        "4.2 NI -> 4.4 Y/PY/NI -> 4.5 Y/PY/NI: high",
+        {"4.1": "PN", "4.2": "NI", "4.3": "PY", "4.4": "PY", "4.5": "NI"},
+        H,
+        "D4.R10",
+    ),
 ]
 
 D5_PATHS = [
@@ -84,12 +214,32 @@ D5_PATHS = [
     ("5.2 and 5.3 Y/PY: high", {"5.1": "N", "5.2": "PY", "5.3": "Y"}, H, "D5.R1"),
     ("5.3 Y/PY (either): high", {"5.1": "Y", "5.2": "N", "5.3": "PY"}, H, "D5.R2"),
     ("5.3 Y with 5.2 NI: high", {"5.1": "NI", "5.2": "NI", "5.3": "Y"}, H, "D5.R2"),
-    ("at least one NI, neither Y/PY (5.2 NI): some concerns", {"5.1": "Y", "5.2": "NI", "5.3": "N"}, S, "D5.R3"),
+    (
+        "at least one NI, neither Y/PY (5.2 NI): some concerns",
+        {"5.1": "Y", "5.2": "NI", "5.3": "N"},
+        S,
+        "D5.R3",
+    ),
     ("both NI: some concerns", {"5.1": "Y", "5.2": "NI", "5.3": "NI"}, S, "D5.R3"),
-    ("at least one NI, neither Y/PY (5.3 NI): some concerns", {"5.1": "Y", "5.2": "PN", "5.3": "NI"}, S, "D5.R4"),
+    (
+        "at least one NI, neither Y/PY (5.3 NI): some concerns",
+        {"5.1": "Y", "5.2": "PN", "5.3": "NI"},
+        S,
+        "D5.R4",
+    ),
     ("5.2 and 5.3 N/PN -> 5.1 Y/PY: low", {"5.1": "PY", "5.2": "N", "5.3": "PN"}, L, "D5.R5"),
-    ("5.2 and 5.3 N/PN -> 5.1 N/PN/NI: some concerns", {"5.1": "NI", "5.2": "N", "5.3": "N"}, S, "D5.R6"),
-    ("5.2 and 5.3 N/PN -> 5.1 N: some concerns", {"5.1": "N", "5.2": "PN", "5.3": "PN"}, S, "D5.R6"),
+    (
+        "5.2 and 5.3 N/PN -> 5.1 N/PN/NI: some concerns",
+        {"5.1": "NI", "5.2": "N", "5.3": "N"},
+        S,
+        "D5.R6",
+    ),
+    (
+        "5.2 and 5.3 N/PN -> 5.1 N: some concerns",
+        {"5.1": "N", "5.2": "PN", "5.3": "PN"},
+        S,
+        "D5.R6",
+    ),
 ]
 
 CASES = [
@@ -121,9 +271,7 @@ def test_every_rule_is_exercised_by_a_named_path():
 
 
 def test_domain2_explanation_names_both_parts():
-    proposal = propose_domain(
-        "D2", {"2.1": "Y", "2.2": "Y", "2.3": "NI", "2.6": "N", "2.7": "Y"}
-    )
+    proposal = propose_domain("D2", {"2.1": "Y", "2.2": "Y", "2.3": "NI", "2.6": "N", "2.7": "Y"})
     assert "Part 1" in proposal.explanation and "Part 2" in proposal.explanation
     assert "2.3 NI" in proposal.explanation and "2.7 Y/PY/NI" in proposal.explanation
     assert proposal.explanation.endswith("High risk.")
@@ -150,20 +298,13 @@ def reference(domain_id: str, a: dict[str, str]) -> str:
             return S
         return S if a["1.3"] in Y_ else L
     if domain_id == "D2":
-        if a["2.1"] in N_ and a["2.2"] in N_:
+        if a["2.1"] in N_ and a["2.2"] in N_ or a["2.3"] in N_:
             p1 = L
-        elif a["2.3"] in N_:
-            p1 = L
-        elif a["2.3"] == "NI":
-            p1 = S
-        elif a["2.4"] in N_:
+        elif a["2.3"] == "NI" or a["2.4"] in N_:
             p1 = S
         else:
             p1 = S if a["2.5"] in Y_ else H
-        if a["2.6"] in Y_:
-            p2 = L
-        else:
-            p2 = S if a["2.7"] in N_ else H
+        p2 = L if a["2.6"] in Y_ else (S if a["2.7"] in N_ else H)
         return _worst(p1, p2)
     if domain_id == "D3":
         if a["3.1"] in Y_ or a["3.2"] in Y_:
@@ -223,13 +364,15 @@ def test_answer_groups_are_interchangeable():
     for domain_id in ("D1", "D2", "D3", "D4", "D5"):
         for answers in all_complete_answer_sets(domain_id):
             swapped = {
-                k: {"Y": "PY", "PY": "Y", "N": "PN", "PN": "N"}.get(v, v) for k, v in answers.items()
+                k: {"Y": "PY", "PY": "Y", "N": "PN", "PN": "N"}.get(v, v)
+                for k, v in answers.items()
             }
             if swapped == answers or not _valid(domain_id, swapped):
                 continue
-            assert propose_domain(domain_id, swapped).judgement == propose_domain(
-                domain_id, answers
-            ).judgement
+            assert (
+                propose_domain(domain_id, swapped).judgement
+                == propose_domain(domain_id, answers).judgement
+            )
 
 
 def _valid(domain_id, answers):

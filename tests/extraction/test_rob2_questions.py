@@ -37,8 +37,14 @@ def test_five_domains_in_order_with_their_questions():
     ("qid", "text"),
     [
         ("1.1", "Was the allocation sequence random?"),
-        ("2.3", "Were there deviations from the intended intervention that arose because of the trial context?"),
-        ("2.7", "Was there potential for a substantial impact (on the result) of the failure to analyse participants in the group to which they were randomized?"),
+        (
+            "2.3",
+            "Were there deviations from the intended intervention that arose because of the trial context?",
+        ),
+        (
+            "2.7",
+            "Was there potential for a substantial impact (on the result) of the failure to analyse participants in the group to which they were randomized?",
+        ),
         ("3.2", "Is there evidence that the result was not biased by missing outcome data?"),
         ("4.3", "Were outcome assessors aware of the intervention received by study participants?"),
     ],
@@ -131,7 +137,13 @@ def test_stale_answer_to_a_question_that_no_longer_applies_is_ignored():
     proposal = propose_domain("D2", answers)
     assert proposal.judgement == "low"
     assert effective_answers("D2", answers) == {
-        "2.1": "N", "2.2": "N", "2.3": "NA", "2.4": "NA", "2.5": "NA", "2.6": "Y", "2.7": "NA",
+        "2.1": "N",
+        "2.2": "N",
+        "2.3": "NA",
+        "2.4": "NA",
+        "2.5": "NA",
+        "2.6": "Y",
+        "2.7": "NA",
     }
 
 

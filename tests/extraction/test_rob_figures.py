@@ -18,6 +18,7 @@ from extraction.rob_figures import (
     PALETTES,
     ROBVIS_LABELS,
     RobFigureError,
+    _safe_dpi,
     figure_to_bytes,
     robvis_csv,
     summary_plot,
@@ -31,14 +32,21 @@ J = ("low", "some_concerns", "high", "no_information")
 
 def make_rows(n: int, domains=ROB2):
     return [
-        (f"Study {i + 1} {2000 + i}", {d: J[(i + k) % 4] for k, (d, _) in enumerate(domains)}, J[i % 3])
+        (
+            f"Study {i + 1} {2000 + i}",
+            {d: J[(i + k) % 4] for k, (d, _) in enumerate(domains)},
+            J[i % 3],
+        )
         for i in range(n)
     ]
 
 
 def svg_texts(fig) -> list[str]:
     root = ET.fromstring(figure_to_bytes(fig, "svg"))
-    return [" ".join("".join(el.itertext()).split()) for el in root.iter("{http://www.w3.org/2000/svg}text")]
+    return [
+        " ".join("".join(el.itertext()).split())
+        for el in root.iter("{http://www.w3.org/2000/svg}text")
+    ]
 
 
 def joined(texts: list[str]) -> str:
@@ -73,7 +81,13 @@ def test_symbols_and_no_information_are_drawn():
 
 
 def test_judgement_symbols_match_robvis():
-    rows = [("S", {"D1": "low", "D2": "some_concerns", "D3": "high", "D4": "no_information", "D5": "low"}, "high")]
+    rows = [
+        (
+            "S",
+            {"D1": "low", "D2": "some_concerns", "D3": "high", "D4": "no_information", "D5": "low"},
+            "high",
+        )
+    ]
     texts = svg_texts(traffic_light(rows, ROB2))
     assert {"+", "\u2212", "\u00d7", "?"} <= set(texts)
 
@@ -83,18 +97,16 @@ def test_long_labels_are_wrapped_to_two_lines_and_truncated():
         "A randomised controlled trial of peer support for people with severe mental illness "
         "in community mental health teams (the PEER-SMI trial), 2021 follow-up"
     )
-    texts = svg_texts(traffic_light([(long, dict.fromkeys(IDS, "low"), "low")], ROB2))
-    label = next(t for t in texts if t.startswith("A randomised"))
-    assert label.endswith("…")
-    assert label != long
-    # Two lines at most: matplotlib writes the label as one <text> with one
-    # <tspan> per line, or one <text> per line.
     fig = traffic_light([(long, dict.fromkeys(IDS, "low"), "low")], ROB2)
-    study_text = next(
-        t for t in fig.axes[0].texts if t.get_text().startswith("A randomised")
-    )
-    assert len(study_text.get_text().split("\n")) == 2
-    assert all(len(line) <= 34 for line in study_text.get_text().split("\n"))
+    drawn = next(t.get_text() for t in fig.axes[0].texts if t.get_text().startswith("A randomised"))
+    lines = drawn.split("\n")
+    assert len(lines) == 2
+    assert all(len(line) <= 32 for line in lines)
+    assert lines[1].endswith("…")
+    # The SVG writes one <text> per line, in order.
+    texts = svg_texts(fig)
+    first = texts.index(lines[0])
+    assert texts[first + 1] == lines[1]
 
 
 def test_label_with_dollars_and_markup_is_kept_verbatim():
@@ -126,7 +138,9 @@ def test_more_than_five_domains():
 def test_palette_switch_changes_colours():
     rows = make_rows(4)
     cochrane = figure_to_bytes(traffic_light(rows, ROB2), "svg").decode().lower()
-    colourblind = figure_to_bytes(traffic_light(rows, ROB2, palette="colourblind"), "svg").decode().lower()
+    colourblind = (
+        figure_to_bytes(traffic_light(rows, ROB2, palette="colourblind"), "svg").decode().lower()
+    )
     for judgement in ("low", "some_concerns", "high"):
         assert PALETTES["cochrane"][judgement].lower() in cochrane
         assert PALETTES["cochrane"][judgement].lower() not in colourblind
@@ -149,7 +163,12 @@ def test_title_is_drawn():
         (make_rows(1), ROB2 + [("D1", "again")], {}, "unique"),
         ([("Smit 2023", {"D1": "low"}, "low")], ROB2, {}, "Smit 2023.*D2"),
         ([("Smit 2023", {**dict.fromkeys(IDS, "low"), "D9": "low"}, "low")], ROB2, {}, "D9"),
-        ([("Smit 2023", {**dict.fromkeys(IDS, "low"), "D3": "Low"}, "low")], ROB2, {}, "Smit 2023.*D3.*'Low'"),
+        (
+            [("Smit 2023", {**dict.fromkeys(IDS, "low"), "D3": "Low"}, "low")],
+            ROB2,
+            {},
+            "Smit 2023.*D3.*'Low'",
+        ),
         ([("Smit 2023", dict.fromkeys(IDS, "low"), "unclear")], ROB2, {}, "Overall.*'unclear'"),
         ([("  ", dict.fromkeys(IDS, "low"), "low")], ROB2, {}, "label"),
         (make_rows(1), ROB2, {"palette": "viridis"}, "palette"),
@@ -208,8 +227,13 @@ def test_summary_svg_has_domain_names_overall_and_legend():
 
 @pytest.mark.parametrize(
     ("weights", "message"),
-    [([1], "1 weights for 2"), ([1, -1], "non-negative"), ([1, float("nan")], "finite"),
-     ([0, 0], "sum to zero"), ([1, "x"], "not a number")],
+    [
+        ([1], "1 weights for 2"),
+        ([1, -1], "non-negative"),
+        ([1, float("nan")], "finite"),
+        ([0, 0], "sum to zero"),
+        ([1, "x"], "not a number"),
+    ],
 )
 def test_summary_rejects_bad_weights(weights, message):
     with pytest.raises(RobFigureError, match=message):
@@ -236,10 +260,13 @@ def test_svg_is_deterministic_and_global_rc_params_are_restored():
     assert matplotlib.rcParams["svg.fonttype"] == before
 
 
-def test_very_tall_png_stays_within_png_limits():
+def test_resolution_is_capped_for_very_tall_figures():
     fig = traffic_light(make_rows(400), ROB2)
-    with Image.open(io.BytesIO(figure_to_bytes(fig, "png", dpi=400))) as im:
-        assert max(im.size) <= 60000
+    w, h = fig.get_size_inches()
+    dpi = _safe_dpi(fig, 600)
+    assert dpi < 600
+    assert h * dpi <= 32000 and w * h * dpi**2 <= 40_000_000
+    assert _safe_dpi(traffic_light(make_rows(10), ROB2), 200) == 200
 
 
 def test_module_never_imports_pyplot():
@@ -251,8 +278,14 @@ def test_module_never_imports_pyplot():
         "print('matplotlib.pyplot' in sys.modules)"
     )
     repo = Path(__file__).resolve().parents[2]
-    out = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True,
-                         check=True, env={"PYTHONPATH": str(repo), "MPLBACKEND": "Agg"})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(repo), "MPLBACKEND": "Agg"},
+    )
     assert out.stdout.strip() == "False"
 
 
@@ -260,7 +293,9 @@ def test_module_never_imports_pyplot():
 
 
 def test_robvis_csv_header_and_round_trip():
-    rows = make_rows(7) + [("Smit, Jansen & de Vries 2023", dict.fromkeys(IDS, "no_information"), "high")]
+    rows = make_rows(7) + [
+        ("Smit, Jansen & de Vries 2023", dict.fromkeys(IDS, "no_information"), "high")
+    ]
     text = robvis_csv(rows, ROB2, weights=[1, 2, 3, 4, 5, 6, 7, 8.5])
     assert text.splitlines()[0] == "Study,D1,D2,D3,D4,D5,Overall,Weight"
     back = {label: judgement for judgement, label in ROBVIS_LABELS.items()}

@@ -47,42 +47,42 @@ SIX_SOURCES = [
 
 
 def big_counts(**overrides) -> PrismaCounts:
-    values = dict(
-        sources=SIX_SOURCES,
-        duplicates_removed=1502,
-        automation_excluded=120,
-        other_removed=3,
-        records_screened=2920,
-        records_excluded=2610,
-        reports_sought=310,
-        reports_not_retrieved=14,
-        reports_assessed=296,
-        reports_excluded=LONG_REASONS,
-        studies_included=160,
-        reports_included=174,
-        other_sources=[("Citation searching", 45), ("Websites", 12)],
-        other_reports_sought=57,
-        other_reports_not_retrieved=3,
-        other_reports_assessed=54,
-        other_reports_excluded=[("Wrong population", 30), ("Wrong outcome", 22)],
-    )
+    values = {
+        "sources": SIX_SOURCES,
+        "duplicates_removed": 1502,
+        "automation_excluded": 120,
+        "other_removed": 3,
+        "records_screened": 2920,
+        "records_excluded": 2610,
+        "reports_sought": 310,
+        "reports_not_retrieved": 14,
+        "reports_assessed": 296,
+        "reports_excluded": LONG_REASONS,
+        "studies_included": 160,
+        "reports_included": 174,
+        "other_sources": [("Citation searching", 45), ("Websites", 12)],
+        "other_reports_sought": 57,
+        "other_reports_not_retrieved": 3,
+        "other_reports_assessed": 54,
+        "other_reports_excluded": [("Wrong population", 30), ("Wrong outcome", 22)],
+    }
     values.update(overrides)
     return PrismaCounts(**values)
 
 
 def small_counts(**overrides) -> PrismaCounts:
-    values = dict(
-        sources=[("PubMed", 100)],
-        duplicates_removed=10,
-        records_screened=90,
-        records_excluded=70,
-        reports_sought=20,
-        reports_not_retrieved=2,
-        reports_assessed=18,
-        reports_excluded=[("Wrong population", 8)],
-        studies_included=9,
-        reports_included=10,
-    )
+    values = {
+        "sources": [("PubMed", 100)],
+        "duplicates_removed": 10,
+        "records_screened": 90,
+        "records_excluded": 70,
+        "reports_sought": 20,
+        "reports_not_retrieved": 2,
+        "reports_assessed": 18,
+        "reports_excluded": [("Wrong population", 8)],
+        "studies_included": 9,
+        "reports_included": 10,
+    }
     values.update(overrides)
     return PrismaCounts(**values)
 
@@ -216,7 +216,7 @@ def test_arrows_connect_their_boxes_without_crossing_others():
     for arrow in layout.arrows:
         end = layout.box(arrow.end)
         x, y = arrow.points[-1]
-        on_edge = (abs(x - end.x) < 0.01 or abs(x - end.right) < 0.01 or abs(y - end.y) < 0.01)
+        on_edge = abs(x - end.x) < 0.01 or abs(x - end.right) < 0.01 or abs(y - end.y) < 0.01
         assert on_edge and end.x <= x <= end.right and end.y <= y <= end.bottom, arrow
         for seg in _segments(arrow.points):
             for box in layout.boxes:
