@@ -67,8 +67,6 @@ class Rob2Error(ValueError):
 
 # --- vocabulary -------------------------------------------------------------
 
-Answer = Literal["Y", "PY", "PN", "N", "NI", "NA"]
-Judgement = Literal["low", "some_concerns", "high"]
 
 ANSWERS: Final[tuple[str, ...]] = ("Y", "PY", "PN", "N", "NI", "NA")
 ANSWER_LABELS: Final[dict[str, str]] = {

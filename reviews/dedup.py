@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from rapidfuzz import fuzz
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA, Levenshtein
 
 __all__ = [
     "DedupKey",
@@ -55,14 +55,14 @@ def normalise_doi(value: str | None) -> str:
     if not value:
         return ""
     text = value.strip()
+    if "%" in text:  # URL-encoded, as in publisher links (10.1007%2Fs11262-017-1464-9)
+        text = text.replace("%2F", "/").replace("%2f", "/")
     # PubMed's LID/AID write "10.1/x [doi]"; several DOIs in one field: keep the first.
     text = _DOI_PREFIX.sub("", text)
     match = _DOI_IN_TEXT.search(text)
     if not match:
         return ""
-    doi = match.group(0).rstrip(".,;)]}>\"'").lower()
-    # URL-encoded slashes and angle brackets appear in publisher URLs (10.1007%2Fs11262...).
-    return doi.replace("%2f", "/").replace("%3c", "<").replace("%3e", ">")
+    return match.group(0).rstrip(".,;)]}>\"'").lower()
 
 
 def normalise_pmid(value: str | None) -> str:
@@ -74,6 +74,7 @@ def normalise_pmid(value: str | None) -> str:
 
 
 _TAG = re.compile(r"<[^<>]{0,200}>")
+_ENTITY = re.compile(r"&(?:AMP|LT|GT|QUOT|APOS|NBSP);", re.IGNORECASE)
 # Characters NFKD does not decompose into ASCII + combining marks.
 _SPECIAL = str.maketrans(
     {
@@ -124,16 +125,22 @@ def normalise_title(title: str | None) -> str:
         return ""
     text = title
     if "&" in text:
-        text = html.unescape(text)
+        # Entities survive upper-casing by some databases ("&AMP;"); unescape them too.
+        text = html.unescape(_ENTITY.sub(lambda m: m.group(0).lower(), text))
     if "<" in text:
         text = _TAG.sub(" ", text)
     text = text.casefold()
+    if "&" in text:
+        text = text.replace("&", " and ")  # "A & B" in one database, "A and B" in another
+    if "--" in text:
+        text = text.replace("--", " ")  # a dash separates words; a hyphen joins them
     if not text.isascii():
         text = text.translate(_SPECIAL)
         text = unicodedata.normalize("NFKD", text)
-        text = "".join(c for c in text if not unicodedata.combining(c))
+        text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
         # Typographic dashes/quotes are not in the ASCII table; map the common ones first.
         text = text.replace("\u2010", "-").replace("\u2011", "-").replace("\u2019", "'")
+        text = text.replace("\u2013", " ").replace("\u2014", " ")
         text = text.translate(_PUNCT)
         text = _NON_WORD.sub(" ", text)
     else:
@@ -267,13 +274,26 @@ def _substantive_difference(tokens_a: list[str], tokens_b: list[str]) -> bool:
     only_a, only_b = set_a - set_b, set_b - set_a
     if not only_a and not only_b:
         return False
+    if "".join(tokens_a) == "".join(tokens_b):
+        return False  # a misplaced space: "stimulant sin" / "stimulants in"
     for lonely, other in ((only_a, set_b), (only_b, set_a)):
         for word in lonely:
             if len(word) <= 2:
                 continue  # "of"/"in" swaps and initials are noise, not meaning
-            if not any(Levenshtein.normalized_similarity(word, w) >= 0.75 for w in other):
+            if not any(_spelling_variant(word, w) for w in other):
                 return True
     return False
+
+
+def _spelling_variant(a: str, b: str) -> bool:
+    """Typo or spelling variant: swapped letters ("teh"), one edit in a long word
+    ("ulcre", "paediatric"), or mostly the same letters ("randomised"/"randomized")."""
+    if abs(len(a) - len(b)) > max(2, len(a) // 4):
+        return False
+    distance = OSA.distance(a, b)
+    if distance == 1 and (min(len(a), len(b)) >= 6 or sorted(a) == sorted(b)):
+        return True
+    return Levenshtein.normalized_similarity(a, b) >= 0.8
 
 
 class _Matcher:
@@ -290,7 +310,7 @@ class _Matcher:
         if a.year is not None and b.year is not None and abs(a.year - b.year) > 1:
             return None
         sim = fuzz.ratio(ta, tb, score_cutoff=REVIEW_TITLE * 100) / 100
-        truncated = False
+        truncated = cut_at_word = False
         tok_a, tok_b = self.tokens[i], self.tokens[j]
         if sim < AUTO_TITLE:
             short, long_ = (ta, tb) if len(ta) <= len(tb) else (tb, ta)
@@ -298,6 +318,10 @@ class _Matcher:
                 prefix_sim = fuzz.ratio(short, long_[: len(short)]) / 100
                 if prefix_sim >= AUTO_TITLE:
                     truncated, sim = True, max(sim, prefix_sim * 0.99)
+                    # A database truncates at a character limit, often inside a word; a
+                    # shorter title ending where a word of the longer one ends may be
+                    # another paper ("X" vs "X: 5-year follow-up"), so a human decides.
+                    cut_at_word = long_[len(short) : len(short) + 1] in (" ", "")
         if sim < REVIEW_TITLE:
             return None
 
@@ -317,6 +341,8 @@ class _Matcher:
             blockers.append("different DOIs")
         if a.pmid and b.pmid and a.pmid != b.pmid:
             blockers.append("different PMIDs")
+        if truncated and cut_at_word:
+            blockers.append("shorter title ends at a word boundary")
         if truncated:
             short_tok, long_tok = (tok_a, tok_b) if len(ta) <= len(tb) else (tok_b, tok_a)
             n = len(short_tok)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import itertools
 from collections.abc import Iterable
 from typing import Any, BinaryIO
 
@@ -15,6 +14,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from . import dedup
+from .bulk import records_insert, records_link_duplicates
 from .errors import ConflictError, DomainError
 from .importing import (
     ImportFormatError,
@@ -267,28 +267,31 @@ def import_preview(
     return batch
 
 
-def _record_from_parsed(review: Review, batch: ImportBatch, parsed: ParsedRecord) -> Record:
-    return Record(
-        review=review,
-        batch=batch,
-        source_line=parsed.line,
-        title=parsed.title,
-        abstract=parsed.abstract,
-        authors=parsed.authors,
-        year=parsed.year if parsed.year and 0 < parsed.year < 32767 else None,
-        journal=parsed.journal[:500],
-        volume=parsed.volume[:50],
-        issue=parsed.issue[:50],
-        pages=parsed.pages[:50],
-        doi=parsed.doi[:255],
-        pmid=parsed.pmid[:20],
-        keywords=parsed.keywords,
-        language=parsed.language[:100],
-        url=parsed.url,
-        record_type=parsed.record_type[:50],
-        source_fields=parsed.source_fields,
-        title_norm=dedup.normalise_title(parsed.title),
-        first_author=dedup.first_author_key(parsed.authors[0] if parsed.authors else "")[:200],
+def _record_row(review_id: int, batch_id: int, parsed: ParsedRecord) -> tuple:
+    """One record's column values in `bulk.RECORD_FIELDS` order, clipped to the column sizes."""
+    year = parsed.year if parsed.year and 0 < parsed.year < 32767 else None
+    first_author = dedup.first_author_key(parsed.authors[0]) if parsed.authors else ""
+    return (
+        review_id,
+        batch_id,
+        parsed.line,
+        parsed.title,
+        parsed.abstract,
+        parsed.authors,
+        year,
+        parsed.journal[:500],
+        parsed.volume[:50],
+        parsed.issue[:50],
+        parsed.pages[:50],
+        parsed.doi[:255],
+        parsed.pmid[:20],
+        parsed.keywords,
+        parsed.language[:100],
+        parsed.url,
+        parsed.record_type[:50],
+        parsed.source_fields,
+        dedup.normalise_title(parsed.title),
+        first_author[:200],
     )
 
 
@@ -304,17 +307,15 @@ def import_confirm(*, batch: ImportBatch, actor: Any) -> ImportBatch:
         if not batch.file:
             raise ConflictError("The uploaded file of this import is gone; upload it again.")
         review = batch.review
-        n_imported = 0
         with batch.file.open("rb") as stream:
-            parsed_records = (
-                item
-                for item in iter_records(stream, fmt=batch.format, csv_mapping=batch.csv_mapping or None)
+            rows = (
+                _record_row(review.pk, batch.pk, item)
+                for item in iter_records(
+                    stream, fmt=batch.format, csv_mapping=batch.csv_mapping or None
+                )
                 if isinstance(item, ParsedRecord)
             )
-            for chunk in _chunks(parsed_records, BULK_BATCH):
-                objs = [_record_from_parsed(review, batch, parsed) for parsed in chunk]
-                Record.objects.bulk_create(objs, batch_size=BULK_BATCH)
-                n_imported += len(objs)
+            n_imported = records_insert(rows)
         new_ids = set(batch.records.values_list("id", flat=True))
         n_duplicates = duplicates_find(review=review, new_ids=new_ids)
         batch.status = ImportBatch.Status.IMPORTED
@@ -333,12 +334,6 @@ def import_discard(*, batch: ImportBatch, actor: Any) -> None:
         batch.status = ImportBatch.Status.DISCARDED
         batch.save(update_fields=["status"])
         batch.file.delete(save=True)
-
-
-def _chunks(items: Iterable, size: int) -> Iterable[list]:
-    iterator = iter(items)
-    while chunk := list(itertools.islice(iterator, size)):
-        yield chunk
 
 
 # --- De-duplication --------------------------------------------------------------------
@@ -389,8 +384,9 @@ def duplicates_find(*, review: Review, new_ids: set[int] | None = None) -> int:
 
 
 def _link_duplicates(merged: dict[int, int]) -> None:
-    objs = [Record(id=dup, duplicate_of_id=kept) for dup, kept in merged.items()]
-    Record.objects.bulk_update(objs, ["duplicate_of"], batch_size=1000)
+    # One prepared UPDATE run many times: bulk_update's CASE expression grows with the
+    # batch and is far slower for the thousands of links a large import produces.
+    records_link_duplicates(merged.items())
 
 
 def duplicate_decide(*, link: DuplicateLink, actor: Any, is_duplicate: bool) -> DuplicateLink:

@@ -298,8 +298,7 @@ def wrap_text(
     keep_together: str = "",
 ) -> list[str]:
     """Greedy word wrap to ``width`` px; ``keep_together`` is appended and never split."""
-    words = text.split()
-    tokens = list(words)
+    tokens = text.split()
     if keep_together:
         tokens.append(keep_together)
     lines: list[str] = []
@@ -790,11 +789,12 @@ def _draw_arrow(root: ET.Element, arrow: Arrow) -> None:
     _sub(g, "polygon", points=" ".join(f"{_fmt(x)},{_fmt(y)}" for x, y in head), fill=BOX_STROKE)
 
 
-def render_svg(counts: PrismaCounts) -> str:
+def render_svg(counts: PrismaCounts, *, xml_declaration: bool = True) -> str:
     """Render the PRISMA 2020 flow diagram as a standalone SVG document.
 
     All user-supplied text (source names, exclusion reasons) is escaped by the XML
-    serialiser, and characters that XML cannot carry are dropped.
+    serialiser, and characters that XML cannot carry are dropped. Pass
+    ``xml_declaration=False`` to inline the ``<svg>`` element in an HTML page.
     """
     layout = prisma_layout(counts)
     ET.register_namespace("", SVG_NS)
@@ -822,7 +822,8 @@ def render_svg(counts: PrismaCounts) -> str:
         _draw_box(root, box)
     for arrow in layout.arrows:
         _draw_arrow(root, arrow)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
+    svg = ET.tostring(root, encoding="unicode")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + svg if xml_declaration else svg
 
 
 def render_png(counts: PrismaCounts, dpi: int = 150) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from collections.abc import Iterable, Iterator
@@ -69,7 +70,7 @@ def bibtex_record(line: int, entry: Entry) -> ParsedRecord | SkippedRecord:
         journal=journal,
         volume=fields.get("volume", ""),
         issue=fields.get("number") or fields.get("issue") or "",
-        pages=fields.get("pages", "").replace("--", "-"),
+        pages=fields.get("pages", "").replace("--", "-").replace("\u2013", "-"),
         doi=doi,
         pmid=pmid,
         keywords=keywords,
@@ -80,14 +81,14 @@ def bibtex_record(line: int, entry: Entry) -> ParsedRecord | SkippedRecord:
     )
 
 
-def _chunks(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
-    """(first line number, text) of consecutive groups of up to CHUNK_ENTRIES entries."""
+def _chunks(lines: Iterable[str], size: int = CHUNK_ENTRIES) -> Iterator[tuple[int, str]]:
+    """(first line number, text) of consecutive groups of up to ``size`` entries."""
     buffer: list[str] = []
     first = 1
     entries = 0
     for lineno, line in enumerate(lines, 1):
         if _ENTRY_START.match(line):
-            if entries >= CHUNK_ENTRIES:
+            if entries >= size:
                 yield first, "".join(buffer)
                 buffer, first, entries = [], lineno, 0
             entries += 1
@@ -96,38 +97,57 @@ def _chunks(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
         yield first, "".join(buffer)
 
 
+def _parse_chunk(text: str, strings: list[String]) -> Library:
+    library = Library(blocks=list(strings))
+    # The splitter logs every failed block; the skipped list reports them instead.
+    logger = logging.getLogger("bibtexparser.splitter")
+    previous = logger.disabled
+    logger.disabled = True
+    try:
+        return bibtexparser.parse_string(
+            text, append_middleware=[LatexDecodingMiddleware()], library=library
+        )
+    finally:
+        logger.disabled = previous
+
+
 def parse_bibtex(lines: Iterable[str]) -> Iterator[ParsedRecord | SkippedRecord]:
     """Stream records from BibTeX text; a syntax error skips one entry, not the file."""
     strings: list[String] = []
-    # bibtexparser logs every failed block; the skipped list reports them instead.
-    logger = logging.getLogger("bibtexparser")
     for first, text in _chunks(lines):
-        library = Library(blocks=list(strings))
-        previous = logger.disabled
-        logger.disabled = True
         try:
-            library = bibtexparser.parse_string(
-                text, append_middleware=[LatexDecodingMiddleware()], library=library
-            )
-        finally:
-            logger.disabled = previous
-        strings = list(library.strings)
-        items: list[tuple[int, ParsedRecord | SkippedRecord]] = []
-        for block in library.entries:
-            line = first + (block.start_line or 0)
-            items.append((line, bibtex_record(line, block)))
-        for block in library.failed_blocks:
-            line = first + (block.start_line or 0)
-            if isinstance(block, DuplicateBlockKeyBlock) and isinstance(
-                block.ignore_error_block, Entry
-            ):
-                # A repeated citation key is not a broken record: import it (dedup sees it).
-                items.append((line, bibtex_record(line, block.ignore_error_block)))
-            elif isinstance(block, DuplicateBlockKeyBlock):
-                continue  # a repeated @string: the first definition stands
-            elif isinstance(block, ParsingFailedBlock):
-                message = str(block.error).split("\n")[0] if block.error else "syntax error"
-                items.append((line, SkippedRecord(line, f"BibTeX syntax error: {message}")))
-        items.sort(key=lambda item: item[0])
-        for _, item in items:
-            yield item
+            libraries = [(first, _parse_chunk(text, strings))]
+        except Exception:  # noqa: BLE001 - a parser bug on one entry must not lose the chunk
+            libraries = []
+            for sub_first, entry_text in _chunks(io.StringIO(text), size=1):
+                line = first + sub_first - 1
+                try:
+                    libraries.append((line, _parse_chunk(entry_text, strings)))
+                except Exception as exc:  # noqa: BLE001
+                    yield SkippedRecord(line, f"BibTeX entry could not be parsed: {exc}")
+        for offset, library in libraries:
+            strings = list(library.strings)
+            yield from _records(offset, library)
+
+
+def _records(first: int, library: Library) -> Iterator[ParsedRecord | SkippedRecord]:
+    items: list[tuple[int, ParsedRecord | SkippedRecord]] = []
+    for block in library.entries:
+        line = first + (block.start_line or 0)
+        items.append((line, bibtex_record(line, block)))
+    for block in library.failed_blocks:
+        line = first + (block.start_line or 0)
+        if isinstance(block, DuplicateBlockKeyBlock) and isinstance(
+            block.ignore_error_block, Entry
+        ):
+            # A repeated citation key is not a broken record: import it (dedup sees it).
+            items.append((line, bibtex_record(line, block.ignore_error_block)))
+        elif isinstance(block, DuplicateBlockKeyBlock):
+            continue  # a repeated @string: the first definition stands
+        elif isinstance(block, ParsingFailedBlock):
+            reason = getattr(block.error, "abort_reason", "") or str(block.error or "")
+            reason = " ".join(reason.split()) or "syntax error"
+            items.append((line, SkippedRecord(line, f"BibTeX syntax error: {reason}")))
+    items.sort(key=lambda item: item[0])
+    for _, item in items:
+        yield item

@@ -138,13 +138,13 @@ def test_forest_with_subgroups_draws_each_block_and_the_difference_test():
     assert all(r.label in texts for r in a + b)
     assert "Test for subgroup differences: Q = 1.74 (df = 1), p = 0.19" in texts
     assert "Heterogeneity: τ² = 0; I² = 0%; p = 0.57" in texts
-    # Three diamonds: two subgroups and the overall estimate.
+    # Three diamonds (two subgroups, overall): vertices left, top, right, bottom.
     diamonds = [
-        p
-        for p in fig.axes[0].patches
-        if len(p.get_xy()) == 5 and p.get_xy()[1][0] != p.get_xy()[0][0]
+        xy
+        for xy in (p.get_xy() for p in fig.axes[0].patches)
+        if len(xy) == 5 and xy[1][0] == xy[3][0] and xy[0][1] == xy[2][1]
     ]
-    assert len(diamonds) >= 3
+    assert sorted(xy[1][0] for xy in diamonds) == [0.3, 0.48, 0.5]
 
 
 def test_forest_rejects_rows_that_disagree_with_subgroups():

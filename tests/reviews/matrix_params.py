@@ -30,9 +30,9 @@ PARAMS = {
     "member_id": lambda cast: Membership.objects.get(review=cast.review, user=cast.bob).pk,
     "reason_id": lambda cast: cast.review.exclusion_reasons.first().pk,
     "search_id": lambda cast: SearchFactory(review=cast.review).pk,
-    "batch_id": lambda cast: ImportBatchFactory(
-        review=cast.review, status=ImportBatch.Status.PREVIEW
-    ).pk,
+    "batch_id": lambda cast: (
+        ImportBatchFactory(review=cast.review, status=ImportBatch.Status.PREVIEW).pk
+    ),
     "record_id": _record,
     "link_id": _link,
     "token": lambda cast: "0" * 32,

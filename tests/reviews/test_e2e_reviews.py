@@ -8,7 +8,9 @@ from reviews.models import Record, Review
 from tests.conftest import browser_login, save_screenshot
 from tests.factories import UserFactory
 
-RIS = Path(__file__).resolve().parent.parent / "fixtures" / "reviews" / "kwok2020_embase_excerpt.ris"
+RIS = (
+    Path(__file__).resolve().parent.parent / "fixtures" / "reviews" / "kwok2020_embase_excerpt.ris"
+)
 
 
 @pytest.mark.e2e

@@ -70,7 +70,6 @@ def _values_for(route: str, cast, params: dict) -> dict:
     return values
 
 
-
 ROUTES = review_urls()
 
 
@@ -116,7 +115,13 @@ def test_access_matrix(client, cast, route, callback, method):
             assert response.status_code not in (403, 404), (url, method, user, response.status_code)
             assert response.status_code < 500
         else:
-            assert response.status_code == 403, (url, method, user.username, required, response.status_code)
+            assert response.status_code == 403, (
+                url,
+                method,
+                user.username,
+                required,
+                response.status_code,
+            )
 
 
 def test_roles_map_as_documented(cast):

@@ -116,7 +116,13 @@ def test_pending_pair_is_decided_by_a_lead(cast):
         first_author="brown",
     )
     link = DuplicateLink.objects.create(
-        review=cast.review, kept=kept, duplicate=dup, score=0.8, tier="review", reason="title", status="pending"
+        review=cast.review,
+        kept=kept,
+        duplicate=dup,
+        score=0.8,
+        tier="review",
+        reason="title",
+        status="pending",
     )
     services.duplicate_decide(link=link, actor=cast.lead, is_duplicate=True)
     dup.refresh_from_db()
@@ -140,5 +146,7 @@ def test_duplicate_pages_show_pairs_side_by_side(client, cast):
     assert response.status_code == 302
     link.refresh_from_db()
     assert link.status == DuplicateLink.Status.UNDONE
-    response = client.post(f"/reviews/{cast.review.slug}/duplicates/{link.pk}/", {"action": "nonsense"})
+    response = client.post(
+        f"/reviews/{cast.review.slug}/duplicates/{link.pk}/", {"action": "nonsense"}
+    )
     assert response.status_code == 400

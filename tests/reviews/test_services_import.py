@@ -14,8 +14,12 @@ from reviews.models import ImportBatch, Record
 from tests.factories import SearchFactory
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-EXCERPT = Path(__file__).resolve().parents[1] / "fixtures" / "reviews" / "kwok2020_embase_excerpt.ris"
-needs_shared = pytest.mark.skipif(not SHARED.exists(), reason="../shared/data is not beside the repo")
+EXCERPT = (
+    Path(__file__).resolve().parents[1] / "fixtures" / "reviews" / "kwok2020_embase_excerpt.ris"
+)
+needs_shared = pytest.mark.skipif(
+    not SHARED.exists(), reason="../shared/data is not beside the repo"
+)
 
 
 def _import(cast, data: bytes, name: str, **kwargs) -> ImportBatch:
@@ -68,7 +72,9 @@ def test_discard_leaves_nothing(cast):
 )
 def test_files_without_records_are_refused_with_a_message(cast, data, name, message):
     with pytest.raises(DomainError) as excinfo:
-        services.import_preview(review=cast.review, actor=cast.lead, file=io.BytesIO(data), filename=name)
+        services.import_preview(
+            review=cast.review, actor=cast.lead, file=io.BytesIO(data), filename=name
+        )
     assert excinfo.value.message
     assert message in excinfo.value.message.lower()
     assert ImportBatch.objects.count() == 0
@@ -78,17 +84,16 @@ def test_a_failure_half_way_leaves_no_record(cast, monkeypatch):
     batch = services.import_preview(
         review=cast.review, actor=cast.lead, file=io.BytesIO(EXCERPT.read_bytes()), filename="x.ris"
     )
-    monkeypatch.setattr(services, "BULK_BATCH", 2)
     calls = {"n": 0}
-    original = services._record_from_parsed
+    original = services._record_row
 
-    def failing(review, batch, parsed):
+    def failing(review_id, batch_id, parsed):
         calls["n"] += 1
         if calls["n"] == 5:
             raise RuntimeError("the process dies half-way")
-        return original(review, batch, parsed)
+        return original(review_id, batch_id, parsed)
 
-    monkeypatch.setattr(services, "_record_from_parsed", failing)
+    monkeypatch.setattr(services, "_record_row", failing)
     with pytest.raises(RuntimeError):
         services.import_confirm(batch=batch, actor=cast.lead)
     assert Record.objects.count() == 0

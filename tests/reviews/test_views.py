@@ -10,7 +10,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from reviews.models import ExclusionReason, ImportBatch, Invitation, Membership, Review, Stage
 from tests.factories import ImportBatchFactory, SearchFactory, UserFactory
 
-EXCERPT = Path(__file__).resolve().parents[1] / "fixtures" / "reviews" / "kwok2020_embase_excerpt.ris"
+EXCERPT = (
+    Path(__file__).resolve().parents[1] / "fixtures" / "reviews" / "kwok2020_embase_excerpt.ris"
+)
 
 
 def test_creating_a_review_makes_me_lead_and_seeds_reasons(client, db):
@@ -24,7 +26,9 @@ def test_creating_a_review_makes_me_lead_and_seeds_reasons(client, db):
     assert Membership.objects.get(review=review, user=user).is_lead
     ft = set(review.exclusion_reasons.filter(stage=Stage.FULL_TEXT).values_list("label", flat=True))
     assert {"Wrong population", "Wrong study design", "Full text not retrievable"} <= ft
-    ta = set(review.exclusion_reasons.filter(stage=Stage.TITLE_ABSTRACT).values_list("label", flat=True))
+    ta = set(
+        review.exclusion_reasons.filter(stage=Stage.TITLE_ABSTRACT).values_list("label", flat=True)
+    )
     assert "Full text not retrievable" not in ta
 
 
@@ -40,7 +44,12 @@ def test_invitation_signup_joins_with_the_invited_roles(client, cast):
     assert b"Sign up and join" in response.content
     response = client.post(
         f"/invitations/{invitation.token}/",
-        {"username": "dana", "email": "dana@example.org", "password1": "Str0ng-pass-42", "password2": "Str0ng-pass-42"},
+        {
+            "username": "dana",
+            "email": "dana@example.org",
+            "password1": "Str0ng-pass-42",
+            "password2": "Str0ng-pass-42",
+        },
     )
     assert response.status_code == 302
     membership = Membership.objects.get(review=cast.review, user__username="dana")
@@ -52,7 +61,9 @@ def test_invitation_signup_joins_with_the_invited_roles(client, cast):
 
 def test_existing_user_accepts_invitation(client, cast):
     newcomer = UserFactory(username="erin")
-    invitation = Invitation.objects.create(review=cast.review, username="erin", invited_by=cast.lead)
+    invitation = Invitation.objects.create(
+        review=cast.review, username="erin", invited_by=cast.lead
+    )
     client.force_login(newcomer)
     assert client.get(f"/invitations/{invitation.token}/").status_code == 200
     client.post(f"/invitations/{invitation.token}/")
@@ -60,7 +71,9 @@ def test_existing_user_accepts_invitation(client, cast):
 
 
 def test_invitation_for_someone_else_is_refused(client, cast):
-    invitation = Invitation.objects.create(review=cast.review, username="erin", invited_by=cast.lead)
+    invitation = Invitation.objects.create(
+        review=cast.review, username="erin", invited_by=cast.lead
+    )
     client.force_login(cast.outsider)
     response = client.post(f"/invitations/{invitation.token}/")
     assert response.status_code == 400
@@ -70,7 +83,9 @@ def test_invitation_for_someone_else_is_refused(client, cast):
 def test_inviting_a_member_again_is_a_clear_error(client, cast):
     client.force_login(cast.lead)
     response = client.post(
-        f"/reviews/{cast.review.slug}/members/invite/", {"username": "alice", "is_reviewer": "on"}, follow=True
+        f"/reviews/{cast.review.slug}/members/invite/",
+        {"username": "alice", "is_reviewer": "on"},
+        follow=True,
     )
     assert b"already a member" in response.content
     assert not Invitation.objects.exists()
@@ -79,9 +94,7 @@ def test_inviting_a_member_again_is_a_clear_error(client, cast):
 def test_last_lead_cannot_be_demoted(client, cast):
     client.force_login(cast.lead)
     lead = cast.membership(cast.lead)
-    response = client.post(
-        f"/reviews/{cast.review.slug}/members/{lead.pk}/", {"is_reviewer": "on"}
-    )
+    response = client.post(f"/reviews/{cast.review.slug}/members/{lead.pk}/", {"is_reviewer": "on"})
     assert response.status_code == 400
     lead.refresh_from_db()
     assert lead.is_lead
@@ -90,7 +103,10 @@ def test_last_lead_cannot_be_demoted(client, cast):
 def test_lead_changes_roles(client, cast):
     client.force_login(cast.lead)
     bob = cast.membership(cast.bob)
-    client.post(f"/reviews/{cast.review.slug}/members/{bob.pk}/", {"is_reviewer": "on", "is_adjudicator": "on"})
+    client.post(
+        f"/reviews/{cast.review.slug}/members/{bob.pk}/",
+        {"is_reviewer": "on", "is_adjudicator": "on"},
+    )
     bob.refresh_from_db()
     assert bob.is_adjudicator and bob.is_reviewer
 
@@ -146,7 +162,9 @@ def test_csv_with_unknown_headers_goes_through_mapping(client, cast):
     assert "/imports/map/" in response["Location"]
     page = client.get(response["Location"])
     assert b"Heading" in page.content
-    response = client.post(response["Location"], {"title": "Heading", "abstract": "Summary", "year": "Yr"})
+    response = client.post(
+        response["Location"], {"title": "Heading", "abstract": "Summary", "year": "Yr"}
+    )
     batch = ImportBatch.objects.get()
     assert batch.n_read == 2 and batch.csv_mapping["title"] == "Heading"
 

@@ -326,3 +326,10 @@ def test_counts_are_hashable_and_lists_become_tuples():
     c = small_counts()
     assert isinstance(c.sources, tuple) and isinstance(c.reports_excluded, tuple)
     assert hash(c) == hash(small_counts())
+
+
+def test_svg_can_be_inlined_without_xml_declaration():
+    svg = render_svg(small_counts(), xml_declaration=False)
+    assert svg.startswith("<svg")
+    assert render_svg(small_counts()).startswith("<?xml")
+    assert box_texts(svg)["records_screened"] == ["Records screened (n = 90)"]
