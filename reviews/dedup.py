@@ -135,9 +135,9 @@ def normalise_title(title: str | None) -> str:
     if "--" in text:
         text = text.replace("--", " ")  # a dash separates words; a hyphen joins them
     if not text.isascii():
-        text = text.translate(_SPECIAL)
         text = unicodedata.normalize("NFKD", text)
         text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
+        text = text.translate(_SPECIAL)
         # Typographic dashes/quotes are not in the ASCII table; map the common ones first.
         text = text.replace("\u2010", "-").replace("\u2011", "-").replace("\u2019", "'")
         text = text.replace("\u2013", " ").replace("\u2014", " ")
@@ -146,8 +146,13 @@ def normalise_title(title: str | None) -> str:
     else:
         text = text.translate(_PUNCT)
     tokens = text.split()
-    if tokens and tokens[0] in _LEADING_ARTICLES:
-        tokens = tokens[1:]
+    # Leading articles go ("The A-Z of ..." too), but never the last word, so that
+    # normalising twice changes nothing.
+    start = 0
+    while start < len(tokens) - 1 and tokens[start] in _LEADING_ARTICLES:
+        start += 1
+    if start:
+        tokens = tokens[start:]
     return " ".join(tokens)
 
 
@@ -156,9 +161,9 @@ _SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "2nd", "3rd", "etal", "et"
 
 def _fold(text: str) -> str:
     if not text.isascii():
-        text = text.translate(_SPECIAL)
         text = unicodedata.normalize("NFKD", text)
         text = "".join(c for c in text if not unicodedata.combining(c))
+        text = text.translate(_SPECIAL)
     return text
 
 
@@ -441,12 +446,16 @@ def _blocks(keys: Sequence[DedupKey], tokens: list[list[str]]) -> Iterable[list[
             suffix[" ".join(tok[-3:])].append(idx)
         if key.first_author and key.year is not None:
             author_year[(key.first_author, key.year)].append(idx)
-    yield from prefix.values()
-    yield from suffix.values()
+    # Most blocks hold one record: filter them here rather than yield them one by one.
+    yield from (m for m in prefix.values() if len(m) > 1)
+    yield from (m for m in suffix.values() if len(m) > 1)
     for (author, year), members in author_year.items():
         # Year +/- 1: pair each (author, year) block with the next year's block once.
         following = author_year.get((author, year + 1))
-        yield members + following if following else members
+        if following:
+            yield members + following
+        elif len(members) > 1:
+            yield members
 
 
 def _candidate_pairs(

@@ -73,7 +73,9 @@ def test_normalise_title(a, b):
 
 def test_leading_article_only_removed_at_the_start():
     assert normalise_title("The theory of the mind") == "theory of the mind"
-    assert normalise_title("An A to Z") == "a to z"
+    # All leading articles, but never the last word, so normalising twice changes nothing.
+    assert normalise_title("The A to Z") == "to z"
+    assert normalise_title("The") == "the"
 
 
 @pytest.mark.parametrize(
@@ -93,7 +95,7 @@ def test_first_author_key_particles_diacritics_and_empty():
 
 
 @given(st.text(max_size=120))
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 def test_normalise_title_is_idempotent_and_plain(text):
     once = normalise_title(text)
     assert normalise_title(once) == once

@@ -81,7 +81,7 @@ def test_ris_file_keeps_every_shown_field(path):
         if "KW" in tags:
             assert rec.keywords == [k for k in tags["KW"][0].split("\n") if k]
         # Nothing is lost: every tag and its multi-line value is kept in source_fields.
-        assert {k: v for k, v in rec.source_fields.items()} == tags
+        assert rec.source_fields == tags
 
 
 def test_endnote_file_details():

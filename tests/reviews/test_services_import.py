@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from reviews import services
+from reviews import bulk, services
 from reviews.errors import ConflictError, DomainError
 from reviews.models import ImportBatch, Record
 from tests.factories import SearchFactory
@@ -84,21 +84,21 @@ def test_a_failure_half_way_leaves_no_record(cast, monkeypatch):
     batch = services.import_preview(
         review=cast.review, actor=cast.lead, file=io.BytesIO(EXCERPT.read_bytes()), filename="x.ris"
     )
-    calls = {"n": 0}
-    original = services._record_row
 
-    def failing(review_id, batch_id, parsed):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise RuntimeError("the process dies half-way")
-        return original(review_id, batch_id, parsed)
+    def dies_half_way(rows):
+        rows = iter(rows)
+        bulk.records_insert([next(rows) for _ in range(3)])  # really written...
+        raise RuntimeError("the process dies half-way")  # ...then the process dies
 
-    monkeypatch.setattr(services, "_record_row", failing)
+    monkeypatch.setattr(services, "records_insert", dies_half_way)
     with pytest.raises(RuntimeError):
         services.import_confirm(batch=batch, actor=cast.lead)
     assert Record.objects.count() == 0
     batch.refresh_from_db()
     assert batch.status == ImportBatch.Status.PREVIEW
+    monkeypatch.undo()
+    services.import_confirm(batch=batch, actor=cast.lead)  # and it can still be confirmed
+    assert Record.objects.count() == 6
 
 
 def test_search_of_another_review_is_refused(cast, other_review):
