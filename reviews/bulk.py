@@ -9,6 +9,7 @@ Callers run this inside their transaction, so an import stays all-or-nothing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -39,6 +40,8 @@ RECORD_FIELDS: tuple[str, ...] = (
     "title_norm",
     "first_author",
 )
+_JSON_FIELDS = {"authors", "keywords", "source_fields"}
+_JSON_POSITIONS = tuple(i for i, name in enumerate(RECORD_FIELDS) if name in _JSON_FIELDS)
 
 
 def _columns() -> list[str]:
@@ -46,8 +49,15 @@ def _columns() -> list[str]:
     return [meta.get_field(name).column for name in RECORD_FIELDS]
 
 
+def _encode(row: Sequence[Any]) -> tuple:
+    values = list(row)
+    for i in _JSON_POSITIONS:
+        values[i] = json.dumps(values[i], ensure_ascii=False)
+    return tuple(values)
+
+
 def records_insert(rows: Iterable[Sequence[Any]]) -> int:
-    """Insert rows: values in RECORD_FIELDS order, JSON fields already encoded as text."""
+    """Insert rows (values in RECORD_FIELDS order, JSON fields as Python objects)."""
     columns = _columns()
     table = connection.ops.quote_name(Record._meta.db_table)
     quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
@@ -57,14 +67,14 @@ def records_insert(rows: Iterable[Sequence[Any]]) -> int:
             raw = cursor.cursor  # psycopg 3 cursor under Django's wrapper
             with raw.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row(row)
+                    copy.write_row(_encode(row))
                     n += 1
         else:
             placeholders = ", ".join(["%s"] * len(columns))
             sql = f"INSERT INTO {table} ({quoted}) VALUES ({placeholders})"
             batch: list[tuple] = []
             for row in rows:
-                batch.append(tuple(row))
+                batch.append(_encode(row))
                 if len(batch) >= 5000:
                     cursor.executemany(sql, batch)
                     n += len(batch)

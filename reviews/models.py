@@ -255,8 +255,6 @@ class ImportBatch(models.Model):
         Search, null=True, blank=True, on_delete=models.SET_NULL, related_name="import_batches"
     )
     file = models.FileField(upload_to=import_upload_path, blank=True)
-    # The records as parsed at preview (JSON lines); stored on confirmation, then removed.
-    parsed_rows = models.FileField(upload_to=import_upload_path, blank=True)
     filename = models.CharField(max_length=255)
     format = models.CharField(max_length=20)
     csv_mapping = models.JSONField(default=dict, blank=True)

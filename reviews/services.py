@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import io
-import json
-import tempfile
 from collections.abc import Iterable
-from typing import IO, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from django.contrib.auth import get_user_model
 from django.core.files import File
@@ -202,14 +200,7 @@ def _preview_row(record: ParsedRecord) -> dict[str, Any]:
     }
 
 
-def _scan(
-    stream: BinaryIO, fmt: str | None, csv_mapping: dict | None, rows_out: IO[str]
-) -> dict[str, Any]:
-    """Parse once: count, keep the preview and skipped lines, write each record's row.
-
-    The rows (one JSON array per line, DB-ready) are what a confirmation stores, so the
-    file is parsed a single time and exactly what was previewed gets imported.
-    """
+def _scan(stream: BinaryIO, fmt: str | None, csv_mapping: dict | None) -> dict[str, Any]:
     n_read, n_skipped, skipped, preview = 0, 0, [], []
     for item in iter_records(stream, fmt=fmt, csv_mapping=csv_mapping or None):
         if isinstance(item, SkippedRecord):
@@ -220,8 +211,6 @@ def _scan(
         n_read += 1
         if len(preview) < PREVIEW_SIZE:
             preview.append(_preview_row(item))
-        rows_out.write(json.dumps(_record_row(item), ensure_ascii=False))
-        rows_out.write("\n")
     return {"n_read": n_read, "n_skipped": n_skipped, "skipped": skipped, "preview": preview}
 
 
@@ -250,8 +239,7 @@ def import_preview(
             raise ImportFormatError(
                 "The file's format could not be recognised: expected RIS, PubMed (nbib), BibTeX or CSV."
             )
-        rows_file = tempfile.TemporaryFile("w+", encoding="utf-8")
-        scan = _scan(file, detected, csv_mapping, rows_file)
+        scan = _scan(file, detected, csv_mapping)
     except ImportFormatError as exc:
         raise DomainError(str(exc), field="file") from exc
     if scan["n_read"] == 0:
@@ -275,25 +263,21 @@ def import_preview(
         uploaded_by=actor,
     )
     batch.file.save(filename, File(file), save=False)
-    with rows_file:
-        rows_file.seek(0)
-        batch.parsed_rows.save(f"{filename}.rows.jsonl", File(rows_file), save=False)
     batch.save()
     return batch
 
 
-def _record_row(parsed: ParsedRecord) -> list:
-    """A record's column values in `bulk.RECORD_FIELDS` order after review and batch.
-
-    Values are clipped to the column sizes; JSON fields are already encoded.
-    """
+def _record_row(review_id: int, batch_id: int, parsed: ParsedRecord) -> tuple:
+    """One record's column values in `bulk.RECORD_FIELDS` order, clipped to the column sizes."""
     year = parsed.year if parsed.year and 0 < parsed.year < 32767 else None
     first_author = dedup.first_author_key(parsed.authors[0]) if parsed.authors else ""
-    return [
+    return (
+        review_id,
+        batch_id,
         parsed.line,
         parsed.title,
         parsed.abstract,
-        json.dumps(parsed.authors, ensure_ascii=False),
+        parsed.authors,
         year,
         parsed.journal[:500],
         parsed.volume[:50],
@@ -301,14 +285,14 @@ def _record_row(parsed: ParsedRecord) -> list:
         parsed.pages[:50],
         parsed.doi[:255],
         parsed.pmid[:20],
-        json.dumps(parsed.keywords, ensure_ascii=False),
+        parsed.keywords,
         parsed.language[:100],
         parsed.url,
         parsed.record_type[:50],
-        json.dumps(parsed.source_fields, ensure_ascii=False),
+        parsed.source_fields,
         dedup.normalise_title(parsed.title),
         first_author[:200],
-    ]
+    )
 
 
 def import_confirm(*, batch: ImportBatch, actor: Any) -> ImportBatch:
@@ -320,11 +304,17 @@ def import_confirm(*, batch: ImportBatch, actor: Any) -> ImportBatch:
         batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
         if batch.status != ImportBatch.Status.PREVIEW:
             raise ConflictError("This import has already been confirmed or discarded.")
-        if not batch.parsed_rows:
+        if not batch.file:
             raise ConflictError("The uploaded file of this import is gone; upload it again.")
         review = batch.review
-        with batch.parsed_rows.open("rb") as stream:
-            rows = ((review.pk, batch.pk, *json.loads(line)) for line in stream)
+        with batch.file.open("rb") as stream:
+            rows = (
+                _record_row(review.pk, batch.pk, item)
+                for item in iter_records(
+                    stream, fmt=batch.format, csv_mapping=batch.csv_mapping or None
+                )
+                if isinstance(item, ParsedRecord)
+            )
             n_imported = records_insert(rows)
         new_ids = set(batch.records.values_list("id", flat=True))
         n_duplicates = duplicates_find(review=review, new_ids=new_ids)
@@ -333,7 +323,6 @@ def import_confirm(*, batch: ImportBatch, actor: Any) -> ImportBatch:
         batch.n_duplicates = n_duplicates
         batch.imported_at = timezone.now()
         batch.save(update_fields=["status", "n_imported", "n_duplicates", "imported_at"])
-        transaction.on_commit(lambda: batch.parsed_rows.delete(save=True))
     return batch
 
 
@@ -344,9 +333,7 @@ def import_discard(*, batch: ImportBatch, actor: Any) -> None:
             raise ConflictError("Only an import awaiting confirmation can be discarded.")
         batch.status = ImportBatch.Status.DISCARDED
         batch.save(update_fields=["status"])
-        batch.file.delete(save=False)
-        batch.parsed_rows.delete(save=False)
-        batch.save(update_fields=["file", "parsed_rows"])
+        batch.file.delete(save=True)
 
 
 # --- De-duplication --------------------------------------------------------------------
