@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install system-deps browser r-deps migrate demo lint format bench clean
+.PHONY: run test install system-deps migrate demo lint format bench clean
 
 $(STAMP): requirements.txt build-constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,19 +26,19 @@ run: demo
 	@echo "Reviewflow on http://$(HOST):$(PORT)/ (demo users: lead, alice, bob, carol; password printed above)"
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-# Debian packages the tests need: Chromium for the browser tests (never a downloaded browser).
-browser:
-	@if [ ! -x /usr/bin/chromium ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core; \
+# Debian packages the tests need: Chromium for the browser tests (never a downloaded browser)
+# and R with metafor, which the tests marked `r` run to check exported R scripts.
+system-deps:
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium fonts-dejavu-core"; \
+	Rscript -e 'library(metafor); library(metadat); library(jsonlite)' >/dev/null 2>&1 || \
+		missing="$$missing r-cran-metafor r-cran-metadat r-cran-jsonlite"; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-# Optional: R with metafor, to regenerate the reference fixtures and run tests marked `r`.
-r-deps:
-	@if ! Rscript -e 'library(metafor)' >/dev/null 2>&1; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq r-cran-metafor r-cran-metadat r-cran-jsonlite; \
-	fi
-
-test: install browser
+test: install system-deps
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	@# pytest exits 5 when it collected no test: that is a failure here, said plainly.
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
