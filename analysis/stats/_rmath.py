@@ -37,7 +37,9 @@ def uniroot(
     if np.isnan(fa) or np.isnan(fb):
         raise ConvergenceError("root search: function value at an interval end is NaN")
     if fa * fb > 0:
-        raise ConvergenceError("root search: function values at the interval ends have the same sign")
+        raise ConvergenceError(
+            "root search: function values at the interval ends have the same sign"
+        )
     a, b = float(lower), float(upper)
     c, fc = a, fa
     if fa == 0.0:

@@ -56,6 +56,8 @@ def egger_test(
     bias in meta-analysis. In *Publication Bias in Meta-Analysis*, Wiley, 99-110.
     """
     y, v = validate_inputs(yi, vi, min_k=3)
+    if np.ptp(y) == 0:
+        raise StatsInputError("Egger's test is undefined when all effect sizes are identical")
     k = len(y)
     X = np.column_stack([np.ones(k), np.sqrt(v)])
     if np.ptp(X[:, 1]) == 0:
@@ -156,6 +158,9 @@ def trimfill(
     if side not in (None, "left", "right"):
         raise StatsInputError(f"side must be 'left' or 'right', got {side!r}")
     y0, v0 = validate_inputs(yi, vi)
+    if np.ptp(y0) == 0:
+        # every study sits on the pooled estimate: no funnel asymmetry to trim (metafor fails)
+        raise StatsInputError("trim-and-fill is undefined when all effect sizes are identical")
     original = rma(y0, v0, method, test, level, study)
     if side is None:
         X = np.column_stack([np.ones(len(y0)), np.sqrt(v0)])
@@ -181,7 +186,9 @@ def trimfill(
         if estimator == "R0":
             neg = signed[signed < 0]
             if neg.size == 0:
-                raise ConvergenceError("trim-and-fill (R0): no study lies below the pooled estimate")
+                raise ConvergenceError(
+                    "trim-and-fill (R0): no study lies below the pooled estimate"
+                )
             k0_raw = (k - np.max(-neg)) - 1
             se_k0 = float(np.sqrt(2 * max(0.0, k0_raw) + 2))
         else:
@@ -205,16 +212,40 @@ def trimfill(
 
     if k0 == 0:
         return TrimFillResult(
-            estimator, side, 0, se_k0, original.k, original.estimate, original.se,
-            original.ci_low, original.ci_high, original.tau2, (), (), original,
+            estimator,
+            side,
+            0,
+            se_k0,
+            original.k,
+            original.estimate,
+            original.se,
+            original.ci_low,
+            original.ci_high,
+            original.tau2,
+            (),
+            (),
+            original,
         )
     fill = 2 * beta - y[k - k0 :]  # mirror the k0 most extreme studies around beta
     if side == "right":
         fill = -fill
     fill_v = v[k - k0 :]
     labels = list(original.study) + [f"Filled {i}" for i in range(1, k0 + 1)]
-    model = rma(np.concatenate([y0, fill]), np.concatenate([v0, fill_v]), method, test, level, labels)
+    model = rma(
+        np.concatenate([y0, fill]), np.concatenate([v0, fill_v]), method, test, level, labels
+    )
     return TrimFillResult(
-        estimator, side, k0, se_k0, model.k, model.estimate, model.se, model.ci_low,
-        model.ci_high, model.tau2, tuple(map(float, fill)), tuple(map(float, fill_v)), model,
+        estimator,
+        side,
+        k0,
+        se_k0,
+        model.k,
+        model.estimate,
+        model.se,
+        model.ci_low,
+        model.ci_high,
+        model.tau2,
+        tuple(map(float, fill)),
+        tuple(map(float, fill_v)),
+        model,
     )

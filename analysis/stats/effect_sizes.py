@@ -197,7 +197,9 @@ def smd_from_p(
 
     The t statistic is recovered as sign · t_{1−p/2; n1+n2−2}.
     """
-    (pa, da, n1a, n2a), labels = _arrays(("p", "direction", "n1", "n2"), (p, direction, n1, n2), study)
+    (pa, da, n1a, n2a), labels = _arrays(
+        ("p", "direction", "n1", "n2"), (p, direction, n1, n2), study
+    )
     _check((pa > 0) & (pa < 1), labels, "p", "p value must lie strictly between 0 and 1")
     _check(np.isin(da, (-1.0, 1.0)), labels, "direction", "direction must be +1 or -1")
     _check(n1a >= 2, labels, "n1", "group size must be >= 2")
@@ -308,7 +310,11 @@ def _two_by_two(ai, bi, ci, di, study):
 
 
 def escalc_or(
-    ai: ArrayLike, bi: ArrayLike, ci: ArrayLike, di: ArrayLike, study: Sequence[object] | None = None
+    ai: ArrayLike,
+    bi: ArrayLike,
+    ci: ArrayLike,
+    di: ArrayLike,
+    study: Sequence[object] | None = None,
 ) -> EffectSizes:
     """Log odds ratio from a 2×2 table (events/non-events per arm), ``measure="OR"``."""
     a, b, c, d = _two_by_two(ai, bi, ci, di, study)
@@ -318,7 +324,11 @@ def escalc_or(
 
 
 def escalc_rr(
-    ai: ArrayLike, bi: ArrayLike, ci: ArrayLike, di: ArrayLike, study: Sequence[object] | None = None
+    ai: ArrayLike,
+    bi: ArrayLike,
+    ci: ArrayLike,
+    di: ArrayLike,
+    study: Sequence[object] | None = None,
 ) -> EffectSizes:
     """Log risk ratio from a 2×2 table, ``measure="RR"``."""
     a, b, c, d = _two_by_two(ai, bi, ci, di, study)
@@ -329,7 +339,11 @@ def escalc_rr(
 
 
 def escalc_rd(
-    ai: ArrayLike, bi: ArrayLike, ci: ArrayLike, di: ArrayLike, study: Sequence[object] | None = None
+    ai: ArrayLike,
+    bi: ArrayLike,
+    ci: ArrayLike,
+    di: ArrayLike,
+    study: Sequence[object] | None = None,
 ) -> EffectSizes:
     """Risk difference from a 2×2 table, ``measure="RD"`` (variance vtype "LS")."""
     a, b, c, d = _two_by_two(ai, bi, ci, di, study)

@@ -134,10 +134,10 @@ def _fit(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, test: str, le
     if test == "knha":
         rss = proj.rss
         # metafor: no truncation of the Knapp-Hartung factor, but 0 if RSS is numerically 0
-        s2w = 0.0 if rss <= DBL_EPSILON else rss / (k - p)
+        s2w = 0.0 if rss <= DBL_EPSILON or k == p else rss / (k - p)
         vb = s2w * vb
         ddf: int | None = k - p
-        crit = float(stats.t.isf(alpha / 2, ddf))
+        crit = float(stats.t.isf(alpha / 2, ddf)) if ddf > 0 else float("nan")
     else:
         ddf = None
         crit = float(stats.norm.isf(alpha / 2))
@@ -145,15 +145,37 @@ def _fit(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, test: str, le
     beta = proj.beta
     with np.errstate(divide="ignore", invalid="ignore"):
         zval = beta / se
-    if ddf is not None:
-        pval = 2 * stats.t.sf(np.abs(zval), ddf)
-    else:
-        pval = 2 * stats.norm.sf(np.abs(zval))
+    pval = 2 * (stats.t.sf(np.abs(zval), ddf) if ddf is not None else stats.norm.sf(np.abs(zval)))
     ci_lb = beta - crit * se
     ci_ub = beta + crit * se
 
     # heterogeneity always from the common-effect (1/v) weights
     proj_fe = _project(X, 1.0 / v, y)
+    if k == p:  # saturated (common-effect) model: metafor sets these by convention
+        QE, QEp, I2, H2, vt = 0.0, 1.0, 0.0, 1.0, 0.0
+        return _Fit(
+            k,
+            p,
+            method,
+            test,
+            alpha,
+            tau2,
+            beta,
+            vb,
+            se,
+            zval,
+            pval,
+            ci_lb,
+            ci_ub,
+            crit,
+            ddf,
+            QE,
+            QEp,
+            I2,
+            H2,
+            vt,
+            proj.w,
+        )
     QE = max(0.0, proj_fe.rss)
     QEp = float(stats.chi2.sf(QE, k - p))
     vt = (k - p) / _tr_p(X, proj_fe)
@@ -164,15 +186,36 @@ def _fit(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, test: str, le
         I2 = 100 * tau2 / (vt + tau2)
         H2 = tau2 / vt + 1
     return _Fit(
-        k, p, method, test, alpha, tau2, beta, vb, se, zval, pval, ci_lb, ci_ub, crit, ddf,
-        QE, QEp, I2, H2, vt, proj.w,
+        k,
+        p,
+        method,
+        test,
+        alpha,
+        tau2,
+        beta,
+        vb,
+        se,
+        zval,
+        pval,
+        ci_lb,
+        ci_ub,
+        crit,
+        ddf,
+        QE,
+        QEp,
+        I2,
+        H2,
+        vt,
+        proj.w,
     )
 
 
 # --------------------------------------------------------------------------- heterogeneity CIs
 
 
-def i2_ci_test_based(Q: float, df: int, level: float = 95) -> tuple[float | None, float | None, float]:
+def i2_ci_test_based(
+    Q: float, df: int, level: float = 95
+) -> tuple[float | None, float | None, float]:
     """I² and its test-based CI (Higgins & Thompson 2002), as R package ``meta`` computes it.
 
     Returns ``(lower, upper, I2)`` in percent; the limits are ``None`` when k = df + 1 < 3.
@@ -237,7 +280,9 @@ def tau2_ci_qprofile(
 
     def root(target: float) -> float | None:
         try:
-            return uniroot(lambda t: qe_at(t, y, v, X) - target, t_min, t_max, tol=UNIROOT_TOL, maxiter=1000)
+            return uniroot(
+                lambda t: qe_at(t, y, v, X) - target, t_min, t_max, tol=UNIROOT_TOL, maxiter=1000
+            )
         except ConvergenceError:
             return None
 
@@ -525,7 +570,8 @@ def rma_mods(
     k, p = X.shape
     if np.linalg.matrix_rank(X) < p:
         raise StatsInputError("design matrix is not of full rank")
-    if k <= p:
+    # metafor: a common-effect model may be saturated (k = p), a random-effects one may not
+    if k < p or (k == p and method != "FE"):
         raise StatsInputError(f"{p} coefficients cannot be estimated from {k} studies")
     fit = _fit(y, v, X, method, test, level)
     if btt is None:

@@ -104,7 +104,9 @@ def _pm(y: np.ndarray, v: np.ndarray, X: np.ndarray) -> float:
         raise ConvergenceError(
             f"Paule-Mandel: tau2 exceeds the search bound {upper:g}; use another method"
         )
-    return uniroot(lambda t: qe_at(t, y, v, X) - target, 0.0, upper, tol=UNIROOT_TOL, maxiter=MAXITER)
+    return uniroot(
+        lambda t: qe_at(t, y, v, X) - target, 0.0, upper, tol=UNIROOT_TOL, maxiter=MAXITER
+    )
 
 
 def _loglik(tau2: float, y: np.ndarray, v: np.ndarray, X: np.ndarray, reml: bool) -> float:
@@ -113,7 +115,10 @@ def _loglik(tau2: float, y: np.ndarray, v: np.ndarray, X: np.ndarray, reml: bool
     if reml:
         _, logdet = np.linalg.slogdet(X.T @ (X * proj.w[:, None]))
         return float(
-            -0.5 * (k - p) * np.log(2 * np.pi) - 0.5 * np.sum(np.log(v + tau2)) - 0.5 * logdet - 0.5 * proj.rss
+            -0.5 * (k - p) * np.log(2 * np.pi)
+            - 0.5 * np.sum(np.log(v + tau2))
+            - 0.5 * logdet
+            - 0.5 * proj.rss
         )
     return float(-0.5 * k * np.log(2 * np.pi) - 0.5 * np.sum(np.log(v + tau2)) - 0.5 * proj.rss)
 
@@ -149,7 +154,9 @@ def _fisher_scoring(y: np.ndarray, v: np.ndarray, X: np.ndarray, reml: bool) -> 
     return tau2
 
 
-def estimate_tau2(y: np.ndarray, v: np.ndarray, X: np.ndarray | None = None, method: str = "REML") -> float:
+def estimate_tau2(
+    y: np.ndarray, v: np.ndarray, X: np.ndarray | None = None, method: str = "REML"
+) -> float:
     """Estimate τ² by ``method`` (DL, REML, ML, PM, SJ, HE; FE gives 0), truncated at 0.
 
     Parameters

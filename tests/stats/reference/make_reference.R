@@ -120,6 +120,10 @@ find_outliers <- function(res, slab) {
   lower <- res$yi - 1.96 * sqrt(res$vi)
   upper <- res$yi + 1.96 * sqrt(res$vi)
   mask <- upper < res$ci.lb | lower > res$ci.ub
+  if (sum(!mask) < 2) {
+    # a 'meta-analysis' of one study is not refitted (the engine refuses it)
+    return(list(outliers = as.list(slab[mask]), model = list(error = "fewer than two studies remain")))
+  }
   m <- safe(rma(res$yi[!mask], res$vi[!mask], method = res$method, test = res$test))
   list(outliers = as.list(slab[mask]),
        model = if (is_fail(m)) fail_fields(m) else pool_fields(m))
@@ -186,7 +190,8 @@ run_case <- function(name, yi, vi, study = NULL, group = NULL, extra_csv = NULL,
   result <- list(name = name, description = description, versions = versions, k = k,
                  pool = list(), egger = NULL, trimfill = list(), leave1out = list(),
                  outliers = list(), subgroup = list())
-  eg <- safe(regtest(yi, vi, model = "lm", predictor = "sei"))
+  eg <- if (length(unique(yi)) == 1) structure(list(msg = "identical effects"), class = "fail") else
+    safe(regtest(yi, vi, model = "lm", predictor = "sei"))
   result$egger <- if (is_fail(eg) || k < 3) list(error = if (k < 3) "k < 3" else eg$msg) else
     list(k = k, stat = num(eg$zval), df = eg$dfs, p = num(eg$pval), limit_estimate = num(eg$est),
          limit_ci_low = num(eg$ci.lb), limit_ci_high = num(eg$ci.ub))
