@@ -13,7 +13,6 @@ Usage: python benchmarks/ris_generate.py 100000 /tmp/big.ris [--seed 1] [--dupli
 from __future__ import annotations
 
 import argparse
-import csv
 import random
 import sys
 import unicodedata
@@ -94,9 +93,7 @@ _ACCENT = {"a": "á", "e": "é", "i": "í", "o": "ö", "u": "ü", "c": "ç", "n"
 
 
 def _strip_accents(text: str) -> str:
-    return "".join(
-        c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
-    )
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def _initials(name: str, rng: random.Random) -> str:
@@ -126,7 +123,7 @@ def perturb(record: dict, rng: random.Random) -> tuple[dict, list[str]]:
     applied: list[str] = []
     kinds = ["case", "truncate", "the_punct", "year", "initials", "html", "diacritics", "typo"]
     weights = [3, 1, 3, 2, 3, 1, 1, 1]
-    for kind in set(rng.choices(kinds, weights, k=rng.randint(1, 3))):
+    for kind in dict.fromkeys(rng.choices(kinds, weights, k=rng.randint(1, 3))):
         title = dup["title"]
         if kind == "case":
             dup["title"] = rng.choice([title.upper(), title.lower(), title.title()])
@@ -220,7 +217,9 @@ def generate_ris(
                 "authors": [rng.choice(authors) for _ in range(max(1, len(fields.get("AU", []))))],
                 "year": rng.randint(1985, 2024),
                 "doi": f"10.{5000 + i % 997}/rf.{i}" if "DO" in fields else "",
-                "pmid": str(10_000_000 + i) if any(v.isdigit() for v in fields.get("AN", [])) else "",
+                "pmid": str(10_000_000 + i)
+                if any(v.isdigit() for v in fields.get("AN", []))
+                else "",
             }
             if len(recent) < 5000:
                 recent.append(base)
@@ -251,7 +250,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     n_dups = generate_ris(args.out, args.n_records, seed=args.seed, duplicates=args.duplicates)
     size = args.out.stat().st_size / 1e6
-    print(f"wrote {args.n_records} records ({n_dups} planted duplicates), {size:.0f} MB: {args.out}")
+    print(
+        f"wrote {args.n_records} records ({n_dups} planted duplicates), {size:.0f} MB: {args.out}"
+    )
 
 
 if __name__ == "__main__":
