@@ -4,3 +4,23 @@ from django.apps import AppConfig
 class AnalysisConfig(AppConfig):
     name = "analysis"
     verbose_name = "Analysis"
+
+    def ready(self) -> None:
+        from reviews.dashboard import register_panel
+        from reviews.demo import register_demo_step
+        from reviews.models import Role
+        from reviews.navigation import NavItem, register_nav
+
+        from .dashboard import analysis_panel
+        from .demo import demo_analyses
+
+        group = "Analysis"
+        for item in (
+            NavItem("Analyses", "analysis:index", order=80, group=group),
+            NavItem("New analysis", "analysis:create", Role.LEAD, 81, group),
+            NavItem("Timepoint windows", "analysis:windows", Role.LEAD, 82, group),
+        ):
+            register_nav(item)
+        register_panel(analysis_panel, order=40)
+        # after extraction (30) and RoB 2 (60): the demo's consensus data exist by then
+        register_demo_step(demo_analyses, order=300)

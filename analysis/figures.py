@@ -1,0 +1,162 @@
+"""Forest and funnel plots of a :class:`~analysis.report.Report` (via ``analysis.plots``)."""
+
+from __future__ import annotations
+
+import math
+
+from matplotlib.figure import Figure
+
+from .plots import (
+    ForestRow,
+    PooledSummary,
+    SubgroupBlock,
+    SubgroupDifference,
+    forest_plot,
+    funnel_plot,
+)
+from .report import Report, StudyEffect, _ordered_levels
+from .stats import MetaResult, StatsInputError, rma
+
+Z975 = 1.959963984540054
+TAU2_NAMES = {
+    "REML": "REML",
+    "DL": "DerSimonian–Laird",
+    "PM": "Paule–Mandel",
+    "ML": "ML",
+    "SJ": "Sidik–Jonkman",
+    "HE": "Hedges",
+}
+
+
+class FigureError(ValueError):
+    """A figure that cannot be drawn for this report (e.g. no studies)."""
+
+
+def method_text(report: Report) -> str:
+    s = report.settings
+    if s.method == "FE":
+        model = "Common-effect model"
+    else:
+        model = f"Random-effects model ({TAU2_NAMES[s.method]} τ²)"
+    return model + (", Hartung–Knapp adjustment" if s.hartung_knapp else "")
+
+
+def _summary(label: str, r: MetaResult, text: str = "") -> PooledSummary:
+    return PooledSummary(
+        label=label,
+        estimate=r.estimate,
+        ci_low=r.ci_low,
+        ci_high=r.ci_high,
+        pi_low=r.pi_low,
+        pi_high=r.pi_high,
+        k=r.k,
+        tau2=r.tau2 if r.method != "FE" else None,
+        I2=r.I2,
+        Q=r.Q,
+        Q_df=r.Q_df,
+        Q_p=r.Q_p,
+        method_text=text,
+    )
+
+
+def _row(e: StudyEffect, weight: float | None) -> ForestRow:
+    half = Z975 * e.se
+    return ForestRow(e.label, e.yi, e.yi - half, e.yi + half, weight)
+
+
+def forest_figure(report: Report, subgroup: str | None = None) -> Figure:
+    """Forest plot of the main analysis; with ``subgroup`` (a subgroup variable key), one
+    block per level with its own diamond and the test for subgroup differences."""
+    inp = report.input
+    effects = inp.main.effects
+    if not effects:
+        raise FigureError("no study has data for this analysis yet")
+    s = report.settings
+    title = f"{inp.title}: {inp.main.label}"
+    main = report.main
+    overall = (
+        _summary(
+            "Random-effects model" if s.method != "FE" else "Common-effect model",
+            main,
+            method_text(report),
+        )
+        if main is not None
+        else None
+    )
+    if subgroup is None:
+        weights = main.weights if main is not None else [None] * len(effects)
+        rows = [_row(e, w) for e, w in zip(effects, weights, strict=True)]
+        return forest_plot(rows, overall, title=title, effect_label=inp.effect_label)
+
+    var = next((v for v in inp.subgroup_vars if v.key == subgroup), None)
+    if var is None:
+        raise FigureError(f"{subgroup!r} is not a subgroup variable of this analysis")
+    levels = _ordered_levels((e.subgroups.get(var.key, "") for e in effects), var.levels)
+    blocks = []
+    for level in [*levels, ""]:
+        sel = [e for e in effects if e.subgroups.get(var.key, "") == level]
+        if not sel:
+            continue
+        pooled = None
+        weights: list[float | None] = [None] * len(sel)
+        if len(sel) >= s.min_per_subgroup:
+            try:
+                fit = rma(
+                    [e.yi for e in sel],
+                    [e.vi for e in sel],
+                    method=s.method,
+                    test=s.test,
+                    study=[e.label for e in sel],
+                )
+                pooled = _summary(f"Subtotal ({level})", fit)
+                weights = list(fit.weights)
+            except StatsInputError:
+                pooled = None
+        blocks.append(
+            SubgroupBlock(
+                level or "Not reported",
+                tuple(_row(e, w) for e, w in zip(sel, weights, strict=True)),
+                pooled,
+            )
+        )
+    heading = next((r for r in report.rows() if r.key == f"subhead:{var.key}"), None)
+    difference = (
+        SubgroupDifference(heading.Q_between, heading.Q_between_df, heading.p_between)
+        if heading is not None
+        and heading.p_between is not None
+        and not math.isnan(heading.p_between)
+        else None
+    )
+    return forest_plot(
+        [],
+        overall,
+        subgroups=blocks,
+        subgroup_difference=difference,
+        title=f"{title}, by {var.label.lower()}",
+        effect_label=inp.effect_label,
+    )
+
+
+def funnel_figure(report: Report) -> Figure:
+    """Funnel plot with pseudo 95% limits, trim-and-fill's imputed studies and Egger's p."""
+    effects = report.input.main.effects
+    if len(effects) < 2 or report.main is None:
+        raise FigureError("a funnel plot needs a pooled analysis")
+    estimate = report.main.estimate
+    filled_yi, filled_sei = list(report.filled_yi), [math.sqrt(v) for v in report.filled_vi]
+    if filled_yi:
+        # centre on the adjusted estimate when drawing the imputed studies (as metafor)
+        tf = next((r for r in report.rows() if r.key == "trimfill"), None)
+        if tf is not None and tf.numbers is not None:
+            estimate = tf.numbers.estimate
+    return funnel_plot(
+        [e.yi for e in effects],
+        [e.se for e in effects],
+        estimate=estimate,
+        filled_yi=filled_yi,
+        filled_sei=filled_sei,
+        egger_p=report.egger.p if report.egger is not None else None,
+        labels=[e.label for e in effects],
+        title=f"{report.input.title}: {report.input.main.label}",
+        effect_label=report.input.effect_label,
+    )

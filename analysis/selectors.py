@@ -1,0 +1,193 @@
+"""Reads of the analysis app: analyses of a review, and an analysis' report (cached).
+
+The report is a pure function of the consensus data an analysis selects and of its
+settings. It is cached under a SHA-256 of exactly those inputs (every study's g,
+variance, subgroup levels and RoB judgement, plus the settings and the code version),
+so a change to any consensus value yields a new key and a recomputation; nothing
+expires by time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+
+from django.core.cache import cache
+from django.db.models import QuerySet
+
+from reviews.models import Review
+
+from . import data
+from .models import Analysis, TimepointWindow
+from .report import (
+    Dataset,
+    Report,
+    ReportInput,
+    ReportInputError,
+    Settings,
+    SubgroupVar,
+    one_per_study,
+    report_compute,
+)
+from .stats import METHODS
+
+# Bump when the computation changes so cached results of the old code are not served.
+REPORT_CODE_VERSION = "1"
+CACHE_PREFIX = "analysis-report"
+
+
+def analyses_for(review: Review) -> QuerySet[Analysis]:
+    return (
+        Analysis.objects.filter(review=review)
+        .select_related("window")
+        .prefetch_related("long_term_windows")
+    )
+
+
+def windows_for(review: Review) -> QuerySet[TimepointWindow]:
+    return TimepointWindow.objects.filter(review=review)
+
+
+@dataclass(frozen=True)
+class LeftOutStudy:
+    """An included study missing from the main analysis, with every reason found."""
+
+    study_id: int
+    label: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AnalysisData:
+    input: ReportInput
+    left_out: tuple[LeftOutStudy, ...]
+    partial: tuple[data.LeftOut, ...]  # studies in the analysis with some outcome missing
+    cache_key: str
+
+
+def settings_for(
+    analysis: Analysis, *, method: str | None = None, hartung_knapp: bool | None = None
+) -> Settings:
+    """The analysis' settings, with an optional τ² estimator / Hartung-Knapp override
+    (the report page lets any member try another estimator without saving it)."""
+    if method is not None and method not in METHODS:
+        raise ReportInputError(f"unknown τ² estimator {method!r}; use one of {', '.join(METHODS)}")
+    return Settings(
+        method=method or analysis.tau2_method,
+        hartung_knapp=analysis.hartung_knapp if hartung_knapp is None else hartung_knapp,
+        min_studies=analysis.min_studies,
+        min_per_subgroup=analysis.min_per_subgroup,
+        multiple_outcomes=analysis.multiple_outcomes,
+    )
+
+
+def _read(review: Review, analysis: Analysis, window: TimepointWindow) -> data.Extracted:
+    return data.effects_read(
+        review,
+        domain=analysis.domain,
+        subdomain=analysis.subdomain,
+        timepoint_kind=window.kind,
+        weeks_min=window.weeks_min,
+        weeks_max=window.weeks_max,
+        study_filters=analysis.study_filters or None,
+    )
+
+
+def analysis_data(analysis: Analysis, settings: Settings) -> AnalysisData:
+    """Read the consensus data an analysis selects and apply its rules (one per study)."""
+    review = analysis.review
+    rob = {sid: j.overall for sid, j in data.rob_read(review).items()}
+    fields = {key: (label, choices) for key, label, choices in data.categorical_fields(review)}
+    keys = list(analysis.subgroup_fields or [])
+    subgroup_vars = tuple(
+        SubgroupVar(k, fields.get(k, (k, []))[0], tuple(fields.get(k, (k, []))[1])) for k in keys
+    )
+    rule = settings.multiple_outcomes
+    main_read = _read(review, analysis, analysis.window)
+    main = one_per_study(main_read.rows, rule, keys, rob)
+
+    specific: list[Dataset] = []
+    if analysis.show_specific_outcomes and not analysis.subdomain:
+        order = [sub for _, subs in data.outcome_domains(review) for sub in subs]
+        by_sub: OrderedDict[str, list] = OrderedDict()
+        for r in main_read.rows:
+            if r.subdomain:
+                by_sub.setdefault(r.subdomain, []).append(r)
+        names = sorted(by_sub, key=lambda n: (order.index(n) if n in order else len(order), n))
+        if len(names) > 1 or (names and len(by_sub[names[0]]) != len(main_read.rows)):
+            specific = [
+                Dataset(f"outcome{i}", name, one_per_study(by_sub[name], rule, keys, rob))
+                for i, name in enumerate(names, start=1)
+            ]
+
+    windows = []
+    for i, w in enumerate(analysis.long_term_windows.all().order_by("position", "id"), start=1):
+        if w.pk == analysis.window_id:
+            continue
+        rows = _read(review, analysis, w).rows
+        windows.append(Dataset(f"window{i}", w.label, one_per_study(rows, rule, keys, rob)))
+
+    inp = ReportInput(
+        title=analysis.title,
+        main=Dataset("main", analysis.window.label, main),
+        specific=tuple(specific),
+        windows=tuple(windows),
+        subgroup_vars=subgroup_vars,
+        settings=settings,
+        show_small_study=analysis.show_small_study,
+        show_outliers=analysis.show_outliers,
+        show_rob=analysis.show_rob,
+    )
+    in_main = {e.study_id for e in main}
+    reasons: OrderedDict[int, tuple[str, list[str]]] = OrderedDict()
+    partial = []
+    for m in main_read.left_out:
+        if m.study_id in in_main:
+            partial.append(m)
+            continue
+        text = m.reason + (f" ({m.detail})" if m.detail else "")
+        if m.outcome:
+            text += f" — {m.outcome}" + (f", {m.timepoint}" if m.timepoint else "")
+        label, texts = reasons.setdefault(m.study_id, (m.study_label, []))
+        if text not in texts:
+            texts.append(text)
+    left_out = tuple(
+        LeftOutStudy(sid, label, tuple(texts))
+        for sid, (label, texts) in sorted(reasons.items(), key=lambda kv: kv[1][0].casefold())
+    )
+    return AnalysisData(inp, left_out, tuple(partial), input_key(inp))
+
+
+def input_key(inp: ReportInput) -> str:
+    """SHA-256 of everything the report depends on."""
+    payload = json.dumps(
+        [REPORT_CODE_VERSION, asdict(inp)], sort_keys=True, default=str, ensure_ascii=True
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def analysis_report(
+    analysis: Analysis, *, method: str | None = None, hartung_knapp: bool | None = None
+) -> tuple[Report, AnalysisData]:
+    """The analysis' report for the current consensus data (served from the cache when the
+    data and settings are unchanged)."""
+    settings = settings_for(analysis, method=method, hartung_knapp=hartung_knapp)
+    ad = analysis_data(analysis, settings)
+    key = f"{CACHE_PREFIX}:{ad.cache_key}"
+    report = cache.get(key)
+    if report is None:
+        report = report_compute(ad.input)
+        cache.set(key, report, timeout=None)
+    return report, ad
+
+
+def cached_bytes(key: str, make) -> bytes:
+    """A rendered artefact (plot, export) cached under a key derived from the report's."""
+    full = f"{CACHE_PREFIX}:bytes:{key}"
+    value = cache.get(full)
+    if value is None:
+        value = make()
+        cache.set(full, value, timeout=None)
+    return value

@@ -1,0 +1,215 @@
+"""Demo step: real outcome data (Normand 1999, via R's metadat) extracted by two people, agreed.
+
+The nine trials enter the demo review as included reports (screened in by alice and bob
+through screening's services), become studies, and are extracted by alice and bob through
+the same services the pages use; bob mistypes one SD, and the lead's consensus keeps the
+published value. Running the step again changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+
+from reviews import dedup
+from reviews.models import ImportBatch, Record, Search
+
+from . import selectors, services
+from .models import ArmRole, Direction, ExtractionKind, ExtractionStatus, Study, TimepointKind
+
+DATA = Path(__file__).resolve().parent / "demo_data" / "normand1999.csv"
+DATASET = "dat.normand1999"
+CITATION = (
+    "Normand S-LT (1999). Meta-analysis: formulating, evaluating, combining, and reporting. "
+    "Statistics in Medicine 18(3):321-359. Data from the R package metadat (dat.normand1999)."
+)
+# Only where the source's city name leaves no doubt.
+COUNTRY = {
+    "Edinburgh": "United Kingdom",
+    "Orpington": "United Kingdom",
+    "Montreal": "Canada",
+    "Umea": "Sweden",
+    "Uppsala": "Sweden",
+}
+MISTYPED = ("Montreal-Home", "sd", 18.0)  # bob's transcription error, caught at consensus
+
+
+def _rows() -> list[dict[str, str]]:
+    with DATA.open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _records(review, lead) -> dict[str, Record]:
+    """One record per trial, imported once (found again by its source on later runs)."""
+    existing = {
+        r.source_fields.get("source"): r
+        for r in Record.objects.filter(review=review, source_fields__dataset=DATASET)
+    }
+    missing = [row for row in _rows() if row["source"] not in existing]
+    if not missing:
+        return existing
+    search = Search.objects.create(
+        review=review,
+        source=Search.Source.OTHER,
+        source_detail="Demo outcome data (metadat)",
+        date_run=dt.date(2024, 1, 15),
+        search_string=f"Trials summarised in {CITATION}",
+        hits_reported=len(missing),
+        notes=CITATION,
+        created_by=lead,
+    )
+    batch = ImportBatch.objects.create(
+        review=review,
+        search=search,
+        filename=DATA.name,
+        format="csv",
+        status=ImportBatch.Status.IMPORTED,
+        n_read=len(missing),
+        n_imported=len(missing),
+        uploaded_by=lead,
+    )
+    for line, row in enumerate(missing, start=2):
+        title = (
+            f"{row['source']}: specialist stroke-unit care versus routine care, "
+            "length of hospital stay (trial data as summarised by Normand 1999)"
+        )
+        authors = ["Normand, Sharon-Lise T."]
+        existing[row["source"]] = Record.objects.create(
+            review=review,
+            batch=batch,
+            source_line=line,
+            title=title,
+            abstract=f"Trial {row['study']} of {DATASET}. {CITATION}",
+            authors=authors,
+            year=1999,
+            journal="Statistics in Medicine",
+            volume="18",
+            issue="3",
+            pages="321-359",
+            source_fields={"dataset": DATASET, "source": row["source"], "study": row["study"]},
+            title_norm=dedup.normalise_title(title),
+            first_author=dedup.first_author_key(authors[0]),
+        )
+    return existing
+
+
+def _include_at_full_text(review, records: list[Record], screeners: list[Any]) -> None:
+    """alice and bob include each record at title/abstract and at full text."""
+    from screening import services as screening
+    from screening.models import Resolution
+
+    screening.items_sync(review, force=True)
+    for stage in ("ta", "ft"):
+        for record in records:
+            if Resolution.objects.filter(record=record, stage=stage).exists():
+                continue
+            for user in screeners[: review.votes_required]:
+                screening.vote_cast(
+                    review=review, record_id=record.pk, stage=stage, actor=user, decision="include"
+                )
+
+
+def _answers(row: dict[str, str]) -> dict[str, Any]:
+    city, _, variant = row["source"].partition("-")
+    return {
+        "country": COUNTRY.get(city, ""),
+        "setting": f"Inpatient stroke care, {city}" + (f" ({variant.lower()})" if variant else ""),
+        "diagnosis": "Other",
+        "intervention_name": "Specialist stroke-unit care",
+        "format": "Mixed",
+        "delivery": "Face-to-face",
+        "comparator_type": "Care as usual",
+        "comparator_description": "Routine (non-specialist) care",
+        "notes": f"Demo data. {CITATION}",
+    }
+
+
+def _extract(study: Study, user, row: dict[str, str], arms, outcome, timepoint, mistype: bool):
+    extraction = services.extraction_start(study=study, user=user)
+    if extraction.is_submitted:
+        return
+    raw = {"population": "unclear"}
+    for arm, suffix in ((arms[0], "1"), (arms[1], "2")):
+        raw |= {
+            f"arm-{arm.pk}-mean": row[f"m{suffix}i"],
+            f"arm-{arm.pk}-sd": row[f"sd{suffix}i"],
+            f"arm-{arm.pk}-n": row[f"n{suffix}i"],
+        }
+    if mistype:
+        raw[f"arm-{arms[0].pk}-{MISTYPED[1]}"] = str(MISTYPED[2])
+    services.outcome_data_save(
+        extraction=extraction, outcome=outcome, timepoint=timepoint, raw=raw, actor=user
+    )
+    services.extraction_save_answers(
+        extraction=extraction, raw_answers=_answers(row), actor=user, submit=True
+    )
+
+
+def demo_extraction(review, users: dict[str, Any]) -> str | None:
+    """Extract the Normand (1999) trials in the demo review (idempotent)."""
+    lead, alice, bob = users["lead"], users["alice"], users["bob"]
+    done = Study.objects.filter(
+        review=review,
+        reports__record__source_fields__dataset=DATASET,
+        extractions__kind=ExtractionKind.CONSENSUS,
+        extractions__status=ExtractionStatus.SUBMITTED,
+    ).count()
+    rows = _rows()
+    if done >= len(rows):
+        return None
+    with transaction.atomic():
+        services.extraction_setup(review=review, actor=lead)
+        subdomain = services.subdomain_save(
+            review=review, actor=lead, domain_name="Service use", name="Length of hospital stay"
+        )
+        records = _records(review, lead)
+        _include_at_full_text(review, [records[r["source"]] for r in rows], [alice, bob])
+        services.studies_sync(review=review, actor=lead)
+        for row in rows:
+            record = records[row["source"]]
+            study = record.study_report.study
+            if study.label != row["source"]:
+                services.study_rename(study=study, label=row["source"], actor=lead)
+            if study.extractions.filter(kind=ExtractionKind.CONSENSUS, status="submitted").exists():
+                continue
+            arms = list(study.arms.order_by("position")) or [
+                services.arm_create(
+                    study=study,
+                    actor=lead,
+                    name="Specialist stroke care",
+                    role=ArmRole.INTERVENTION,
+                    n_randomised=int(row["n1i"]),
+                ),
+                services.arm_create(
+                    study=study,
+                    actor=lead,
+                    name="Routine care",
+                    role=ArmRole.CONTROL,
+                    n_randomised=int(row["n2i"]),
+                ),
+            ]
+            outcome = study.outcomes.first() or services.outcome_create(
+                study=study,
+                actor=lead,
+                name="Length of hospital stay",
+                direction=Direction.LOWER,
+                subdomain=subdomain,
+                instrument="Days in hospital",
+            )
+            timepoint = study.timepoints.first() or services.timepoint_create(
+                study=study, actor=lead, label="Discharge", weeks=0, kind=TimepointKind.POST
+            )
+            _extract(study, alice, row, arms, outcome, timepoint, mistype=False)
+            _extract(
+                study, bob, row, arms, outcome, timepoint, mistype=row["source"] == MISTYPED[0]
+            )
+            # The lead checks the differing value against the paper and keeps alice's.
+            agreed = selectors.extraction_cells(
+                study.extractions.get(kind=ExtractionKind.INDEPENDENT, extractor=alice)
+            )
+            services.consensus_save(study=study, cells=agreed, actor=lead, finalise=True)
+    return f"Extraction demo: {len(rows)} studies from {DATASET} extracted twice and agreed."

@@ -1,0 +1,32 @@
+"""Screening prioritisation core: relevance ranking, simulation and stopping aids.
+
+No Django here: :mod:`screening.ranking` wires it to the models and the queue.
+"""
+
+from . import stopping
+from .errors import PrioritisationError
+from .ranker import (
+    DEFAULT_MODEL,
+    MODEL_NAMES,
+    Corpus,
+    RankedRecord,
+    Ranker,
+    Ranking,
+    VectoriserSettings,
+    rank_records,
+    record_text,
+)
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "MODEL_NAMES",
+    "Corpus",
+    "PrioritisationError",
+    "RankedRecord",
+    "Ranker",
+    "Ranking",
+    "VectoriserSettings",
+    "rank_records",
+    "record_text",
+    "stopping",
+]

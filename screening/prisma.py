@@ -1,0 +1,121 @@
+"""PRISMA 2020 counts derived from the data at request time.
+
+Extraction groups reports into studies; screening cannot import it (dependencies run
+reviews <- screening <- extraction), so extraction registers a provider here:
+
+    from screening.prisma import register_included_studies_provider
+    register_included_studies_provider(my_function)  # in ExtractionConfig.ready()
+
+``my_function(review)`` returns ``(studies_included, reports_of_included_studies)`` or
+``None`` when it has nothing to say for that review. Until a provider answers, every
+included report counts as one study.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import Count
+
+from reviews.models import Review, Stage
+from reviews.selectors import identification_counts, records_unique
+
+from .models import FinalDecision, PrismaExtra, Resolution, ScreeningItem
+from .prisma_render import PrismaCounts
+
+IncludedStudiesProvider = Callable[[Any], "tuple[int, int] | None"]
+_providers: list[IncludedStudiesProvider] = []
+
+
+def register_included_studies_provider(provider: IncludedStudiesProvider) -> None:
+    """Register a function giving (studies included, reports of included studies)."""
+    if all(existing is not provider for existing in _providers):
+        _providers.append(provider)
+
+
+def unregister_included_studies_provider(provider: IncludedStudiesProvider) -> None:
+    if provider in _providers:
+        _providers.remove(provider)
+
+
+def _studies(review: Review, reports_included: int) -> tuple[int, int, str]:
+    for provider in _providers:
+        answer = provider(review)
+        if answer is not None:
+            studies, reports = answer
+            return int(studies), int(reports), "extraction"
+    return reports_included, reports_included, "screening"
+
+
+def prisma_counts(review: Review) -> PrismaCounts:
+    """Every number of the PRISMA 2020 diagram, from the data as it is now."""
+    ident = identification_counts(review)
+    # Records imported from other-methods searches are screened with the rest, so they
+    # are identified in the main column, labelled by their source.
+    sources = [*ident["databases"], *ident["other_methods"]]
+    resolutions = Resolution.objects.filter(review=review, record__duplicate_of__isnull=True)
+    ta = dict(
+        resolutions.filter(stage=Stage.TITLE_ABSTRACT)
+        .values_list("decision")
+        .annotate(n=Count("id"))
+        .values_list("decision", "n")
+    )
+    ft = resolutions.filter(stage=Stage.FULL_TEXT)
+    excluded_by_reason = list(
+        ft.filter(decision=FinalDecision.EXCLUDE)
+        .values("reason__label", "reason__position", "reason_id")
+        .annotate(n=Count("id"))
+        .order_by("reason__position", "reason_id")
+    )
+    reports_included = ft.filter(decision=FinalDecision.INCLUDE).count()
+    reports_sought = ta.get(FinalDecision.INCLUDE, 0)
+    not_retrieved = ScreeningItem.objects.filter(
+        review=review,
+        stage=Stage.FULL_TEXT,
+        active=True,
+        status=ScreeningItem.Status.NOT_RETRIEVED,
+    ).count()
+    studies, reports, _ = _studies(review, reports_included)
+    extra = PrismaExtra.objects.filter(review=review).first()
+    kwargs: dict[str, Any] = {}
+    if extra is not None:
+        kwargs = {
+            "automation_excluded": extra.automation_excluded,
+            "other_removed": extra.other_removed,
+            "other_sources": [(e["label"], e["n"]) for e in extra.other_sources],
+        }
+        if extra.other_sources:
+            kwargs |= {
+                "other_reports_sought": extra.other_reports_sought,
+                "other_reports_not_retrieved": extra.other_reports_not_retrieved,
+                "other_reports_assessed": extra.other_reports_assessed,
+                "other_reports_excluded": (
+                    [(e["label"], e["n"]) for e in extra.other_reports_excluded]
+                    if extra.other_reports_excluded or extra.other_reports_assessed is not None
+                    else None
+                ),
+            }
+    return PrismaCounts(
+        sources=sources,
+        duplicates_removed=ident["duplicates_removed"],
+        records_screened=records_unique(review).count(),
+        records_excluded=ta.get(FinalDecision.EXCLUDE, 0),
+        reports_sought=reports_sought,
+        reports_not_retrieved=not_retrieved,
+        reports_assessed=reports_sought - not_retrieved,
+        reports_excluded=[(row["reason__label"], row["n"]) for row in excluded_by_reason],
+        studies_included=studies,
+        reports_included=reports,
+        **kwargs,
+    )
+
+
+def prisma_pending(review: Review) -> dict[str, int]:
+    """Records still in screening, so the page can say why the counts do not add up yet."""
+    open_statuses = [ScreeningItem.Status.OPEN, ScreeningItem.Status.CONFLICT]
+    items = ScreeningItem.objects.filter(review=review, active=True, status__in=open_statuses)
+    return {
+        "ta": items.filter(stage=Stage.TITLE_ABSTRACT).count(),
+        "ft": items.filter(stage=Stage.FULL_TEXT).count(),
+    }

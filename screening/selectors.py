@@ -1,0 +1,438 @@
+"""Reads of the screening app. Everything a reviewer sees passes the blinding rule here.
+
+Blinding rule: before a record is resolved at a stage, a reviewer sees only their own
+vote there; other votes (and whether they exist) are shown once the record is resolved,
+when the lead has switched blinding off, or to adjudicators on the conflict pages.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+
+from reviews.models import Membership, Record, Review, Stage
+
+from .agreement import Kappa, cohen_kappa
+from .models import (
+    FinalDecision,
+    FullText,
+    Resolution,
+    ScreeningItem,
+    Vote,
+)
+
+STAGES = (Stage.TITLE_ABSTRACT, Stage.FULL_TEXT)
+
+
+def stage_label(stage: str) -> str:
+    return Stage(stage).label
+
+
+# --- Progress ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a reviewer may know about progress: their own numbers and resolved totals."""
+
+    stage: str
+    total: int  # active items at this stage
+    mine_done: int
+    mine_remaining: int  # items that still need a vote and that I have not voted on
+    resolved: int
+    included: int
+    excluded: int
+    conflicts: int | None  # None for those who may not see conflicts (blinded reviewers)
+
+    @property
+    def mine_total(self) -> int:
+        return self.mine_done + self.mine_remaining
+
+    @property
+    def mine_percent(self) -> int:
+        return round(100 * self.mine_done / self.mine_total) if self.mine_total else 0
+
+    @property
+    def resolved_percent(self) -> int:
+        return round(100 * self.resolved / self.total) if self.total else 0
+
+
+def _team_counts(review: Review, stage: str) -> dict[str, int]:
+    """Stage totals for the progress bars. They run on every vote, so both queries are
+    answered from indexes: items grouped by (status, n_votes) from the queue index,
+    resolutions by decision from their count index."""
+    counts = {"total": 0, "needing": 0, "resolved": 0, "conflicts": 0}
+    rows = (
+        ScreeningItem.objects.filter(review=review, stage=stage, active=True)
+        .values_list("status", "n_votes")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for status, n_votes, n in rows:
+        if status == ScreeningItem.Status.NOT_RETRIEVED:
+            continue
+        counts["total"] += n
+        if status == ScreeningItem.Status.OPEN and n_votes < review.votes_required:
+            counts["needing"] += n
+        elif status == ScreeningItem.Status.RESOLVED:
+            counts["resolved"] += n
+        elif status == ScreeningItem.Status.CONFLICT:
+            counts["conflicts"] += n
+    decided = dict(
+        Resolution.objects.filter(review=review, stage=stage)
+        .values_list("decision")
+        .annotate(n=Count("id"))
+        .values_list("decision", "n")
+        .order_by()
+    )
+    counts["included"] = decided.get(FinalDecision.INCLUDE, 0)
+    counts["excluded"] = decided.get(FinalDecision.EXCLUDE, 0)
+    return counts
+
+
+def progress(review: Review, stage: str, user: Any, membership: Membership | None) -> Progress:
+    """Progress at a stage as `user` may see it (cheap: it runs on every vote)."""
+    team = _team_counts(review, stage)
+    my_votes = Vote.objects.filter(review=review, stage=stage, reviewer=user)
+    mine_done = my_votes.count()
+    # Items still needing votes that I have already voted on are not mine to do.
+    mine_in_needing = my_votes.filter(
+        Exists(
+            ScreeningItem.objects.filter(
+                record=OuterRef("record"),
+                stage=stage,
+                active=True,
+                status=ScreeningItem.Status.OPEN,
+                n_votes__lt=review.votes_required,
+            )
+        )
+    ).count()
+    sees_conflicts = membership is not None and (membership.can_adjudicate or not review.blinded)
+    return Progress(
+        stage=stage,
+        total=team["total"],
+        mine_done=mine_done,
+        mine_remaining=max(team["needing"] - mine_in_needing, 0),
+        resolved=team["resolved"],
+        included=team["included"],
+        excluded=team["excluded"],
+        conflicts=team["conflicts"] if sees_conflicts else None,
+    )
+
+
+def stage_counts(review: Review) -> dict[str, dict[str, int]]:
+    """Per stage: total, resolved, included, excluded, conflicts (leads' and dashboards' view)."""
+    rows = (
+        ScreeningItem.objects.filter(review=review, active=True)
+        .values("stage", "status")
+        .annotate(n=Count("id"))
+    )
+    out = {s: {"total": 0, "resolved": 0, "conflicts": 0, "not_retrieved": 0} for s in STAGES}
+    for row in rows:
+        counts = out[row["stage"]]
+        counts["total"] += row["n"]
+        if row["status"] == ScreeningItem.Status.RESOLVED:
+            counts["resolved"] += row["n"]
+        elif row["status"] == ScreeningItem.Status.CONFLICT:
+            counts["conflicts"] += row["n"]
+        elif row["status"] == ScreeningItem.Status.NOT_RETRIEVED:
+            counts["not_retrieved"] += row["n"]
+    return out
+
+
+# --- One record as a reviewer sees it ------------------------------------------------------
+
+
+@dataclass
+class RecordView:
+    record: Record
+    stage: str
+    item: ScreeningItem | None
+    my_vote: Vote | None
+    other_votes: list[Vote]  # empty unless the viewer may see them
+    resolution: Resolution | None
+    fulltext: FullText | None
+    others_visible: bool
+    ta_resolution: Resolution | None = None
+
+    @property
+    def resolved(self) -> bool:
+        return self.resolution is not None
+
+    @property
+    def status_label(self) -> str:
+        """A status that never tells a blinded reviewer whether the others have voted."""
+        if self.item is None:
+            return "Not at this stage"
+        if not self.item.active:
+            return "Linked as a duplicate"
+        if self.resolution is not None:
+            return f"Resolved: {self.resolution.get_decision_display().lower()}"
+        if self.item.status == ScreeningItem.Status.NOT_RETRIEVED:
+            return "Full text not retrievable"
+        if self.others_visible and self.item.status == ScreeningItem.Status.CONFLICT:
+            return "In conflict"
+        if self.my_vote is not None:
+            return "Your decision is recorded; awaiting resolution"
+        return "Awaiting your decision"
+
+
+def others_visible(review: Review, item: ScreeningItem | None) -> bool:
+    return (item is not None and item.status == ScreeningItem.Status.RESOLVED) or not review.blinded
+
+
+def record_view(review: Review, stage: str, record: Record, user: Any) -> RecordView:
+    item = ScreeningItem.objects.filter(review=review, record=record, stage=stage).first()
+    votes = list(
+        Vote.objects.filter(record=record, stage=stage).select_related("reviewer", "reason")
+    )
+    visible = others_visible(review, item)
+    my_vote = next((v for v in votes if v.reviewer_id == user.pk), None)
+    resolution = (
+        Resolution.objects.filter(record=record, stage=stage)
+        .select_related("reason", "actor")
+        .first()
+    )
+    ta_resolution = None
+    if stage == Stage.FULL_TEXT:
+        ta_resolution = Resolution.objects.filter(record=record, stage=Stage.TITLE_ABSTRACT).first()
+    return RecordView(
+        record=record,
+        stage=stage,
+        item=item,
+        my_vote=my_vote,
+        other_votes=[v for v in votes if v.reviewer_id != user.pk] if visible else [],
+        resolution=resolution,
+        fulltext=FullText.objects.filter(record=record).first(),
+        others_visible=visible,
+        ta_resolution=ta_resolution,
+    )
+
+
+def my_history(review: Review, stage: str, user: Any) -> list[int]:
+    """Record ids the user has decided at this stage, oldest first (for moving back/forth)."""
+    return list(
+        Vote.objects.filter(review=review, stage=stage, reviewer=user)
+        .order_by("created_at", "id")
+        .values_list("record_id", flat=True)
+    )
+
+
+def screenable_record(review: Review, stage: str, record_id: int) -> Record | None:
+    return (
+        Record.objects.filter(pk=record_id, review=review, screening_items__stage=stage)
+        .select_related("batch")
+        .first()
+    )
+
+
+# --- Conflicts -----------------------------------------------------------------------------
+
+
+def conflicts(review: Review, stage: str) -> QuerySet[ScreeningItem]:
+    return (
+        ScreeningItem.objects.filter(
+            review=review, stage=stage, active=True, status=ScreeningItem.Status.CONFLICT
+        )
+        .select_related("record")
+        .order_by("updated_at", "id")
+    )
+
+
+def conflict_votes(items: list[ScreeningItem], stage: str) -> dict[int, list[Vote]]:
+    by_record: dict[int, list[Vote]] = defaultdict(list)
+    for vote in (
+        Vote.objects.filter(record_id__in=[i.record_id for i in items], stage=stage)
+        .select_related("reviewer", "reason")
+        .order_by("created_at")
+    ):
+        by_record[vote.record_id].append(vote)
+    return by_record
+
+
+def adjudicated(review: Review, stage: str) -> QuerySet[Resolution]:
+    return (
+        Resolution.objects.filter(review=review, stage=stage, adjudicated=True)
+        .select_related("record", "actor", "reason")
+        .order_by("-created_at")
+    )
+
+
+# --- Agreement -----------------------------------------------------------------------------
+
+# Maybe means "not excluded yet": at title/abstract it moves a record on, so for the 2x2
+# table it counts with include (as in Covidence's agreement report).
+BINARY = {"include": "include", "maybe": "include", "exclude": "exclude"}
+CATEGORIES = ("include", "exclude")
+
+
+@dataclass(frozen=True)
+class PairAgreement:
+    stage: str
+    rater1: str
+    rater2: str
+    kappa: Kappa
+
+    @property
+    def table(self) -> tuple[tuple[int, ...], ...]:
+        return self.kappa.table
+
+
+@dataclass(frozen=True)
+class StageAgreement:
+    stage: str
+    overall: Kappa
+    pairs: list[PairAgreement] = field(default_factory=list)
+    resolved_only: bool = False
+
+
+def agreement(review: Review, stage: str, *, resolved_only: bool) -> StageAgreement:
+    """Cohen's kappa per reviewer pair and overall at one stage.
+
+    Per pair: every record both reviewers decided. Overall: every pair of votes on a
+    record (raters ordered by the time they voted: first vs second vote), so that each
+    record counts once with dual screening. ``resolved_only`` restricts to resolved
+    records, which is what a blinded reviewer may see.
+    """
+    items = ScreeningItem.objects.filter(review=review, stage=stage, active=True, n_votes__gte=2)
+    if resolved_only:
+        items = items.filter(status=ScreeningItem.Status.RESOLVED)
+    votes = (
+        Vote.objects.filter(stage=stage, record_id__in=items.values("record_id"))
+        .select_related("reviewer")
+        .order_by("record_id", "created_at", "id")
+    )
+    by_record: dict[int, list[Vote]] = defaultdict(list)
+    for vote in votes:
+        by_record[vote.record_id].append(vote)
+    overall_pairs: list[tuple[str, str]] = []
+    per_pair: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+    for record_votes in by_record.values():
+        for a, b in combinations(record_votes, 2):
+            overall_pairs.append((BINARY[a.decision], BINARY[b.decision]))
+            first, second = sorted((a, b), key=lambda v: v.reviewer.username)
+            per_pair[(first.reviewer.username, second.reviewer.username)].append(
+                (BINARY[first.decision], BINARY[second.decision])
+            )
+    pairs = [
+        PairAgreement(stage, r1, r2, _kappa(ratings))
+        for (r1, r2), ratings in sorted(per_pair.items())
+    ]
+    return StageAgreement(stage, _kappa(overall_pairs), pairs, resolved_only)
+
+
+def _kappa(ratings: list[tuple[str, str]]) -> Kappa:
+    table = [[0, 0], [0, 0]]
+    index = {c: i for i, c in enumerate(CATEGORIES)}
+    for a, b in ratings:
+        table[index[a]][index[b]] += 1
+    return cohen_kappa(table)
+
+
+def agreement_visible_fully(review: Review, membership: Membership) -> bool:
+    """Leads and adjudicators see agreement over every completed record; blinded reviewers
+    only over resolved ones (a conflict count would tell them how the other voted)."""
+    return membership.can_adjudicate or not review.blinded
+
+
+# --- Included records, decisions export ----------------------------------------------------
+
+
+def included_records(review: Review, stage: str = Stage.FULL_TEXT) -> QuerySet[Record]:
+    return Record.objects.filter(
+        review=review,
+        duplicate_of__isnull=True,
+        resolutions__stage=stage,
+        resolutions__decision=FinalDecision.INCLUDE,
+    ).order_by("id")
+
+
+@dataclass(frozen=True)
+class DecisionRow:
+    record: Record
+    stage: str
+    votes: list[Vote]
+    resolution: Resolution | None
+    status: str
+
+
+def decision_rows(review: Review) -> list[DecisionRow]:
+    """Every record and stage that has a vote or a resolution, with all votes (leads only)."""
+    items = list(
+        ScreeningItem.objects.filter(review=review)
+        .select_related("record")
+        .order_by("record_id", "-stage")
+    )
+    votes: dict[tuple[int, str], list[Vote]] = defaultdict(list)
+    for vote in (
+        Vote.objects.filter(review=review)
+        .select_related("reviewer", "reason")
+        .order_by("created_at", "id")
+    ):
+        votes[(vote.record_id, vote.stage)].append(vote)
+    resolutions = {
+        (r.record_id, r.stage): r
+        for r in Resolution.objects.filter(review=review).select_related("reason", "actor")
+    }
+    return [
+        DecisionRow(
+            item.record,
+            item.stage,
+            votes.get((item.record_id, item.stage), []),
+            resolutions.get((item.record_id, item.stage)),
+            item.get_status_display() if item.active else "Linked as a duplicate",
+        )
+        for item in items
+        if votes.get((item.record_id, item.stage)) or (item.record_id, item.stage) in resolutions
+    ]
+
+
+# --- Progress curve and stopping aid (title/abstract) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Includes found against records screened, in the order records were resolved."""
+
+    points: tuple[tuple[int, int], ...]  # (records screened, includes found)
+    total: int  # records in the stage
+    consecutive_excludes: int  # since the last include
+    labels: tuple[int, ...] = ()  # 1/0 per resolved record in order, for estimators
+
+    @property
+    def screened(self) -> int:
+        return self.points[-1][0] if self.points else 0
+
+    @property
+    def found(self) -> int:
+        return self.points[-1][1] if self.points else 0
+
+
+def screening_curve(review: Review) -> Curve:
+    decisions = list(
+        Resolution.objects.filter(
+            review=review,
+            stage=Stage.TITLE_ABSTRACT,
+            record__duplicate_of__isnull=True,
+        )
+        .order_by("created_at", "id")
+        .values_list("decision", flat=True)
+    )
+    labels = tuple(int(d == FinalDecision.INCLUDE) for d in decisions)
+    points, found = [(0, 0)], 0
+    for i, label in enumerate(labels, start=1):
+        found += label
+        points.append((i, found))
+    run = 0
+    for label in reversed(labels):
+        if label:
+            break
+        run += 1
+    total = ScreeningItem.objects.filter(
+        review=review, stage=Stage.TITLE_ABSTRACT, active=True
+    ).count()
+    return Curve(tuple(points), total, run, labels)

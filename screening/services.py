@@ -1,0 +1,679 @@
+"""State changes of screening: claims, votes, undo, adjudication, full texts, corrections.
+
+Every function that changes who screens a record locks the record's
+:class:`~screening.models.ScreeningItem` row first and re-reads the state under the lock
+(see the module docstring of :mod:`screening.models`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Exists, IntegerField, Max, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from reviews import dedup
+from reviews.errors import ConflictError, DomainError
+from reviews.models import ExclusionReason, Record, Review, Stage
+
+from .keymap import keymap_validate
+from .models import (
+    BlindingChange,
+    Claim,
+    Decision,
+    FinalDecision,
+    FullText,
+    PrismaExtra,
+    RecordCorrection,
+    Resolution,
+    ScreeningItem,
+    ScreeningPreference,
+    Vote,
+    VoteChange,
+)
+
+CLAIM_MINUTES = 30
+SYNC_CHECK_SECONDS = 5
+PDF_MAGIC = b"%PDF-"
+NOTE_MAX = 5000
+
+
+class NotFoundInReview(DomainError):
+    status = 404
+
+
+def _stage(stage: str) -> str:
+    if stage not in (Stage.TITLE_ABSTRACT, Stage.FULL_TEXT):
+        raise NotFoundInReview(f"Unknown screening stage “{stage}”.")
+    return stage
+
+
+def _item_priority(review_id: int, record_id: int) -> float:
+    # Seeded, so the random order before any ranking is the same on every server.
+    return random.Random(review_id * 1_000_003 + record_id).random()
+
+
+# --- Keeping items in step with the records ------------------------------------------------
+
+
+def _records_signature(review: Review) -> tuple:
+    agg = Record.objects.filter(review=review).aggregate(
+        n=Count("id"),
+        max_id=Max("id"),
+        n_dup=Count("id", filter=Q(duplicate_of__isnull=False)),
+        dup_sum=Sum("id", filter=Q(duplicate_of__isnull=False)),
+    )
+    return (agg["n"], agg["max_id"], agg["n_dup"], agg["dup_sum"], review.votes_required)
+
+
+def items_sync(review: Review, *, force: bool = False) -> None:
+    """Create title/abstract items for new records; (de)activate items of (un)merged duplicates.
+
+    Records are imported and de-duplicated by the reviews app, which knows nothing of
+    screening, so screening catches up here. A cheap signature of the review's records
+    (count, max id, duplicates) lets most calls return after one aggregate query.
+    """
+    # created_at makes the keys unique even where primary keys are reused (test databases).
+    stamp = f"{review.pk}:{review.created_at.timestamp() if review.created_at else 0}"
+    key = f"screening:sync:{stamp}"
+    recent = f"screening:sync-checked:{stamp}"
+    if not force and cache.get(recent):
+        return  # checked a moment ago; new imports show up within SYNC_CHECK_SECONDS
+    signature = _records_signature(review)
+    cache.set(recent, True, SYNC_CHECK_SECONDS)
+    if not force and cache.get(key) == signature:
+        return
+    rows = list(Record.objects.filter(review=review).values_list("id", "duplicate_of_id"))
+    duplicate_ids = {rid for rid, dup in rows if dup}
+    existing = set(
+        ScreeningItem.objects.filter(review=review, stage=Stage.TITLE_ABSTRACT).values_list(
+            "record_id", flat=True
+        )
+    )
+    new = [
+        ScreeningItem(
+            review=review,
+            record_id=rid,
+            stage=Stage.TITLE_ABSTRACT,
+            priority=_item_priority(review.pk, rid),
+        )
+        for rid, dup in rows
+        if rid not in existing and not dup
+    ]
+    with transaction.atomic():
+        ScreeningItem.objects.bulk_create(new, batch_size=2000, ignore_conflicts=True)
+        items = ScreeningItem.objects.filter(review=review)
+        items.filter(active=True, record_id__in=duplicate_ids).update(active=False)
+        items.filter(active=False).exclude(record_id__in=duplicate_ids).update(active=True)
+    # A lower votes_required can complete open items that already hold enough votes.
+    for item_id in ScreeningItem.objects.filter(
+        review=review, status=ScreeningItem.Status.OPEN, n_votes__gte=review.votes_required
+    ).values_list("id", flat=True):
+        with transaction.atomic():
+            item = ScreeningItem.objects.select_for_update().get(pk=item_id)
+            _evaluate(item, review)
+    cache.set(key, signature, 3600)
+
+
+# --- The queue -----------------------------------------------------------------------------
+
+
+def _queue(review: Review, stage: str, user: Any, now, n_votes: int) -> Any:
+    """Items with exactly `n_votes` votes that `user` may take, in queue order.
+
+    One vote count at a time, so that the ordering matches an index
+    (review, stage, status, n_votes, [relevance,] priority, id) and the database stops at
+    the first eligible row instead of sorting the whole stage.
+    """
+    mine = Vote.objects.filter(record=OuterRef("record"), stage=stage, reviewer=user)
+    other_claims = (
+        Claim.objects.filter(item=OuterRef("pk"), expires_at__gt=now)
+        .exclude(reviewer=user)
+        .order_by()
+        .values("item")
+        .annotate(c=Count("id"))
+        .values("c")
+    )
+    return (
+        ScreeningItem.objects.filter(
+            review=review,
+            stage=stage,
+            status=ScreeningItem.Status.OPEN,
+            n_votes=n_votes,
+            active=True,
+        )
+        .exclude(Exists(mine))
+        .annotate(n_claims=Coalesce(Subquery(other_claims, output_field=IntegerField()), 0))
+        .filter(n_claims__lt=review.votes_required - n_votes)
+        .order_by(*_queue_order(review))
+    )
+
+
+def _queue_order(review: Review) -> list:
+    if review.prioritise:
+        return ["-relevance", "-priority", "id"]
+    return ["-priority", "id"]
+
+
+def _can_take(item: ScreeningItem, review: Review, user: Any, now) -> bool:
+    """Under the item's lock: may `user` add a vote (not a change of theirs)?"""
+    if not item.active or item.status != ScreeningItem.Status.OPEN:
+        return False
+    if Vote.objects.filter(record_id=item.record_id, stage=item.stage, reviewer=user).exists():
+        return False
+    n_votes = Vote.objects.filter(record_id=item.record_id, stage=item.stage).count()
+    others = Claim.objects.filter(item=item, expires_at__gt=now).exclude(reviewer=user).count()
+    return n_votes + others < review.votes_required
+
+
+def next_item_claim(*, review: Review, stage: str, actor: Any) -> ScreeningItem | None:
+    """Give `actor` their next record at `stage` and keep its slot for them.
+
+    A record the reviewer was already given and has not voted on comes back first (a
+    reload does not hand out a second slot). Otherwise the first item of the queue is
+    locked (skipping rows other reviewers hold locked right now), re-checked under the
+    lock and claimed. Returns ``None`` when nothing is left for this reviewer.
+    """
+    stage = _stage(stage)
+    if stage == Stage.TITLE_ABSTRACT:
+        items_sync(review)
+    now = timezone.now()
+    mine = (
+        Claim.objects.filter(
+            reviewer=actor,
+            expires_at__gt=now,
+            item__review=review,
+            item__stage=stage,
+            item__active=True,
+            item__status=ScreeningItem.Status.OPEN,
+        )
+        .select_related("item")
+        .order_by("id")
+        .first()
+    )
+    if (
+        mine
+        and not Vote.objects.filter(
+            record_id=mine.item.record_id, stage=stage, reviewer=actor
+        ).exists()
+    ):
+        Claim.objects.filter(pk=mine.pk).update(expires_at=now + timedelta(minutes=CLAIM_MINUTES))
+        return mine.item
+    skip_locked = connection.features.has_select_for_update_skip_locked
+    # Records that already have votes first (most votes first), so that pairs complete.
+    for n_votes in range(review.votes_required - 1, -1, -1):
+        for _attempt in range(5):
+            with transaction.atomic():
+                qs = _queue(review, stage, actor, now, n_votes).select_related("record")
+                if skip_locked:
+                    # Rows other reviewers hold locked right now are skipped, not waited for.
+                    qs = qs.select_for_update(skip_locked=True, of=("self",))
+                item = qs.first()
+                if item is None:
+                    break
+                if not _can_take(item, review, actor, now):
+                    continue
+                Claim.objects.filter(
+                    reviewer=actor, item__review=review, item__stage=stage
+                ).delete()
+                Claim.objects.create(
+                    item=item, reviewer=actor, expires_at=now + timedelta(minutes=CLAIM_MINUTES)
+                )
+                return item
+    return None
+
+
+# --- Votes ---------------------------------------------------------------------------------
+
+
+def _reason_for(review: Review, stage: str, reason_id: Any) -> ExclusionReason | None:
+    if reason_id in (None, ""):
+        return None
+    try:
+        return ExclusionReason.objects.get(pk=int(reason_id), review=review, stage=stage)
+    except (ValueError, TypeError, ExclusionReason.DoesNotExist) as exc:
+        raise DomainError(
+            "That exclusion reason does not belong to this review and stage.", field="reason"
+        ) from exc
+
+
+def _locked_item(review: Review, record_id: Any, stage: str) -> ScreeningItem:
+    try:
+        return ScreeningItem.objects.select_for_update().get(
+            review=review, record_id=int(record_id), stage=stage
+        )
+    except (ValueError, TypeError, ScreeningItem.DoesNotExist) as exc:
+        raise NotFoundInReview("This record is not waiting for screening at this stage.") from exc
+
+
+def vote_cast(
+    *,
+    review: Review,
+    record_id: int,
+    stage: str,
+    actor: Any,
+    decision: str,
+    reason_id: Any = None,
+    note: str = "",
+) -> Vote:
+    """Record `actor`'s decision, or change it while the record is unresolved.
+
+    Raises
+    ------
+    DomainError
+        For an unknown decision, a reason of another review or stage, or a full-text
+        exclusion without a reason.
+    ConflictError
+        When the record is resolved, or already has (or has promised) every vote it needs.
+    """
+    stage = _stage(stage)
+    if decision not in Decision.values:
+        raise DomainError(f"“{decision}” is not a decision (include, exclude or maybe).")
+    note = (note or "").strip()
+    if len(note) > NOTE_MAX:
+        raise DomainError(f"The note is longer than {NOTE_MAX} characters.", field="note")
+    reason = _reason_for(review, stage, reason_id) if decision == Decision.EXCLUDE else None
+    if stage == Stage.FULL_TEXT and decision == Decision.EXCLUDE and reason is None:
+        raise DomainError("Excluding a full text needs an exclusion reason.", field="reason")
+    if reason is not None and not reason.active:
+        raise DomainError("That exclusion reason has been retired.", field="reason")
+    now = timezone.now()
+    with transaction.atomic():
+        item = _locked_item(review, record_id, stage)
+        if not item.active:
+            raise ConflictError("This record is linked as a duplicate and is not screened.")
+        if item.status == ScreeningItem.Status.RESOLVED:
+            raise ConflictError("This record is already resolved; decisions can no longer change.")
+        if item.status == ScreeningItem.Status.NOT_RETRIEVED:
+            raise ConflictError("This full text is marked as not retrievable.")
+        vote = Vote.objects.filter(record_id=item.record_id, stage=stage, reviewer=actor).first()
+        if vote is None:
+            if not _can_take(item, review, actor, now):
+                raise ConflictError(
+                    "This record already has the votes it needs; take the next one."
+                )
+            try:
+                with transaction.atomic():
+                    vote = Vote.objects.create(
+                        review=review,
+                        record_id=item.record_id,
+                        stage=stage,
+                        reviewer=actor,
+                        decision=decision,
+                        reason=reason,
+                        note=note,
+                    )
+            except IntegrityError as exc:  # the unique constraint, should a lock ever be missed
+                raise ConflictError("You have already voted on this record.") from exc
+            old = ("", None, "")
+        else:
+            old = (vote.decision, vote.reason, vote.note)
+            if old == (decision, reason, note):
+                return vote
+            vote.decision, vote.reason, vote.note = decision, reason, note
+            vote.save(update_fields=["decision", "reason", "note", "updated_at"])
+        VoteChange.objects.create(
+            review=review,
+            record_id=item.record_id,
+            stage=stage,
+            reviewer=actor,
+            old_decision=old[0],
+            old_reason=old[1],
+            old_note=old[2],
+            new_decision=decision,
+            new_reason=reason,
+            new_note=note,
+        )
+        Claim.objects.filter(item=item, reviewer=actor).delete()
+        _evaluate(item, review)
+    return vote
+
+
+def vote_undo(*, review: Review, stage: str, actor: Any) -> int:
+    """Withdraw `actor`'s most recent decision at `stage`; return its record id.
+
+    The withdrawal is kept in the vote history. A decision on a record that has been
+    resolved since cannot be withdrawn.
+    """
+    stage = _stage(stage)
+    last = (
+        Vote.objects.filter(review=review, stage=stage, reviewer=actor)
+        .order_by("-updated_at", "-id")
+        .first()
+    )
+    if last is None:
+        raise ConflictError("There is no decision of yours to undo at this stage.")
+    with transaction.atomic():
+        item = _locked_item(review, last.record_id, stage)
+        vote = Vote.objects.filter(pk=last.pk).first()
+        if vote is None:
+            raise ConflictError("That decision was already withdrawn.")
+        if item.status == ScreeningItem.Status.RESOLVED:
+            raise ConflictError("Your last decision is on a resolved record and cannot be undone.")
+        VoteChange.objects.create(
+            review=review,
+            record_id=item.record_id,
+            stage=stage,
+            reviewer=actor,
+            old_decision=vote.decision,
+            old_reason=vote.reason,
+            old_note=vote.note,
+            new_decision="",
+        )
+        vote.delete()
+        # Keep the slot for the reviewer who just gave it back: they re-decide now.
+        Claim.objects.update_or_create(
+            item=item,
+            reviewer=actor,
+            defaults={"expires_at": timezone.now() + timedelta(minutes=CLAIM_MINUTES)},
+        )
+        _evaluate(item, review)
+    return item.record_id
+
+
+def _evaluate(item: ScreeningItem, review: Review) -> None:
+    """Under the item's lock: recount votes and resolve, flag a conflict, or reopen."""
+    if item.status in (ScreeningItem.Status.RESOLVED, ScreeningItem.Status.NOT_RETRIEVED):
+        return
+    votes = list(Vote.objects.filter(record_id=item.record_id, stage=item.stage))
+    item.n_votes = len(votes)
+    if len(votes) < review.votes_required:
+        item.status = ScreeningItem.Status.OPEN
+        item.save(update_fields=["n_votes", "status", "updated_at"])
+        return
+    decisions = {v.decision for v in votes}
+    reasons = {v.reason_id for v in votes}
+    agreed = len(decisions) == 1 and Decision.MAYBE not in decisions
+    if agreed and item.stage == Stage.FULL_TEXT and Decision.EXCLUDE in decisions:
+        # The reason is what PRISMA counts: different reasons need an adjudicator.
+        agreed = len(reasons) == 1
+    if not agreed:
+        item.status = ScreeningItem.Status.CONFLICT
+        item.save(update_fields=["n_votes", "status", "updated_at"])
+        return
+    decision = decisions.pop()
+    reason_id = reasons.pop() if len(reasons) == 1 and decision == Decision.EXCLUDE else None
+    _resolve(item, review, decision=decision, reason_id=reason_id, actor=None, note="")
+
+
+def _resolve(
+    item: ScreeningItem,
+    review: Review,
+    *,
+    decision: str,
+    reason_id: int | None,
+    actor: Any,
+    note: str,
+) -> Resolution:
+    try:
+        with transaction.atomic():
+            resolution = Resolution.objects.create(
+                review=review,
+                record_id=item.record_id,
+                stage=item.stage,
+                decision=decision,
+                reason_id=reason_id,
+                adjudicated=actor is not None,
+                actor=actor,
+                note=note,
+            )
+    except IntegrityError as exc:
+        raise ConflictError("This record has been resolved already.") from exc
+    item.status = ScreeningItem.Status.RESOLVED
+    item.save(update_fields=["n_votes", "status", "updated_at"])
+    Claim.objects.filter(item=item).delete()
+    if item.stage == Stage.TITLE_ABSTRACT and decision == FinalDecision.INCLUDE:
+        ScreeningItem.objects.get_or_create(
+            record_id=item.record_id,
+            stage=Stage.FULL_TEXT,
+            defaults={"review": review, "priority": item.priority, "relevance": item.relevance},
+        )
+    if item.stage == Stage.TITLE_ABSTRACT:
+        from .ranking import ranking_note_resolution
+
+        transaction.on_commit(lambda: ranking_note_resolution(review.pk))
+    return resolution
+
+
+def conflict_resolve(
+    *,
+    review: Review,
+    record_id: int,
+    stage: str,
+    actor: Any,
+    decision: str,
+    reason_id: Any = None,
+    note: str = "",
+) -> Resolution:
+    """An adjudicator's final decision on a record in conflict (marked as adjudicated)."""
+    stage = _stage(stage)
+    if decision not in FinalDecision.values:
+        raise DomainError("The final decision is include or exclude.", field="decision")
+    reason = _reason_for(review, stage, reason_id) if decision == FinalDecision.EXCLUDE else None
+    if stage == Stage.FULL_TEXT and decision == FinalDecision.EXCLUDE and reason is None:
+        raise DomainError("Excluding a full text needs an exclusion reason.", field="reason")
+    note = (note or "").strip()[:NOTE_MAX]
+    with transaction.atomic():
+        item = _locked_item(review, record_id, stage)
+        if item.status != ScreeningItem.Status.CONFLICT:
+            raise ConflictError("This record is not in conflict (it may have been resolved).")
+        return _resolve(
+            item,
+            review,
+            decision=decision,
+            reason_id=reason.pk if reason else None,
+            actor=actor,
+            note=note,
+        )
+
+
+# --- Full texts ----------------------------------------------------------------------------
+
+
+def _check_pdf(upload: Any) -> str:
+    """Size, type and magic bytes of an uploaded PDF; return its SHA-256."""
+    limit = settings.REVIEWFLOW_MAX_PDF_BYTES
+    if upload.size == 0:
+        raise DomainError("The file is empty.", field="file")
+    if upload.size > limit:
+        raise DomainError(
+            f"The file is {upload.size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB.",
+            field="file",
+        )
+    name = (getattr(upload, "name", "") or "").lower()
+    content_type = (getattr(upload, "content_type", "") or "").lower()
+    if not name.endswith(".pdf") and content_type != "application/pdf":
+        raise DomainError("Only PDF files can be uploaded as full texts.", field="file")
+    upload.seek(0)
+    head = upload.read(1024)
+    # The PDF specification allows junk before the header, but not much; readers look in
+    # the first 1024 bytes, and so do we.
+    if PDF_MAGIC not in head:
+        raise DomainError("This file is not a PDF (no %PDF- header).", field="file")
+    upload.seek(0)
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    return digest.hexdigest()
+
+
+def fulltext_upload(*, review: Review, record_id: int, actor: Any, upload: Any) -> FullText:
+    """Store the PDF of a record at the full-text stage (replacing an earlier one)."""
+    sha256 = _check_pdf(upload)
+    with transaction.atomic():
+        item = _locked_item(review, record_id, Stage.FULL_TEXT)
+        if item.status == ScreeningItem.Status.RESOLVED:
+            raise ConflictError("This full text has been resolved; its PDF cannot change.")
+        fulltext, _ = FullText.objects.select_for_update().get_or_create(
+            record_id=item.record_id, defaults={"review": review}
+        )
+        fulltext.sha256 = sha256
+        fulltext.original_name = (upload.name or "fulltext.pdf")[-255:]
+        fulltext.size = upload.size
+        fulltext.not_retrievable = False
+        fulltext.uploaded_by = actor
+        fulltext.file.save("fulltext.pdf", upload, save=False)
+        stored = fulltext.file.name
+        try:
+            fulltext.save()
+            if item.status == ScreeningItem.Status.NOT_RETRIEVED:
+                item.status = ScreeningItem.Status.OPEN
+                _evaluate(item, review)
+        except Exception:
+            fulltext.file.storage.delete(stored)  # nothing half-written
+            raise
+    return fulltext
+
+
+def fulltext_set_not_retrievable(
+    *, review: Review, record_id: int, actor: Any, not_retrievable: bool
+) -> FullText:
+    """Mark a full text as not retrievable (PRISMA "reports not retrieved") or undo that."""
+    with transaction.atomic():
+        item = _locked_item(review, record_id, Stage.FULL_TEXT)
+        if item.status == ScreeningItem.Status.RESOLVED:
+            raise ConflictError("This full text has been resolved already.")
+        fulltext, _ = FullText.objects.select_for_update().get_or_create(
+            record_id=item.record_id, defaults={"review": review}
+        )
+        if not_retrievable and fulltext.file:
+            raise ConflictError("A PDF has been uploaded for this record; it was retrieved.")
+        fulltext.not_retrievable = not_retrievable
+        fulltext.uploaded_by = actor
+        fulltext.save()
+        if not_retrievable:
+            item.status = ScreeningItem.Status.NOT_RETRIEVED
+            item.save(update_fields=["status", "updated_at"])
+            Claim.objects.filter(item=item).delete()
+        elif item.status == ScreeningItem.Status.NOT_RETRIEVED:
+            item.status = ScreeningItem.Status.OPEN
+            _evaluate(item, review)
+    return fulltext
+
+
+# --- Record metadata corrections -----------------------------------------------------------
+
+CORRECTABLE = ("title", "abstract", "authors", "year", "journal", "doi", "keywords")
+
+
+def record_correct(*, review: Review, record_id: int, actor: Any, **values: Any) -> list[str]:
+    """Apply a reviewer's corrections; every changed field keeps its original in history.
+
+    Returns the names of the fields that changed.
+    """
+    unknown = set(values) - set(CORRECTABLE)
+    if unknown:
+        raise DomainError(f"These fields cannot be corrected: {', '.join(sorted(unknown))}.")
+    with transaction.atomic():
+        try:
+            record = Record.objects.select_for_update().get(
+                pk=int(record_id), review=review, duplicate_of__isnull=True
+            )
+        except (ValueError, TypeError, Record.DoesNotExist) as exc:
+            raise NotFoundInReview("No such record in this review.") from exc
+        changed = []
+        for name, new in values.items():
+            old = getattr(record, name)
+            if old == new:
+                continue
+            RecordCorrection.objects.create(
+                review=review, record=record, field=name, old_value=old, new_value=new, actor=actor
+            )
+            setattr(record, name, new)
+            changed.append(name)
+        if changed:
+            # De-duplication keys follow the corrected metadata.
+            record.title_norm = dedup.normalise_title(record.title)
+            first = record.authors[0] if record.authors else ""
+            record.first_author = dedup.first_author_key(first)[:200]
+            record.save(update_fields=[*changed, "title_norm", "first_author"])
+    return changed
+
+
+# --- Settings, preferences, PRISMA extras --------------------------------------------------
+
+
+def blinding_set(*, review: Review, actor: Any, blinded: bool) -> Review:
+    """Switch blinding on or off for a review; the switch is logged with its actor."""
+    with transaction.atomic():
+        review = Review.objects.select_for_update().get(pk=review.pk)
+        if review.blinded == blinded:
+            return review
+        review._blinding_actor = actor  # read by the pre_save audit hook in signals.py
+        review.blinded = blinded
+        review.save(update_fields=["blinded"])
+    return review
+
+
+def blinding_log(review: Review, *, blinded: bool, actor: Any) -> BlindingChange:
+    return BlindingChange.objects.create(review=review, blinded=blinded, actor=actor)
+
+
+def preference_set_keymap(*, user: Any, keymap: dict) -> ScreeningPreference:
+    clean = keymap_validate(keymap)
+    pref, _ = ScreeningPreference.objects.update_or_create(user=user, defaults={"keymap": clean})
+    return pref
+
+
+def _count_list(raw: Any, name: str) -> list[dict]:
+    items = []
+    for entry in raw or []:
+        label = str(entry.get("label", "")).strip()
+        try:
+            n = int(entry.get("n"))
+        except (TypeError, ValueError) as exc:
+            raise DomainError(f"{name}: “{label}” needs a whole number.", field=name) from exc
+        if not label:
+            raise DomainError(f"{name}: every count needs a label.", field=name)
+        if n < 0:
+            raise DomainError(f"{name}: counts cannot be negative.", field=name)
+        items.append({"label": label[:200], "n": n})
+    return items
+
+
+def prisma_extra_set(*, review: Review, actor: Any, **values: Any) -> PrismaExtra:
+    """Store the lead-entered PRISMA counts (automation, other methods)."""
+    values["other_sources"] = _count_list(values.get("other_sources"), "other_sources")
+    values["other_reports_excluded"] = _count_list(
+        values.get("other_reports_excluded"), "other_reports_excluded"
+    )
+    for name in ("automation_excluded", "other_removed"):
+        if values.get(name) is None or int(values[name]) < 0:
+            raise DomainError("Counts cannot be negative.", field=name)
+    has_detail = any(
+        values.get(k) not in (None, [])
+        for k in (
+            "other_reports_sought",
+            "other_reports_not_retrieved",
+            "other_reports_assessed",
+            "other_reports_excluded",
+        )
+    )
+    if has_detail and not values["other_sources"]:
+        raise DomainError(
+            "Add the other sources (e.g. citation searching) before their reports.",
+            field="other_sources",
+        )
+    if (
+        values.get("other_reports_not_retrieved") is not None
+        and values.get("other_reports_sought") is None
+    ):
+        raise DomainError(
+            "Reports not retrieved needs reports sought.", field="other_reports_sought"
+        )
+    if values["other_reports_excluded"] and values.get("other_reports_assessed") is None:
+        raise DomainError(
+            "Reports excluded needs reports assessed.", field="other_reports_assessed"
+        )
+    extra, _ = PrismaExtra.objects.update_or_create(
+        review=review, defaults={**values, "updated_by": actor}
+    )
+    return extra

@@ -1,0 +1,130 @@
+"""The ranking core: obvious includes first, seeded fallback order, immutable stored rankings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from screening.prioritisation import (
+    MODEL_NAMES,
+    PrioritisationError,
+    RankedRecord,
+    Ranker,
+    Ranking,
+    rank_records,
+    record_text,
+)
+
+TEXTS = {
+    1: "Methylphenidate for attention deficit hyperactivity disorder in children: randomised trial",
+    2: "Hip fracture surgery outcomes in elderly women",
+    3: "Dietary fibre and colon cancer risk in a cohort study",
+    4: "Atomoxetine versus methylphenidate for ADHD in children: randomised controlled trial",
+    5: "Knee osteoarthritis and running: a cross-sectional survey",
+    6: "Asthma inhaler technique among adolescents",
+    7: "Dexamphetamine in adult attention deficit hyperactivity disorder, a randomised trial",
+    8: "Vitamin D supplementation and falls in care homes",
+    9: "Cost of hospital stay after cardiac surgery",
+    10: "Smoking cessation counselling in primary care",
+}
+LABELS = {1: 1, 2: 0, 3: 0, 9: 0}
+FIXED = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("model", MODEL_NAMES)
+def test_obvious_includes_rank_first_for_every_model(model: str) -> None:
+    ranking = Ranker(model, seed=1).fit(TEXTS, LABELS)
+    assert ranking.strategy == "classifier"
+    # Records 4 and 7 share the ADHD trial vocabulary of the one include.
+    assert set(ranking.order[:2]) == {4, 7}
+    assert set(ranking.order) == set(TEXTS) - set(LABELS)
+    assert list(ranking.order_scores) == sorted(ranking.order_scores, reverse=True)
+
+
+def test_ranking_records_counts_and_method() -> None:
+    ranking = Ranker("svm", seed=3).fit(TEXTS, LABELS, fitted_at=FIXED)
+    assert (ranking.trained_on, ranking.n_included, ranking.n_excluded) == (4, 1, 3)
+    assert ranking.model == "svm"
+    assert ranking.fitted_at == "2024-01-02T03:04:05+00:00"
+    assert "linear SVM" in ranking.method and "4 decisions" in ranking.method
+    assert ranking.scores == dict(zip(ranking.order, ranking.order_scores, strict=True))
+
+
+def test_fit_is_deterministic_for_a_seed() -> None:
+    first = Ranker(seed=7).fit(TEXTS, LABELS, fitted_at=FIXED)
+    second = Ranker(seed=7).fit(TEXTS, LABELS, fitted_at=FIXED)
+    assert first == second
+
+
+def test_random_order_until_one_include_and_one_exclude() -> None:
+    only_excludes = {2: 0, 3: 0}
+    a = Ranker(seed=11).fit(TEXTS, only_excludes)
+    b = Ranker(seed=11).fit(TEXTS, only_excludes)
+    c = Ranker(seed=12).fit(TEXTS, only_excludes)
+    assert a.strategy == "random"
+    assert a.order == b.order
+    assert a.order != c.order
+    assert sorted(a.order) == sorted(set(TEXTS) - {2, 3})
+    assert "not yet one include and one exclude" in a.method
+
+
+def test_seed_records_head_the_order_before_the_model_can_fit() -> None:
+    ranking = Ranker(seed=5, seed_record_ids=[8, 2, 99]).fit(TEXTS, {2: 0})
+    assert ranking.strategy == "seed records + random"
+    # 2 is already labelled and 99 is not in the review: only 8 is put first.
+    assert ranking.order[0] == 8
+    assert 2 not in ranking.order
+
+
+def test_json_round_trip_serves_the_ranking_without_refitting() -> None:
+    ranking = rank_records(TEXTS, LABELS, seed=2)
+    restored = Ranking.from_json(ranking.to_json())
+    assert restored == ranking
+    subset = restored.rank([10, 4, 42])
+    assert [r.record_id for r in subset] == [4, 10, 42]
+    assert subset[-1] == RankedRecord(42, None)
+    assert subset[0].score == ranking.scores[4]
+
+
+def test_ranking_is_immutable() -> None:
+    ranking = rank_records(TEXTS, LABELS)
+    with pytest.raises(AttributeError):
+        ranking.order = ()  # type: ignore[misc]
+
+
+def test_corpus_is_vectorised_once_per_review() -> None:
+    ranker = Ranker(seed=1)
+    assert ranker.vectorise(TEXTS) is Ranker(seed=2).vectorise(dict(TEXTS))
+    assert ranker.vectorise(TEXTS) is not ranker.vectorise({**TEXTS, 11: "A new record"})
+
+
+def test_a_corpus_can_be_reused_across_refits() -> None:
+    ranker = Ranker(seed=1)
+    corpus = ranker.vectorise(TEXTS)
+    assert ranker.fit(corpus, LABELS, fitted_at=FIXED) == ranker.fit(
+        TEXTS, LABELS, fitted_at=FIXED
+    )
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [({1: 1, 77: 0}, "77"), ({1: 1, 2: "yes"}, "must be 1/True")],
+)
+def test_bad_labels_raise_a_domain_error(labels: dict, message: str) -> None:
+    with pytest.raises(PrioritisationError, match=message):
+        Ranker().fit(TEXTS, labels)
+
+
+def test_unknown_model_and_empty_corpus_are_rejected() -> None:
+    with pytest.raises(PrioritisationError, match="Unknown ranking model 'bert'"):
+        Ranker("bert")
+    with pytest.raises(PrioritisationError, match="no records"):
+        Ranker().fit({}, {})
+    with pytest.raises(PrioritisationError, match="Not a stored ranking"):
+        Ranking.from_dict({"order": [1]})
+
+
+def test_record_text_skips_missing_parts() -> None:
+    assert record_text("Title", float("nan"), ["ADHD", "Child"]) == "Title \nADHD; Child"
+    assert record_text(None, "Abstract") == "Abstract"

@@ -1,0 +1,134 @@
+"""Simulation metrics on hand-made orders, and replays of the 200-record ADHD excerpt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from screening.prioritisation import PrioritisationError, Ranker
+from screening.prioritisation.simulation import (
+    labelled_read,
+    records_to_recall,
+    relevant_found_fraction,
+    simulate,
+    simulations_summarise,
+    simulations_table,
+    work_saved_over_sampling,
+)
+
+EXCERPT = Path(__file__).resolve().parents[1] / "fixtures" / "screening" / "cohen2006_adhd_excerpt.csv"
+
+
+# ---- metrics on hand-made orders ----------------------------------------------------
+
+
+def test_perfect_order_of_100_with_20_relevant() -> None:
+    order = [1] * 20 + [0] * 80
+    assert records_to_recall(order, 0.95) == 19
+    assert records_to_recall(order, 1.0) == 20
+    # (100 - 19) / 100 - 0.05
+    assert work_saved_over_sampling(order) == pytest.approx(0.76)
+    assert relevant_found_fraction(order, 0.10) == pytest.approx(0.5)  # 10 of 20 in 10 records
+
+
+def test_worst_order_saves_negative_work() -> None:
+    order = [0] * 80 + [1] * 20
+    assert records_to_recall(order, 0.95) == 99
+    assert work_saved_over_sampling(order) == pytest.approx(-0.04)
+    assert relevant_found_fraction(order) == 0.0
+
+
+def test_ceiling_of_the_recall_target_and_screened_share() -> None:
+    # 3 relevant: 95 % of 3 = 2.85 -> all 3 must be found.
+    order = [1, 0, 1, 0, 0, 0, 0, 0, 0, 1]
+    assert records_to_recall(order, 0.95) == 10
+    assert records_to_recall(order, 0.5) == 3  # ceil(1.5) = 2 relevant
+    # 10 % of 850 records is 85 (not 86 from float noise in 0.1 * 850).
+    labels = [0] * 85 + [1] + [0] * 764
+    assert relevant_found_fraction(labels, 0.10) == 0.0
+    assert relevant_found_fraction(labels[1:] + [0], 0.10) == 1.0
+
+
+def test_metrics_reject_bad_orders() -> None:
+    with pytest.raises(PrioritisationError, match="no relevant"):
+        work_saved_over_sampling([0, 0, 0])
+    with pytest.raises(PrioritisationError, match="0 or 1"):
+        records_to_recall([0, 2, 1])
+    with pytest.raises(PrioritisationError, match="Recall"):
+        records_to_recall([1, 0], 1.5)
+
+
+# ---- simulation on the excerpt ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def excerpt() -> pd.DataFrame:
+    return labelled_read(EXCERPT, "label_included")
+
+
+def test_simulation_on_excerpt_saves_work_and_is_deterministic(excerpt: pd.DataFrame) -> None:
+    first = simulate(excerpt, "label_included", seed=1)
+    again = simulate(excerpt, "label_included", seed=1)
+    assert (first.records, first.relevant) == (200, 20)
+    assert first.wss95 > 0
+    assert first.order == again.order
+    assert (first.n95, first.n100, first.wss95, first.rrf10) == (
+        again.n95,
+        again.n100,
+        again.wss95,
+        again.rrf10,
+    )
+    # The run screens every record once, priors (one include, one exclude) first.
+    assert sorted(first.order) == list(range(200))
+    assert first.labels_in_order[:2] == (1, 0)
+    assert first.found_curve[-1] == 20
+    assert first.wss95 == pytest.approx((200 - first.n95) / 200 - 0.05)
+
+
+def test_other_seed_other_priors(excerpt: pd.DataFrame) -> None:
+    a = simulate(excerpt, "label_included", seed=1, refit_every=5)
+    b = simulate(excerpt, "label_included", seed=2, refit_every=5)
+    assert a.prior_rows != b.prior_rows
+    # Refitting after every 5 decisions: ceil(198 / 5) fits.
+    assert a.refits == 40
+
+
+def test_every_model_beats_random_on_the_abstract_label(excerpt: pd.DataFrame) -> None:
+    for model in ("svm", "nb"):
+        run = simulate(
+            excerpt,
+            "label_abstract_screening",
+            seed=3,
+            prior_included=2,
+            prior_excluded=2,
+            refit_every=10,
+            ranker=Ranker(model, seed=3),
+        )
+        assert run.model == model
+        assert run.relevant == 31
+        assert run.wss95 > 0
+
+
+def test_summary_and_table(excerpt: pd.DataFrame) -> None:
+    runs = [simulate(excerpt, "label_included", seed=s, refit_every=10) for s in (1, 2)]
+    summary = simulations_summarise(runs)
+    assert summary.wss95 == pytest.approx((runs[0].wss95 + runs[1].wss95) / 2)
+    table = simulations_table(runs)
+    assert "WSS@95" in table and table.splitlines()[-1].split()[0] == "mean"
+    assert len(table.splitlines()) == 6
+
+
+def test_bad_data_sets_are_rejected(excerpt: pd.DataFrame, tmp_path: Path) -> None:
+    with pytest.raises(PrioritisationError, match="lacks column"):
+        simulate(excerpt, "label_final", seed=1)
+    with pytest.raises(PrioritisationError, match="prior includes"):
+        simulate(excerpt, "label_included", seed=1, prior_included=21)
+    with pytest.raises(PrioritisationError, match="refit_every"):
+        simulate(excerpt, "label_included", seed=1, refit_every=0)
+    bad = excerpt.assign(label_included=excerpt["label_included"] * 2)
+    with pytest.raises(PrioritisationError, match="0/1"):
+        simulate(bad, "label_included", seed=1)
+    with pytest.raises(PrioritisationError, match="No such file"):
+        labelled_read(tmp_path / "missing.csv", "label_included")

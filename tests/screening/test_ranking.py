@@ -1,0 +1,173 @@
+"""Prioritisation wiring: training data respects blinding; refits reorder the queue."""
+
+import threading
+import types
+from dataclasses import dataclass
+
+import pytest
+
+from screening import ranking, services
+from screening.models import RankingSnapshot, ScreeningItem
+from tests.screening.factories import pair, records, vote
+
+pytestmark = pytest.mark.django_db
+
+
+def test_training_data_never_holds_another_reviewers_unresolved_vote(cast):
+    resolved_in, resolved_out, alices, bobs = records(cast.review, 4)
+    pair(cast.review, resolved_in, cast.alice, cast.bob, "include", "include")
+    pair(cast.review, resolved_out, cast.alice, cast.bob, "exclude", "exclude")
+    vote(cast.review, alices, cast.alice, "include")  # unresolved
+    vote(cast.review, bobs, cast.bob, "exclude")  # unresolved
+    shared = ranking.training_data(cast.review)
+    assert shared.labels == {resolved_in.pk: 1, resolved_out.pk: 0}
+    for_alice = ranking.training_data(cast.review, own_votes_of=cast.alice)
+    assert for_alice.labels == {resolved_in.pk: 1, resolved_out.pk: 0, alices.pk: 1}
+    assert bobs.pk not in for_alice.labels
+    for_bob = ranking.training_data(cast.review, own_votes_of=cast.bob)
+    assert alices.pk not in for_bob.labels and for_bob.labels[bobs.pk] == 0
+
+
+def test_a_conflict_is_not_training_data_until_adjudicated(cast):
+    (record,) = records(cast.review, 1)
+    pair(cast.review, record, cast.alice, cast.bob, "include", "exclude")
+    assert record.pk not in ranking.training_data(cast.review).labels
+    services.conflict_resolve(
+        review=cast.review, record_id=record.pk, stage="ta", actor=cast.carol, decision="exclude"
+    )
+    assert ranking.training_data(cast.review).labels == {record.pk: 0}
+
+
+@dataclass(frozen=True)
+class FakeRanking:
+    scores: dict
+    method: str = "fake TF-IDF + nothing"
+
+    def to_json(self) -> dict:
+        return {"scores": {str(k): v for k, v in self.scores.items()}}
+
+
+class FakeRanker:
+    """Scores a record by how often 'relevant' occurs in it; records what it saw."""
+
+    seen: list = []
+
+    def __init__(self, model=None, *, seed=0):
+        self.seed = seed
+
+    def fit(self, texts, labels):
+        FakeRanker.seen.append(dict(labels))
+        return FakeRanking({rid: float(text.count("relevant")) for rid, text in texts.items()})
+
+
+@pytest.fixture
+def fake_core(monkeypatch):
+    FakeRanker.seen = []
+    core = types.SimpleNamespace(Ranker=FakeRanker)
+    monkeypatch.setattr(ranking, "_core", lambda: core)
+    return core
+
+
+def test_refit_stores_a_snapshot_and_reorders_the_queue(cast, fake_core):
+    plain = records(cast.review, 3, abstract="nothing here")
+    (star,) = records(cast.review, 1, abstract="relevant relevant relevant")
+    # Untrained: nothing to fit on.
+    assert ranking.ranking_refit(cast.review) is None
+    pair(cast.review, plain[0], cast.alice, cast.bob, "include", "include")
+    pair(cast.review, plain[1], cast.alice, cast.bob, "exclude", "exclude")
+    vote(cast.review, plain[2], cast.bob, "include")  # bob's unresolved vote
+    snapshot = ranking.ranking_refit(cast.review)
+    assert snapshot.n_resolved == 2 and snapshot.n_includes == 1 and snapshot.method
+    assert FakeRanker.seen[-1] == {plain[0].pk: 1, plain[1].pk: 0}
+    assert ScreeningItem.objects.get(record=star, stage="ta").relevance == 3.0
+    # Alice: the record with bob's vote first (pairs complete), then the most relevant.
+    first = services.next_item_claim(review=cast.review, stage="ta", actor=cast.alice)
+    assert first.record_id == plain[2].pk
+    vote(cast.review, plain[2], cast.alice, "exclude")
+    assert (
+        services.next_item_claim(review=cast.review, stage="ta", actor=cast.alice).record_id
+        == star.pk
+    )
+
+
+def test_prioritise_off_keeps_the_random_order(cast, fake_core):
+    rs = records(cast.review, 4)
+    ScreeningItem.objects.filter(record=rs[3]).update(relevance=100.0)
+    cast.review.prioritise = False
+    cast.review.save()
+    top_random = (
+        ScreeningItem.objects.filter(review=cast.review).order_by("-priority", "id").first()
+    )
+    assert services.next_item_claim(review=cast.review, stage="ta", actor=cast.alice) == top_random
+
+
+def test_refit_after_every_n_resolutions_in_sync_mode(
+    cast, fake_core, settings, django_capture_on_commit_callbacks
+):
+    settings.SCREENING_RANKING_SYNC = True
+    settings.SCREENING_REFIT_EVERY = 2
+    rs = records(cast.review, 5)
+    with django_capture_on_commit_callbacks(execute=True):
+        pair(cast.review, rs[0], cast.alice, cast.bob, "include", "include")
+        pair(cast.review, rs[1], cast.alice, cast.bob, "exclude", "exclude")
+    assert RankingSnapshot.objects.count() == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        pair(cast.review, rs[2], cast.alice, cast.bob, "exclude", "exclude")
+    assert RankingSnapshot.objects.count() == 1  # one new resolution < N
+    with django_capture_on_commit_callbacks(execute=True):
+        pair(cast.review, rs[3], cast.alice, cast.bob, "exclude", "exclude")
+    assert RankingSnapshot.objects.count() == 2
+    assert ranking.ranking_latest(cast.review).n_resolved == 4
+
+
+def test_background_refit_does_not_block_and_runs_once(cast, fake_core, monkeypatch, settings):
+    settings.SCREENING_RANKING_SYNC = False
+    rs = records(cast.review, 2)
+    pair(cast.review, rs[0], cast.alice, cast.bob, "include", "include")
+    pair(cast.review, rs[1], cast.alice, cast.bob, "exclude", "exclude")
+    started, release = threading.Event(), threading.Event()
+    calls = []
+
+    def slow_refit(review_id):
+        calls.append(review_id)
+        started.set()
+        release.wait(5)
+        ranking._running.discard(review_id)
+
+    monkeypatch.setattr(ranking, "_refit_in_background", slow_refit)
+    ranking.ranking_note_resolution(cast.review.pk)  # returns at once
+    assert started.wait(5) and ranking.refit_running(cast.review.pk)
+    ranking.ranking_note_resolution(cast.review.pk)  # a refit is running: not a second one
+    release.set()
+    assert calls == [cast.review.pk]
+
+
+def test_without_the_core_nothing_is_fitted(cast, monkeypatch):
+    monkeypatch.setattr(ranking, "_core", lambda: None)
+    rs = records(cast.review, 2)
+    pair(cast.review, rs[0], cast.alice, cast.bob, "include", "include")
+    pair(cast.review, rs[1], cast.alice, cast.bob, "exclude", "exclude")
+    assert ranking.ranking_refit(cast.review) is None
+    assert not RankingSnapshot.objects.exists()
+
+
+def test_the_real_core_puts_the_obvious_include_first(cast, settings):
+    """End to end with screening.prioritisation: resolved decisions in, queue order out."""
+    pytest.importorskip("screening.prioritisation")
+    relevant = "Randomised trial of peer support for people with serious mental illness"
+    animal = "Hepatic enzyme kinetics in rat liver microsomes"
+    train_in = records(cast.review, 3, title=relevant, abstract="peer support recovery hope trial")
+    train_out = records(cast.review, 3, title=animal, abstract="rats liver enzyme microsomes")
+    rest = records(cast.review, 6, title=animal, abstract="rats liver enzyme kinetics")
+    (target,) = records(cast.review, 1, title=relevant, abstract="peer support recovery trial")
+    for record in train_in:
+        pair(cast.review, record, cast.alice, cast.bob, "include", "include")
+    for record in train_out:
+        pair(cast.review, record, cast.alice, cast.bob, "exclude", "exclude")
+    snapshot = ranking.ranking_refit(cast.review)
+    assert snapshot is not None and snapshot.n_resolved == 6 and "TF-IDF" in snapshot.method
+    assert set(snapshot.payload["order"]) == {r.pk for r in rest} | {target.pk}
+    assert (
+        services.next_item_claim(review=cast.review, stage="ta", actor=cast.lead).record_id
+        == target.pk
+    )
