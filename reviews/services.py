@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from . import dedup
-from .bulk import records_insert, records_link_duplicates
+from .bulk import gc_paused, records_insert, records_link_duplicates
 from .errors import ConflictError, DomainError
 from .importing import (
     ImportFormatError,
@@ -300,7 +300,7 @@ def import_confirm(*, batch: ImportBatch, actor: Any) -> ImportBatch:
 
     All or nothing: if anything fails half-way, no record of the batch remains.
     """
-    with transaction.atomic():
+    with transaction.atomic(), gc_paused():
         batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
         if batch.status != ImportBatch.Status.PREVIEW:
             raise ConflictError("This import has already been confirmed or discarded.")
@@ -339,6 +339,7 @@ def import_discard(*, batch: ImportBatch, actor: Any) -> None:
 # --- De-duplication --------------------------------------------------------------------
 
 
+@gc_paused()
 def duplicates_find(*, review: Review, new_ids: set[int] | None = None) -> int:
     """Find duplicates among the review's records (new ones against all); return auto-merged count.
 
