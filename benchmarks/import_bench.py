@@ -102,7 +102,8 @@ def _postgres_ready() -> bool:
             conn.execute("DROP DATABASE IF EXISTS reviewflow_bench")
             conn.execute("CREATE DATABASE reviewflow_bench")
         return True
-    except psycopg.OperationalError:
+    except psycopg.OperationalError as exc:
+        print(f"PostgreSQL skipped: {exc}".strip())
         return False
 
 
