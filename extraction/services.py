@@ -177,6 +177,7 @@ def _has_work(study: Study) -> bool:
         or study.arms.exists()
         or study.outcomes.exists()
         or study.timepoints.exists()
+        or study.rob_targets.exists()
     )
 
 
@@ -332,6 +333,10 @@ def timepoint_create(*, study: Study, actor: Any, label: str, weeks: float, kind
 def structure_delete(*, item: Arm | Outcome | Timepoint, actor: Any) -> None:
     """Remove an arm, outcome or timepoint that holds no data yet."""
     has_data = item.values.exists() if isinstance(item, Arm) else item.data.exists()
+    if isinstance(item, Outcome) and item.rob_targets.exists():
+        raise ConflictError(
+            f"“{item}” has a risk-of-bias assessment; it cannot be removed without losing it."
+        )
     if has_data:
         raise ConflictError(
             f"“{item}” already holds extracted data; it cannot be removed without losing it."

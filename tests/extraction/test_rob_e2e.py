@@ -24,10 +24,15 @@ def assess_d1(page, cast, user, answers: dict[str, str], expected: str) -> RobAs
     page.goto(f"/reviews/{cast.review.slug}/extraction/rob/")
     page.click("tr:has-text('Smit 2023') button:has-text('Assess')")
     page.wait_for_selector('[data-testid="domain-D1"]')
+    # SQLite's in-memory test database is one connection shared with the live server:
+    # touch it from the test only while the browser is idle.
+    page.wait_for_load_state("networkidle")
     mine = RobAssessment.objects.get(assessor=user, target__study__label="Smit 2023")
     fill(mine, user, LATER_DOMAINS)  # domains 2-5 agreed; the test is about domain 1
     page.reload()
     page.fill('textarea[id="s-1.2"]', f"{user.username}: allocation by sealed envelopes")
+    page.press('textarea[id="s-1.2"]', "Tab")
+    page.wait_for_selector('[data-testid="saved-1.2"]')
     for qid, code in answers.items():
         answer(page, qid, code)
     page.wait_for_selector(f'[data-testid="proposal-D1"] [data-judgement="{expected}"]')
@@ -81,6 +86,7 @@ def test_two_assessors_disagree_on_d1_and_the_consensus_resolves_it(new_page, ca
     save_screenshot(page_b, "rob_consensus_resolved")
     page_b.click('[data-testid="finalise"]')
     page_b.wait_for_selector("text=is final")
+    page_b.wait_for_load_state("networkidle")
 
     consensus = RobAssessment.objects.get(target__study__label="Smit 2023", kind=RobKind.CONSENSUS)
     assert consensus.status == "final"
