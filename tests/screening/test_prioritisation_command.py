@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-EXCERPT = Path(__file__).resolve().parents[1] / "fixtures" / "screening" / "cohen2006_adhd_excerpt.csv"
+EXCERPT = (
+    Path(__file__).resolve().parents[1] / "fixtures" / "screening" / "cohen2006_adhd_excerpt.csv"
+)
 
 
 def test_command_prints_per_seed_and_mean_rows() -> None:
@@ -30,7 +32,9 @@ def test_command_prints_per_seed_and_mean_rows() -> None:
     text = out.getvalue()
     assert "200 records, 20 relevant" in text
     assert "linear SVM" in text
-    rows = [line.split() for line in text.splitlines() if line.split()[:1] in (["1"], ["2"], ["mean"])]
+    rows = [
+        line.split() for line in text.splitlines() if line.split()[:1] in (["1"], ["2"], ["mean"])
+    ]
     assert [r[0] for r in rows] == ["1", "2", "mean"]
     wss = [float(r[5]) for r in rows]
     assert all(w > 0 for w in wss)

@@ -102,9 +102,7 @@ def test_corpus_is_vectorised_once_per_review() -> None:
 def test_a_corpus_can_be_reused_across_refits() -> None:
     ranker = Ranker(seed=1)
     corpus = ranker.vectorise(TEXTS)
-    assert ranker.fit(corpus, LABELS, fitted_at=FIXED) == ranker.fit(
-        TEXTS, LABELS, fitted_at=FIXED
-    )
+    assert ranker.fit(corpus, LABELS, fitted_at=FIXED) == ranker.fit(TEXTS, LABELS, fitted_at=FIXED)
 
 
 @pytest.mark.parametrize(

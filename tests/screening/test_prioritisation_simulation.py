@@ -10,6 +10,7 @@ import pytest
 from screening.prioritisation import PrioritisationError, Ranker
 from screening.prioritisation.simulation import (
     labelled_read,
+    labelled_texts,
     records_to_recall,
     relevant_found_fraction,
     simulate,
@@ -18,7 +19,9 @@ from screening.prioritisation.simulation import (
     work_saved_over_sampling,
 )
 
-EXCERPT = Path(__file__).resolve().parents[1] / "fixtures" / "screening" / "cohen2006_adhd_excerpt.csv"
+EXCERPT = (
+    Path(__file__).resolve().parents[1] / "fixtures" / "screening" / "cohen2006_adhd_excerpt.csv"
+)
 
 
 # ---- metrics on hand-made orders ----------------------------------------------------
@@ -132,3 +135,11 @@ def test_bad_data_sets_are_rejected(excerpt: pd.DataFrame, tmp_path: Path) -> No
         simulate(bad, "label_included", seed=1)
     with pytest.raises(PrioritisationError, match="No such file"):
         labelled_read(tmp_path / "missing.csv", "label_included")
+
+
+def test_keywords_join_the_text_only_when_asked() -> None:
+    df = pd.DataFrame(
+        {"title": ["T"], "abstract": [float("nan")], "keywords": ["ADHD; Child"], "y": [1]}
+    )
+    assert labelled_texts(df) == ["T"]
+    assert labelled_texts(df, keywords=True) == ["T \nADHD; Child"]

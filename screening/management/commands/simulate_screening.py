@@ -36,6 +36,11 @@ class Command(BaseCommand):
             default=1,
             help="refit the model after this many decisions (default 1: after every one)",
         )
+        parser.add_argument(
+            "--keywords",
+            action="store_true",
+            help="add the keywords column to title + abstract (off by default)",
+        )
 
     def handle(self, *args, **options) -> None:
         try:
@@ -51,6 +56,7 @@ class Command(BaseCommand):
                         prior_excluded=options["prior_excluded"],
                         refit_every=options["refit_every"],
                         ranker=Ranker(options["model"], seed=seed),
+                        keywords=options["keywords"],
                     )
                 )
         except PrioritisationError as exc:
@@ -61,7 +67,8 @@ class Command(BaseCommand):
             f"({options['label_column']})\n"
             f"model: {Ranker(options['model']).method}; priors: "
             f"{options['prior_included']} include + {options['prior_excluded']} exclude; "
-            f"refit every {options['refit_every']} decision(s)\n"
+            f"refit every {options['refit_every']} decision(s); text: title + abstract"
+            f"{' + keywords' if options['keywords'] else ''}\n"
             "n95/n100: records screened (priors included) to find 95 %/100 % of the relevant; "
             "WSS@95 = (N - n95)/N - 0.05; RRF@10 = share of relevant found after 10 % screened\n"
         )
