@@ -153,38 +153,16 @@ def _fit(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, test: str, le
     proj_fe = _project(X, 1.0 / v, y)
     if k == p:  # saturated (common-effect) model: metafor sets these by convention
         QE, QEp, I2, H2, vt = 0.0, 1.0, 0.0, 1.0, 0.0
-        return _Fit(
-            k,
-            p,
-            method,
-            test,
-            alpha,
-            tau2,
-            beta,
-            vb,
-            se,
-            zval,
-            pval,
-            ci_lb,
-            ci_ub,
-            crit,
-            ddf,
-            QE,
-            QEp,
-            I2,
-            H2,
-            vt,
-            proj.w,
-        )
-    QE = max(0.0, proj_fe.rss)
-    QEp = float(stats.chi2.sf(QE, k - p))
-    vt = (k - p) / _tr_p(X, proj_fe)
-    if method == "FE":
-        I2 = 0.0 if QE == 0 else max(0.0, 100 * (QE - (k - p)) / QE)
-        H2 = QE / (k - p)
     else:
-        I2 = 100 * tau2 / (vt + tau2)
-        H2 = tau2 / vt + 1
+        QE = max(0.0, proj_fe.rss)
+        QEp = float(stats.chi2.sf(QE, k - p))
+        vt = (k - p) / _tr_p(X, proj_fe)
+        if method == "FE":
+            I2 = 0.0 if QE == 0 else max(0.0, 100 * (QE - (k - p)) / QE)
+            H2 = QE / (k - p)
+        else:
+            I2 = 100 * tau2 / (vt + tau2)
+            H2 = tau2 / vt + 1
     return _Fit(
         k,
         p,
