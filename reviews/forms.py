@@ -15,6 +15,7 @@ FORMAT_CHOICES = [
     ("nbib", "PubMed MEDLINE / nbib"),
     ("bibtex", "BibTeX"),
     ("csv", "CSV"),
+    ("endnote_xml", "EndNote XML"),
 ]
 
 

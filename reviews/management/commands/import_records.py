@@ -18,7 +18,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("review_slug")
         parser.add_argument("file", type=Path)
-        parser.add_argument("--format", choices=["ris", "nbib", "bibtex", "csv"], default=None)
+        parser.add_argument("--format", choices=["ris", "nbib", "bibtex", "csv", "endnote_xml"], default=None)
         parser.add_argument("--search", type=int, default=None, help="Id of the search in the log.")
         parser.add_argument("--user", default=None, help="Username recorded as importer.")
         parser.add_argument(
