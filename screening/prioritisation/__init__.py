@@ -3,7 +3,7 @@
 No Django here: :mod:`screening.ranking` wires it to the models and the queue.
 """
 
-from . import stopping
+from . import schedule, stopping
 from .errors import PrioritisationError
 from .ranker import (
     DEFAULT_MODEL,
@@ -16,6 +16,7 @@ from .ranker import (
     rank_records,
     record_text,
 )
+from .schedule import refit_interval
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -28,5 +29,7 @@ __all__ = [
     "VectoriserSettings",
     "rank_records",
     "record_text",
+    "refit_interval",
+    "schedule",
     "stopping",
 ]

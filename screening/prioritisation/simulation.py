@@ -2,9 +2,11 @@
 
 The simulated reviewer starts from ``prior_included`` random includes and
 ``prior_excluded`` random excludes (the "prior knowledge"), then always screens the
-top-ranked record, whose true label becomes known at once; the ranker is refitted after
-every ``refit_every`` decisions. This is exactly the loop the app runs, with the same
-:class:`~screening.prioritisation.ranker.Ranker`.
+top-ranked record, whose true label becomes known at once; the ranker is refitted on the
+schedule of :mod:`~screening.prioritisation.schedule` (after every decision for the first
+couple of hundred, then after every ``floor(refit_fraction × labelled)``; with
+``refit_fraction=0`` after every ``refit_every``). This is the loop the app runs, with the
+same :class:`~screening.prioritisation.ranker.Ranker`.
 
 Metrics follow the definitions of the screening-prioritisation literature [1]_ [2]_. The
 prior records count as screened (the reviewer did read them), so ``n95`` and the RRF
@@ -33,6 +35,7 @@ import pandas as pd
 
 from .errors import PrioritisationError
 from .ranker import DEFAULT_MODEL, Ranker, record_text
+from .schedule import DEFAULT_REFIT_EVERY, DEFAULT_REFIT_FRACTION, refit_interval
 
 # --------------------------------------------------------------------------------------
 # Metrics on a screening order
@@ -139,6 +142,7 @@ class SimulationResult:
     seed: int
     model: str
     refit_every: int
+    refit_fraction: float
     records: int
     relevant: int
     prior_rows: tuple[int, ...]
@@ -149,6 +153,7 @@ class SimulationResult:
     wss95: float
     rrf10: float
     seconds: float
+    cpu_seconds: float
     refits: int
 
     @property
@@ -163,10 +168,11 @@ def simulate(
     seed: int,
     prior_included: int = 1,
     prior_excluded: int = 1,
-    refit_every: int = 1,
+    refit_every: int = DEFAULT_REFIT_EVERY,
     model: str = DEFAULT_MODEL,
     ranker: Ranker | None = None,
     keywords: bool = False,
+    refit_fraction: float = DEFAULT_REFIT_FRACTION,
 ) -> SimulationResult:
     """Replay the labelled set ``df`` through the ranker and measure WSS@95 and RRF@10.
 
@@ -178,19 +184,26 @@ def simulate(
     seed
         Chooses the prior records and seeds the ranker: equal seeds give equal results.
     refit_every
-        Refit after this many new decisions (1 = after every decision, as ASReview).
+        Refit after at least this many new decisions (1 = after every one, as ASReview).
+    refit_fraction
+        Let the batch of decisions between refits grow to ``floor(refit_fraction ×
+        labelled)`` (see :func:`~screening.prioritisation.schedule.refit_interval`);
+        0 refits after every ``refit_every`` decisions throughout.
     ranker
         A configured ranker to use instead of ``Ranker(model, seed=seed)``.
     keywords
         Add the ``keywords`` column to title + abstract. Off by default: on the
         proton-pump-inhibitor set the MeSH keywords lowered WSS@95 from 0.43 to 0.34
         (see ``benchmarks/prioritisation.py``).
+
+    ``seconds`` and ``cpu_seconds`` of the result include building the features unless
+    the corpus was cached by an earlier run (see
+    :func:`~screening.prioritisation.ranker.corpus_cache_clear`).
     """
     labelled_check(df, label_column)
     if prior_included < 1 or prior_excluded < 1:
         raise PrioritisationError("The simulation needs at least one prior include and exclude.")
-    if refit_every < 1:
-        raise PrioritisationError(f"refit_every must be at least 1, got {refit_every}.")
+    refit_interval(0, every=refit_every, fraction=refit_fraction)  # validates both
     labels = df[label_column].to_numpy(dtype=np.int64)
     included = np.flatnonzero(labels == 1)
     excluded = np.flatnonzero(labels == 0)
@@ -200,6 +213,8 @@ def simulate(
             f"the set has {len(included)} includes and {len(excluded)} excludes."
         )
     started = time.perf_counter()
+    # The machine may be shared: CPU time shows the cost of a run independently of load.
+    cpu_started = time.process_time()
     ranker = ranker or Ranker(model, seed=seed)
     # Ids are row positions: a CSV's own id column may be missing or not unique.
     corpus = ranker.vectorise(dict(enumerate(labelled_texts(df, keywords=keywords))))
@@ -215,17 +230,21 @@ def simulate(
         if not queue:
             ranking = ranker.fit(corpus, known)
             refits += 1
-            queue = list(ranking.order[:refit_every])
-        row = queue.pop(0)
+            batch = refit_interval(len(known), every=refit_every, fraction=refit_fraction)
+            # Reversed so that pop() takes the top-ranked record first in O(1).
+            queue = list(ranking.order[:batch])[::-1]
+        row = queue.pop()
         known[row] = int(labels[row])
         order.append(row)
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_started
     in_order = labels[np.array(order)]
     return SimulationResult(
         label_column=label_column,
         seed=seed,
         model=ranker.model,
         refit_every=refit_every,
+        refit_fraction=refit_fraction,
         records=len(labels),
         relevant=int(labels.sum()),
         prior_rows=tuple(priors),
@@ -236,6 +255,7 @@ def simulate(
         wss95=work_saved_over_sampling(in_order, 0.95),
         rrf10=relevant_found_fraction(in_order, 0.10),
         seconds=seconds,
+        cpu_seconds=cpu_seconds,
         refits=refits,
     )
 
@@ -252,6 +272,8 @@ class SimulationSummary:
     wss95: float
     rrf10: float
     seconds: float
+    cpu_seconds: float
+    refits: float
 
 
 def simulations_summarise(runs: Sequence[SimulationResult]) -> SimulationSummary:
@@ -266,6 +288,8 @@ def simulations_summarise(runs: Sequence[SimulationResult]) -> SimulationSummary
         wss95=float(np.mean([r.wss95 for r in runs])),
         rrf10=float(np.mean([r.rrf10 for r in runs])),
         seconds=float(np.mean([r.seconds for r in runs])),
+        cpu_seconds=float(np.mean([r.cpu_seconds for r in runs])),
+        refits=float(np.mean([r.refits for r in runs])),
     )
 
 
@@ -274,17 +298,20 @@ def simulations_table(runs: Sequence[SimulationResult]) -> str:
     summary = simulations_summarise(runs)
     header = (
         f"{'seed':>6} {'records':>8} {'relevant':>8} {'n95':>7} {'n100':>7} "
-        f"{'WSS@95':>7} {'RRF@10':>7} {'seconds':>8}"
+        f"{'WSS@95':>7} {'RRF@10':>7} {'refits':>7} {'seconds':>8} {'CPU s':>7}"
     )
     lines = [header, "-" * len(header)]
     for r in runs:
         lines.append(
             f"{r.seed:>6} {r.records:>8} {r.relevant:>8} {r.n95:>7} {r.n100:>7} "
-            f"{r.wss95:>7.3f} {r.rrf10:>7.2f} {r.seconds:>8.1f}"
+            f"{r.wss95:>7.3f} {r.rrf10:>7.2f} {r.refits:>7} {r.seconds:>8.1f} "
+            f"{r.cpu_seconds:>7.1f}"
         )
     lines.append("-" * len(header))
+    s = summary
     lines.append(
-        f"{'mean':>6} {summary.records:>8} {summary.relevant:>8} {summary.n95:>7.1f} "
-        f"{summary.n100:>7.1f} {summary.wss95:>7.3f} {summary.rrf10:>7.2f} {summary.seconds:>8.1f}"
+        f"{'mean':>6} {s.records:>8} {s.relevant:>8} {s.n95:>7.1f} {s.n100:>7.1f} "
+        f"{s.wss95:>7.3f} {s.rrf10:>7.2f} {s.refits:>7.0f} {s.seconds:>8.1f} "
+        f"{s.cpu_seconds:>7.1f}"
     )
     return "\n".join(lines)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
+from sklearn.svm import LinearSVC
 
 from screening.prioritisation import (
     MODEL_NAMES,
@@ -15,6 +17,7 @@ from screening.prioritisation import (
     rank_records,
     record_text,
 )
+from screening.prioritisation.ranker import corpus_cache_clear
 
 TEXTS = {
     1: "Methylphenidate for attention deficit hyperactivity disorder in children: randomised trial",
@@ -99,6 +102,16 @@ def test_corpus_is_vectorised_once_per_review() -> None:
     assert ranker.vectorise(TEXTS) is not ranker.vectorise({**TEXTS, 11: "A new record"})
 
 
+def test_clearing_the_cache_rebuilds_the_same_features() -> None:
+    before = Ranker(seed=1).vectorise(TEXTS)
+    corpus_cache_clear()
+    after = Ranker(seed=1).vectorise(TEXTS)
+    assert after is not before
+    assert after.fingerprint == before.fingerprint
+    assert (after.matrix != before.matrix).nnz == 0
+    assert Ranker(seed=1).vectorise(TEXTS) is after
+
+
 def test_a_corpus_can_be_reused_across_refits() -> None:
     ranker = Ranker(seed=1)
     corpus = ranker.vectorise(TEXTS)
@@ -126,3 +139,17 @@ def test_unknown_model_and_empty_corpus_are_rejected() -> None:
 def test_record_text_skips_missing_parts() -> None:
     assert record_text("Title", float("nan"), ["ADHD", "Child"]) == "Title \nADHD; Child"
     assert record_text(None, "Abstract") == "Abstract"
+
+
+def test_svm_scores_are_the_balanced_linear_svm_decision_values() -> None:
+    # The fast path (own class weights, one sparse product) must score exactly as
+    # scikit-learn's LinearSVC(class_weight="balanced").decision_function does.
+    ranker = Ranker("svm", seed=1, presumed_excludes=0)
+    corpus = ranker.vectorise(TEXTS)
+    ranking = ranker.fit(corpus, LABELS)
+    rows = [corpus.row_of[rid] for rid in LABELS]
+    svm = LinearSVC(C=0.1, class_weight="balanced", dual=True, max_iter=2000, random_state=0)
+    svm.fit(corpus.matrix[rows], list(LABELS.values()))
+    candidates = [corpus.row_of[rid] for rid in ranking.order]
+    expected = svm.decision_function(corpus.matrix[candidates])
+    np.testing.assert_allclose(ranking.order_scores, expected, rtol=1e-12, atol=1e-12)

@@ -120,6 +120,9 @@ def test_summary_and_table(excerpt: pd.DataFrame) -> None:
     assert summary.wss95 == pytest.approx((runs[0].wss95 + runs[1].wss95) / 2)
     table = simulations_table(runs)
     assert "WSS@95" in table and table.splitlines()[-1].split()[0] == "mean"
+    assert table.splitlines()[0].split()[-2:] == ["CPU", "s"]
+    assert summary.cpu_seconds == pytest.approx((runs[0].cpu_seconds + runs[1].cpu_seconds) / 2)
+    assert summary.refits == 20  # ceil(198 / 10) for both seeds
     assert len(table.splitlines()) == 6
 
 

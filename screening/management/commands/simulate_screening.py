@@ -2,7 +2,10 @@
 
 Replays a labelled data set through the app's ranking code (no database is touched) and
 prints, per seed and on average, the records screened to find 95 % and 100 % of the
-relevant ones, WSS@95, RRF@10 and the seconds per run.
+relevant ones, WSS@95, RRF@10, the number of refits and the wall-clock and CPU seconds
+per run. By default the model is refitted after every decision for the first 200 and then
+after every ``floor(0.01 × labelled)`` (``--refit-fraction 0`` refits after every
+``--refit-every`` decisions throughout).
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from screening.prioritisation import DEFAULT_MODEL, MODEL_NAMES, PrioritisationError, Ranker
+from screening.prioritisation.ranker import corpus_cache_clear
+from screening.prioritisation.schedule import DEFAULT_REFIT_EVERY, DEFAULT_REFIT_FRACTION
 from screening.prioritisation.simulation import labelled_read, simulate, simulations_table
 
 
@@ -33,8 +38,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--refit-every",
             type=int,
-            default=1,
-            help="refit the model after this many decisions (default 1: after every one)",
+            default=DEFAULT_REFIT_EVERY,
+            help="refit the model after at least this many decisions (default: %(default)s)",
+        )
+        parser.add_argument(
+            "--refit-fraction",
+            type=float,
+            default=DEFAULT_REFIT_FRACTION,
+            help=(
+                "let the batch between refits grow to floor(FRACTION x labelled records) "
+                "(default: %(default)s; 0 = fixed batches of --refit-every)"
+            ),
         )
         parser.add_argument(
             "--keywords",
@@ -47,6 +61,8 @@ class Command(BaseCommand):
             df = labelled_read(options["file"], options["label_column"])
             runs = []
             for seed in options["seeds"]:
+                # Each run builds its own features, so that its seconds are a whole run's.
+                corpus_cache_clear()
                 runs.append(
                     simulate(
                         df,
@@ -55,6 +71,7 @@ class Command(BaseCommand):
                         prior_included=options["prior_included"],
                         prior_excluded=options["prior_excluded"],
                         refit_every=options["refit_every"],
+                        refit_fraction=options["refit_fraction"],
                         ranker=Ranker(options["model"], seed=seed),
                         keywords=options["keywords"],
                     )
@@ -67,9 +84,11 @@ class Command(BaseCommand):
             f"({options['label_column']})\n"
             f"model: {Ranker(options['model']).method}; priors: "
             f"{options['prior_included']} include + {options['prior_excluded']} exclude; "
-            f"refit every {options['refit_every']} decision(s); text: title + abstract"
+            f"refit after max({options['refit_every']}, "
+            f"floor({options['refit_fraction']} x labelled)) decisions; text: title + abstract"
             f"{' + keywords' if options['keywords'] else ''}\n"
             "n95/n100: records screened (priors included) to find 95 %/100 % of the relevant; "
-            "WSS@95 = (N - n95)/N - 0.05; RRF@10 = share of relevant found after 10 % screened\n"
+            "WSS@95 = (N - n95)/N - 0.05; RRF@10 = share of relevant found after 10 % screened; "
+            "CPU s = processor time of the run (wall-clock seconds depend on the machine load)\n"
         )
         self.stdout.write(simulations_table(runs) + "\n")
