@@ -312,4 +312,3 @@ def r_script(request: HttpRequest, review, analysis_id: int) -> HttpResponse:
     return _download(
         exports.r_script(report), "text/x-r; charset=utf-8", f"{_basename(analysis)}.R"
     )
-

@@ -2,11 +2,12 @@
 
 What it does (bounded in count and time):
 
-1. (Re)creates a PostgreSQL database ``reviewflow_bench`` (or uses ``BENCH_DATABASE_URL``),
+1. (Re)creates a PostgreSQL database ``reviewflow_screening_bench`` (or uses ``BENCH_DATABASE_URL``),
    migrates it and loads one review with 20,000 records and 20 reviewers.
-2. Starts the app on 127.0.0.1 in a subprocess: waitress (a multi-threaded WSGI server,
-   so database connections persist as in production) when installed, otherwise
-   ``manage.py runserver --noreload`` (threaded; one new connection per request).
+2. Starts the app on 127.0.0.1 in a subprocess: gunicorn (``--workers`` processes with
+   8 threads each, persistent database connections, as in production) when installed,
+   otherwise ``manage.py runserver --noreload`` (one process; a new connection and
+   thread per request, so expect higher figures).
 3. 20 client threads log in and repeat "record my vote and give me the next record"
    (one htmx POST that answers with the next record) up to ``--votes`` times each or
    until ``--seconds`` have passed. Between two decisions a reviewer "reads" for an
@@ -39,7 +40,7 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/reviewflow_bench"
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/reviewflow_screening_bench"
 PASSWORD = "bench-password-1"
 RECORD_ID = re.compile(rb'data-record-id="(\d+)"')
 CSRF_INPUT = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -92,7 +93,7 @@ def recreate_database(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def setup_data(n_records: int, n_reviewers: int) -> str:
+def setup_data(n_records: int, n_reviewers: int, prioritise: bool) -> str:
     """Create the review, records and reviewers in-process; return the review slug."""
     import django
 
@@ -106,7 +107,9 @@ def setup_data(n_records: int, n_reviewers: int) -> str:
     rng = random.Random(1)
     User = get_user_model()
     lead = User.objects.create_user("bench-lead", password=PASSWORD)
-    review = Review.objects.create(title="Screening load test", slug="load-test", created_by=lead)
+    review = Review.objects.create(
+        title="Screening load test", slug="load-test", created_by=lead, prioritise=prioritise
+    )
     exclusion_reasons_seed(review=review)
     Membership.objects.create(review=review, user=lead, is_lead=True)
     for i in range(n_reviewers):
@@ -149,41 +152,50 @@ def setup_data(n_records: int, n_reviewers: int) -> str:
     return review.slug
 
 
-def start_server(env: dict, port: int) -> tuple[subprocess.Popen, str]:
+def start_server(env: dict, port: int, workers: int) -> tuple[subprocess.Popen, str, Path]:
     try:
-        import waitress  # noqa: F401
+        import gunicorn  # noqa: F401
 
         cmd = [
             sys.executable,
             "-m",
-            "waitress",
-            f"--listen=127.0.0.1:{port}",
-            "--threads=24",
-            "--connection-limit=200",
+            "gunicorn",
             "config.wsgi:application",
+            f"--bind=127.0.0.1:{port}",
+            f"--workers={workers}",
+            "--threads=8",
+            "--worker-class=gthread",
+            "--keep-alive=120",
+            "--log-level=warning",
         ]
-        kind = "waitress (24 threads)"
+        kind = f"gunicorn ({workers} worker processes x 8 threads)"
     except ImportError:
         cmd = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
-        kind = "manage.py runserver (threaded)"
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+        kind = "manage.py runserver (one process, a thread and a connection per request)"
+    # The server's log goes to a file: an unread pipe would fill up and stall the server.
+    log = Path(tempfile.mkstemp(prefix="reviewflow-bench-server-", suffix=".log")[1])
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", "/accounts/login/")
             if conn.getresponse().status == 200:
-                return proc, kind
+                return proc, kind, log
         except OSError:
             time.sleep(0.3)
     proc.terminate()
-    raise RuntimeError("the server did not start: " + proc.stderr.read().decode()[-2000:])
+    raise RuntimeError("the server did not start: " + log.read_text()[-2000:])
 
 
 class Reviewer:
-    """One simulated reviewer with its own keep-alive connection and session."""
+    """One simulated reviewer with its own session.
+
+    Every request opens a new connection (``Connection: close``), as browsers behind a
+    proxy often do: with keep-alive, the first gunicorn worker to accept would keep all
+    20 reviewers and the other workers would idle.
+    """
 
     def __init__(self, port: int, username: str) -> None:
         self.port = port
@@ -192,15 +204,27 @@ class Reviewer:
         self.cookies: dict[str, str] = {}
 
     def request(self, method: str, path: str, body: dict | None = None, headers=None):
-        headers = dict(headers or {})
+        headers = {"Connection": "close", **(headers or {})}
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         data = None
         if body is not None:
             data = urllib.parse.urlencode(body)
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-        self.conn.request(method, path, body=data, headers=headers)
-        response = self.conn.getresponse()
+        for attempt in (1, 2):
+            try:
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                self.conn.request(method, path, body=data, headers=headers)
+                response = self.conn.getresponse()
+                break
+            except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+                # The server closed an idle keep-alive connection; the request did not
+                # reach it (a vote is idempotent anyway), so open a new one and retry.
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                if attempt == 2:
+                    raise
         content = response.read()
         for header, value in response.getheaders():
             if header.lower() == "set-cookie":
@@ -317,6 +341,10 @@ def main() -> None:
     parser.add_argument("--votes", type=int, default=60, help="votes per reviewer at most")
     parser.add_argument("--seconds", type=float, default=120.0, help="time limit of the run")
     parser.add_argument("--think", type=float, default=2.0, help="mean seconds between votes")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument(
+        "--no-prioritise", action="store_true", help="switch off relevance ranking and refits"
+    )
     args = parser.parse_args()
 
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
@@ -349,13 +377,13 @@ def main() -> None:
     print(f"database: {url}")
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     t0 = time.perf_counter()
-    slug = setup_data(args.records, args.reviewers)
+    slug = setup_data(args.records, args.reviewers, not args.no_prioritise)
     print(
         f"loaded {args.records:,} records and {args.reviewers} reviewers in {time.perf_counter() - t0:.1f} s"
     )
 
     port = free_port()
-    proc, kind = start_server(env, port)
+    proc, kind, log = start_server(env, port, args.workers)
     print(f"server: {kind} on 127.0.0.1:{port}")
     try:
         results: list = []
@@ -388,13 +416,14 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        log.unlink(missing_ok=True)
 
     latencies = sorted(x for _, lat, _, _ in results for x in lat)
     errors = sum((e for *_, e in results), Counter())
     n_ok = sum(len(c) for _, _, c, _ in results)
     if not latencies:
         sys.exit("no request was made")
-    q = statistics.quantiles(latencies, n=100)
+    q = statistics.quantiles(latencies, n=100, method="inclusive")
     print(
         f"'record my vote and give me the next record': {len(latencies):,} requests by "
         f"{args.reviewers} concurrent reviewers in {wall:.1f} s ({len(latencies) / wall:.1f}/s; "
@@ -410,6 +439,15 @@ def main() -> None:
         print("CHECK FAILED: " + "; ".join(problems))
         sys.exit(1)
     print("check: no decision lost or doubled; no record has more than 2 votes; counters match")
+    from screening.models import RankingSnapshot
+
+    snapshots = RankingSnapshot.objects.filter(review__slug=slug).order_by("created_at")
+    if snapshots:
+        print(
+            f"relevance ranking refitted {len(snapshots)} times in the background "
+            f"(last on {snapshots.last().n_resolved} resolved decisions, "
+            f"{snapshots.last().seconds:.1f} s per fit)"
+        )
 
 
 if __name__ == "__main__":

@@ -25,4 +25,3 @@ urlpatterns = [
     path("reviews/<slug:slug>/extraction/", include("extraction.urls")),
     path("reviews/<slug:slug>/analysis/", include("analysis.urls")),
 ]
-

@@ -9,8 +9,8 @@ Callers run this inside their transaction, so an import stays all-or-nothing.
 
 from __future__ import annotations
 
-import json
 import gc
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any

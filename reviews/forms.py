@@ -39,16 +39,6 @@ class ReviewForm(forms.ModelForm):
         } | {"eligibility_criteria": forms.Textarea(attrs={"rows": 6})}
 
 
-class ReviewSettingsForm(forms.ModelForm):
-    class Meta:
-        model = Review
-        fields = ["votes_required", "blinded", "prioritise", "include_keywords", "exclude_keywords"]
-        widgets = {
-            "include_keywords": forms.Textarea(attrs={"rows": 4}),
-            "exclude_keywords": forms.Textarea(attrs={"rows": 4}),
-        }
-
-
 class InvitationForm(forms.Form):
     email = forms.EmailField(required=False)
     username = forms.CharField(required=False, max_length=150, help_text="For an existing user.")

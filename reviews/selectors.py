@@ -67,7 +67,9 @@ def identification_counts(review: Review) -> dict[str, Any]:
     for row in per_batch:
         source = row["search__source"]
         label = labels.get(source, "Unspecified import")
-        target = other_methods if source in {Search.Source.CITATION, Search.Source.OTHER} else databases
+        target = (
+            other_methods if source in {Search.Source.CITATION, Search.Source.OTHER} else databases
+        )
         target[label] = target.get(label, 0) + (row["n"] or 0)
     counts = record_counts(review)
     return {

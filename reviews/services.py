@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
 from typing import Any, BinaryIO
 
 from django.contrib.auth import get_user_model
@@ -69,7 +68,10 @@ def _unique_slug(title: str) -> str:
 def review_create(*, creator: Any, title: str, **fields: Any) -> Review:
     """Create a review with its creator as lead (and reviewer) and the default exclusion reasons."""
     review = Review.objects.create(
-        title=title, slug=fields.pop("slug", None) or _unique_slug(title), created_by=creator, **fields
+        title=title,
+        slug=fields.pop("slug", None) or _unique_slug(title),
+        created_by=creator,
+        **fields,
     )
     Membership.objects.create(review=review, user=creator, is_lead=True, is_reviewer=True)
     exclusion_reasons_seed(review=review)
@@ -357,9 +359,7 @@ def duplicates_find(*, review: Review, new_ids: set[int] | None = None) -> int:
         if duplicate_of_id:
             already_duplicate.add(rid)
     pairs = dedup.find_duplicates(keys, new_ids=new_ids)
-    known = set(
-        DuplicateLink.objects.filter(review=review).values_list("kept_id", "duplicate_id")
-    )
+    known = set(DuplicateLink.objects.filter(review=review).values_list("kept_id", "duplicate_id"))
     links, merged = [], {}
     for pair in pairs:
         if (pair.kept_id, pair.duplicate_id) in known or pair.duplicate_id in already_duplicate:
@@ -402,7 +402,9 @@ def duplicate_decide(*, link: DuplicateLink, actor: Any, is_duplicate: bool) -> 
                 raise ConflictError("That record is already linked as a duplicate of another.")
             kept = Record.objects.get(pk=link.kept_id)
             if kept.duplicate_of_id:
-                raise ConflictError("The kept record is itself a duplicate; decide that pair first.")
+                raise ConflictError(
+                    "The kept record is itself a duplicate; decide that pair first."
+                )
             duplicate.duplicate_of_id = link.kept_id
             duplicate.save(update_fields=["duplicate_of"])
         link.status = DuplicateLink.Status.MERGED if is_duplicate else DuplicateLink.Status.REJECTED

@@ -27,7 +27,6 @@ from .forms import (
     InvitationForm,
     MembershipRolesForm,
     ReviewForm,
-    ReviewSettingsForm,
     SearchForm,
     SignupForm,
 )
@@ -72,16 +71,15 @@ def dashboard(request: HttpRequest, review) -> HttpResponse:
 @review_view(Role.LEAD)
 def review_edit(request: HttpRequest, review) -> HttpResponse:
     form = ReviewForm(request.POST or None, instance=review)
-    settings_form = ReviewSettingsForm(request.POST or None, instance=review, prefix="settings")
-    if request.method == "POST" and form.is_valid() and settings_form.is_valid():
+    if request.method == "POST" and form.is_valid():
         form.save()
-        settings_form.save()
-        messages.success(request, "Protocol and settings saved.")
+        messages.success(request, "Protocol saved.")
         return redirect(review)
     return render(
         request,
         "reviews/review_edit.html",
-        {"review": review, "form": form, "settings_form": settings_form},
+        {"review": review, "form": form},
+        status=400 if form.errors else 200,
     )
 
 
@@ -134,7 +132,9 @@ def member_update(request: HttpRequest, review, member_id: int) -> HttpResponse:
         services.membership_remove(membership=membership, actor=request.user)
         messages.success(request, f"{membership.user.username} removed from the review.")
     else:
-        services.membership_set_roles(membership=membership, actor=request.user, **form.cleaned_data)
+        services.membership_set_roles(
+            membership=membership, actor=request.user, **form.cleaned_data
+        )
         messages.success(request, f"Roles of {membership.user.username} updated.")
     return redirect("reviews:members", slug=review.slug)
 
@@ -310,7 +310,10 @@ def import_map(request: HttpRequest, review, token: str) -> HttpResponse:
     stash = request.session.get(f"csv-upload-{token}")
     if not stash:
         return render(
-            request, "error.html", {"message": "This upload has expired; upload the file again."}, status=410
+            request,
+            "error.html",
+            {"message": "This upload has expired; upload the file again."},
+            status=410,
         )
     with default_storage.open(stash["path"], "rb") as handle:
         headers = csv_headers(handle)
@@ -374,9 +377,7 @@ def record_list(request: HttpRequest, review) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     records = review.records.select_related("batch", "duplicate_of")
     if query:
-        records = records.filter(
-            Q(title__icontains=query) | Q(doi__iexact=query) | Q(pmid=query)
-        )
+        records = records.filter(Q(title__icontains=query) | Q(doi__iexact=query) | Q(pmid=query))
     if request.GET.get("duplicates") == "1":
         records = records.filter(duplicate_of__isnull=False)
     page = Paginator(records, 50).get_page(request.GET.get("page"))

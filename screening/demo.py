@@ -52,7 +52,7 @@ def demo_screening(review, users: dict[str, Any]) -> str | None:
         _adjudicate(review, Stage.TITLE_ABSTRACT, carol, rng, share=0.7)
         n_ft = _screen_ft(review, alice, bob, rng, ft_reasons)
         _adjudicate(review, Stage.FULL_TEXT, carol, rng, share=0.5, reasons=ft_reasons)
-        if ranking.core_available() and ranking.ranking_latest(review) is None:
+        if ranking.ranking_latest(review) is None:
             ranking.ranking_refit(review)
     return f"Screening demo: alice and bob screened {n_ta} titles/abstracts and {n_ft} full texts."
 

@@ -6,9 +6,10 @@ The ranking core (TF-IDF + classifier, stopping estimates) lives in
 * builds its training data from **resolved** title/abstract decisions only, so another
   reviewer's unresolved vote can never reach a queue (blinding);
 * refits after every ``SCREENING_REFIT_EVERY`` (default 10) new resolutions, in a
-  background thread, so a reviewer's next-record request never waits for a fit (it is
-  served from the last stored ranking); ``SCREENING_RANKING_SYNC = True`` fits in the
-  calling thread instead (tests, SQLite demos);
+  process of its own started from a background thread, so a reviewer's next-record
+  request never waits for a fit (it is served from the last stored ranking) and the fit
+  does not hold the web worker's GIL; ``SCREENING_RANKING_SYNC = True`` fits in the
+  calling thread instead (tests, demo loading);
 * stores each ranking as a :class:`~screening.models.RankingSnapshot` and copies its
   scores into ``ScreeningItem.priority``, which orders the queue when
   ``review.prioritise`` is on.
@@ -16,21 +17,26 @@ The ranking core (TF-IDF + classifier, stopping estimates) lives in
 
 from __future__ import annotations
 
+import json
 import logging
+import multiprocessing
+import os
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 
 from reviews.models import Record, Review, Stage
 
+from . import prioritisation
 from .models import FinalDecision, RankingSnapshot, Resolution, ScreeningItem, Vote
 
 log = logging.getLogger(__name__)
 
+PRIORITY_BATCH = 250
 _running: set[int] = set()
 _running_lock = threading.Lock()
 
@@ -81,87 +87,40 @@ def training_data(review: Review, *, own_votes_of: Any = None) -> TrainingData:
     return TrainingData(labels=labels, source=source)
 
 
-def _core():
-    """The prioritisation core, or None while it is not installed."""
-    try:
-        from . import prioritisation
-    except ImportError:
-        return None
-    return prioritisation
-
-
-def core_available() -> bool:
-    return _core() is not None
-
-
 def _texts(review: Review) -> dict[int, str]:
     rows = (
         Record.objects.filter(review=review, duplicate_of__isnull=True)
         .values_list("id", "title", "abstract", "keywords")
         .order_by("id")
     )
-    return {
-        rid: " ".join([title or "", abstract or "", " ".join(map(str, keywords or []))])
-        for rid, title, abstract, keywords in rows
-    }
+    # Title and abstract, as the core's default model was chosen on (keywords lowered
+    # WSS@95 on one of the two labelled sets; see benchmarks/prioritisation.py).
+    return {rid: prioritisation.record_text(title, abstract) for rid, title, abstract, _ in rows}
 
 
 def ranking_refit(review: Review) -> RankingSnapshot | None:
     """Fit the ranking on the review's resolved decisions, store it and reorder the queue.
 
-    Returns ``None`` when the core is missing or there is not yet one include and one
-    exclude (the queue then stays in its seeded random order).
+    Returns ``None`` while there is not yet one include and one exclude (the queue then
+    stays in its seeded random order).
     """
-    core = _core()
     data = training_data(review)
-    if core is None or not data.usable:
+    if not data.usable:
         return None
     started = time.perf_counter()
-    texts = _texts(review)
-    ranking = core_rank(core, texts, data.labels, review=review)
+    model = getattr(settings, "SCREENING_RANKER", prioritisation.DEFAULT_MODEL)
+    ranking = prioritisation.Ranker(model, seed=review.pk).fit(_texts(review), data.labels)
     seconds = time.perf_counter() - started
     snapshot = RankingSnapshot.objects.create(
         review=review,
         n_resolved=len(data.labels),
         n_includes=data.n_includes,
-        method=ranking["method"][:200],
-        payload=ranking["payload"],
+        method=ranking.method[:200],
+        payload=json.loads(ranking.to_json()),
         seconds=seconds,
     )
-    priorities_apply(review, ranking["scores"])
+    priorities_apply(review, ranking.scores)
     return snapshot
-
-
-def core_rank(core: Any, texts: dict[int, str], labels: dict[int, int], *, review: Review) -> dict:
-    """Fit the core on the labelled records and score every record.
-
-    The core is used through its public seam: ``core.Ranker`` (the model named by the
-    ``SCREENING_RANKER`` setting, else the core's default; seeded by the review) whose
-    ``fit(texts, labels)`` returns an immutable :class:`~screening.prioritisation.Ranking`
-    with ``scores`` (unlabelled record id -> relevance), ``method`` and ``to_json()``.
-
-    Returns ``{"scores": {id: float}, "method": str, "payload": JSON-able dict}``.
-    """
-    model = getattr(settings, "SCREENING_RANKER", None)
-    ranker = core.Ranker(model, seed=review.pk) if model else core.Ranker(seed=review.pk)
-    result = ranker.fit(texts, labels)
-    scores = getattr(result, "scores", None)
-    if scores is None:
-        order = list(result.order)
-        # Rank positions become scores in (0, 1]: the first record scores highest.
-        scores = {rid: 1.0 - i / max(len(order), 1) for i, rid in enumerate(order)}
-    to_json = getattr(result, "to_json", None)
-    payload = to_json() if callable(to_json) else {}
-    if isinstance(payload, str):
-        import json
-
-        payload = json.loads(payload)
-    method = getattr(result, "method", "") or type(ranker).__name__
-    return {
-        "scores": {int(k): float(v) for k, v in dict(scores).items()},
-        "method": str(method),
-        "payload": payload,
-    }
 
 
 def priorities_apply(review: Review, scores: dict[int, float]) -> int:
@@ -177,9 +136,13 @@ def priorities_apply(review: Review, scores: dict[int, float]) -> int:
         if score is not None and score != item.relevance:
             item.relevance = float(score)
             changed.append(item)
-    # Only the relevance column is written: a concurrent vote's status/n_votes stay intact.
-    with transaction.atomic():
-        ScreeningItem.objects.bulk_update(changed, ["relevance"], batch_size=2000)
+    # Only the relevance column is written, so a concurrent vote's status and n_votes stay
+    # intact; and in small transactions, so no vote waits long for these row locks.
+    for start in range(0, len(changed), PRIORITY_BATCH):
+        with transaction.atomic():
+            ScreeningItem.objects.bulk_update(
+                changed[start : start + PRIORITY_BATCH], ["relevance"]
+            )
     return len(changed)
 
 
@@ -190,11 +153,14 @@ def ranking_latest(review: Review) -> RankingSnapshot | None:
 def ranking_note_resolution(review_id: int) -> None:
     """Called after a title/abstract resolution commits: refit if N new ones have come in."""
     review = Review.objects.filter(pk=review_id).first()
-    if review is None or not review.prioritise or not core_available():
+    if review is None or not review.prioritise:
         return
     n_resolved = Resolution.objects.filter(review=review, stage=Stage.TITLE_ABSTRACT).count()
     latest = ranking_latest(review)
-    if latest is not None and n_resolved - latest.n_resolved < refit_every():
+    # Every N (default 10) resolutions, and less often as the labelled set grows (every 1 %
+    # of it, the schedule the simulation validated), so large reviews don't refit non-stop.
+    interval = max(refit_every(), prioritisation.refit_interval(n_resolved, every=1))
+    if latest is not None and n_resolved - latest.n_resolved < interval:
         return
     if latest is None and not training_data(review).usable:
         return
@@ -211,16 +177,36 @@ def ranking_note_resolution(review_id: int) -> None:
 
 
 def _refit_in_background(review_id: int) -> None:
+    """Watcher thread: run the refit in a process of its own and wait for it.
+
+    A fit of a large review keeps a CPU busy for seconds; in a thread of the web server it
+    would hold the GIL and slow every request of that worker, in its own process it does
+    not. The watcher only waits, so it costs the server nothing.
+    """
     try:
-        close_old_connections()
-        review = Review.objects.get(pk=review_id)
-        ranking_refit(review)
+        review = Review.objects.filter(pk=review_id).only("slug", "created_at").first()
+        if review is None:
+            return
+        identity = (review.slug, review.created_at.isoformat() if review.created_at else "")
+        context = multiprocessing.get_context("spawn")
+        from .refit_process import main as refit_process_main
+
+        process = context.Process(
+            target=refit_process_main,
+            args=(review_id, os.environ.get("DJANGO_SETTINGS_MODULE", ""), *identity),
+            name=f"reviewflow-refit-{review_id}",
+            daemon=True,
+        )
+        process.start()
+        process.join()
+        if process.exitcode:
+            log.error("Refit of review %s exited with %s", review_id, process.exitcode)
     except Exception:  # a failed refit must never take the server down; the old ranking stays
         log.exception("Refit of the screening ranking of review %s failed", review_id)
     finally:
         with _running_lock:
             _running.discard(review_id)
-        connection.close()
+        connection.close()  # this thread's own connection
 
 
 def refit_running(review_id: int) -> bool:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from reviews.models import Membership, Record, Review, Stage
@@ -94,33 +95,50 @@ def _team_counts(review: Review, stage: str) -> dict[str, int]:
     return counts
 
 
+PROGRESS_CACHE_SECONDS = 2
+
+
 def progress(review: Review, stage: str, user: Any, membership: Membership | None) -> Progress:
-    """Progress at a stage as `user` may see it (cheap: it runs on every vote)."""
-    team = _team_counts(review, stage)
-    my_votes = Vote.objects.filter(review=review, stage=stage, reviewer=user)
-    mine_done = my_votes.count()
-    # Items still needing votes that I have already voted on are not mine to do.
-    mine_in_needing = my_votes.filter(
-        Exists(
-            ScreeningItem.objects.filter(
-                record=OuterRef("record"),
-                stage=stage,
-                active=True,
-                status=ScreeningItem.Status.OPEN,
-                n_votes__lt=review.votes_required,
+    """Progress at a stage as `user` may see it.
+
+    It runs on every vote, and the team totals scan the whole stage, so everything but
+    the user's own done-count is cached for a moment per user. The cached numbers are
+    taken together, at one time: mixing a stale total with a fresh count of one's own
+    would make the bar move when another reviewer votes, a hint blinding forbids.
+    """
+    stamp = review.created_at.timestamp() if review.created_at else 0
+    key = f"screening:progress:{review.pk}:{stamp}:{stage}:{review.votes_required}:{user.pk}"
+    snapshot = cache.get(key)
+    if snapshot is None:
+        snapshot = _team_counts(review, stage)
+        # Items still needing votes that I have already voted on are not mine to do.
+        snapshot["mine_in_needing"] = (
+            Vote.objects.filter(review=review, stage=stage, reviewer=user)
+            .filter(
+                Exists(
+                    ScreeningItem.objects.filter(
+                        record=OuterRef("record"),
+                        stage=stage,
+                        active=True,
+                        status=ScreeningItem.Status.OPEN,
+                        n_votes__lt=review.votes_required,
+                    )
+                )
             )
+            .count()
         )
-    ).count()
+        cache.set(key, snapshot, PROGRESS_CACHE_SECONDS)
+    mine_done = Vote.objects.filter(review=review, stage=stage, reviewer=user).count()
     sees_conflicts = membership is not None and (membership.can_adjudicate or not review.blinded)
     return Progress(
         stage=stage,
-        total=team["total"],
+        total=snapshot["total"],
         mine_done=mine_done,
-        mine_remaining=max(team["needing"] - mine_in_needing, 0),
-        resolved=team["resolved"],
-        included=team["included"],
-        excluded=team["excluded"],
-        conflicts=team["conflicts"] if sees_conflicts else None,
+        mine_remaining=max(snapshot["needing"] - snapshot["mine_in_needing"], 0),
+        resolved=snapshot["resolved"],
+        included=snapshot["included"],
+        excluded=snapshot["excluded"],
+        conflicts=snapshot["conflicts"] if sees_conflicts else None,
     )
 
 
@@ -207,19 +225,37 @@ def record_view(review: Review, stage: str, record: Record, user: Any) -> Record
         my_vote=my_vote,
         other_votes=[v for v in votes if v.reviewer_id != user.pk] if visible else [],
         resolution=resolution,
-        fulltext=FullText.objects.filter(record=record).first(),
+        fulltext=(
+            FullText.objects.filter(record=record).first() if stage == Stage.FULL_TEXT else None
+        ),
         others_visible=visible,
         ta_resolution=ta_resolution,
     )
 
 
-def my_history(review: Review, stage: str, user: Any) -> list[int]:
-    """Record ids the user has decided at this stage, oldest first (for moving back/forth)."""
-    return list(
-        Vote.objects.filter(review=review, stage=stage, reviewer=user)
-        .order_by("created_at", "id")
+def history_neighbours(
+    review: Review, stage: str, user: Any, record_id: int
+) -> tuple[int | None, int | None, bool]:
+    """(previous, next, in history) among the records the user decided at this stage, in
+    the order decided. For a record not decided yet, previous is the last decision."""
+    mine = Vote.objects.filter(review=review, stage=stage, reviewer=user)
+    here = mine.filter(record_id=record_id).values_list("created_at", "id").first()
+    if here is None:
+        last = mine.order_by("-created_at", "-id").values_list("record_id", flat=True).first()
+        return last, None, False
+    created, vote_id = here
+    before = Q(created_at__lt=created) | Q(created_at=created, id__lt=vote_id)
+    after = Q(created_at__gt=created) | Q(created_at=created, id__gt=vote_id)
+    prev_id = (
+        mine.filter(before)
+        .order_by("-created_at", "-id")
         .values_list("record_id", flat=True)
+        .first()
     )
+    next_id = (
+        mine.filter(after).order_by("created_at", "id").values_list("record_id", flat=True).first()
+    )
+    return prev_id, next_id, True
 
 
 def screenable_record(review: Review, stage: str, record_id: int) -> Record | None:

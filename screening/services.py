@@ -55,6 +55,17 @@ def _stage(stage: str) -> str:
     return stage
 
 
+def _lock(qs, **kwargs):
+    """SELECT ... FOR NO KEY UPDATE where the database has it (PostgreSQL).
+
+    The weaker lock still serialises every writer of an item, but does not block the
+    inserts of claims and votes that reference the item (they take FOR KEY SHARE).
+    """
+    if connection.features.has_select_for_no_key_update:
+        kwargs["no_key"] = True
+    return qs.select_for_update(**kwargs)
+
+
 def _item_priority(review_id: int, record_id: int) -> float:
     # Seeded, so the random order before any ranking is the same on every server.
     return random.Random(review_id * 1_000_003 + record_id).random()
@@ -117,7 +128,7 @@ def items_sync(review: Review, *, force: bool = False) -> None:
         review=review, status=ScreeningItem.Status.OPEN, n_votes__gte=review.votes_required
     ).values_list("id", flat=True):
         with transaction.atomic():
-            item = ScreeningItem.objects.select_for_update().get(pk=item_id)
+            item = _lock(ScreeningItem.objects).get(pk=item_id)
             _evaluate(item, review)
     cache.set(key, signature, 3600)
 
@@ -163,14 +174,15 @@ def _queue_order(review: Review) -> list:
 
 
 def _can_take(item: ScreeningItem, review: Review, user: Any, now) -> bool:
-    """Under the item's lock: may `user` add a vote (not a change of theirs)?"""
+    """Under the item's lock, for a user without a vote on it: may they add one?
+
+    ``item.n_votes`` is current here: it is only ever written under this same lock. The
+    claims are re-counted because the queue query saw them at its own snapshot.
+    """
     if not item.active or item.status != ScreeningItem.Status.OPEN:
         return False
-    if Vote.objects.filter(record_id=item.record_id, stage=item.stage, reviewer=user).exists():
-        return False
-    n_votes = Vote.objects.filter(record_id=item.record_id, stage=item.stage).count()
     others = Claim.objects.filter(item=item, expires_at__gt=now).exclude(reviewer=user).count()
-    return n_votes + others < review.votes_required
+    return item.n_votes + others < review.votes_required
 
 
 def next_item_claim(*, review: Review, stage: str, actor: Any) -> ScreeningItem | None:
@@ -214,7 +226,7 @@ def next_item_claim(*, review: Review, stage: str, actor: Any) -> ScreeningItem 
                 qs = _queue(review, stage, actor, now, n_votes).select_related("record")
                 if skip_locked:
                     # Rows other reviewers hold locked right now are skipped, not waited for.
-                    qs = qs.select_for_update(skip_locked=True, of=("self",))
+                    qs = _lock(qs, skip_locked=True, of=("self",))
                 item = qs.first()
                 if item is None:
                     break
@@ -246,7 +258,7 @@ def _reason_for(review: Review, stage: str, reason_id: Any) -> ExclusionReason |
 
 def _locked_item(review: Review, record_id: Any, stage: str) -> ScreeningItem:
     try:
-        return ScreeningItem.objects.select_for_update().get(
+        return _lock(ScreeningItem.objects).get(
             review=review, record_id=int(record_id), stage=stage
         )
     except (ValueError, TypeError, ScreeningItem.DoesNotExist) as exc:

@@ -73,7 +73,6 @@ def overview(request: HttpRequest, review) -> HttpResponse:
         "curve_svg": mark_safe(_curve_svg(curve)),  # built from numbers only
         "stopping": stopping_aid(curve),
         "ranking": ranking.ranking_latest(review),
-        "ranking_core": ranking.core_available(),
         "refit_every": ranking.refit_every(),
         "agreement_full": full,
     }
@@ -118,14 +117,7 @@ def _curve_svg(curve: selectors.Curve, width: int = 520, height: int = 240) -> s
 def _panel_context(request, review, stage, record, *, mode: str, error: str = "") -> dict:
     view = selectors.record_view(review, stage, record, request.user)
     hl = highlighter(review.include_keywords, review.exclude_keywords)
-    history = selectors.my_history(review, stage, request.user)
-    prev_id = next_id = None
-    if record.pk in history:
-        i = history.index(record.pk)
-        prev_id = history[i - 1] if i > 0 else None
-        next_id = history[i + 1] if i + 1 < len(history) else None
-    elif history:
-        prev_id = history[-1]
+    prev_id, next_id, _ = selectors.history_neighbours(review, stage, request.user, record.pk)
     keymap = keymap_for(request.user)
     volume = record.volume + (f"({record.issue})" if record.issue else "")
     volume += f":{record.pages}" if record.pages else ""
@@ -165,7 +157,7 @@ def _render_done(request, review, stage) -> HttpResponse:
         "stage_label": Stage(stage).label,
         "done": True,
         "progress": selectors.progress(review, stage, request.user, request.membership),
-        "prev_id": (selectors.my_history(review, stage, request.user) or [None])[-1],
+        "prev_id": selectors.history_neighbours(review, stage, request.user, 0)[0],
         "keymap": keymap_for(request.user),
     }
     return _render_screen(request, context)
@@ -765,7 +757,6 @@ def screening_settings(request: HttpRequest, review) -> HttpResponse:
             "form": form,
             "log": BlindingChange.objects.filter(review=review).select_related("actor")[:20],
             "ranking": ranking.ranking_latest(review),
-            "ranking_core": ranking.core_available(),
         },
         status=400 if request.method == "POST" else 200,
     )
@@ -774,8 +765,6 @@ def screening_settings(request: HttpRequest, review) -> HttpResponse:
 @require_POST
 @review_view(Role.LEAD)
 def ranking_refit(request: HttpRequest, review) -> HttpResponse:
-    if not ranking.core_available():
-        raise DomainError("The prioritisation model is not installed on this server.")
     snapshot = ranking.ranking_refit(review)
     if snapshot is None:
         messages.warning(

@@ -76,7 +76,9 @@ def new_page(browser, live_server):
     contexts = []
 
     def make():
-        context = browser.new_context(base_url=live_server.url, viewport={"width": 1366, "height": 900})
+        context = browser.new_context(
+            base_url=live_server.url, viewport={"width": 1366, "height": 900}
+        )
         context.set_default_timeout(10_000)
         contexts.append(context)
         return context.new_page()

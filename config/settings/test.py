@@ -9,3 +9,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="reviewflow-test-media-"))
 DEBUG = False
+# Refit screening rankings in the calling thread: a spawned refit process cannot see the
+# test database.
+SCREENING_RANKING_SYNC = True

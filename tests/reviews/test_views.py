@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -195,8 +196,10 @@ def test_dashboard_for_members(client, cast, user):
 def test_demo_loader_is_idempotent(db):
     from django.core.management import call_command
 
-    call_command("load_demo", stdout=open("/dev/null", "w"))
+    call_command("load_demo", stdout=io.StringIO())
     n = Review.objects.get(slug="peer-support").records.count()
-    call_command("load_demo", stdout=open("/dev/null", "w"))
+    out = io.StringIO()
+    call_command("load_demo", stdout=out)
+    assert "exists already" in out.getvalue()
     assert Review.objects.filter(slug="peer-support").count() == 1
     assert Review.objects.get(slug="peer-support").records.count() == n > 100

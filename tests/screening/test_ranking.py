@@ -1,12 +1,13 @@
 """Prioritisation wiring: training data respects blinding; refits reorder the queue."""
 
+import json
 import threading
 import types
 from dataclasses import dataclass
 
 import pytest
 
-from screening import ranking, services
+from screening import prioritisation, ranking, services
 from screening.models import RankingSnapshot, ScreeningItem
 from tests.screening.factories import pair, records, vote
 
@@ -43,8 +44,8 @@ class FakeRanking:
     scores: dict
     method: str = "fake TF-IDF + nothing"
 
-    def to_json(self) -> dict:
-        return {"scores": {str(k): v for k, v in self.scores.items()}}
+    def to_json(self) -> str:
+        return json.dumps({"scores": {str(k): v for k, v in self.scores.items()}})
 
 
 class FakeRanker:
@@ -63,8 +64,13 @@ class FakeRanker:
 @pytest.fixture
 def fake_core(monkeypatch):
     FakeRanker.seen = []
-    core = types.SimpleNamespace(Ranker=FakeRanker)
-    monkeypatch.setattr(ranking, "_core", lambda: core)
+    core = types.SimpleNamespace(
+        Ranker=FakeRanker,
+        DEFAULT_MODEL="fake",
+        record_text=prioritisation.record_text,
+        refit_interval=prioritisation.refit_interval,
+    )
+    monkeypatch.setattr(ranking, "prioritisation", core)
     return core
 
 
@@ -142,18 +148,8 @@ def test_background_refit_does_not_block_and_runs_once(cast, fake_core, monkeypa
     assert calls == [cast.review.pk]
 
 
-def test_without_the_core_nothing_is_fitted(cast, monkeypatch):
-    monkeypatch.setattr(ranking, "_core", lambda: None)
-    rs = records(cast.review, 2)
-    pair(cast.review, rs[0], cast.alice, cast.bob, "include", "include")
-    pair(cast.review, rs[1], cast.alice, cast.bob, "exclude", "exclude")
-    assert ranking.ranking_refit(cast.review) is None
-    assert not RankingSnapshot.objects.exists()
-
-
 def test_the_real_core_puts_the_obvious_include_first(cast, settings):
     """End to end with screening.prioritisation: resolved decisions in, queue order out."""
-    pytest.importorskip("screening.prioritisation")
     relevant = "Randomised trial of peer support for people with serious mental illness"
     animal = "Hepatic enzyme kinetics in rat liver microsomes"
     train_in = records(cast.review, 3, title=relevant, abstract="peer support recovery hope trial")

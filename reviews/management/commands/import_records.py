@@ -18,7 +18,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("review_slug")
         parser.add_argument("file", type=Path)
-        parser.add_argument("--format", choices=["ris", "nbib", "bibtex", "csv", "endnote_xml"], default=None)
+        parser.add_argument(
+            "--format", choices=["ris", "nbib", "bibtex", "csv", "endnote_xml"], default=None
+        )
         parser.add_argument("--search", type=int, default=None, help="Id of the search in the log.")
         parser.add_argument("--user", default=None, help="Username recorded as importer.")
         parser.add_argument(
@@ -36,7 +38,9 @@ class Command(BaseCommand):
         if options["search"] is not None:
             search = review.searches.filter(pk=options["search"]).first()
             if search is None:
-                raise CommandError(f"Review {review.slug} has no search with id {options['search']}.")
+                raise CommandError(
+                    f"Review {review.slug} has no search with id {options['search']}."
+                )
         actor = None
         if options["user"]:
             actor = get_user_model().objects.filter(username=options["user"]).first()
@@ -52,11 +56,15 @@ class Command(BaseCommand):
                 )
         except DomainError as exc:
             raise CommandError(exc.message) from exc
-        self.stdout.write(f"{path.name}: {batch.n_read} records read as {batch.format.upper()}, {batch.n_skipped} skipped")
+        self.stdout.write(
+            f"{path.name}: {batch.n_read} records read as {batch.format.upper()}, {batch.n_skipped} skipped"
+        )
         for skipped in batch.skipped[:50]:
             self.stdout.write(f"  skipped line {skipped['line']}: {skipped['reason']}")
         for row in batch.preview:
-            self.stdout.write(f"  line {row['line']}: {row['title'][:100]} ({row['year'] or 'n.d.'})")
+            self.stdout.write(
+                f"  line {row['line']}: {row['title'][:100]} ({row['year'] or 'n.d.'})"
+            )
         if options["preview"]:
             services.import_discard(batch=batch, actor=actor)
             self.stdout.write("Preview only: nothing stored.")

@@ -19,7 +19,9 @@ from reviews.models import ImportBatch, Membership, Review, Search
 DEMO_SLUG = "peer-support"
 DEMO_PASSWORD = "reviewflow-demo"
 DEMO_RECORDS = 400
-EXCERPT = Path(settings.BASE_DIR) / "tests" / "fixtures" / "screening" / "cohen2006_adhd_excerpt.csv"
+EXCERPT = (
+    Path(settings.BASE_DIR) / "tests" / "fixtures" / "screening" / "cohen2006_adhd_excerpt.csv"
+)
 
 PROTOCOL = {
     "question": (
