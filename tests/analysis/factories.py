@@ -181,8 +181,10 @@ def rob_consensus(cast, study: Study, overall: str) -> None:
     rob_services.rob_consensus_finalise(consensus=consensus, actor=cast.alice)
 
 
-# Twelve trials: two diagnoses (SMI, depression), two formats, mixed RoB, one study with two
-# depression instruments (the preferred-instrument rule picks one), two with follow-up.
+# Twelve made-up trials for tests (labels echo the seed review's trial names; the numbers are
+# invented, not those trials' results): two diagnoses (SMI, depression), two formats, mixed
+# RoB, one study with two depression instruments (the preferred-instrument rule picks one),
+# two with follow-up.
 def twelve_trials() -> list[StudySpec]:
     base = [
         (
