@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 ADVISORY_LOCK_BASE = 0x5C4EE000000  # namespace of this app's PostgreSQL advisory locks
+REFIT_NICENESS = 15
 
 
 def main(review_id: int, settings_module: str, slug: str = "", created_at: str = "") -> None:
@@ -20,6 +21,9 @@ def main(review_id: int, settings_module: str, slug: str = "", created_at: str =
     """
     if settings_module:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module)
+    # A refit is background work: on a small server it must not take CPU from reviewers'
+    # requests, which are served from the last ranking meanwhile.
+    os.nice(REFIT_NICENESS)
     import django
 
     django.setup()
