@@ -29,6 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 
+from reviews.db import lock_for_update
 from reviews.models import Record, Review, Stage
 
 from . import prioritisation
@@ -128,7 +129,9 @@ def priorities_apply(review: Review, scores: dict[int, float]) -> int:
     items = list(
         ScreeningItem.objects.filter(
             review=review, stage=Stage.TITLE_ABSTRACT, status=ScreeningItem.Status.OPEN
-        ).only("id", "record_id", "relevance")
+        )
+        .only("id", "record_id", "relevance")
+        .order_by("id")
     )
     changed = []
     for item in items:
@@ -137,12 +140,16 @@ def priorities_apply(review: Review, scores: dict[int, float]) -> int:
             item.relevance = float(score)
             changed.append(item)
     # Only the relevance column is written, so a concurrent vote's status and n_votes stay
-    # intact; and in small transactions, so no vote waits long for these row locks.
+    # intact; and in small transactions, so no vote waits long for these row locks. The
+    # rows are locked in id order first: an UPDATE locks rows in whatever order its plan
+    # scans them, and two refits writing the same rows in different orders (two server
+    # processes, or two resolutions at once) would deadlock.
     for start in range(0, len(changed), PRIORITY_BATCH):
+        batch = changed[start : start + PRIORITY_BATCH]
         with transaction.atomic():
-            ScreeningItem.objects.bulk_update(
-                changed[start : start + PRIORITY_BATCH], ["relevance"]
-            )
+            locked = ScreeningItem.objects.filter(pk__in=[item.pk for item in batch])
+            list(lock_for_update(locked.order_by("id")).values_list("id", flat=True))
+            ScreeningItem.objects.bulk_update(batch, ["relevance"])
     return len(changed)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from reviews import dedup
+from reviews.db import lock_for_update, retry_transient
 from reviews.errors import ConflictError, DomainError
 from reviews.models import ExclusionReason, Record, Review, Stage
 
@@ -40,6 +42,8 @@ from .models import (
 )
 
 CLAIM_MINUTES = 30
+QUEUE_ATTEMPTS = 50
+LOCKED_RETRY_SECONDS = 0.01
 SYNC_CHECK_SECONDS = 5
 PDF_MAGIC = b"%PDF-"
 NOTE_MAX = 5000
@@ -53,17 +57,6 @@ def _stage(stage: str) -> str:
     if stage not in (Stage.TITLE_ABSTRACT, Stage.FULL_TEXT):
         raise NotFoundInReview(f"Unknown screening stage “{stage}”.")
     return stage
-
-
-def _lock(qs, **kwargs):
-    """SELECT ... FOR NO KEY UPDATE where the database has it (PostgreSQL).
-
-    The weaker lock still serialises every writer of an item, but does not block the
-    inserts of claims and votes that reference the item (they take FOR KEY SHARE).
-    """
-    if connection.features.has_select_for_no_key_update:
-        kwargs["no_key"] = True
-    return qs.select_for_update(**kwargs)
 
 
 def _item_priority(review_id: int, record_id: int) -> float:
@@ -128,7 +121,7 @@ def items_sync(review: Review, *, force: bool = False) -> None:
         review=review, status=ScreeningItem.Status.OPEN, n_votes__gte=review.votes_required
     ).values_list("id", flat=True):
         with transaction.atomic():
-            item = _lock(ScreeningItem.objects).get(pk=item_id)
+            item = lock_for_update(ScreeningItem.objects).get(pk=item_id)
             _evaluate(item, review)
     cache.set(key, signature, 3600)
 
@@ -185,6 +178,7 @@ def _can_take(item: ScreeningItem, review: Review, user: Any, now) -> bool:
     return item.n_votes + others < review.votes_required
 
 
+@retry_transient()
 def next_item_claim(*, review: Review, stage: str, actor: Any) -> ScreeningItem | None:
     """Give `actor` their next record at `stage` and keep its slot for them.
 
@@ -221,14 +215,25 @@ def next_item_claim(*, review: Review, stage: str, actor: Any) -> ScreeningItem 
     skip_locked = connection.features.has_select_for_update_skip_locked
     # Records that already have votes first (most votes first), so that pairs complete.
     for n_votes in range(review.votes_required - 1, -1, -1):
-        for _attempt in range(5):
+        # A failed attempt means another reviewer took that slot first, or every eligible
+        # row was locked for a moment; the cap only guards against a spin.
+        for _attempt in range(QUEUE_ATTEMPTS):
             with transaction.atomic():
                 qs = _queue(review, stage, actor, now, n_votes).select_related("record")
                 if skip_locked:
-                    # Rows other reviewers hold locked right now are skipped, not waited for.
-                    qs = _lock(qs, skip_locked=True, of=("self",))
-                item = qs.first()
+                    # Rows other reviewers hold locked right now are skipped, not waited
+                    # for: waiting here while rows locked and skipped by the ORDER BY ...
+                    # LIMIT stay locked would deadlock against other reviewers.
+                    item = lock_for_update(qs, skip_locked=True, of=("self",)).first()
+                else:
+                    item = lock_for_update(qs).first()
                 if item is None:
+                    if skip_locked and qs.exists():
+                        # All eligible rows are locked right now (reviewers taking the
+                        # last records, a refit writing relevance): try again shortly
+                        # rather than tell the reviewer that nothing is left.
+                        time.sleep(LOCKED_RETRY_SECONDS)
+                        continue
                     break
                 if not _can_take(item, review, actor, now):
                     continue
@@ -258,13 +263,14 @@ def _reason_for(review: Review, stage: str, reason_id: Any) -> ExclusionReason |
 
 def _locked_item(review: Review, record_id: Any, stage: str) -> ScreeningItem:
     try:
-        return _lock(ScreeningItem.objects).get(
+        return lock_for_update(ScreeningItem.objects).get(
             review=review, record_id=int(record_id), stage=stage
         )
     except (ValueError, TypeError, ScreeningItem.DoesNotExist) as exc:
         raise NotFoundInReview("This record is not waiting for screening at this stage.") from exc
 
 
+@retry_transient()
 def vote_cast(
     *,
     review: Review,
@@ -348,6 +354,7 @@ def vote_cast(
     return vote
 
 
+@retry_transient()
 def vote_undo(*, review: Review, stage: str, actor: Any) -> int:
     """Withdraw `actor`'s most recent decision at `stage`; return its record id.
 
@@ -450,10 +457,12 @@ def _resolve(
     if item.stage == Stage.TITLE_ABSTRACT:
         from .ranking import ranking_note_resolution
 
-        transaction.on_commit(lambda: ranking_note_resolution(review.pk))
+        # robust: the vote is committed; a failed refit is logged and must not fail it.
+        transaction.on_commit(lambda: ranking_note_resolution(review.pk), robust=True)
     return resolution
 
 
+@retry_transient()
 def conflict_resolve(
     *,
     review: Review,
