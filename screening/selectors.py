@@ -203,18 +203,32 @@ def others_visible(review: Review, item: ScreeningItem | None) -> bool:
     return (item is not None and item.status == ScreeningItem.Status.RESOLVED) or not review.blinded
 
 
-def record_view(review: Review, stage: str, record: Record, user: Any) -> RecordView:
-    item = ScreeningItem.objects.filter(review=review, record=record, stage=stage).first()
-    votes = list(
-        Vote.objects.filter(record=record, stage=stage).select_related("reviewer", "reason")
-    )
+def record_view(
+    review: Review, stage: str, record: Record, user: Any, *, item: ScreeningItem | None = None
+) -> RecordView:
+    """What `user` may see of `record` at `stage`: blinding decides whose votes are in it.
+
+    ``item`` is the record's screening item when the caller holds it already (the record
+    just claimed from the queue); the queries that cannot find anything for it (votes of an
+    item nobody voted on, the resolution of an open item) are skipped, since this runs on
+    every "vote and give me the next record" request.
+    """
+    if item is None or item.record_id != record.pk or item.stage != stage:
+        item = ScreeningItem.objects.filter(review=review, record=record, stage=stage).first()
     visible = others_visible(review, item)
+    votes: list[Vote] = []
+    if item is None or item.n_votes or item.status != ScreeningItem.Status.OPEN:
+        votes = list(
+            Vote.objects.filter(record=record, stage=stage).select_related("reviewer", "reason")
+        )
     my_vote = next((v for v in votes if v.reviewer_id == user.pk), None)
-    resolution = (
-        Resolution.objects.filter(record=record, stage=stage)
-        .select_related("reason", "actor")
-        .first()
-    )
+    resolution = None
+    if item is None or item.status == ScreeningItem.Status.RESOLVED:
+        resolution = (
+            Resolution.objects.filter(record=record, stage=stage)
+            .select_related("reason", "actor")
+            .first()
+        )
     ta_resolution = None
     if stage == Stage.FULL_TEXT:
         ta_resolution = Resolution.objects.filter(record=record, stage=Stage.TITLE_ABSTRACT).first()
@@ -234,12 +248,15 @@ def record_view(review: Review, stage: str, record: Record, user: Any) -> Record
 
 
 def history_neighbours(
-    review: Review, stage: str, user: Any, record_id: int
+    review: Review, stage: str, user: Any, record_id: int, *, decided: bool = True
 ) -> tuple[int | None, int | None, bool]:
     """(previous, next, in history) among the records the user decided at this stage, in
-    the order decided. For a record not decided yet, previous is the last decision."""
+    the order decided. For a record not decided yet, previous is the last decision.
+    ``decided=False`` says the caller knows the user has not decided this record."""
     mine = Vote.objects.filter(review=review, stage=stage, reviewer=user)
-    here = mine.filter(record_id=record_id).values_list("created_at", "id").first()
+    here = None
+    if decided:
+        here = mine.filter(record_id=record_id).values_list("created_at", "id").first()
     if here is None:
         last = mine.order_by("-created_at", "-id").values_list("record_id", flat=True).first()
         return last, None, False

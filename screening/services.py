@@ -16,8 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, IntegerField, Max, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from reviews import dedup
@@ -43,6 +42,7 @@ from .models import (
 
 CLAIM_MINUTES = 30
 QUEUE_ATTEMPTS = 50
+QUEUE_ROUNDS = 50
 LOCKED_RETRY_SECONDS = 0.01
 SYNC_CHECK_SECONDS = 5
 PDF_MAGIC = b"%PDF-"
@@ -129,41 +129,57 @@ def items_sync(review: Review, *, force: bool = False) -> None:
 # --- The queue -----------------------------------------------------------------------------
 
 
-def _queue(review: Review, stage: str, user: Any, now, n_votes: int) -> Any:
-    """Items with exactly `n_votes` votes that `user` may take, in queue order.
+def _queue_first(
+    review: Review, stage: str, user: Any, now, n_votes: int, *, skip_locked: bool
+) -> ScreeningItem | None:
+    """The first item with exactly `n_votes` votes that `user` may take, in queue order.
+
+    With ``skip_locked`` the row is locked (FOR NO KEY UPDATE SKIP LOCKED): rows other
+    reviewers hold locked right now are skipped, not waited for. Without it nothing is
+    locked (on PostgreSQL; SQLite serialises writers anyway).
 
     One vote count at a time, so that the ordering matches an index
-    (review, stage, status, n_votes, [relevance,] priority, id) and the database stops at
-    the first eligible row instead of sorting the whole stage.
+    (review, stage, active, status, n_votes, [relevance,] priority, id) and the database
+    stops at the first eligible row instead of sorting the whole stage. Hand-written SQL:
+    this runs on every "vote and give me the next record" request, and building it with
+    the ORM (correlated subqueries, annotations) cost more than running it.
     """
-    mine = Vote.objects.filter(record=OuterRef("record"), stage=stage, reviewer=user)
-    other_claims = (
-        Claim.objects.filter(item=OuterRef("pk"), expires_at__gt=now)
-        .exclude(reviewer=user)
-        .order_by()
-        .values("item")
-        .annotate(c=Count("id"))
-        .values("c")
+    item_table = connection.ops.quote_name(ScreeningItem._meta.db_table)
+    vote_table = connection.ops.quote_name(Vote._meta.db_table)
+    claim_table = connection.ops.quote_name(Claim._meta.db_table)
+    order = (
+        "i.relevance DESC, i.priority DESC, i.id"
+        if review.prioritise
+        else ("i.priority DESC, i.id")
     )
-    return (
-        ScreeningItem.objects.filter(
-            review=review,
-            stage=stage,
-            status=ScreeningItem.Status.OPEN,
-            n_votes=n_votes,
-            active=True,
-        )
-        .exclude(Exists(mine))
-        .annotate(n_claims=Coalesce(Subquery(other_claims, output_field=IntegerField()), 0))
-        .filter(n_claims__lt=review.votes_required - n_votes)
-        .order_by(*_queue_order(review))
-    )
-
-
-def _queue_order(review: Review) -> list:
-    if review.prioritise:
-        return ["-relevance", "-priority", "id"]
-    return ["-priority", "id"]
+    lock = ""
+    if skip_locked:
+        no_key = " NO KEY" if connection.features.has_select_for_no_key_update else ""
+        lock = f" FOR{no_key} UPDATE OF i SKIP LOCKED"
+    sql = f"""
+        SELECT i.* FROM {item_table} i
+        WHERE i.review_id = %s AND i.stage = %s AND i.active AND i.status = %s
+          AND i.n_votes = %s
+          AND NOT EXISTS (
+            SELECT 1 FROM {vote_table} v
+            WHERE v.record_id = i.record_id AND v.stage = %s AND v.reviewer_id = %s)
+          AND (SELECT COUNT(*) FROM {claim_table} c
+               WHERE c.item_id = i.id AND c.expires_at > %s AND c.reviewer_id <> %s) < %s
+        ORDER BY {order}
+        LIMIT 1{lock}
+    """  # noqa: S608 - only table names and fixed clauses are formatted in; values are params
+    params = [
+        review.pk,
+        stage,
+        ScreeningItem.Status.OPEN,
+        n_votes,
+        stage,
+        user.pk,
+        connection.ops.adapt_datetimefield_value(now),
+        user.pk,
+        review.votes_required - n_votes,
+    ]
+    return next(iter(ScreeningItem.objects.raw(sql, params)), None)
 
 
 def _can_take(item: ScreeningItem, review: Review, user: Any, now) -> bool:
@@ -200,7 +216,7 @@ def next_item_claim(*, review: Review, stage: str, actor: Any) -> ScreeningItem 
             item__active=True,
             item__status=ScreeningItem.Status.OPEN,
         )
-        .select_related("item")
+        .select_related("item__record")
         .order_by("id")
         .first()
     )
@@ -213,27 +229,38 @@ def next_item_claim(*, review: Review, stage: str, actor: Any) -> ScreeningItem 
         Claim.objects.filter(pk=mine.pk).update(expires_at=now + timedelta(minutes=CLAIM_MINUTES))
         return mine.item
     skip_locked = connection.features.has_select_for_update_skip_locked
-    # Records that already have votes first (most votes first), so that pairs complete.
-    for n_votes in range(review.votes_required - 1, -1, -1):
-        # A failed attempt means another reviewer took that slot first, or every eligible
-        # row was locked for a moment; the cap only guards against a spin.
+    levels = range(review.votes_required - 1, -1, -1)
+    for _round in range(QUEUE_ROUNDS):
+        item = _claim_first(review, stage, actor, now, levels, skip_locked)
+        if item is not None:
+            return item
+        # Nothing unlocked was free. Rows other reviewers hold locked for a moment (taking
+        # the last records, a refit writing relevance) were skipped: if any is still
+        # eligible, try again shortly rather than tell the reviewer that nothing is left.
+        if not skip_locked or not any(
+            _queue_first(review, stage, actor, now, n_votes, skip_locked=False)
+            for n_votes in levels
+        ):
+            return None
+        time.sleep(LOCKED_RETRY_SECONDS)
+    return None
+
+
+def _claim_first(review: Review, stage: str, actor: Any, now, levels, skip_locked: bool):
+    """Claim the first free item of the queue for `actor`, or return ``None``.
+
+    Records that already have votes come first (most votes first), so that pairs complete.
+    """
+    for n_votes in levels:
+        # A failed attempt means another reviewer took that slot first, so this ends; the
+        # cap only guards against a spin.
         for _attempt in range(QUEUE_ATTEMPTS):
             with transaction.atomic():
-                qs = _queue(review, stage, actor, now, n_votes).select_related("record")
-                if skip_locked:
-                    # Rows other reviewers hold locked right now are skipped, not waited
-                    # for: waiting here while rows locked and skipped by the ORDER BY ...
-                    # LIMIT stay locked would deadlock against other reviewers.
-                    item = lock_for_update(qs, skip_locked=True, of=("self",)).first()
-                else:
-                    item = lock_for_update(qs).first()
+                # Locked rows are skipped, not waited for: waiting here, while rows that
+                # the ORDER BY ... LIMIT locked and then found taken stay locked, would
+                # deadlock against other reviewers.
+                item = _queue_first(review, stage, actor, now, n_votes, skip_locked=skip_locked)
                 if item is None:
-                    if skip_locked and qs.exists():
-                        # All eligible rows are locked right now (reviewers taking the
-                        # last records, a refit writing relevance): try again shortly
-                        # rather than tell the reviewer that nothing is left.
-                        time.sleep(LOCKED_RETRY_SECONDS)
-                        continue
                     break
                 if not _can_take(item, review, actor, now):
                     continue

@@ -114,10 +114,16 @@ def _curve_svg(curve: selectors.Curve, width: int = 520, height: int = 240) -> s
 # --- Screening -----------------------------------------------------------------------------
 
 
-def _panel_context(request, review, stage, record, *, mode: str, error: str = "") -> dict:
-    view = selectors.record_view(review, stage, record, request.user)
+def _panel_context(
+    request, review, stage, record, *, mode: str, error: str = "", claimed=None
+) -> dict:
+    """The screening panel of `record`; ``claimed`` is its item when just taken from the
+    queue (the user has no decision on it yet, which saves queries on the hot path)."""
+    view = selectors.record_view(review, stage, record, request.user, item=claimed)
     hl = highlighter(review.include_keywords, review.exclude_keywords)
-    prev_id, next_id, _ = selectors.history_neighbours(review, stage, request.user, record.pk)
+    prev_id, next_id, _ = selectors.history_neighbours(
+        review, stage, request.user, record.pk, decided=claimed is None
+    )
     keymap = keymap_for(request.user)
     volume = record.volume + (f"({record.issue})" if record.issue else "")
     volume += f":{record.pages}" if record.pages else ""
@@ -168,7 +174,7 @@ def _screen_next(request, review, stage) -> HttpResponse:
     if item is None:
         return _render_done(request, review, stage)
     return _render_screen(
-        request, _panel_context(request, review, stage, item.record, mode="queue")
+        request, _panel_context(request, review, stage, item.record, mode="queue", claimed=item)
     )
 
 
@@ -182,21 +188,28 @@ def screen_ft(request: HttpRequest, review) -> HttpResponse:
     return _screen_next(request, review, Stage.FULL_TEXT)
 
 
-@review_view(Role.REVIEWER)
-def screen_record(request: HttpRequest, review, stage: str, record_id: int) -> HttpResponse:
+def _screenable_or_404(review, stage: str, record_id: int):
     record = selectors.screenable_record(review, stage, record_id)
     if record is None:
         raise Http404("This record is not at this screening stage.")
+    return record
+
+
+@review_view(Role.REVIEWER)
+def screen_record(request: HttpRequest, review, stage: str, record_id: int) -> HttpResponse:
+    record = _screenable_or_404(review, stage, record_id)
     return _render_screen(request, _panel_context(request, review, stage, record, mode="history"))
 
 
 @require_POST
 @review_view(Role.REVIEWER)
 def vote(request: HttpRequest, review, stage: str, record_id: int) -> HttpResponse:
-    """Record my decision, then show the next record of my queue (or this one again)."""
-    record = selectors.screenable_record(review, stage, record_id)
-    if record is None:
-        raise Http404("This record is not at this screening stage.")
+    """Record my decision, then show the next record of my queue (or this one again).
+
+    The record itself is only loaded when this page shows it again: the service checks
+    that it is at this stage of this review (404 otherwise), and the common path, a
+    decision followed by the next record, needs nothing more of it.
+    """
     form = VoteForm(request.POST)
     mode = "history" if request.POST.get("mode") == "history" else "queue"
     try:
@@ -204,7 +217,7 @@ def vote(request: HttpRequest, review, stage: str, record_id: int) -> HttpRespon
             raise DomainError("Choose include, exclude or maybe.")
         services.vote_cast(
             review=review,
-            record_id=record.pk,
+            record_id=record_id,
             stage=stage,
             actor=request.user,
             decision=form.cleaned_data["decision"],
@@ -212,13 +225,15 @@ def vote(request: HttpRequest, review, stage: str, record_id: int) -> HttpRespon
             note=form.cleaned_data["note"],
         )
     except DomainError as exc:
+        record = _screenable_or_404(review, stage, record_id)
         context = _panel_context(request, review, stage, record, mode=mode, error=exc.message)
         return _render_screen(request, context, status=exc.status)
     if mode == "history":
         if not request.htmx:
             return redirect(
-                "screening:screen_record", slug=review.slug, stage=stage, record_id=record.pk
+                "screening:screen_record", slug=review.slug, stage=stage, record_id=record_id
             )
+        record = _screenable_or_404(review, stage, record_id)
         return _render_screen(request, _panel_context(request, review, stage, record, mode=mode))
     if not request.htmx:
         return redirect(STAGE_URL[stage], slug=review.slug)
@@ -420,9 +435,7 @@ def conflicts(request: HttpRequest, review) -> HttpResponse:
 
 @review_view(Role.ADJUDICATOR)
 def adjudicate(request: HttpRequest, review, stage: str, record_id: int) -> HttpResponse:
-    record = selectors.screenable_record(review, stage, record_id)
-    if record is None:
-        raise Http404("This record is not at this screening stage.")
+    record = _screenable_or_404(review, stage, record_id)
     item = ScreeningItem.objects.get(review=review, record=record, stage=stage)
     form = AdjudicationForm(request.POST or None, review=review, stage=stage)
     status = 200

@@ -8,6 +8,7 @@ from .base import *  # noqa: F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="reviewflow-test-media-"))
+REVIEWFLOW_CACHE_DIR = Path(tempfile.mkdtemp(prefix="reviewflow-test-cache-"))
 DEBUG = False
 # Refit screening rankings in the calling thread: a spawned refit process cannot see the
 # test database.

@@ -14,6 +14,7 @@ from screening.prioritisation import (
     RankedRecord,
     Ranker,
     Ranking,
+    VectoriserSettings,
     rank_records,
     record_text,
 )
@@ -110,6 +111,40 @@ def test_clearing_the_cache_rebuilds_the_same_features() -> None:
     assert after.fingerprint == before.fingerprint
     assert (after.matrix != before.matrix).nnz == 0
     assert Ranker(seed=1).vectorise(TEXTS) is after
+
+
+def test_a_corpus_file_carries_the_features_to_a_fresh_process(tmp_path, monkeypatch) -> None:
+    cache_file = tmp_path / "ranking" / "review-1.npz"
+    ranker = Ranker("svm", seed=1)
+    corpus_cache_clear()
+    built = ranker.vectorise(TEXTS, cache_file=cache_file)
+    assert cache_file.exists()
+    corpus_cache_clear()  # as a new process starts: nothing in memory
+
+    def no_rebuild(self, texts):
+        raise AssertionError("features rebuilt although the file holds them")
+
+    with monkeypatch.context() as m:
+        m.setattr(VectoriserSettings, "transform", no_rebuild)
+        loaded = ranker.vectorise(TEXTS, cache_file=cache_file)
+    assert loaded.record_ids == built.record_ids
+    assert (loaded.matrix != built.matrix).nnz == 0 and (loaded.lexical != built.lexical).nnz == 0
+    assert ranker.fit(loaded, LABELS).order == ranker.fit(built, LABELS).order
+
+
+def test_a_stale_or_broken_corpus_file_is_rebuilt(tmp_path) -> None:
+    cache_file = tmp_path / "review-1.npz"
+    ranker = Ranker("svm", seed=1)
+    corpus_cache_clear()
+    ranker.vectorise(TEXTS, cache_file=cache_file)
+    changed = {**TEXTS, 11: "Peer support for serious mental illness"}
+    corpus_cache_clear()
+    assert len(ranker.vectorise(changed, cache_file=cache_file)) == 11  # new records: rebuilt
+    cache_file.write_bytes(b"not an npz file")
+    corpus_cache_clear()
+    assert len(ranker.vectorise(changed, cache_file=cache_file)) == 11
+    corpus_cache_clear()
+    assert len(ranker.vectorise(changed, cache_file=cache_file)) == 11  # rewritten, loads
 
 
 def test_a_corpus_can_be_reused_across_refits() -> None:

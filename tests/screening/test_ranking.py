@@ -56,6 +56,9 @@ class FakeRanker:
     def __init__(self, model=None, *, seed=0):
         self.seed = seed
 
+    def vectorise(self, texts, cache_file=None):
+        return texts
+
     def fit(self, texts, labels):
         FakeRanker.seen.append(dict(labels))
         return FakeRanking({rid: float(text.count("relevant")) for rid, text in texts.items()})
@@ -85,7 +88,8 @@ def test_refit_stores_a_snapshot_and_reorders_the_queue(cast, fake_core):
     snapshot = ranking.ranking_refit(cast.review)
     assert snapshot.n_resolved == 2 and snapshot.n_includes == 1 and snapshot.method
     assert FakeRanker.seen[-1] == {plain[0].pk: 1, plain[1].pk: 0}
-    assert ScreeningItem.objects.get(record=star, stage="ta").relevance == 3.0
+    by_relevance = ScreeningItem.objects.filter(review=cast.review, status="open")
+    assert by_relevance.order_by("-relevance").first().record_id == star.pk
     # Alice: the record with bob's vote first (pairs complete), then the most relevant.
     first = services.next_item_claim(review=cast.review, stage="ta", actor=cast.alice)
     assert first.record_id == plain[2].pk
@@ -94,6 +98,32 @@ def test_refit_stores_a_snapshot_and_reorders_the_queue(cast, fake_core):
         services.next_item_claim(review=cast.review, stage="ta", actor=cast.alice).record_id
         == star.pk
     )
+
+
+def test_a_new_ranking_writes_its_head_above_every_older_ranking(cast, monkeypatch):
+    monkeypatch.setattr(ranking, "RANKING_HEAD", 2)
+    rs = records(cast.review, 5)
+    ids = [r.pk for r in rs]
+
+    def queue_order():
+        items = ScreeningItem.objects.filter(review=cast.review, stage="ta")
+        return list(items.order_by("-relevance", "id").values_list("record_id", flat=True))
+
+    # First ranking: 0 > 1 > 2 > 3 > 4; only its head (0, 1) is written.
+    assert (
+        ranking.priorities_apply(
+            cast.review, dict(zip(ids, [5, 4, 3, 2, 1], strict=True)), generation=1
+        )
+        == 2
+    )
+    assert queue_order()[:2] == ids[:2]
+    # Second ranking: 4 > 3 > ...; its head goes above the first ranking's head, which
+    # keeps its own order behind it; never-ranked records come last.
+    ranking.priorities_apply(
+        cast.review, dict(zip(ids, [1, 2, 3, 4, 5], strict=True)), generation=2
+    )
+    assert queue_order()[:4] == [ids[4], ids[3], ids[0], ids[1]]
+    assert set(queue_order()[4:]) == {ids[2]}
 
 
 def test_prioritise_off_keeps_the_random_order(cast, fake_core):
