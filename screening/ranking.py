@@ -23,6 +23,8 @@ import multiprocessing
 import os
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,8 @@ PRIORITY_BATCH = 250
 RANKING_HEAD = 2000  # items of each new ranking written into the queue (see priorities_apply)
 _running: set[int] = set()
 _running_lock = threading.Lock()
+_executor: ProcessPoolExecutor | None = None
+_executor_lock = threading.Lock()
 
 
 def refit_every() -> int:
@@ -203,31 +207,47 @@ def ranking_note_resolution(review_id: int) -> None:
     ).start()
 
 
-def _refit_in_background(review_id: int) -> None:
-    """Watcher thread: run the refit in a process of its own and wait for it.
+def _refit_executor() -> ProcessPoolExecutor:
+    """This server process's refit worker: one process, started on the first refit.
 
-    A fit of a large review keeps a CPU busy for seconds; in a thread of the web server it
-    would hold the GIL and slow every request of that worker, in its own process it does
-    not. The watcher only waits, so it costs the server nothing.
+    It stays up between refits, so a refit does not pay for a new interpreter (importing
+    Django, numpy and scikit-learn costs ~3 s of CPU, more than a fit from cached
+    features), and its in-memory feature cache carries over from one refit to the next.
     """
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            from .refit_process import worker_init
+
+            _executor = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=worker_init,
+                initargs=(os.environ.get("DJANGO_SETTINGS_MODULE", ""),),
+            )
+        return _executor
+
+
+def _refit_in_background(review_id: int) -> None:
+    """Watcher thread: run the refit in the refit worker process and wait for it.
+
+    A fit of a large review keeps a CPU busy; in a thread of the web server it would hold
+    the GIL and slow every request of that worker, in its own process it does not. The
+    watcher only waits, so it costs the server nothing.
+    """
+    global _executor
     try:
         review = Review.objects.filter(pk=review_id).only("slug", "created_at").first()
         if review is None:
             return
         identity = (review.slug, review.created_at.isoformat() if review.created_at else "")
-        context = multiprocessing.get_context("spawn")
-        from .refit_process import main as refit_process_main
+        from .refit_process import refit
 
-        process = context.Process(
-            target=refit_process_main,
-            args=(review_id, os.environ.get("DJANGO_SETTINGS_MODULE", ""), *identity),
-            name=f"reviewflow-refit-{review_id}",
-            daemon=True,
-        )
-        process.start()
-        process.join()
-        if process.exitcode:
-            log.error("Refit of review %s exited with %s", review_id, process.exitcode)
+        _refit_executor().submit(refit, review_id, *identity).result()
+    except BrokenProcessPool:
+        log.error("The refit worker of review %s died; the next refit starts a new one", review_id)
+        with _executor_lock:
+            _executor = None
     except Exception:  # a failed refit must never take the server down; the old ranking stays
         log.exception("Refit of the screening ranking of review %s failed", review_id)
     finally:

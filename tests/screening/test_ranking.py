@@ -197,3 +197,21 @@ def test_the_real_core_puts_the_obvious_include_first(cast, settings):
         services.next_item_claim(review=cast.review, stage="ta", actor=cast.lead).record_id
         == target.pk
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_refit_worker_refits_only_the_review_it_was_named(cast, fake_core):
+    from screening.refit_process import refit
+
+    rs = records(cast.review, 3)
+    pair(cast.review, rs[0], cast.alice, cast.bob, "include", "include")
+    pair(cast.review, rs[1], cast.alice, cast.bob, "exclude", "exclude")
+    created = cast.review.created_at.isoformat()
+    before = RankingSnapshot.objects.count()  # the synchronous refits of the test settings
+    refit(cast.review.pk, "another-review", created)  # same id, another database's review
+    assert RankingSnapshot.objects.count() == before
+    refit(cast.review.pk, cast.review.slug, created)
+    assert RankingSnapshot.objects.count() == before + 1
+    assert ranking.ranking_latest(cast.review).n_resolved == 2
+    refit(cast.review.pk, cast.review.slug, created)  # the advisory lock was given back
+    assert RankingSnapshot.objects.count() == before + 2
