@@ -31,12 +31,21 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Count, Max
 
 from reviews.db import lock_for_update
 from reviews.models import Record, Review, Stage
 
 from . import prioritisation
-from .models import FinalDecision, RankingSnapshot, Resolution, ScreeningItem, Vote
+from .models import (
+    FinalDecision,
+    RankingSnapshot,
+    RecordCorrection,
+    Resolution,
+    ScreeningItem,
+    Vote,
+)
+from .services import records_signature
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +54,8 @@ RANKING_HEAD = 2000  # items of each new ranking written into the queue (see pri
 _running: set[int] = set()
 _running_lock = threading.Lock()
 _executor: ProcessPoolExecutor | None = None
+_TEXTS_CACHE: dict[int, tuple[tuple, dict[int, str]]] = {}
+TEXTS_CACHE_SIZE = 4
 _executor_lock = threading.Lock()
 
 
@@ -95,14 +106,36 @@ def training_data(review: Review, *, own_votes_of: Any = None) -> TrainingData:
 
 
 def _texts(review: Review) -> dict[int, str]:
+    """Title + abstract of the review's records that are screened (not duplicates).
+
+    Kept in memory per review, keyed by a signature of the records (count, ids,
+    duplicates, corrections): a refit worker refits the same review again and again, and
+    reading 20,000 abstracts costs the database more than the fit costs the worker.
+    """
+    signature = (
+        review.created_at,
+        records_signature(review),
+        tuple(
+            RecordCorrection.objects.filter(review=review)
+            .aggregate(n=Count("id"), last=Max("id"))
+            .values()
+        ),
+    )
+    cached = _TEXTS_CACHE.get(review.pk)
+    if cached is not None and cached[0] == signature:
+        return cached[1]
     rows = (
         Record.objects.filter(review=review, duplicate_of__isnull=True)
-        .values_list("id", "title", "abstract", "keywords")
+        .values_list("id", "title", "abstract")
         .order_by("id")
     )
     # Title and abstract, as the core's default model was chosen on (keywords lowered
     # WSS@95 on one of the two labelled sets; see benchmarks/prioritisation.py).
-    return {rid: prioritisation.record_text(title, abstract) for rid, title, abstract, _ in rows}
+    texts = {rid: prioritisation.record_text(title, abstract) for rid, title, abstract in rows}
+    _TEXTS_CACHE[review.pk] = (signature, texts)
+    while len(_TEXTS_CACHE) > TEXTS_CACHE_SIZE:
+        _TEXTS_CACHE.pop(next(iter(_TEXTS_CACHE)))
+    return texts
 
 
 def ranking_refit(review: Review) -> RankingSnapshot | None:

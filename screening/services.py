@@ -67,7 +67,8 @@ def _item_priority(review_id: int, record_id: int) -> float:
 # --- Keeping items in step with the records ------------------------------------------------
 
 
-def _records_signature(review: Review) -> tuple:
+def records_signature(review: Review) -> tuple:
+    """A cheap fingerprint of the review's records: changes when records come, go or merge."""
     agg = Record.objects.filter(review=review).aggregate(
         n=Count("id"),
         max_id=Max("id"),
@@ -90,7 +91,7 @@ def items_sync(review: Review, *, force: bool = False) -> None:
     recent = f"screening:sync-checked:{stamp}"
     if not force and cache.get(recent):
         return  # checked a moment ago; new imports show up within SYNC_CHECK_SECONDS
-    signature = _records_signature(review)
+    signature = records_signature(review)
     cache.set(recent, True, SYNC_CHECK_SECONDS)
     if not force and cache.get(key) == signature:
         return

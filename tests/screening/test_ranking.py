@@ -215,3 +215,14 @@ def test_the_refit_worker_refits_only_the_review_it_was_named(cast, fake_core):
     assert ranking.ranking_latest(cast.review).n_resolved == 2
     refit(cast.review.pk, cast.review.slug, created)  # the advisory lock was given back
     assert RankingSnapshot.objects.count() == before + 2
+
+
+def test_a_corrected_abstract_reaches_the_next_refit(cast):
+    (record,) = records(cast.review, 1, abstract="old words")
+    assert "old words" in ranking._texts(cast.review)[record.pk]
+    services.record_correct(
+        review=cast.review, record_id=record.pk, actor=cast.alice, abstract="peer support trial"
+    )
+    assert "peer support trial" in ranking._texts(cast.review)[record.pk]
+    (other,) = records(cast.review, 1, abstract="a new import")
+    assert "a new import" in ranking._texts(cast.review)[other.pk]
