@@ -49,7 +49,7 @@ from .services import records_signature
 
 log = logging.getLogger(__name__)
 
-PRIORITY_BATCH = 250
+PRIORITY_BATCH = 100
 RANKING_HEAD = 2000  # items of each new ranking written into the queue (see priorities_apply)
 _running: set[int] = set()
 _running_lock = threading.Lock()
@@ -197,17 +197,27 @@ def priorities_apply(review: Review, scores: dict[int, float], *, generation: in
         ScreeningItem(pk=item_id, relevance=relevance[item_id]) for item_id in sorted(relevance)
     ]
     # Only the relevance column is written, so a concurrent vote's status and n_votes stay
-    # intact; and in small transactions, so no vote waits long for these row locks. The
-    # rows are locked in id order first: an UPDATE locks rows in whatever order its plan
-    # scans them, and two refits writing the same rows in different orders (two server
-    # processes, or two resolutions at once) would deadlock.
+    # intact; in small transactions, so that a reviewer's vote on a row of this batch
+    # waits milliseconds at most; and rows a reviewer holds locked right now (being
+    # claimed or voted on) are skipped, so the refit never waits for reviewers either.
+    # The rows are locked in id order before they are written: an UPDATE locks rows in
+    # whatever order its plan scans them, and two refits writing the same rows in
+    # different orders (two server processes) would deadlock.
+    written = 0
+    skip_locked = connection.features.has_select_for_update_skip_locked
     for start in range(0, len(head), PRIORITY_BATCH):
         batch = head[start : start + PRIORITY_BATCH]
         with transaction.atomic():
-            locked = ScreeningItem.objects.filter(pk__in=[item.pk for item in batch])
-            list(lock_for_update(locked.order_by("id")).values_list("id", flat=True))
+            rows = ScreeningItem.objects.filter(pk__in=[item.pk for item in batch])
+            locked = set(
+                lock_for_update(rows.order_by("id"), skip_locked=skip_locked).values_list(
+                    "id", flat=True
+                )
+            )
+            batch = [item for item in batch if item.pk in locked]
             ScreeningItem.objects.bulk_update(batch, ["relevance"])
-    return len(head)
+        written += len(batch)
+    return written
 
 
 def ranking_latest(review: Review) -> RankingSnapshot | None:
