@@ -302,9 +302,10 @@ def _spelling_variant(a: str, b: str) -> bool:
 
 
 class _Matcher:
+    # Titles are split into words per compared pair rather than once for all records:
+    # 100,000 token lists take ~100 MB, and only the few similar pairs need the words.
     def __init__(self, keys: Sequence[DedupKey]) -> None:
         self.keys = keys
-        self.tokens = [k.title_norm.split() for k in keys]
 
     def compare(self, i: int, j: int) -> tuple[str, float, str] | None:
         """Return (tier, score, reason) for a candidate pair, or None if not similar."""
@@ -316,7 +317,6 @@ class _Matcher:
             return None
         sim = fuzz.ratio(ta, tb, score_cutoff=REVIEW_TITLE * 100) / 100
         truncated = cut_at_word = False
-        tok_a, tok_b = self.tokens[i], self.tokens[j]
         if sim < AUTO_TITLE:
             short, long_ = (ta, tb) if len(ta) <= len(tb) else (tb, ta)
             if len(short) >= TRUNCATED_MIN_CHARS and len(short) < len(long_):
@@ -329,6 +329,7 @@ class _Matcher:
                     cut_at_word = long_[len(short) : len(short) + 1] in (" ", "")
         if sim < REVIEW_TITLE:
             return None
+        tok_a, tok_b = ta.split(), tb.split()
 
         author_same = bool(a.first_author) and a.first_author == b.first_author
         if not author_same and a.first_author and b.first_author:
@@ -432,13 +433,13 @@ class _Groups:
         return True
 
 
-def _blocks(keys: Sequence[DedupKey], tokens: list[list[str]]) -> Iterable[list[int]]:
+def _blocks(keys: Sequence[DedupKey]) -> Iterable[list[int]]:
     """Candidate blocks: title prefix, title suffix, and first author + year (+/- 1)."""
     prefix: dict[str, list[int]] = defaultdict(list)
     suffix: dict[str, list[int]] = defaultdict(list)
     author_year: dict[tuple[str, int], list[int]] = defaultdict(list)
     for idx, key in enumerate(keys):
-        tok = tokens[idx]
+        tok = key.title_norm.split()
         if not tok:
             continue
         prefix[" ".join(tok[:3])].append(idx)
@@ -458,12 +459,10 @@ def _blocks(keys: Sequence[DedupKey], tokens: list[list[str]]) -> Iterable[list[
             yield members
 
 
-def _candidate_pairs(
-    keys: Sequence[DedupKey], tokens: list[list[str]], new: list[bool] | None
-) -> set[tuple[int, int]]:
+def _candidate_pairs(keys: Sequence[DedupKey], new: list[bool] | None) -> set[tuple[int, int]]:
     pairs: set[tuple[int, int]] = set()
     add = pairs.add
-    for block in _blocks(keys, tokens):
+    for block in _blocks(keys):
         if len(block) < 2:
             continue
         if new is not None and not any(new[i] for i in block):
@@ -533,7 +532,7 @@ def find_duplicates(
                 else:
                     auto_edges.append((1.0, first, other, label))
 
-    for i, j in _candidate_pairs(keys, matcher.tokens, new):
+    for i, j in _candidate_pairs(keys, new):
         verdict = matcher.compare(i, j)
         if verdict is None:
             continue

@@ -242,6 +242,10 @@ def import_upload_path(batch: ImportBatch, filename: str) -> str:
     return f"imports/{batch.review_id}/{filename}"
 
 
+def import_rows_path(batch: ImportBatch, filename: str) -> str:
+    return f"imports/{batch.review_id}/rows/{filename}"
+
+
 class ImportBatch(models.Model):
     """One uploaded file: previewed, then imported atomically (or discarded)."""
 
@@ -255,6 +259,9 @@ class ImportBatch(models.Model):
         Search, null=True, blank=True, on_delete=models.SET_NULL, related_name="import_batches"
     )
     file = models.FileField(upload_to=import_upload_path, blank=True)
+    # The readable records as insert-ready rows (reviews.rows), written by the preview's
+    # parse so that confirming does not parse the file again; removed once imported.
+    rows = models.FileField(upload_to=import_rows_path, blank=True, editable=False)
     filename = models.CharField(max_length=255)
     format = models.CharField(max_length=20)
     csv_mapping = models.JSONField(default=dict, blank=True)

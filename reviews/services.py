@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import io
-from typing import Any, BinaryIO
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from operator import attrgetter
+from pathlib import Path
+from typing import IO, Any, BinaryIO
 
 from django.contrib.auth import get_user_model
 from django.core.files import File
+from django.core.files.uploadedfile import TemporaryUploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
 from . import dedup
-from .bulk import gc_paused, records_insert, records_link_duplicates
+from .bulk import gc_paused, links_insert, records_insert, records_link_duplicates
 from .errors import ConflictError, DomainError
 from .importing import (
     ImportFormatError,
@@ -34,7 +39,9 @@ from .models import (
     Search,
     Stage,
 )
+from .rows import SpillError, dedup_key_values, read_spill, record_row, write_spill
 
+log = logging.getLogger(__name__)
 User = get_user_model()
 
 DEFAULT_EXCLUSION_REASONS = [
@@ -50,7 +57,6 @@ DEFAULT_EXCLUSION_REASONS = [
 FULL_TEXT_ONLY_REASONS = ["Full text not retrievable"]
 PREVIEW_SIZE = 5
 SKIPPED_LIST_CAP = 1000
-BULK_BATCH = 2000
 
 
 # --- Reviews and teams -----------------------------------------------------------------
@@ -202,18 +208,26 @@ def _preview_row(record: ParsedRecord) -> dict[str, Any]:
     }
 
 
-def _scan(stream: BinaryIO, fmt: str | None, csv_mapping: dict | None) -> dict[str, Any]:
-    n_read, n_skipped, skipped, preview = 0, 0, [], []
-    for item in iter_records(stream, fmt=fmt, csv_mapping=csv_mapping or None):
-        if isinstance(item, SkippedRecord):
-            n_skipped += 1
-            if len(skipped) < SKIPPED_LIST_CAP:
-                skipped.append({"line": item.line, "reason": item.reason})
-            continue
-        n_read += 1
-        if len(preview) < PREVIEW_SIZE:
-            preview.append(_preview_row(item))
-    return {"n_read": n_read, "n_skipped": n_skipped, "skipped": skipped, "preview": preview}
+def _scan(
+    stream: BinaryIO, fmt: str | None, csv_mapping: dict | None, spill: IO[bytes]
+) -> dict[str, Any]:
+    """Parse the export once: count and sample it, and write its rows to `spill`."""
+    scan: dict[str, Any] = {"n_skipped": 0, "skipped": [], "preview": []}
+    skipped, preview = scan["skipped"], scan["preview"]
+
+    def readable() -> Iterator[tuple]:
+        for item in iter_records(stream, fmt=fmt, csv_mapping=csv_mapping or None):
+            if isinstance(item, SkippedRecord):
+                scan["n_skipped"] += 1
+                if len(skipped) < SKIPPED_LIST_CAP:
+                    skipped.append({"line": item.line, "reason": item.reason})
+                continue
+            if len(preview) < PREVIEW_SIZE:
+                preview.append(_preview_row(item))
+            yield record_row(item)
+
+    scan["n_read"] = write_spill(spill, readable())
+    return scan
 
 
 def import_preview(
@@ -228,73 +242,91 @@ def import_preview(
 ) -> ImportBatch:
     """Read an uploaded export once, store it and report what would be imported.
 
+    The parsed records are kept as insert-ready rows in a spill file beside the upload
+    (`ImportBatch.rows`), so `import_confirm` does not parse the file again.
+
     Raises DomainError when the file yields no record at all.
     """
     if search is not None and search.review_id != review.pk:
         raise DomainError("That search belongs to another review.")
-    try:
-        file.seek(0)
-        head = file.read(64 * 1024)
-        file.seek(0)
-        detected = fmt or detect_format(decode_stream(io.BytesIO(head)).read())
-        if detected is None:
-            raise ImportFormatError(
-                "The file's format could not be recognised: expected RIS, PubMed (nbib), BibTeX or CSV."
+    # The rows go to disk, not memory (100,000 records are ~200 MB of them); the storage
+    # moves a temporary upload file into place rather than copying it.
+    with TemporaryUploadedFile("rows.ndjson", "application/x-ndjson", 0, "utf-8") as spill:
+        try:
+            file.seek(0)
+            head = file.read(64 * 1024)
+            file.seek(0)
+            detected = fmt or detect_format(decode_stream(io.BytesIO(head)).read())
+            if detected is None:
+                raise ImportFormatError(
+                    "The file's format could not be recognised: expected RIS, PubMed (nbib), BibTeX or CSV."
+                )
+            scan = _scan(file, detected, csv_mapping, spill)
+        except ImportFormatError as exc:
+            raise DomainError(str(exc), field="file") from exc
+        if scan["n_read"] == 0:
+            reasons = "; ".join(f"line {s['line']}: {s['reason']}" for s in scan["skipped"][:3])
+            raise DomainError(
+                f"No record could be read from {filename} as {detected.upper()}."
+                + (f" {reasons}" if reasons else " The file is empty or in another format."),
+                field="file",
             )
-        scan = _scan(file, detected, csv_mapping)
-    except ImportFormatError as exc:
-        raise DomainError(str(exc), field="file") from exc
-    if scan["n_read"] == 0:
-        reasons = "; ".join(f"line {s['line']}: {s['reason']}" for s in scan["skipped"][:3])
-        raise DomainError(
-            f"No record could be read from {filename} as {detected.upper()}."
-            + (f" {reasons}" if reasons else " The file is empty or in another format."),
-            field="file",
+        file.seek(0)
+        batch = ImportBatch(
+            review=review,
+            search=search,
+            filename=filename[:255],
+            format=detected,
+            csv_mapping=csv_mapping or {},
+            n_read=scan["n_read"],
+            n_skipped=scan["n_skipped"],
+            skipped=scan["skipped"],
+            preview=scan["preview"],
+            uploaded_by=actor,
         )
-    file.seek(0)
-    batch = ImportBatch(
-        review=review,
-        search=search,
-        filename=filename[:255],
-        format=detected,
-        csv_mapping=csv_mapping or {},
-        n_read=scan["n_read"],
-        n_skipped=scan["n_skipped"],
-        skipped=scan["skipped"],
-        preview=scan["preview"],
-        uploaded_by=actor,
-    )
-    batch.file.save(filename, File(file), save=False)
-    batch.save()
+        batch.file.save(filename, File(file), save=False)
+        spill.flush()
+        batch.rows.save(f"{Path(filename).stem[:80]}.rows.ndjson", spill, save=False)
+        batch.save()
     return batch
 
 
-def _record_row(review_id: int, batch_id: int, parsed: ParsedRecord) -> tuple:
-    """One record's column values in `bulk.RECORD_FIELDS` order, clipped to the column sizes."""
-    year = parsed.year if parsed.year and 0 < parsed.year < 32767 else None
-    first_author = dedup.first_author_key(parsed.authors[0]) if parsed.authors else ""
-    return (
-        review_id,
-        batch_id,
-        parsed.line,
-        parsed.title,
-        parsed.abstract,
-        parsed.authors,
-        year,
-        parsed.journal[:500],
-        parsed.volume[:50],
-        parsed.issue[:50],
-        parsed.pages[:50],
-        parsed.doi[:255],
-        parsed.pmid[:20],
-        parsed.keywords,
-        parsed.language[:100],
-        parsed.url,
-        parsed.record_type[:50],
-        parsed.source_fields,
-        dedup.normalise_title(parsed.title),
-        first_author[:200],
-    )
+def _insert_rows(batch: ImportBatch, rows: Iterable[Sequence[Any]]) -> list[dedup.DedupKey]:
+    """Insert the batch's rows (ROW_FIELDS order); return the new records' dedup keys.
+
+    The keys come from the rows as written, so they need not be read back: only the new
+    ids are. Sorted ids match the insertion order, as the ids one transaction draws from
+    the table's sequence (PostgreSQL) or AUTOINCREMENT (SQLite) only ever grow.
+    """
+    key_rows: list[tuple] = []
+
+    def full_rows() -> Iterator[tuple]:
+        prefix = (batch.review_id, batch.pk)
+        for row in rows:
+            key_rows.append(dedup_key_values(row))
+            yield (*prefix, *row)
+
+    n_inserted = records_insert(full_rows())
+    ids = list(Record.objects.filter(batch=batch).order_by("id").values_list("id", flat=True))
+    if len(ids) != n_inserted or len(key_rows) != n_inserted:
+        raise RuntimeError(f"Inserted {n_inserted} rows but found {len(ids)} records.")
+    return [dedup.DedupKey(rid, *values) for rid, values in zip(ids, key_rows, strict=True)]
+
+
+def _import_rows(batch: ImportBatch) -> list[dedup.DedupKey]:
+    """Insert the rows the preview spilled, or (no usable spill) parse the upload again."""
+    if batch.rows:
+        try:
+            # A savepoint: a spill found damaged half-way is undone and the upload read.
+            with transaction.atomic(), batch.rows.open("rb") as spill:
+                return _insert_rows(batch, read_spill(spill))
+        except (SpillError, OSError) as exc:
+            log.warning("Import batch %s: spill file unusable (%s); parsing again", batch.pk, exc)
+    with batch.file.open("rb") as stream:
+        parsed = iter_records(stream, fmt=batch.format, csv_mapping=batch.csv_mapping or None)
+        return _insert_rows(
+            batch, (record_row(item) for item in parsed if isinstance(item, ParsedRecord))
+        )
 
 
 def import_confirm(*, batch: ImportBatch, actor: Any) -> ImportBatch:
@@ -309,22 +341,24 @@ def import_confirm(*, batch: ImportBatch, actor: Any) -> ImportBatch:
         if not batch.file:
             raise ConflictError("The uploaded file of this import is gone; upload it again.")
         review = batch.review
-        with batch.file.open("rb") as stream:
-            rows = (
-                _record_row(review.pk, batch.pk, item)
-                for item in iter_records(
-                    stream, fmt=batch.format, csv_mapping=batch.csv_mapping or None
-                )
-                if isinstance(item, ParsedRecord)
-            )
-            n_imported = records_insert(rows)
-        new_ids = set(batch.records.values_list("id", flat=True))
-        n_duplicates = duplicates_find(review=review, new_ids=new_ids)
+        new_keys = _import_rows(batch)
+        old_keys, already_duplicate = _review_keys(
+            Record.objects.filter(review=review).exclude(batch=batch)
+        )
+        # Same order as reading the whole review back by id: old and new runs merged.
+        keys = sorted(old_keys + new_keys, key=attrgetter("id"))
+        n_duplicates = _duplicates_store(
+            review, keys, already_duplicate, new_ids={k.id for k in new_keys}
+        )
+        spill_name, batch.rows = batch.rows.name, ""
         batch.status = ImportBatch.Status.IMPORTED
-        batch.n_imported = n_imported
+        batch.n_imported = len(new_keys)
         batch.n_duplicates = n_duplicates
         batch.imported_at = timezone.now()
-        batch.save(update_fields=["status", "n_imported", "n_duplicates", "imported_at"])
+        batch.save(update_fields=["status", "n_imported", "n_duplicates", "imported_at", "rows"])
+        if spill_name:
+            storage = batch.rows.storage
+            transaction.on_commit(lambda: storage.delete(spill_name))
     return batch
 
 
@@ -335,6 +369,7 @@ def import_discard(*, batch: ImportBatch, actor: Any) -> None:
             raise ConflictError("Only an import awaiting confirmation can be discarded.")
         batch.status = ImportBatch.Status.DISCARDED
         batch.save(update_fields=["status"])
+        batch.rows.delete(save=False)
         batch.file.delete(save=True)
 
 
@@ -348,7 +383,13 @@ def duplicates_find(*, review: Review, new_ids: set[int] | None = None) -> int:
     Automatic pairs are merged (the duplicate is linked to the kept record);
     borderline pairs wait for a lead's decision. Pairs decided before are left alone.
     """
-    rows = Record.objects.filter(review=review).values_list(
+    keys, already_duplicate = _review_keys(Record.objects.filter(review=review))
+    return _duplicates_store(review, keys, already_duplicate, new_ids)
+
+
+def _review_keys(records: QuerySet[Record]) -> tuple[list[dedup.DedupKey], set[int]]:
+    """Dedup keys of `records` in id order, and the ids already linked as duplicates."""
+    rows = records.order_by("id").values_list(
         "id", "doi", "pmid", "title_norm", "year", "first_author", "duplicate_of_id"
     )
     keys, already_duplicate = [], set()
@@ -358,28 +399,41 @@ def duplicates_find(*, review: Review, new_ids: set[int] | None = None) -> int:
         keys.append(dedup.DedupKey(rid, doi, pmid, title_norm, year, first_author))
         if duplicate_of_id:
             already_duplicate.add(rid)
+    return keys, already_duplicate
+
+
+def _duplicates_store(
+    review: Review,
+    keys: list[dedup.DedupKey],
+    already_duplicate: set[int],
+    new_ids: set[int] | None,
+) -> int:
+    """Find duplicates among `keys`, store the links and merges; return the auto-merged count."""
     pairs = dedup.find_duplicates(keys, new_ids=new_ids)
     known = set(DuplicateLink.objects.filter(review=review).values_list("kept_id", "duplicate_id"))
-    links, merged = [], {}
+    links: list[tuple] = []
+    merged: dict[int, int] = {}
     for pair in pairs:
         if (pair.kept_id, pair.duplicate_id) in known or pair.duplicate_id in already_duplicate:
             continue
         auto = pair.tier == "auto" and pair.duplicate_id not in merged
+        status = DuplicateLink.Status.MERGED if auto else DuplicateLink.Status.PENDING
+        # Values in bulk.LINK_FIELDS order; a plain str status (psycopg dumps an Enum's name).
         links.append(
-            DuplicateLink(
-                review=review,
-                kept_id=pair.kept_id,
-                duplicate_id=pair.duplicate_id,
-                score=pair.score,
-                tier=pair.tier,
-                reason=pair.reason[:200],
-                status=DuplicateLink.Status.MERGED if auto else DuplicateLink.Status.PENDING,
+            (
+                review.pk,
+                pair.kept_id,
+                pair.duplicate_id,
+                pair.score,
+                pair.tier,
+                pair.reason[:200],
+                status.value,
             )
         )
         if auto:
             merged[pair.duplicate_id] = pair.kept_id
     with transaction.atomic():
-        DuplicateLink.objects.bulk_create(links, batch_size=BULK_BATCH, ignore_conflicts=True)
+        links_insert(links)
         _link_duplicates(merged)
     return len(merged)
 

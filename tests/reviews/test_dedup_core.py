@@ -298,8 +298,7 @@ def test_blocking_keeps_the_candidate_pairs_near_linear():
         )
         for i in range(6000)
     ]
-    matcher = dedup._Matcher(keys)
-    candidates = dedup._candidate_pairs(keys, matcher.tokens, None)
+    candidates = dedup._candidate_pairs(keys, None)
     assert len(candidates) < 10 * len(keys)  # all pairs would be 18 million
 
 
@@ -309,7 +308,7 @@ def test_huge_block_falls_back_to_a_sorted_neighbourhood():
         DedupKey(i, "", "", f"effect of the drug number {i} on outcome", None, "")
         for i in range(2000)
     ]
-    candidates = dedup._candidate_pairs(keys, dedup._Matcher(keys).tokens, None)
+    candidates = dedup._candidate_pairs(keys, None)
     assert len(candidates) <= 2000 * (dedup.WINDOW + 5)
     twins = keys + [DedupKey(5000, "", "", "effect of the drug number 7 on outcome", None, "")]
     pairs = find_duplicates(twins)
