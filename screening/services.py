@@ -148,10 +148,9 @@ def _queue_first(
     item_table = connection.ops.quote_name(ScreeningItem._meta.db_table)
     vote_table = connection.ops.quote_name(Vote._meta.db_table)
     claim_table = connection.ops.quote_name(Claim._meta.db_table)
+    # The two orders of the queue indexes (screening_item_queue_rel, screening_item_queue).
     order = (
-        "i.relevance DESC, i.priority DESC, i.id"
-        if review.prioritise
-        else ("i.priority DESC, i.id")
+        "i.relevance DESC, i.priority DESC, i.id" if review.prioritise else "i.priority DESC, i.id"
     )
     lock = ""
     if skip_locked:
