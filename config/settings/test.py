@@ -13,3 +13,5 @@ DEBUG = False
 # Refit screening rankings in the calling thread: a spawned refit process cannot see the
 # test database.
 SCREENING_RANKING_SYNC = True
+# Tasks run in the calling thread unless a test starts a real worker itself.
+CELERY_TASK_ALWAYS_EAGER = True
