@@ -45,7 +45,7 @@ from .models import (
     ScreeningItem,
     Vote,
 )
-from .services import records_signature
+from .selectors import records_signature
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from itertools import combinations
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
 
 from reviews.models import Membership, Record, Review, Stage
 
@@ -27,6 +27,17 @@ from .models import (
 )
 
 STAGES = (Stage.TITLE_ABSTRACT, Stage.FULL_TEXT)
+
+
+def records_signature(review: Review) -> tuple:
+    """A cheap fingerprint of the review's records: changes when records come, go or merge."""
+    agg = Record.objects.filter(review=review).aggregate(
+        n=Count("id"),
+        max_id=Max("id"),
+        n_dup=Count("id", filter=Q(duplicate_of__isnull=False)),
+        dup_sum=Sum("id", filter=Q(duplicate_of__isnull=False)),
+    )
+    return (agg["n"], agg["max_id"], agg["n_dup"], agg["dup_sum"], review.votes_required)
 
 
 def stage_label(stage: str) -> str:

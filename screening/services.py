@@ -16,7 +16,6 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from reviews import dedup
@@ -24,6 +23,7 @@ from reviews.db import lock_for_update, retry_transient
 from reviews.errors import ConflictError, DomainError
 from reviews.models import ExclusionReason, Record, Review, Stage
 
+from . import ranking
 from .keymap import keymap_validate
 from .models import (
     BlindingChange,
@@ -39,6 +39,7 @@ from .models import (
     Vote,
     VoteChange,
 )
+from .selectors import records_signature
 
 CLAIM_MINUTES = 30
 QUEUE_ATTEMPTS = 50
@@ -65,17 +66,6 @@ def _item_priority(review_id: int, record_id: int) -> float:
 
 
 # --- Keeping items in step with the records ------------------------------------------------
-
-
-def records_signature(review: Review) -> tuple:
-    """A cheap fingerprint of the review's records: changes when records come, go or merge."""
-    agg = Record.objects.filter(review=review).aggregate(
-        n=Count("id"),
-        max_id=Max("id"),
-        n_dup=Count("id", filter=Q(duplicate_of__isnull=False)),
-        dup_sum=Sum("id", filter=Q(duplicate_of__isnull=False)),
-    )
-    return (agg["n"], agg["max_id"], agg["n_dup"], agg["dup_sum"], review.votes_required)
 
 
 def items_sync(review: Review, *, force: bool = False) -> None:
@@ -482,10 +472,8 @@ def _resolve(
             defaults={"review": review, "priority": item.priority, "relevance": item.relevance},
         )
     if item.stage == Stage.TITLE_ABSTRACT:
-        from .ranking import ranking_note_resolution
-
         # robust: the vote is committed; a failed refit is logged and must not fail it.
-        transaction.on_commit(lambda: ranking_note_resolution(review.pk), robust=True)
+        transaction.on_commit(lambda: ranking.ranking_note_resolution(review.pk), robust=True)
     return resolution
 
 
