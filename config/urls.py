@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from api import pages as api_pages
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     # Accounts
@@ -19,6 +21,10 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
+    path("accounts/tokens/", api_pages.token_list, name="api_tokens"),
+    path("accounts/tokens/<int:token_id>/revoke/", api_pages.token_revoke, name="api_token_revoke"),
+    # The REST API (its review-scoped routes carry their own access check: api.access)
+    path("api/", include("api.urls")),
     # Reviews and everything inside one
     path("", include("reviews.urls")),
     path("reviews/<slug:slug>/screening/", include("screening.urls")),

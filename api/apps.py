@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class ApiConfig(AppConfig):
+    """The REST API (/api/v1/) and the exchange formats: the right end of the import chain."""
+
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "api"
+    verbose_name = "API"
+
+    def ready(self) -> None:
+        from . import schema  # noqa: F401  (registers the schema extensions)

@@ -1,0 +1,22 @@
+"""/api/v1/: the router of review-scoped endpoints, the schema and its docs."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from . import views
+
+REVIEW = r"reviews/(?P<slug>[-a-zA-Z0-9_]+)"
+STAGE = r"(?P<stage>ta|ft)"
+
+router = SimpleRouter()
+router.register(rf"{REVIEW}/records", views.RecordViewSet, basename="record")
+
+app_name = "api"
+
+urlpatterns = [
+    path("v1/", include(router.urls)),
+    path("v1/schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
+    path("v1/docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("v1/redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+]
