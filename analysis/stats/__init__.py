@@ -4,12 +4,16 @@ Pure numpy/scipy (no Django). See ``python -m analysis.stats --help`` for the co
 """
 
 from .bias import EggerResult, TrimFillResult, egger_test, trimfill
+from .binary import BINARY_MEASURES, MH_METHODS, pool_binary, rma_mh, rma_peto
 from .effect_sizes import (
     EffectSizes,
     ci_from_se,
     combine_groups,
+    double_zero,
+    escalc_binary,
     escalc_md,
     escalc_or,
+    escalc_peto,
     escalc_rd,
     escalc_rr,
     escalc_smd,
@@ -21,6 +25,7 @@ from .effect_sizes import (
     se_from_ci,
     smd_from_p,
     smd_from_t,
+    tables_from_totals,
 )
 from .errors import ConvergenceError, EffectSizeError, StatsInputError
 from .pooling import (
@@ -46,6 +51,15 @@ from .subgroups import SubgroupEstimate, SubgroupResult, subgroup_analysis
 from .tau2 import METHODS, estimate_tau2
 
 __all__ = [
+    "BINARY_MEASURES",
+    "MH_METHODS",
+    "double_zero",
+    "escalc_binary",
+    "escalc_peto",
+    "pool_binary",
+    "rma_mh",
+    "rma_peto",
+    "tables_from_totals",
     "METHODS",
     "ConvergenceError",
     "EffectSizeError",

@@ -17,13 +17,17 @@ import numpy as np
 import pandas as pd
 
 from .bias import egger_test, trimfill
-from .effect_sizes import escalc_smd
+from .binary import BINARY_MEASURES, MH_METHODS, check_binary_options, pool_binary
+from .effect_sizes import escalc_binary, escalc_md, escalc_smd, tables_from_totals
 from .errors import StatsInputError
 from .pooling import METHODS, TESTS, clean_number, rma
 from .sensitivity import find_outliers, leave1out
 from .subgroups import subgroup_analysis
 
 SMD_COLUMNS = ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")
+TOTALS_COLUMNS = ("ai", "n1i", "ci", "n2i")
+CELLS_COLUMNS = ("ai", "bi", "ci", "di")
+MEASURES = ("SMD", "MD", *BINARY_MEASURES)
 TRIMFILL_FIELDS = ("k0", "side", "k", "estimate", "se", "ci_low", "ci_high", "tau2")
 EGGER_FIELDS = ("k", "stat", "df", "p", "limit_estimate")
 LEAVE1OUT_FIELDS = ("study", "estimate", "ci_low", "ci_high", "tau2", "I2", "Q")
@@ -76,12 +80,30 @@ def study_labels(df: pd.DataFrame) -> list[str]:
     return [str(i + 1) for i in range(len(df))]
 
 
-def effects_from_table(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """``yi``/``vi`` from the table: given directly, or Hedges' g from means/SDs/Ns."""
+def tables_from_table(df: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    """2×2 cells ``ai, bi, ci, di`` from columns ai,n1i,ci,n2i (or ai,bi,ci,di)."""
     labels = study_labels(df)
-    if all(c in df.columns for c in SMD_COLUMNS):
+    if all(c in df.columns for c in TOTALS_COLUMNS):
+        cols = [_numeric(df, c) for c in TOTALS_COLUMNS]
+        return tables_from_totals(*cols, study=labels)
+    if all(c in df.columns for c in CELLS_COLUMNS):
+        return tuple(_numeric(df, c) for c in CELLS_COLUMNS)
+    raise StatsInputError("a dichotomous measure needs columns ai,n1i,ci,n2i (or ai,bi,ci,di)")
+
+
+def effects_from_table(df: pd.DataFrame, measure: str = "SMD") -> tuple[np.ndarray, np.ndarray]:
+    """``yi``/``vi`` for ``measure``: computed as metafor's ``escalc`` or given directly.
+
+    SMD (Hedges' g) and MD come from m1i,sd1i,n1i,m2i,sd2i,n2i; OR, RR and RD from the
+    2×2 tables; columns yi,vi are taken as they are for any measure.
+    """
+    labels = study_labels(df)
+    if measure in BINARY_MEASURES and not ("yi" in df.columns and "vi" in df.columns):
+        es = escalc_binary(measure, *tables_from_table(df), study=labels)
+        return es.yi, es.vi
+    if all(c in df.columns for c in SMD_COLUMNS) and measure in ("SMD", "MD"):
         cols = [df[c].tolist() for c in SMD_COLUMNS]
-        es = escalc_smd(*cols, study=labels)
+        es = (escalc_md if measure == "MD" else escalc_smd)(*cols, study=labels)
         return es.yi, es.vi
     if "yi" in df.columns and "vi" in df.columns:
         return _numeric(df, "yi"), _numeric(df, "vi")
@@ -93,12 +115,23 @@ def _dump(obj: Any) -> str:
 
 
 def _cmd_pool(df, args) -> str:
-    yi, vi = effects_from_table(df)
-    return _dump(rma(yi, vi, args.method, args.test, args.level, study_labels(df)).pool_fields())
+    labels = study_labels(df)
+    if args.measure in BINARY_MEASURES and "yi" not in df.columns:
+        res = pool_binary(
+            args.measure, *tables_from_table(df), args.method, args.test, args.level, labels
+        )
+        return _dump(res.pool_fields())
+    if args.method in MH_METHODS:
+        if args.measure in BINARY_MEASURES:
+            check_binary_options(args.measure, args.method, args.test)
+            raise StatsInputError(f"{args.method} needs the 2x2 tables (ai,n1i,ci,n2i), not yi,vi")
+        raise StatsInputError(f"{args.method} pools dichotomous measures only (OR, RR, RD)")
+    yi, vi = effects_from_table(df, args.measure)
+    return _dump(rma(yi, vi, args.method, args.test, args.level, labels).pool_fields())
 
 
 def _cmd_escalc(df, args) -> str:
-    yi, vi = effects_from_table(df)
+    yi, vi = effects_from_table(df, args.measure)
     out = df.copy()
     out["yi"] = yi
     out["vi"] = vi
@@ -106,13 +139,13 @@ def _cmd_escalc(df, args) -> str:
 
 
 def _cmd_egger(df, args) -> str:
-    yi, vi = effects_from_table(df)
+    yi, vi = effects_from_table(df, args.measure)
     d = egger_test(yi, vi, args.level).to_dict()
     return _dump({k: d[k] for k in EGGER_FIELDS})
 
 
 def _cmd_trimfill(df, args) -> str:
-    yi, vi = effects_from_table(df)
+    yi, vi = effects_from_table(df, args.measure)
     res = trimfill(
         yi, vi, args.estimator, args.method, args.test, args.level, study=study_labels(df)
     )
@@ -123,7 +156,7 @@ def _cmd_trimfill(df, args) -> str:
 def _cmd_subgroup(df, args) -> str:
     if "group" not in df.columns:
         raise StatsInputError("subgroup analysis needs a 'group' column")
-    yi, vi = effects_from_table(df)
+    yi, vi = effects_from_table(df, args.measure)
     groups = [None if isinstance(g, float) else g for g in df["group"].tolist()]
     res = subgroup_analysis(yi, vi, groups, args.method, args.test, args.common_tau2, args.level)
     d = res.to_dict()
@@ -139,14 +172,14 @@ def _cmd_subgroup(df, args) -> str:
 
 
 def _cmd_outliers(df, args) -> str:
-    yi, vi = effects_from_table(df)
+    yi, vi = effects_from_table(df, args.measure)
     return _dump(
         find_outliers(yi, vi, args.method, args.test, args.level, study_labels(df)).to_dict()
     )
 
 
 def _cmd_leave1out(df, args) -> str:
-    yi, vi = effects_from_table(df)
+    yi, vi = effects_from_table(df, args.measure)
     res = leave1out(yi, vi, args.method, args.test, args.level, study_labels(df))
     return _dump({"rows": [{k: r.to_dict()[k] for k in LEAVE1OUT_FIELDS} for r in res.rows]})
 
@@ -182,10 +215,22 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "input",
             metavar="INPUT.csv",
-            help="columns yi,vi or m1i,sd1i,n1i,m2i,sd2i,n2i; optional study, group",
+            help="columns yi,vi or m1i,sd1i,n1i,m2i,sd2i,n2i or ai,n1i,ci,n2i; "
+            "optional study, group",
         )
         p.add_argument(
-            "--method", default="REML", choices=METHODS, help="tau^2 estimator (default REML)"
+            "--measure",
+            default="SMD",
+            choices=MEASURES,
+            help="effect measure (default SMD, Hedges' g); OR/RR/RD from ai,n1i,ci,n2i",
+        )
+        methods = (*METHODS, *MH_METHODS) if name == "pool" else METHODS
+        p.add_argument(
+            "--method",
+            default="REML",
+            choices=methods,
+            help="tau^2 estimator (default REML)"
+            + ("; MH (OR/RR/RD) or PETO (OR) for 2x2 tables" if name == "pool" else ""),
         )
         p.add_argument("--test", default="z", choices=TESTS, help="z or knha (default z)")
         p.add_argument(

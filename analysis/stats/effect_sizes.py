@@ -350,3 +350,81 @@ def escalc_rd(
     n1, n2 = a + b, c + d
     p1, p2 = a / n1, c / n2
     return EffectSizes(p1 - p2, p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2, "RD", _study_tuple(study))
+
+
+def escalc_peto(
+    ai: ArrayLike,
+    bi: ArrayLike,
+    ci: ArrayLike,
+    di: ArrayLike,
+    study: Sequence[object] | None = None,
+) -> EffectSizes:
+    """Peto's log odds ratio (O − E)/V with variance 1/V, ``measure="PETO"``.
+
+    As in metafor, 1/2 is added to every cell of a table with a zero cell first.
+
+    References
+    ----------
+    Yusuf, S., Peto, R., Lewis, J., Collins, R., & Sleight, P. (1985). Beta blockade during
+    and after myocardial infarction. *Progress in Cardiovascular Diseases*, 27, 335-371.
+    """
+    a, b, c, d = _two_by_two(ai, bi, ci, di, study)
+    n1, n2 = a + b, c + d
+    n = n1 + n2
+    xt, yt = a + c, b + d
+    v = xt * yt * (n1 / n) * (n2 / n) / (n - 1)
+    return EffectSizes((a - xt * n1 / n) / v, 1 / v, "PETO", _study_tuple(study))
+
+
+def tables_from_totals(
+    ai: ArrayLike,
+    n1i: ArrayLike,
+    ci: ArrayLike,
+    n2i: ArrayLike,
+    study: Sequence[object] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """2×2 cells ``ai, bi, ci, di`` from events and totals per arm (metafor ``n1i``/``n2i``)."""
+    (a, n1, c, n2), labels = _arrays(("ai", "n1i", "ci", "n2i"), (ai, n1i, ci, n2i), study)
+    _check(a >= 0, labels, "ai", "number of events must be >= 0")
+    _check(c >= 0, labels, "ci", "number of events must be >= 0")
+    _check(n1 >= 1, labels, "n1i", "group size must be >= 1")
+    _check(n2 >= 1, labels, "n2i", "group size must be >= 1")
+    _check(a <= n1, labels, "ai", "more events than patients in the intervention group")
+    _check(c <= n2, labels, "ci", "more events than patients in the control group")
+    for name, arr in (("ai", a), ("n1i", n1), ("ci", c), ("n2i", n2)):
+        _check(arr == np.round(arr), labels, name, "counts must be whole numbers")
+    return a, n1 - a, c, n2 - c
+
+
+def double_zero(ai: ArrayLike, bi: ArrayLike, ci: ArrayLike, di: ArrayLike) -> np.ndarray:
+    """Tables without events in both arms, or with only events (metafor's ``drop00``)."""
+    a, b, c, d = (np.asarray(x, dtype=float) for x in (ai, bi, ci, di))
+    return ((a == 0) & (c == 0)) | ((b == 0) & (d == 0))
+
+
+BINARY_ESCALC = {"OR": escalc_or, "RR": escalc_rr, "RD": escalc_rd, "PETO": escalc_peto}
+
+
+def escalc_binary(
+    measure: str,
+    ai: ArrayLike,
+    bi: ArrayLike,
+    ci: ArrayLike,
+    di: ArrayLike,
+    study: Sequence[object] | None = None,
+    drop00: bool = False,
+) -> EffectSizes:
+    """``escalc(measure, ai, bi, ci, di, drop00=...)`` for OR, RR, RD and PETO.
+
+    With ``drop00=True`` double-zero tables get ``yi = vi = NaN``, as metafor leaves them
+    out of ``rma.mh``/``rma.peto``'s heterogeneity statistics.
+    """
+    if measure not in BINARY_ESCALC:
+        raise EffectSizeError(None, "measure", f"unknown measure {measure!r}")
+    es = BINARY_ESCALC[measure](ai, bi, ci, di, study)
+    if not drop00:
+        return es
+    dz = double_zero(ai, bi, ci, di)
+    return EffectSizes(
+        np.where(dz, np.nan, es.yi), np.where(dz, np.nan, es.vi), es.measure, es.study
+    )

@@ -326,3 +326,98 @@ esc$smd_from_p <- c(as.list(pin), list(yi = c(e$yi), vi = c(e$vi)))
 
 write_json_full(esc, file.path(out_dir, "escalc.json"))
 cat("metafor", versions$metafor, "reference written to", out_dir, "\n")
+
+# ---------------------------------------------------------------------------
+# dichotomous outcomes: escalc OR/RR/RD + rma (inverse variance), rma.mh, rma.peto
+# ---------------------------------------------------------------------------
+# Written to reference/binary/<case>.csv (study, ai, n1i, ci, n2i) and <case>.json with one
+# entry per measure x method x test, each fitted with metafor's defaults:
+#   rma(measure = m, ai, n1i, ci, n2i, method, test)   # escalc: add 1/2 to = "only0", drop00 = FALSE
+#   rma.mh(measure = m, ai, n1i, ci, n2i)              # yi/vi with drop00 = TRUE; MH on raw counts
+#   rma.peto(ai, n1i, ci, n2i)                         # idem
+# A fit whose estimate metafor reports as NA (MH with no events in one arm) is written as
+# {"error": ...}: the engine refuses it.
+
+bin_dir <- file.path(get_script_dir(), "binary")
+dir.create(bin_dir, showWarnings = FALSE, recursive = TRUE)
+
+bin_fields <- function(res) {
+  if (is.na(res$beta[1])) return(list(error = "metafor estimate is NA"))
+  pr <- predict(res)
+  random <- inherits(res, "rma.uni") && res$method != "FE"
+  list(
+    k = res$k, k_yi = if (is.null(res$k.yi)) res$k else res$k.yi,
+    method = res$method, test = res$test,
+    estimate = num(res$beta), se = num(res$se), ci_low = num(res$ci.lb), ci_high = num(res$ci.ub),
+    stat = num(res$zval), p = num(res$pval),
+    tau2 = num(res$tau2), I2 = num(res$I2), H2 = num(res$H2),
+    Q = num(res$QE), Q_df = (if (is.null(res$k.yi)) res$k else res$k.yi) - 1, Q_p = num(res$QEp),
+    pi_low = if (random) num(pr$pi.lb) else NA, pi_high = if (random) num(pr$pi.ub) else NA,
+    weights = numvec(weights(res)),
+    yi = numvec(res$yi.f), vi = numvec(res$vi.f)
+  )
+}
+
+run_binary_case <- function(name, ai, n1i, ci, n2i, study = NULL, description = "") {
+  k <- length(ai)
+  if (is.null(study)) study <- paste0("S", seq_len(k))
+  csv <- data.frame(study = study, ai = ai, n1i = n1i, ci = ci, n2i = n2i, stringsAsFactors = FALSE)
+  write.csv(csv, file.path(bin_dir, paste0(name, ".csv")), row.names = FALSE, quote = TRUE)
+  result <- list(name = name, description = description, versions = versions, k = k, fits = list())
+  for (ms in c("OR", "RR", "RD")) {
+    for (m in methods) {
+      for (t in tests) {
+        res <- safe(rma(measure = ms, ai = ai, n1i = n1i, ci = ci, n2i = n2i, method = m, test = t))
+        result$fits[[paste(ms, m, t, sep = "_")]] <- if (is_fail(res)) fail_fields(res) else bin_fields(res)
+      }
+    }
+    res <- safe(rma.mh(measure = ms, ai = ai, n1i = n1i, ci = ci, n2i = n2i))
+    result$fits[[paste(ms, "MH", "z", sep = "_")]] <- if (is_fail(res)) fail_fields(res) else bin_fields(res)
+  }
+  res <- safe(rma.peto(ai = ai, n1i = n1i, ci = ci, n2i = n2i))
+  result$fits[["OR_PETO_z"]] <- if (is_fail(res)) fail_fields(res) else bin_fields(res)
+  write_json_full(result, file.path(bin_dir, paste0(name, ".json")))
+  invisible(result)
+}
+
+set.seed(20261126)
+
+# St John's wort for depression (Linde et al. 2005): responders per arm; one double-zero
+# study (Osterheider 1992) and one single-zero study (Halama 1991)
+lin <- dat.linde2005[!is.na(dat.linde2005$ai), ]
+run_binary_case("linde2005", lin$ai, lin$n1i, lin$ci, lin$n2i, study = paste(lin$study, lin$year),
+                description = "dat.linde2005, response to St John's wort vs placebo")
+
+# BCG vaccine trials (Colditz et al. 1994): tuberculosis cases per arm
+run_binary_case("bcg", dat.bcg$tpos, dat.bcg$tpos + dat.bcg$tneg, dat.bcg$cpos, dat.bcg$cpos + dat.bcg$cneg,
+                study = paste(dat.bcg$author, dat.bcg$year), description = "dat.bcg, TB cases")
+
+# random 2x2 tables: k from 2 to 25, event risks between 2% and 60%
+sim_tables <- function(k, p_lo = 0.02, p_hi = 0.6) {
+  n1 <- sample(8:300, k, replace = TRUE)
+  n2 <- sample(8:300, k, replace = TRUE)
+  p2 <- runif(k, p_lo, p_hi)
+  p1 <- plogis(qlogis(p2) + rnorm(1, -0.3, 0.3) + rnorm(k, 0, 0.4))
+  list(ai = rbinom(k, n1, p1), n1i = n1, ci = rbinom(k, n2, p2), n2i = n2)
+}
+for (k in c(2, 3, 4, 5, 7, 10, 15, 20, 25)) {
+  d <- sim_tables(k)
+  run_binary_case(sprintf("random_k%02d", k), d$ai, d$n1i, d$ci, d$n2i,
+                  description = sprintf("simulated 2x2 tables, k=%d", k))
+}
+
+# rare events: single-zero and double-zero tables (and one table with every patient an event)
+run_binary_case("zero_cells", c(0, 2, 0, 5, 1, 0, 3, 12), c(25, 40, 18, 60, 33, 20, 45, 12),
+                c(3, 0, 0, 9, 4, 0, 2, 10), c(24, 41, 20, 58, 30, 22, 47, 10),
+                description = "single-zero, double-zero and all-event tables")
+d <- sim_tables(12, 0.01, 0.05)
+run_binary_case("rare_k12", d$ai, d$n1i, d$ci, d$n2i, description = "simulated rare events, k=12")
+
+# no events at all in the control arms: MH OR/RR are NA in metafor, RD and Peto are not
+run_binary_case("control_arm_zero", c(3, 1, 4, 2, 0), c(50, 40, 60, 35, 30), c(0, 0, 0, 0, 0),
+                c(48, 42, 61, 33, 31), description = "all control arms without events")
+# ... and in the intervention arms
+run_binary_case("treatment_arm_zero", c(0, 0, 0), c(20, 25, 30), c(2, 5, 1), c(21, 24, 30),
+                description = "all intervention arms without events")
+
+cat("metafor", versions$metafor, "dichotomous reference written to", bin_dir, "\n")
