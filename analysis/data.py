@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from extraction import rob_selectors
 from extraction import selectors as extraction_selectors
 from extraction.models import OutcomeDomain, Study
+from extraction.rob import selectors as rob_selectors
 from reviews.models import Review
 
 # RoB 2 overall judgements as the extraction app spells them, and how tables print them.

@@ -25,7 +25,7 @@ class ExtractionConfig(AppConfig):
             register_nav(item)
         register_panel(extraction_panel, order=30)
         register_demo_step(demo_extraction, order=30)
-        from .rob_views import register_rob_nav  # RoB 2: nav items, dashboard panel, demo step
+        from .rob.views import register_rob_nav  # RoB 2: nav items, dashboard panel, demo step
 
         register_rob_nav()
         try:

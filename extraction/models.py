@@ -433,4 +433,4 @@ class ArmValue(models.Model):
         return f"{self.arm}: {self.data}"
 
 
-from .rob_models import *  # noqa: E402, F401, F403
+from .rob.models import *  # noqa: E402, F401, F403

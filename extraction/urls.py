@@ -38,6 +38,6 @@ urlpatterns = [
     path("studies/<int:study_id>/consensus/", views.consensus, name="consensus"),
 ]
 
-from .rob_urls import urlpatterns as rob_urlpatterns  # noqa: E402
+from .rob.urls import urlpatterns as rob_urlpatterns  # noqa: E402
 
 urlpatterns += rob_urlpatterns

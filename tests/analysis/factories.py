@@ -9,7 +9,7 @@ from typing import Any
 from analysis import services as analysis_services
 from analysis.models import Analysis
 from analysis.models import TimepointKind as WindowKind
-from extraction import rob_services, selectors, services
+from extraction import selectors, services
 from extraction.models import (
     ArmRole,
     Direction,
@@ -20,7 +20,8 @@ from extraction.models import (
     Study,
     TimepointKind,
 )
-from extraction.rob_models import RobUnit
+from extraction.rob import services as rob_services
+from extraction.rob.models import RobUnit
 from reviews.models import Review
 from tests.factories import RecordFactory
 

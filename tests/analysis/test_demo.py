@@ -10,7 +10,7 @@ from analysis import selectors, stats
 from analysis.demo import demo_analyses
 from analysis.models import Analysis
 from extraction.demo import DATA, demo_extraction
-from extraction.rob_services import rob_demo_step
+from extraction.rob.services import rob_demo_step
 from tests.factories import UserFactory
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from extraction import rob_services as svc
 from extraction import services
 from extraction.models import ArmRole, Direction, TimepointKind
+from extraction.rob import services as svc
 from tests.factories import RecordFactory
 
 # Answer sets that walk each domain's flowchart to a known judgement.

@@ -6,7 +6,13 @@ import dataclasses
 
 import pytest
 
-from extraction.rob2 import Proposal, Rob2Error, apply_override, propose_domain, propose_overall
+from extraction.rob.algorithm import (
+    Proposal,
+    Rob2Error,
+    apply_override,
+    propose_domain,
+    propose_overall,
+)
 
 
 def judgements(**overrides):

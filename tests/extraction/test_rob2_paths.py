@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from extraction.rob2 import DOMAINS, effective_answers, propose_domain, questions_for
+from extraction.rob.algorithm import DOMAINS, effective_answers, propose_domain, questions_for
 
 L, S, H = "low", "some_concerns", "high"
 

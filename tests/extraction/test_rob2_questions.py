@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from extraction.rob2 import (
+from extraction.rob.algorithm import (
     ANSWER_LABELS,
     ANSWERS,
     DOMAIN_BY_ID,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from extraction import rob_services as svc
-from extraction.rob_models import RobAssessment, RobKind
+from extraction.rob import services as svc
+from extraction.rob.models import RobAssessment, RobKind
 from tests.conftest import browser_login, save_screenshot
 from tests.extraction.rob_matrix_params import ALL_LOW, fill, rob_study, submitted_pair
 

@@ -13,8 +13,8 @@ import matplotlib
 import pytest
 from PIL import Image
 
-from extraction.rob2 import DOMAINS
-from extraction.rob_figures import (
+from extraction.rob.algorithm import DOMAINS
+from extraction.rob.figures import (
     PALETTES,
     ROBVIS_LABELS,
     RobFigureError,
@@ -271,8 +271,8 @@ def test_resolution_is_capped_for_very_tall_figures():
 
 def test_module_never_imports_pyplot():
     code = (
-        "import sys; from extraction.rob_figures import traffic_light, summary_plot, figure_to_bytes;"
-        "from extraction.rob2 import DOMAINS;"
+        "import sys; from extraction.rob.figures import traffic_light, summary_plot, figure_to_bytes;"
+        "from extraction.rob.algorithm import DOMAINS;"
         "d=[(x.id,x.name) for x in DOMAINS]; r=[('S',{k:'low' for k,_ in d},'low')];"
         "figure_to_bytes(traffic_light(r,d),'png'); figure_to_bytes(summary_plot(r,d),'svg');"
         "print('matplotlib.pyplot' in sys.modules)"

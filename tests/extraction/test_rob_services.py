@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError, transaction
 
-from extraction import rob_selectors as sel
-from extraction import rob_services as svc
 from extraction import services
 from extraction.demo import demo_extraction
-from extraction.rob_models import (
+from extraction.rob import selectors as sel
+from extraction.rob import services as svc
+from extraction.rob.models import (
     RobAssessment,
     RobChange,
     RobDomain,

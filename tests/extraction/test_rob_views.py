@@ -8,9 +8,9 @@ import io
 import pytest
 from django.urls import reverse
 
-from extraction import rob_services as svc
 from extraction import services
-from extraction.rob_models import RobAssessment, RobDomain, RobKind, RobSettings
+from extraction.rob import services as svc
+from extraction.rob.models import RobAssessment, RobDomain, RobKind, RobSettings
 from tests.extraction.factories import arm_data
 from tests.extraction.rob_matrix_params import ALL_LOW, fill, rob_study, submitted_pair
 

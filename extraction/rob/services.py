@@ -3,7 +3,7 @@
 Every function is keyword-only, runs in one transaction, locks the row it
 changes and writes a :class:`RobChange` per changed value naming the actor.
 Judgements are never typed into the database directly: after every answer the
-algorithm of :mod:`extraction.rob2` re-proposes the domain and overall
+algorithm of :mod:`extraction.rob.algorithm` re-proposes the domain and overall
 judgements, and an assessor's override (always with a justification) is kept
 only while the proposal it was made against stands.
 """
@@ -18,7 +18,7 @@ from django.utils import timezone
 from reviews.errors import ConflictError, DomainError
 from reviews.models import Membership, Review, Role
 
-from .rob2 import (
+from .algorithm import (
     BIAS_DIRECTIONS,
     DOMAIN_BY_ID,
     DOMAINS,
@@ -31,7 +31,7 @@ from .rob2 import (
     propose_overall,
     questions_for,
 )
-from .rob_models import (
+from .models import (
     RobAssessment,
     RobChange,
     RobDomain,

@@ -7,7 +7,7 @@ request's user, so no URL can name somebody else's assessment.
 
 from django.urls import path
 
-from . import rob_views as views
+from . import views
 
 urlpatterns = [
     path("rob/", views.rob_overview, name="rob_overview"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django import forms
 
-from .rob_models import RobSettings
+from .models import RobSettings
 
 
 class RobSettingsForm(forms.ModelForm):

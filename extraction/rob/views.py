@@ -25,11 +25,11 @@ from reviews.access import review_view
 from reviews.errors import ConflictError, DomainError
 from reviews.models import Role
 
-from . import rob_selectors as sel
-from . import rob_services as svc
-from .models import Outcome, Study
-from .rob2 import BIAS_DIRECTIONS, DOMAIN_BY_ID, JUDGEMENT_LABELS, JUDGEMENTS
-from .rob_figures import (
+from ..models import Outcome, Study
+from . import selectors as sel
+from . import services as svc
+from .algorithm import BIAS_DIRECTIONS, DOMAIN_BY_ID, JUDGEMENT_LABELS, JUDGEMENTS
+from .figures import (
     PALETTES,
     RobFigureError,
     figure_to_bytes,
@@ -37,7 +37,7 @@ from .rob_figures import (
     summary_plot,
     traffic_light,
 )
-from .rob_forms import (
+from .forms import (
     AnswerForm,
     DomainJudgementForm,
     NoteForm,
@@ -45,7 +45,7 @@ from .rob_forms import (
     RobSettingsForm,
     SupportForm,
 )
-from .rob_models import RobAssessment, RobKind, RobStatus, RobTarget, RobUnit
+from .models import RobAssessment, RobKind, RobStatus, RobTarget, RobUnit
 
 _PDF_URL_NAMES = ("screening:fulltext_pdf", "screening:fulltext_file", "screening:fulltext")
 

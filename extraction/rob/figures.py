@@ -38,7 +38,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Rectangle
 from matplotlib.ticker import PercentFormatter
 
-from extraction.rob2 import FIGURE_JUDGEMENTS
+from .algorithm import FIGURE_JUDGEMENTS
 
 __all__ = [
     "PALETTES",

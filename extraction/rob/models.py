@@ -8,7 +8,7 @@ feeds the figures and analysis. Every change is a :class:`RobChange` row (who,
 when, old -> new); nothing the team entered is deleted by another action, which
 is why targets PROTECT the study and outcome they assess.
 
-The RoB 2 content and algorithm live in :mod:`extraction.rob2`; the models only
+The RoB 2 content and algorithm live in :mod:`extraction.rob.algorithm`; the models only
 store answers and the judgements the algorithm or the assessor gave.
 """
 
@@ -20,7 +20,7 @@ from django.db.models import Q
 
 from reviews.models import Review
 
-from .rob2 import DOMAINS
+from .algorithm import DOMAINS
 
 __all__ = [
     "RobAssessment",

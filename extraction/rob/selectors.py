@@ -15,8 +15,8 @@ from django.db.models import Count, Max, Prefetch, Q
 
 from reviews.models import Review
 
-from .models import Extraction, ExtractionKind, ExtractionStatus, OutcomeData, Study
-from .rob2 import (
+from ..models import Extraction, ExtractionKind, ExtractionStatus, OutcomeData, Study
+from .algorithm import (
     ANSWER_LABELS,
     DOMAIN_BY_ID,
     DOMAINS,
@@ -29,7 +29,7 @@ from .rob2 import (
     propose_overall,
     questions_for,
 )
-from .rob_models import (
+from .models import (
     RobAssessment,
     RobChange,
     RobDomain,
