@@ -375,3 +375,57 @@ class DuplicateLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.duplicate_id} duplicates {self.kept_id} ({self.status})"
+
+
+class Job(models.Model):
+    """A piece of background work a user started and can watch: an import, a refit, a report.
+
+    The row is the job's history too: who started it, when it ran, how it ended. Tasks
+    (`<app>/tasks.py`) advance it through `reviews.services.job_*`; kinds are registered
+    by the app that owns them (`reviews.jobs.register_job_kind`).
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Done"
+        FAILED = "failed", "Failed"
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="jobs")
+    kind = models.CharField(max_length=40)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    message = models.CharField(max_length=300, blank=True)
+    error = models.TextField(blank=True)
+    # What the task needs (ids, stored file names): a retry runs from these alone.
+    params = models.JSONField(default=dict, blank=True)
+    # What came out, e.g. {"url": ..., "label": ...} for the link shown when it is done.
+    result = models.JSONField(default=dict, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    celery_task_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["review", "kind", "status"], name="job_review_kind_status")]
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__lte=100), name="job_progress_0_to_100")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {self.Status.SUCCEEDED, self.Status.FAILED}
+
+    @property
+    def label(self) -> str:
+        from .jobs import job_kind_label
+
+        return job_kind_label(self.kind)

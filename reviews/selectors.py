@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
-from .models import DuplicateLink, ImportBatch, Record, Review, Search
+from .models import DuplicateLink, ImportBatch, Job, Record, Review, Search
 
 
 def reviews_for_user(user: Any) -> QuerySet[Review]:
@@ -78,3 +78,17 @@ def identification_counts(review: Review) -> dict[str, Any]:
         "duplicates_removed": counts["duplicates"],
         "records_after_dedup": counts["unique"],
     }
+
+
+def jobs_recent(*, review: Review, limit: int = 20) -> QuerySet[Job]:
+    """The review's latest jobs, newest first, with who started them."""
+    return review.jobs.select_related("started_by").order_by("-created_at", "-id")[:limit]
+
+
+def job_unfinished(*, review: Review, kind: str, **params: Any) -> Job | None:
+    """The newest queued or running job of `kind` whose parameters include `params`."""
+    jobs = review.jobs.filter(kind=kind, status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
+    for job in jobs.order_by("-id"):
+        if all(job.params.get(key) == value for key, value in params.items()):
+            return job
+    return None

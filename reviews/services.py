@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from operator import attrgetter
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -33,6 +34,7 @@ from .models import (
     ExclusionReason,
     ImportBatch,
     Invitation,
+    Job,
     Membership,
     Record,
     Review,
@@ -43,6 +45,13 @@ from .rows import SpillError, dedup_key_values, read_spill, record_row, write_sp
 
 log = logging.getLogger(__name__)
 User = get_user_model()
+# How a job's work reports how far it is: fraction done (0..1) and a short message.
+ProgressFn = Callable[[float, str], None]
+
+
+def _no_progress(fraction: float, message: str = "") -> None:
+    return None
+
 
 DEFAULT_EXCLUSION_REASONS = [
     "Wrong population",
@@ -209,14 +218,25 @@ def _preview_row(record: ParsedRecord) -> dict[str, Any]:
 
 
 def _scan(
-    stream: BinaryIO, fmt: str | None, csv_mapping: dict | None, spill: IO[bytes]
+    stream: BinaryIO,
+    fmt: str | None,
+    csv_mapping: dict | None,
+    spill: IO[bytes],
+    progress: ProgressFn = _no_progress,
 ) -> dict[str, Any]:
     """Parse the export once: count and sample it, and write its rows to `spill`."""
     scan: dict[str, Any] = {"n_skipped": 0, "skipped": [], "preview": []}
     skipped, preview = scan["skipped"], scan["preview"]
+    size = stream.seek(0, io.SEEK_END) or 1
+    stream.seek(0)
 
     def readable() -> Iterator[tuple]:
+        n = 0
         for item in iter_records(stream, fmt=fmt, csv_mapping=csv_mapping or None):
+            n += 1
+            if n % 500 == 0:
+                # The stream's position runs ahead of the parser by one read buffer only.
+                progress(min(stream.tell() / size, 1.0), f"Read {n:,} records")
             if isinstance(item, SkippedRecord):
                 scan["n_skipped"] += 1
                 if len(skipped) < SKIPPED_LIST_CAP:
@@ -230,6 +250,17 @@ def _scan(
     return scan
 
 
+def import_check(*, file: BinaryIO, fmt: str | None, csv_mapping: dict | None = None) -> None:
+    """Refuse at once a file whose head already shows it cannot be read (empty, binary, of
+    no known format, a CSV without a title column), before a job reads all of it."""
+    try:
+        iter_records(file, fmt=fmt, csv_mapping=csv_mapping or None)
+    except ImportFormatError as exc:
+        raise DomainError(str(exc), field="file") from exc
+    finally:
+        file.seek(0)
+
+
 def import_preview(
     *,
     review: Review,
@@ -239,11 +270,15 @@ def import_preview(
     fmt: str | None = None,
     search: Search | None = None,
     csv_mapping: dict[str, str] | None = None,
+    stored_name: str = "",
+    progress: ProgressFn = _no_progress,
 ) -> ImportBatch:
     """Read an uploaded export once, store it and report what would be imported.
 
     The parsed records are kept as insert-ready rows in a spill file beside the upload
-    (`ImportBatch.rows`), so `import_confirm` does not parse the file again.
+    (`ImportBatch.rows`), so `import_confirm` does not parse the file again. `stored_name`
+    names the upload when it is already in the default storage (an upload handed to a
+    job): it is kept where it is rather than copied.
 
     Raises DomainError when the file yields no record at all.
     """
@@ -261,7 +296,7 @@ def import_preview(
                 raise ImportFormatError(
                     "The file's format could not be recognised: expected RIS, PubMed (nbib), BibTeX or CSV."
                 )
-            scan = _scan(file, detected, csv_mapping, spill)
+            scan = _scan(file, detected, csv_mapping, spill, progress)
         except ImportFormatError as exc:
             raise DomainError(str(exc), field="file") from exc
         if scan["n_read"] == 0:
@@ -284,14 +319,19 @@ def import_preview(
             preview=scan["preview"],
             uploaded_by=actor,
         )
-        batch.file.save(filename, File(file), save=False)
+        if stored_name:
+            batch.file.name = stored_name
+        else:
+            batch.file.save(filename, File(file), save=False)
         spill.flush()
         batch.rows.save(f"{Path(filename).stem[:80]}.rows.ndjson", spill, save=False)
         batch.save()
     return batch
 
 
-def _insert_rows(batch: ImportBatch, rows: Iterable[Sequence[Any]]) -> list[dedup.DedupKey]:
+def _insert_rows(
+    batch: ImportBatch, rows: Iterable[Sequence[Any]], progress: ProgressFn = _no_progress
+) -> list[dedup.DedupKey]:
     """Insert the batch's rows (ROW_FIELDS order); return the new records' dedup keys.
 
     The keys come from the rows as written, so they need not be read back: only the new
@@ -302,9 +342,13 @@ def _insert_rows(batch: ImportBatch, rows: Iterable[Sequence[Any]]) -> list[dedu
 
     def full_rows() -> Iterator[tuple]:
         prefix = (batch.review_id, batch.pk)
+        total = max(batch.n_read, 1)
         for row in rows:
             key_rows.append(dedup_key_values(row))
             yield (*prefix, *row)
+            if len(key_rows) % 500 == 0:
+                # Storing is most of the work; de-duplication the last tenth.
+                progress(0.9 * min(len(key_rows) / total, 1.0), f"Stored {len(key_rows):,} records")
 
     n_inserted = records_insert(full_rows())
     ids = list(Record.objects.filter(batch=batch).order_by("id").values_list("id", flat=True))
@@ -313,23 +357,27 @@ def _insert_rows(batch: ImportBatch, rows: Iterable[Sequence[Any]]) -> list[dedu
     return [dedup.DedupKey(rid, *values) for rid, values in zip(ids, key_rows, strict=True)]
 
 
-def _import_rows(batch: ImportBatch) -> list[dedup.DedupKey]:
+def _import_rows(batch: ImportBatch, progress: ProgressFn) -> list[dedup.DedupKey]:
     """Insert the rows the preview spilled, or (no usable spill) parse the upload again."""
     if batch.rows:
         try:
             # A savepoint: a spill found damaged half-way is undone and the upload read.
             with transaction.atomic(), batch.rows.open("rb") as spill:
-                return _insert_rows(batch, read_spill(spill))
+                return _insert_rows(batch, read_spill(spill), progress)
         except (SpillError, OSError) as exc:
             log.warning("Import batch %s: spill file unusable (%s); parsing again", batch.pk, exc)
     with batch.file.open("rb") as stream:
         parsed = iter_records(stream, fmt=batch.format, csv_mapping=batch.csv_mapping or None)
         return _insert_rows(
-            batch, (record_row(item) for item in parsed if isinstance(item, ParsedRecord))
+            batch,
+            (record_row(item) for item in parsed if isinstance(item, ParsedRecord)),
+            progress,
         )
 
 
-def import_confirm(*, batch: ImportBatch, actor: Any) -> ImportBatch:
+def import_confirm(
+    *, batch: ImportBatch, actor: Any, progress: ProgressFn = _no_progress
+) -> ImportBatch:
     """Store every readable record of a previewed batch in one transaction, then de-duplicate.
 
     All or nothing: if anything fails half-way, no record of the batch remains.
@@ -341,7 +389,8 @@ def import_confirm(*, batch: ImportBatch, actor: Any) -> ImportBatch:
         if not batch.file:
             raise ConflictError("The uploaded file of this import is gone; upload it again.")
         review = batch.review
-        new_keys = _import_rows(batch)
+        new_keys = _import_rows(batch, progress)
+        progress(0.9, "Looking for duplicates")
         old_keys, already_duplicate = _review_keys(
             Record.objects.filter(review=review).exclude(batch=batch)
         )
@@ -480,3 +529,109 @@ def duplicate_undo(*, link: DuplicateLink, actor: Any) -> DuplicateLink:
         link.decided_by, link.decided_at = actor, timezone.now()
         link.save(update_fields=["status", "decided_by", "decided_at"])
     return link
+
+
+# --- Jobs --------------------------------------------------------------------------------
+
+
+def job_create(
+    *, review: Review, kind: str, actor: Any, params: dict[str, Any] | None = None
+) -> Job:
+    """Record a job and send it to the queue once the caller's transaction commits.
+
+    An unfinished job of the same kind with the same parameters is returned instead of a
+    second one (a double click on "Import" queues one import).
+    """
+    from .jobs import dispatch_job
+
+    params = params or {}
+    with transaction.atomic():
+        # Lock the review row: two requests racing to start the same job queue it once.
+        Review.objects.select_for_update().filter(pk=review.pk).exists()
+        running = (
+            Job.objects.filter(
+                review=review, kind=kind, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]
+            )
+            .order_by("-id")
+            .only("params")
+        )
+        for job in running:
+            if job.params == params:
+                return job
+        job = Job.objects.create(
+            review=review,
+            kind=kind,
+            started_by=actor,
+            params=params,
+            celery_task_id=uuid.uuid4().hex,
+        )
+    dispatch_job(job)
+    job.refresh_from_db()
+    return job
+
+
+def job_start(*, job_id: int, task_id: str) -> Job | None:
+    """Mark a job running (the task side); None when it must not run (done or gone).
+
+    A job found running already was being run by a worker that died: running it again is
+    what makes the job retry-safe, so it is started again, one attempt more.
+    """
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.is_finished:
+            return None
+        job.status = Job.Status.RUNNING
+        job.attempts += 1
+        job.started_at = timezone.now()
+        job.celery_task_id = task_id or job.celery_task_id
+        job.message = "Started" if job.attempts == 1 else f"Started again (attempt {job.attempts})"
+        job.save(update_fields=["status", "attempts", "started_at", "celery_task_id", "message"])
+    return job
+
+
+def job_succeed(*, job: Job, result: dict[str, Any], message: str = "") -> Job:
+    Job.objects.filter(pk=job.pk).update(
+        status=Job.Status.SUCCEEDED,
+        progress=100,
+        result=result,
+        message=(message or "Done")[:300],
+        error="",
+        finished_at=timezone.now(),
+    )
+    job.refresh_from_db()
+    return job
+
+
+def job_fail(*, job: Job, error: str) -> Job:
+    Job.objects.filter(pk=job.pk).update(
+        status=Job.Status.FAILED, error=error, message="Failed", finished_at=timezone.now()
+    )
+    job.refresh_from_db()
+    return job
+
+
+def job_retry(*, job: Job, actor: Any) -> Job:
+    """Queue a failed job again, from its stored parameters; the message names who did."""
+    from .jobs import dispatch_job
+
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.status != Job.Status.FAILED:
+            raise ConflictError("Only a failed job can be run again.")
+        job.status, job.progress, job.error = Job.Status.QUEUED, 0, ""
+        job.finished_at = None
+        job.celery_task_id = uuid.uuid4().hex
+        job.message = f"Queued again by {actor.get_username()}"[:300]
+        job.save(
+            update_fields=[
+                "status",
+                "progress",
+                "error",
+                "finished_at",
+                "celery_task_id",
+                "message",
+            ]
+        )
+    dispatch_job(job)
+    job.refresh_from_db()
+    return job

@@ -41,6 +41,9 @@ urlpatterns = [
         views.import_confirm,
         name="import_confirm",
     ),
+    # Background jobs
+    path("reviews/<slug:slug>/jobs/<int:job_id>/", views.job_detail, name="job"),
+    path("reviews/<slug:slug>/jobs/<int:job_id>/retry/", views.job_retry, name="job_retry"),
     # Records and duplicates
     path("reviews/<slug:slug>/records/", views.record_list, name="records"),
     path("reviews/<slug:slug>/records/<int:record_id>/", views.record_detail, name="record"),

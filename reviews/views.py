@@ -16,10 +16,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from . import selectors, services
+from . import selectors, services, tasks
 from .access import review_view
 from .dashboard import panels_for
-from .errors import DomainError
+from .errors import ConflictError, DomainError
 from .forms import (
     CsvMappingForm,
     ExclusionReasonForm,
@@ -31,7 +31,15 @@ from .forms import (
     SignupForm,
 )
 from .importing import ImportFormatError, csv_headers, guess_csv_mapping
-from .models import DuplicateLink, ExclusionReason, ImportBatch, Invitation, Membership, Role
+from .models import (
+    DuplicateLink,
+    ExclusionReason,
+    ImportBatch,
+    Invitation,
+    Job,
+    Membership,
+    Role,
+)
 
 
 def _form_error(form, exc: DomainError) -> None:
@@ -260,23 +268,37 @@ def import_upload(request: HttpRequest, review) -> HttpResponse:
             token = _stash_upload(request, upload, search)
             return redirect("reviews:import_map", slug=review.slug, token=token)
         try:
-            batch = services.import_preview(
-                review=review,
-                actor=request.user,
-                file=upload,
-                filename=upload.name,
-                fmt=fmt,
-                search=search,
-            )
+            services.import_check(file=upload, fmt=fmt)
         except DomainError as exc:
             _form_error(form, exc)
         else:
-            return redirect("reviews:import_detail", slug=review.slug, batch_id=batch.pk)
+            # The upload is on disk already (TemporaryFileUploadHandler); storing it moves
+            # the file, and a job reads it: the request does not wait for the parse.
+            path = default_storage.save(_upload_name(review, upload.name), upload)
+            job = services.job_create(
+                review=review,
+                kind=tasks.IMPORT_PREVIEW,
+                actor=request.user,
+                params={
+                    "path": path,
+                    "filename": upload.name,
+                    "fmt": fmt,
+                    "search_id": search.pk if search else None,
+                },
+            )
+            return redirect("reviews:job", slug=review.slug, job_id=job.pk)
     return render(
         request,
         "reviews/import_upload.html",
         {"review": review, "form": form},
         status=400 if form.errors else 200,
+    )
+
+
+def _upload_name(review, filename: str) -> str:
+    """A storage name of its own for each upload (it names the batch the job makes of it)."""
+    return default_storage.generate_filename(
+        f"imports/{review.pk}/uploads/{uuid.uuid4().hex}/{filename}"
     )
 
 
@@ -324,21 +346,24 @@ def import_map(request: HttpRequest, review, token: str) -> HttpResponse:
         search = review.searches.filter(pk=stash["search"]).first() if stash["search"] else None
         try:
             with default_storage.open(stash["path"], "rb") as handle:
-                batch = services.import_preview(
-                    review=review,
-                    actor=request.user,
-                    file=handle,
-                    filename=stash["name"],
-                    fmt="csv",
-                    search=search,
-                    csv_mapping=form.mapping(),
-                )
+                services.import_check(file=handle, fmt="csv", csv_mapping=form.mapping())
         except DomainError as exc:
             form.add_error(None, exc.message)
         else:
-            default_storage.delete(stash["path"])
+            job = services.job_create(
+                review=review,
+                kind=tasks.IMPORT_PREVIEW,
+                actor=request.user,
+                params={
+                    "path": stash["path"],
+                    "filename": stash["name"],
+                    "fmt": "csv",
+                    "search_id": search.pk if search else None,
+                    "csv_mapping": form.mapping(),
+                },
+            )
             del request.session[f"csv-upload-{token}"]
-            return redirect("reviews:import_detail", slug=review.slug, batch_id=batch.pk)
+            return redirect("reviews:job", slug=review.slug, job_id=job.pk)
     return render(
         request,
         "reviews/import_map.html",
@@ -350,7 +375,10 @@ def import_map(request: HttpRequest, review, token: str) -> HttpResponse:
 @review_view()
 def import_detail(request: HttpRequest, review, batch_id: int) -> HttpResponse:
     batch = get_object_or_404(review.import_batches.select_related("search"), pk=batch_id)
-    return render(request, "reviews/import_detail.html", {"review": review, "batch": batch})
+    job = selectors.job_unfinished(review=review, kind=tasks.IMPORT_CONFIRM, batch_id=batch.pk)
+    return render(
+        request, "reviews/import_detail.html", {"review": review, "batch": batch, "job": job}
+    )
 
 
 @require_POST
@@ -361,12 +389,12 @@ def import_confirm(request: HttpRequest, review, batch_id: int) -> HttpResponse:
         services.import_discard(batch=batch, actor=request.user)
         messages.info(request, "Import discarded; nothing was stored.")
         return redirect("reviews:imports", slug=review.slug)
-    batch = services.import_confirm(batch=batch, actor=request.user)
-    messages.success(
-        request,
-        f"Imported {batch.n_imported} records; {batch.n_duplicates} linked as duplicates.",
+    if batch.status != ImportBatch.Status.PREVIEW:
+        raise ConflictError("This import has already been confirmed or discarded.")
+    job = services.job_create(
+        review=review, kind=tasks.IMPORT_CONFIRM, actor=request.user, params={"batch_id": batch.pk}
     )
-    return redirect("reviews:import_detail", slug=review.slug, batch_id=batch.pk)
+    return redirect("reviews:job", slug=review.slug, job_id=job.pk)
 
 
 # --- Records and duplicates ----------------------------------------------------------------
@@ -431,6 +459,35 @@ def duplicate_decide(request: HttpRequest, review, link_id: int) -> HttpResponse
 @require_POST
 @review_view(Role.LEAD)
 def duplicate_rerun(request: HttpRequest, review) -> HttpResponse:
-    n = services.duplicates_find(review=review)
-    messages.success(request, f"De-duplication re-run: {n} new automatic merges.")
-    return redirect("reviews:duplicates", slug=review.slug)
+    job = services.job_create(review=review, kind=tasks.DUPLICATES_FIND, actor=request.user)
+    return redirect("reviews:job", slug=review.slug, job_id=job.pk)
+
+
+# --- Jobs ----------------------------------------------------------------------------------
+
+
+@review_view()
+def job_detail(request: HttpRequest, review, job_id: int) -> HttpResponse:
+    """The job's page, or (htmx polling) its progress partial; follows its result when done."""
+    job = get_object_or_404(review.jobs.select_related("started_by"), pk=job_id)
+    follow = job.result.get("url") if job.result.get("follow") else None
+    if job.status != Job.Status.SUCCEEDED:
+        follow = None
+    context = {"review": review, "job": job}
+    if not request.htmx:
+        # A job that ran in the request (no broker) is done before its page is shown.
+        if follow:
+            return redirect(follow)
+        return render(request, "reviews/job_detail.html", context)
+    response = render(request, "reviews/_job.html", context)
+    if follow:
+        response["HX-Redirect"] = follow
+    return response
+
+
+@require_POST
+@review_view(Role.LEAD)
+def job_retry(request: HttpRequest, review, job_id: int) -> HttpResponse:
+    job = get_object_or_404(review.jobs, pk=job_id)
+    services.job_retry(job=job, actor=request.user)
+    return redirect("reviews:job", slug=review.slug, job_id=job.pk)

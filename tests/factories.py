@@ -4,7 +4,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from reviews import dedup
-from reviews.models import ImportBatch, Membership, Record, Review, Search
+from reviews.models import ImportBatch, Job, Membership, Record, Review, Search
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -54,6 +54,16 @@ class ImportBatchFactory(factory.django.DjangoModelFactory):
     filename = "export.ris"
     format = "ris"
     status = ImportBatch.Status.IMPORTED
+
+
+class JobFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Job
+
+    review = factory.SubFactory(ReviewFactory)
+    kind = "duplicates_find"
+    status = Job.Status.FAILED
+    error = "It went wrong."
 
 
 class RecordFactory(factory.django.DjangoModelFactory):

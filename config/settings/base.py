@@ -179,3 +179,11 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A message a worker took but never acknowledged (the worker died) is delivered again after
+# this many seconds. Jobs are idempotent, so a redelivery of a job still running is harmless.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+}
+# Without a broker (make run) jobs run in a thread of the web process, so that the page that
+# started one can show its progress; tests turn this off to run them in the calling thread.
+REVIEWFLOW_JOBS_IN_THREAD = CELERY_TASK_ALWAYS_EAGER

@@ -15,3 +15,4 @@ DEBUG = False
 SCREENING_RANKING_SYNC = True
 # Tasks run in the calling thread unless a test starts a real worker itself.
 CELERY_TASK_ALWAYS_EAGER = True
+REVIEWFLOW_JOBS_IN_THREAD = False

@@ -5,7 +5,7 @@ function of the test cast returning an object id (or value) inside `cast.review`
 """
 
 from reviews.models import DuplicateLink, ImportBatch, Membership
-from tests.factories import ImportBatchFactory, RecordFactory, SearchFactory
+from tests.factories import ImportBatchFactory, JobFactory, RecordFactory, SearchFactory
 
 
 def _record(cast):
@@ -34,6 +34,7 @@ PARAMS = {
         ImportBatchFactory(review=cast.review, status=ImportBatch.Status.PREVIEW).pk
     ),
     "record_id": _record,
+    "job_id": lambda cast: JobFactory(review=cast.review, started_by=cast.lead).pk,
     "link_id": _link,
     "token": lambda cast: "0" * 32,
 }

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from reviews.models import ExclusionReason, ImportBatch, Invitation, Membership, Review, Stage
+from reviews.models import ExclusionReason, ImportBatch, Invitation, Job, Membership, Review, Stage
 from tests.factories import ImportBatchFactory, SearchFactory, UserFactory
 
 EXCERPT = (
@@ -145,13 +145,27 @@ def test_upload_preview_then_confirm(client, cast):
     client.force_login(cast.lead)
     upload = SimpleUploadedFile("embase.ris", EXCERPT.read_bytes())
     response = client.post(f"/reviews/{cast.review.slug}/imports/upload/", {"file": upload})
+    # A job reads the file (in the request here: no broker in tests); its page leads on.
+    job = Job.objects.get(kind="import_preview")
+    assert response["Location"] == f"/reviews/{cast.review.slug}/jobs/{job.pk}/"
     batch = ImportBatch.objects.get()
-    assert response["Location"] == f"/reviews/{cast.review.slug}/imports/{batch.pk}/"
-    page = client.get(response["Location"])
+    assert job.status == Job.Status.SUCCEEDED and job.started_by == cast.lead
+    assert job.result["batch_id"] == batch.pk and job.message == "6 records read, 0 skipped"
+    assert (
+        client.get(response["Location"])["Location"]
+        == f"/reviews/{cast.review.slug}/imports/{batch.pk}/"
+    )
+    page = client.get(f"/reviews/{cast.review.slug}/imports/{batch.pk}/")
     assert b"Import 6 records" in page.content
-    client.post(f"/reviews/{cast.review.slug}/imports/{batch.pk}/confirm/")
+    response = client.post(f"/reviews/{cast.review.slug}/imports/{batch.pk}/confirm/")
+    confirm = Job.objects.get(kind="import_confirm")
+    assert response["Location"] == f"/reviews/{cast.review.slug}/jobs/{confirm.pk}/"
     batch.refresh_from_db()
     assert batch.status == ImportBatch.Status.IMPORTED and batch.n_imported == 6
+    assert confirm.params == {"batch_id": batch.pk}
+    # Confirming again is refused, and queues nothing.
+    again = client.post(f"/reviews/{cast.review.slug}/imports/{batch.pk}/confirm/")
+    assert again.status_code == 409 and Job.objects.filter(kind="import_confirm").count() == 1
 
 
 def test_csv_with_unknown_headers_goes_through_mapping(client, cast):

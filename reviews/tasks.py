@@ -1,0 +1,104 @@
+"""Background tasks of the reviews app: reading and importing exports, de-duplication.
+
+Each task runs one `Job` (`reviews.jobs.run_job`) and is safe to run again: a worker
+killed half-way leaves nothing half-written, and the next delivery finishes the work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from django.core.files.storage import default_storage
+from django.urls import reverse
+
+from . import services
+from .jobs import Progress, register_job_kind, run_job
+from .models import ImportBatch, Job
+
+IMPORT_PREVIEW = "import_preview"
+IMPORT_CONFIRM = "import_confirm"
+DUPLICATES_FIND = "duplicates_find"
+
+
+def _batch_url(batch: ImportBatch) -> str:
+    return reverse(
+        "reviews:import_detail", kwargs={"slug": batch.review.slug, "batch_id": batch.pk}
+    )
+
+
+def _import_preview(job: Job, progress: Progress) -> dict[str, Any]:
+    params = job.params
+    # The stored upload names the batch it becomes: a second run after a crash between
+    # saving the batch and finishing the job finds it rather than reading the file twice.
+    batch = ImportBatch.objects.filter(review=job.review, file=params["path"]).first()
+    if batch is None:
+        search = job.review.searches.filter(pk=params.get("search_id")).first()
+        with default_storage.open(params["path"], "rb") as handle:
+            batch = services.import_preview(
+                review=job.review,
+                actor=job.started_by,
+                file=handle,
+                filename=params["filename"],
+                fmt=params.get("fmt") or None,
+                search=search,
+                csv_mapping=params.get("csv_mapping") or None,
+                stored_name=params["path"],
+                progress=progress,
+            )
+    return {
+        "url": _batch_url(batch),
+        "label": "See the preview",
+        "follow": True,
+        "batch_id": batch.pk,
+        "message": f"{batch.n_read:,} records read, {batch.n_skipped:,} skipped",
+    }
+
+
+def _import_confirm(job: Job, progress: Progress) -> dict[str, Any]:
+    batch = ImportBatch.objects.select_related("review").get(
+        pk=job.params["batch_id"], review=job.review
+    )
+    # Confirming is one transaction: either an earlier run committed it all, or nothing.
+    if batch.status != ImportBatch.Status.IMPORTED:
+        batch = services.import_confirm(batch=batch, actor=job.started_by, progress=progress)
+    return {
+        "url": _batch_url(batch),
+        "label": "See the import",
+        "follow": True,
+        "batch_id": batch.pk,
+        "message": (
+            f"Imported {batch.n_imported:,} records; {batch.n_duplicates:,} linked as duplicates"
+        ),
+    }
+
+
+def _duplicates_find(job: Job, progress: Progress) -> dict[str, Any]:
+    progress(0.1, "Comparing records", force=True)
+    n = services.duplicates_find(review=job.review)
+    return {
+        "url": reverse("reviews:duplicates", kwargs={"slug": job.review.slug}),
+        "label": "See the duplicates",
+        "follow": True,
+        "message": f"De-duplication re-run: {n:,} new automatic merges",
+    }
+
+
+@shared_task(bind=True, name="reviews.import_preview")
+def import_preview_task(self, job_id: int) -> None:
+    run_job(job_id, self.request.id, _import_preview)
+
+
+@shared_task(bind=True, name="reviews.import_confirm")
+def import_confirm_task(self, job_id: int) -> None:
+    run_job(job_id, self.request.id, _import_confirm)
+
+
+@shared_task(bind=True, name="reviews.duplicates_find")
+def duplicates_find_task(self, job_id: int) -> None:
+    run_job(job_id, self.request.id, _duplicates_find)
+
+
+register_job_kind(IMPORT_PREVIEW, label="Reading the export", task=import_preview_task)
+register_job_kind(IMPORT_CONFIRM, label="Importing the records", task=import_confirm_task)
+register_job_kind(DUPLICATES_FIND, label="Finding duplicates", task=duplicates_find_task)
