@@ -5,8 +5,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from api import pages as api_pages
+from config.healthz import healthz
 
 urlpatterns = [
+    # For load balancers and monitoring: no login, JSON, 503 when a part is down
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     # Accounts
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

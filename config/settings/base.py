@@ -5,13 +5,19 @@ from pathlib import Path
 import dj_database_url
 import xstatic.pkg.bootstrap
 
-from .env import env_bool, env_int, env_list, env_str
+from .env import env_bool, env_int, env_list, env_required, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # Real third-party data sets live beside the repository (../shared/data).
 SHARED_DATA_DIR = Path(env_str("REVIEWFLOW_SHARED_DATA", str(BASE_DIR.parent / "shared" / "data")))
 
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", "insecure-development-key-change-me")
+# No built-in key: a deployment sets its own; local.py and test.py put a development key in
+# the environment before they import this module.
+SECRET_KEY = env_required(
+    "DJANGO_SECRET_KEY",
+    "a long random string that signs sessions and password-reset links, the same on every "
+    "app server (python -c 'import secrets; print(secrets.token_urlsafe(50))')",
+)
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 
@@ -187,3 +193,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # Without a broker (make run) jobs run in a thread of the web process, so that the page that
 # started one can show its progress; tests turn this off to run them in the calling thread.
 REVIEWFLOW_JOBS_IN_THREAD = CELERY_TASK_ALWAYS_EAGER
+
+# Caches (progress counters, the items-in-step check, analysis reports) are shared by every
+# app server when Redis is there; a per-process memory cache otherwise (`make run`).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "reviewflow",
+        }
+    }

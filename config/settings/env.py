@@ -43,3 +43,11 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_required(name: str, why: str) -> str:
+    """A variable a deployment must set; refuse to start, saying what it is for, without it."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ImproperlyConfigured(f"{name} must be set: {why}")
+    return value

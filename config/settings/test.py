@@ -1,9 +1,13 @@
 """Test settings: only what makes the suite faster or isolated."""
 
+import os
 import tempfile
 from pathlib import Path
 
-from .base import *  # noqa: F403
+# base.py requires a secret key; any will do for the tests.
+os.environ.setdefault("DJANGO_SECRET_KEY", "django-insecure-test-key")
+
+from .base import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -16,3 +20,5 @@ SCREENING_RANKING_SYNC = True
 # Tasks run in the calling thread unless a test starts a real worker itself.
 CELERY_TASK_ALWAYS_EAGER = True
 REVIEWFLOW_JOBS_IN_THREAD = False
+# A per-process cache whatever the environment says: tests must not share state via Redis.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
