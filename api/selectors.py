@@ -92,3 +92,117 @@ def record_votes_visible(review: Review, record: Record, user: Any) -> dict[str,
 
 
 STAGE_CHOICES = [(s.value, s.label) for s in Stage]
+
+
+# --- Extraction, outcomes, risk of bias (final consensus only: independent work stays blind) ---
+
+
+def consensus_extractions(review: Review):
+    """Finalised consensus extractions of the review's studies, by study id."""
+    from extraction.models import Extraction, ExtractionKind, ExtractionStatus
+
+    return {
+        e.study_id: e
+        for e in Extraction.objects.filter(
+            study__review=review,
+            kind=ExtractionKind.CONSENSUS,
+            status=ExtractionStatus.SUBMITTED,
+        ).select_related("template")
+    }
+
+
+def outcome_rows(review: Review, *, study_id: int | None = None) -> list[dict[str, Any]]:
+    """Consensus outcome data: one row per study × outcome × timepoint × arm."""
+    from extraction.models import ArmValue, ExtractionKind, ExtractionStatus
+
+    values = (
+        ArmValue.objects.filter(
+            data__extraction__study__review=review,
+            data__extraction__kind=ExtractionKind.CONSENSUS,
+            data__extraction__status=ExtractionStatus.SUBMITTED,
+        )
+        .select_related(
+            "arm",
+            "data__extraction__study",
+            "data__outcome__subdomain__domain",
+            "data__timepoint",
+        )
+        .order_by(
+            "data__extraction__study__label",
+            "data__extraction__study_id",
+            "data__outcome__position",
+            "data__outcome_id",
+            "data__timepoint__weeks",
+            "data__timepoint_id",
+            "arm__position",
+            "arm_id",
+        )
+    )
+    if study_id is not None:
+        values = values.filter(data__extraction__study_id=study_id)
+    rows = []
+    for v in values:
+        data, outcome, tp = v.data, v.data.outcome, v.data.timepoint
+        study = data.extraction.study
+        sub = outcome.subdomain
+        rows.append(
+            {
+                "study": study.pk,
+                "study_label": study.label,
+                "outcome": outcome.pk,
+                "outcome_name": outcome.name,
+                "domain": sub.domain.name if sub else "",
+                "subdomain": sub.name if sub else "",
+                "instrument": outcome.instrument,
+                "direction": outcome.direction,
+                "timepoint": tp.pk,
+                "timepoint_label": tp.label,
+                "timepoint_weeks": tp.weeks,
+                "timepoint_kind": tp.kind,
+                "population": data.population,
+                "arm": v.arm_id,
+                "arm_name": v.arm.name,
+                "arm_role": v.arm.role,
+                "n_randomised": v.arm.n_randomised,
+                "mean": v.mean,
+                "sd": v.sd,
+                "se": v.se,
+                "ci_low": v.ci_low,
+                "ci_high": v.ci_high,
+                "n": v.n,
+                "events": v.events,
+            }
+        )
+    return rows
+
+
+def rob_rows(review: Review) -> list[dict[str, Any]]:
+    """Final consensus RoB 2 assessments with their domain and overall judgements."""
+    from extraction.rob_models import RobAssessment, RobKind, RobStatus
+
+    out = []
+    for a in (
+        RobAssessment.objects.filter(
+            target__review=review, kind=RobKind.CONSENSUS, status=RobStatus.FINAL
+        )
+        .select_related("target__study", "target__outcome")
+        .prefetch_related("domains")
+        .order_by("target__study__label", "target__study_id", "target__outcome_id")
+    ):
+        out.append(
+            {
+                "id": a.pk,
+                "study": a.target.study_id,
+                "study_label": a.target.study.label,
+                "outcome": a.target.outcome_id,
+                "outcome_name": a.target.outcome.name if a.target.outcome else "",
+                "domains": {
+                    d.domain: {"judgement": d.judgement, "direction": d.direction}
+                    for d in sorted(a.domains.all(), key=lambda d: d.domain)
+                },
+                "overall": a.overall_judgement,
+                "adjudicated": a.adjudicated,
+                "finalised_at": a.submitted_at,
+            }
+        )
+    return out

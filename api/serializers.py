@@ -128,3 +128,166 @@ class ImportBatchSerializer(serializers.ModelSerializer):
             "created_at",
             "imported_at",
         ]
+
+
+class ScreeningNextSerializer(serializers.Serializer):
+    stage = serializers.CharField()
+    record = RecordSerializer(allow_null=True, help_text="null when nothing is left for you")
+
+
+class ConflictSerializer(serializers.Serializer):
+    record = serializers.IntegerField(source="record_id")
+    title = serializers.CharField(source="record.title")
+    stage = serializers.CharField()
+    votes = serializers.SerializerMethodField()
+
+    @extend_schema_field(VoteSerializer(many=True))
+    def get_votes(self, item) -> list:
+        return VoteSerializer(self.context["votes"].get(item.record_id, []), many=True).data
+
+
+class StudySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    label = serializers.CharField()
+    records = serializers.SerializerMethodField()
+    arms = serializers.SerializerMethodField()
+    outcomes = serializers.SerializerMethodField()
+    timepoints = serializers.SerializerMethodField()
+    consensus_final = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_records(self, study) -> list:
+        return [r.record_id for r in study.reports.all()]
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_arms(self, study) -> list:
+        return [
+            {"id": a.pk, "name": a.name, "role": a.role, "n_randomised": a.n_randomised}
+            for a in study.arms.all()
+        ]
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_outcomes(self, study) -> list:
+        return [
+            {
+                "id": o.pk,
+                "name": o.name,
+                "subdomain": o.subdomain.name if o.subdomain else "",
+                "instrument": o.instrument,
+                "direction": o.direction,
+            }
+            for o in study.outcomes.all()
+        ]
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_timepoints(self, study) -> list:
+        return [
+            {"id": t.pk, "label": t.label, "weeks": t.weeks, "kind": t.kind}
+            for t in study.timepoints.all()
+        ]
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_consensus_final(self, study) -> bool:
+        return bool(getattr(study, "consensus_list", None))
+
+
+class ExtractionFieldSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    section = serializers.CharField()
+    value = serializers.JSONField()
+
+
+class OutcomeRowSerializer(serializers.Serializer):
+    study = serializers.IntegerField()
+    study_label = serializers.CharField()
+    outcome = serializers.IntegerField()
+    outcome_name = serializers.CharField()
+    domain = serializers.CharField()
+    subdomain = serializers.CharField()
+    instrument = serializers.CharField()
+    direction = serializers.CharField()
+    timepoint = serializers.IntegerField()
+    timepoint_label = serializers.CharField()
+    timepoint_weeks = serializers.FloatField()
+    timepoint_kind = serializers.CharField()
+    population = serializers.CharField()
+    arm = serializers.IntegerField()
+    arm_name = serializers.CharField()
+    arm_role = serializers.CharField()
+    n_randomised = serializers.IntegerField(allow_null=True)
+    mean = serializers.FloatField(allow_null=True)
+    sd = serializers.FloatField(allow_null=True)
+    se = serializers.FloatField(allow_null=True)
+    ci_low = serializers.FloatField(allow_null=True)
+    ci_high = serializers.FloatField(allow_null=True)
+    n = serializers.IntegerField(allow_null=True)
+    events = serializers.IntegerField(allow_null=True)
+
+
+class StudyExtractionSerializer(serializers.Serializer):
+    study = serializers.IntegerField()
+    status = serializers.CharField(help_text="final, or not_final (values hidden until then)")
+    template_version = serializers.IntegerField(allow_null=True)
+    fields = ExtractionFieldSerializer(many=True)
+    outcome_data = OutcomeRowSerializer(many=True)
+
+
+class RobDomainSerializer(serializers.Serializer):
+    judgement = serializers.CharField()
+    direction = serializers.CharField()
+
+
+class RobRowSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    study = serializers.IntegerField()
+    study_label = serializers.CharField()
+    outcome = serializers.IntegerField(allow_null=True)
+    outcome_name = serializers.CharField()
+    domains = serializers.DictField(child=RobDomainSerializer())
+    overall = serializers.CharField()
+    adjudicated = serializers.BooleanField()
+    finalised_at = serializers.DateTimeField(allow_null=True)
+
+
+class AnalysisSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    domain = serializers.CharField()
+    subdomain = serializers.CharField()
+    window = serializers.CharField(source="window.label")
+    effect_measure = serializers.CharField()
+    tau2_method = serializers.CharField()
+    hartung_knapp = serializers.BooleanField()
+
+
+class ResultRowSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    block = serializers.CharField()
+    row = serializers.CharField()
+    k = serializers.IntegerField()
+    estimate = serializers.FloatField(allow_null=True)
+    ci_low = serializers.FloatField(allow_null=True)
+    ci_high = serializers.FloatField(allow_null=True)
+    I2 = serializers.FloatField(allow_null=True)
+    I2_low = serializers.FloatField(allow_null=True)
+    I2_high = serializers.FloatField(allow_null=True)
+    p = serializers.FloatField(allow_null=True)
+    pi_low = serializers.FloatField(allow_null=True)
+    pi_high = serializers.FloatField(allow_null=True)
+    Q_between = serializers.FloatField(allow_null=True)
+    p_between = serializers.FloatField(allow_null=True)
+    note = serializers.CharField(allow_blank=True, allow_null=True)
+
+
+class AnalysisResultsSerializer(serializers.Serializer):
+    analysis = serializers.IntegerField()
+    method = serializers.CharField()
+    hartung_knapp = serializers.BooleanField()
+    rows = ResultRowSerializer(many=True)
+
+
+class ImportUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    format = serializers.CharField(required=False, allow_blank=True)
+    search = serializers.IntegerField(required=False, allow_null=True)

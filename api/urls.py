@@ -11,6 +11,16 @@ STAGE = r"(?P<stage>ta|ft)"
 
 router = SimpleRouter()
 router.register(rf"{REVIEW}/records", views.RecordViewSet, basename="record")
+router.register(rf"{REVIEW}/imports", views.ImportViewSet, basename="import")
+router.register(rf"{REVIEW}/screening/{STAGE}", views.ScreeningViewSet, basename="screening")
+router.register(
+    rf"{REVIEW}/screening/{STAGE}/conflicts", views.ConflictViewSet, basename="conflict"
+)
+router.register(rf"{REVIEW}/prisma", views.PrismaViewSet, basename="prisma")
+router.register(rf"{REVIEW}/studies", views.StudyViewSet, basename="study")
+router.register(rf"{REVIEW}/outcomes", views.OutcomeViewSet, basename="outcome")
+router.register(rf"{REVIEW}/rob", views.RobViewSet, basename="rob")
+router.register(rf"{REVIEW}/analyses", views.AnalysisViewSet, basename="analysis")
 
 app_name = "api"
 

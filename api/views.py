@@ -7,21 +7,61 @@ action needs) before any object is read; objects are then looked up within that 
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
-from rest_framework import mixins, viewsets
+from dataclasses import asdict
 
-from reviews.models import Role
+from django.conf import settings
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+
+from analysis import exports as analysis_exports
+from analysis import selectors as analysis_selectors
+from analysis.models import Analysis
+from analysis.report import ReportInputError
+from extraction.models import Extraction, ExtractionKind, ExtractionStatus, Outcome, Study
+from reviews import services as review_services
+from reviews.errors import DomainError
+from reviews.models import ImportBatch, Record, Review, Role
+from screening import selectors as screening_selectors
+from screening import services as screening_services
+from screening.models import ScreeningItem, Vote
+from screening.prisma import prisma_counts, prisma_pending
 
 from . import selectors
 from .access import ReviewAccess
 from .filters import RecordFilter
-from .serializers import RecordDetailSerializer, RecordSerializer
+from .serializers import (
+    AdjudicationInputSerializer,
+    AnalysisResultsSerializer,
+    AnalysisSerializer,
+    ConflictSerializer,
+    ImportBatchSerializer,
+    ImportUploadSerializer,
+    OutcomeRowSerializer,
+    RecordDetailSerializer,
+    RecordSerializer,
+    ResolutionSerializer,
+    ResultRowSerializer,
+    RobRowSerializer,
+    ScreeningNextSerializer,
+    StudyExtractionSerializer,
+    StudySerializer,
+    VoteInputSerializer,
+    VoteSerializer,
+)
 
 
 class ReviewViewSet(viewsets.GenericViewSet):
     """Base of every review-scoped endpoint: /api/v1/reviews/{slug}/..."""
 
     permission_classes = [ReviewAccess]
+    # Only for the schema generator (the slug parameter); every view reads within request.review.
+    queryset = Review.objects.none()
     review_role: Role | None = None  # any member
     review_roles: dict[str, Role | None] = {}
 
@@ -38,11 +78,10 @@ class RecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ReviewView
     """
 
     filterset_class = RecordFilter
+    queryset = Record.objects.none()  # the schema's model; requests use get_queryset()
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no request review
-            from reviews.models import Record
-
             return Record.objects.none()
         return selectors.records_for(self.review, self.request.user, self.request.membership)
 
@@ -61,3 +100,287 @@ class RecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ReviewView
                 self.review, self.get_object(), self.request.user
             )
         return context
+
+
+# --- Imports --------------------------------------------------------------------------------
+
+
+class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ReviewViewSet):
+    """Search-export uploads. An upload is read at once into a preview batch (the records
+    it would add, the lines it skipped); `confirm/` imports it, `discard/` drops it."""
+
+    serializer_class = ImportBatchSerializer
+    parser_classes = [MultiPartParser, FormParser]
+    review_roles = {"create": Role.LEAD, "confirm": Role.LEAD, "discard": Role.LEAD}
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ImportBatch.objects.none()
+        return self.review.import_batches.all()
+
+    @extend_schema(request=ImportUploadSerializer, responses={201: ImportBatchSerializer})
+    def create(self, request, slug: str):
+        form = ImportUploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        upload = form.validated_data["file"]
+        if upload.size > settings.REVIEWFLOW_MAX_IMPORT_BYTES:
+            raise DomainError("The file is larger than this server accepts.", field="file")
+        search = None
+        if form.validated_data.get("search"):
+            search = get_object_or_404(self.review.searches, pk=form.validated_data["search"])
+        batch = review_services.import_preview(
+            review=self.review,
+            actor=request.user,
+            file=upload,
+            filename=upload.name,
+            fmt=form.validated_data.get("format") or None,
+            search=search,
+        )
+        return Response(ImportBatchSerializer(batch).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=ImportBatchSerializer)
+    @action(detail=True, methods=["post"])
+    def confirm(self, request, slug: str, pk: str):
+        batch = review_services.import_confirm(batch=self.get_object(), actor=request.user)
+        return Response(ImportBatchSerializer(batch).data)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["post"])
+    def discard(self, request, slug: str, pk: str):
+        review_services.import_discard(batch=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Screening ------------------------------------------------------------------------------
+
+
+class ScreeningViewSet(ReviewViewSet):
+    """Your queue at a stage (`ta` or `ft`) and your votes there, through the page's services."""
+
+    review_role = Role.REVIEWER
+    serializer_class = VoteSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Vote.objects.none()
+        return Vote.objects.filter(
+            review=self.review, stage=self.kwargs["stage"], reviewer=self.request.user
+        ).select_related("reviewer", "reason")
+
+    @extend_schema(responses=ScreeningNextSerializer)
+    @action(detail=False, methods=["get"])
+    def next(self, request, slug: str, stage: str):
+        """Claim your next record at this stage (the same queue as the screening page)."""
+        item = screening_services.next_item_claim(
+            review=self.review, stage=stage, actor=request.user
+        )
+        record = None
+        if item is not None:
+            record = selectors.records_for(self.review, request.user, request.membership).get(
+                pk=item.record_id
+            )
+        return Response(
+            {"stage": stage, "record": RecordSerializer(record).data if record else None}
+        )
+
+    @extend_schema(methods=["GET"], responses=VoteSerializer(many=True))
+    @extend_schema(methods=["POST"], request=VoteInputSerializer, responses={201: VoteSerializer})
+    @action(detail=False, methods=["get", "post"])
+    def votes(self, request, slug: str, stage: str):
+        """GET: your votes at this stage. POST: cast or change your vote on a record."""
+        if request.method == "GET":
+            page = self.paginate_queryset(self.get_queryset())
+            return self.get_paginated_response(VoteSerializer(page, many=True).data)
+        form = VoteInputSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        vote = screening_services.vote_cast(
+            review=self.review,
+            record_id=form.validated_data["record"],
+            stage=stage,
+            actor=request.user,
+            decision=form.validated_data["decision"],
+            reason_id=form.validated_data.get("reason"),
+            note=form.validated_data.get("note", ""),
+        )
+        return Response(VoteSerializer(vote).data, status=status.HTTP_201_CREATED)
+
+
+class ConflictViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ReviewViewSet):
+    """Records in conflict at a stage with every vote (adjudicators), and their adjudication."""
+
+    review_role = Role.ADJUDICATOR
+    serializer_class = ConflictSerializer
+    lookup_field = "record_id"
+    lookup_url_kwarg = "pk"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ScreeningItem.objects.none()
+        return screening_selectors.conflicts(self.review, self.kwargs["stage"]).order_by("id")
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["votes"] = {}
+        return context
+
+    def list(self, request, slug: str, stage: str):
+        page = self.paginate_queryset(self.get_queryset())
+        votes = screening_selectors.conflict_votes(page, stage)
+        data = ConflictSerializer(page, many=True, context={"votes": votes}).data
+        return self.get_paginated_response(data)
+
+    def retrieve(self, request, slug: str, stage: str, pk: str):
+        item = self.get_object()
+        votes = screening_selectors.conflict_votes([item], stage)
+        return Response(ConflictSerializer(item, context={"votes": votes}).data)
+
+    @extend_schema(request=AdjudicationInputSerializer, responses=ResolutionSerializer)
+    @action(detail=True, methods=["post"])
+    def adjudicate(self, request, slug: str, stage: str, pk: str):
+        """The final decision on a record in conflict (recorded as adjudicated, by you)."""
+        item = self.get_object()  # first: another review's record is 404 whatever the body
+        form = AdjudicationInputSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        resolution = screening_services.conflict_resolve(
+            review=self.review,
+            record_id=item.record_id,
+            stage=stage,
+            actor=request.user,
+            decision=form.validated_data["decision"],
+            reason_id=form.validated_data.get("reason"),
+            note=form.validated_data.get("note", ""),
+        )
+        return Response(ResolutionSerializer(resolution).data)
+
+
+class PrismaViewSet(ReviewViewSet):
+    """The PRISMA 2020 counts, as on the PRISMA page."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def list(self, request, slug: str):
+        counts = asdict(prisma_counts(self.review))
+        counts["pending"] = prisma_pending(self.review)
+        return Response(counts)
+
+
+# --- Extraction, risk of bias, analyses -------------------------------------------------------
+
+
+class StudyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ReviewViewSet):
+    """Included studies with their reports, arms, outcomes and timepoints."""
+
+    serializer_class = StudySerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Study.objects.none()
+        return (
+            Study.objects.filter(review=self.review)
+            .prefetch_related(
+                "reports",
+                "arms",
+                "timepoints",
+                Prefetch("outcomes", queryset=Outcome.objects.select_related("subdomain")),
+                Prefetch(
+                    "extractions",
+                    queryset=Extraction.objects.filter(
+                        kind=ExtractionKind.CONSENSUS, status=ExtractionStatus.SUBMITTED
+                    ),
+                    to_attr="consensus_list",
+                ),
+            )
+            .order_by("id")
+        )
+
+    @extend_schema(responses=StudyExtractionSerializer)
+    @action(detail=True, methods=["get"])
+    def extraction(self, request, slug: str, pk: str):
+        """The study's consensus: form answers with the form's labels and its outcome data.
+        Shown once the consensus is finalised; independent extractions are never shown."""
+        study = self.get_object()
+        consensus = selectors.consensus_extractions(self.review).get(study.pk)
+        if consensus is None:
+            return Response(
+                {
+                    "study": study.pk,
+                    "status": "not_final",
+                    "template_version": None,
+                    "fields": [],
+                    "outcome_data": [],
+                }
+            )
+        fields = [
+            {
+                "key": f["key"],
+                "label": f.get("label", f["key"]),
+                "section": section["title"],
+                "value": consensus.answers.get(f["key"]),
+            }
+            for section in consensus.template.schema["sections"]
+            for f in section["fields"]
+        ]
+        return Response(
+            {
+                "study": study.pk,
+                "status": "final",
+                "template_version": consensus.template.version,
+                "fields": fields,
+                "outcome_data": selectors.outcome_rows(self.review, study_id=study.pk),
+            }
+        )
+
+
+class OutcomeViewSet(ReviewViewSet):
+    """Consensus outcome data: one row per study × outcome × timepoint × arm."""
+
+    @extend_schema(responses=OutcomeRowSerializer(many=True))
+    def list(self, request, slug: str):
+        return Response(selectors.outcome_rows(self.review))
+
+
+class RobViewSet(ReviewViewSet):
+    """Final consensus RoB 2 assessments: the five domain judgements and the overall one."""
+
+    @extend_schema(responses=RobRowSerializer(many=True))
+    def list(self, request, slug: str):
+        return Response(RobRowSerializer(selectors.rob_rows(self.review), many=True).data)
+
+
+class AnalysisViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ReviewViewSet):
+    """The review's meta-analyses and their results (the same numbers as the page and CSV)."""
+
+    serializer_class = AnalysisSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Analysis.objects.none()
+        return analysis_selectors.analyses_for(self.review).order_by("id")
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("method", str, description="τ² estimator (default: the analysis')"),
+            OpenApiParameter("hk", str, enum=["0", "1"], description="Hartung-Knapp on/off"),
+        ],
+        responses=AnalysisResultsSerializer,
+    )
+    @action(detail=True, methods=["get"])
+    def results(self, request, slug: str, pk: str):
+        analysis = self.get_object()
+        method = request.query_params.get("method") or None
+        hk = {"1": True, "0": False}.get(request.query_params.get("hk", ""))
+        try:
+            report, _data = analysis_selectors.analysis_report(
+                analysis, method=method, hartung_knapp=hk
+            )
+        except ReportInputError as exc:
+            raise DomainError(str(exc)) from None
+        return Response(
+            {
+                "analysis": analysis.pk,
+                "method": method or analysis.tau2_method,
+                "hartung_knapp": analysis.hartung_knapp if hk is None else hk,
+                "rows": ResultRowSerializer(
+                    analysis_exports.results_records(report), many=True
+                ).data,
+            }
+        )

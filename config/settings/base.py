@@ -167,6 +167,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "VoteDecisionEnum": "screening.models.Decision",
+        "FinalDecisionEnum": "screening.models.FinalDecision",
+    },
 }
 
 # Background jobs: Celery with Redis as broker and result store when REDIS_URL is set.

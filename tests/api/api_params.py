@@ -6,12 +6,33 @@ fails, naming the route, when one is missing.
 
 from __future__ import annotations
 
+from reviews.models import ImportBatch
+from screening.models import ScreeningItem
+from tests.analysis.matrix_params import PARAMS as ANALYSIS_PARAMS
+from tests.extraction.matrix_params import PARAMS as EXTRACTION_PARAMS
+from tests.factories import ImportBatchFactory
 from tests.reviews.matrix_params import PARAMS as REVIEW_PARAMS
 
-STAGE = {"stage": lambda cast: "ta"}
+
+def _conflict(cast) -> int:
+    from tests.screening.factories import pair, records
+
+    (record,) = records(cast.review, 1)
+    item = pair(cast.review, record, cast.alice, cast.bob, "include", "exclude")
+    assert item.status == ScreeningItem.Status.CONFLICT
+    return record.pk
+
 
 PARAMS: dict[str, dict] = {
     "record": {"pk": REVIEW_PARAMS["record_id"]},
+    "import": {
+        "pk": lambda cast: (
+            ImportBatchFactory(review=cast.review, status=ImportBatch.Status.PREVIEW).pk
+        )
+    },
+    "conflict": {"pk": _conflict},
+    "study": {"pk": EXTRACTION_PARAMS["study_id"]},
+    "analysis": {"pk": ANALYSIS_PARAMS["analysis_id"]},
 }
 
 # Keywords that are not objects of a review (a stage): the "another review's object"
