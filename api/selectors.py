@@ -178,7 +178,7 @@ def outcome_rows(review: Review, *, study_id: int | None = None) -> list[dict[st
 
 def rob_rows(review: Review) -> list[dict[str, Any]]:
     """Final consensus RoB 2 assessments with their domain and overall judgements."""
-    from extraction.rob_models import RobAssessment, RobKind, RobStatus
+    from extraction.rob.models import RobAssessment, RobKind, RobStatus
 
     out = []
     for a in (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from reviews.models import ImportBatch, Record
+from reviews.models import ImportBatch, Job, Record
 from screening.models import Decision, FinalDecision, Resolution, Vote
 from screening.selectors import STAGES
 
@@ -291,3 +291,23 @@ class ImportUploadSerializer(serializers.Serializer):
     file = serializers.FileField()
     format = serializers.CharField(required=False, allow_blank=True)
     search = serializers.IntegerField(required=False, allow_null=True)
+
+
+class JobSerializer(serializers.ModelSerializer):
+    started_by = serializers.CharField(source="started_by.username", default="", read_only=True)
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "kind",
+            "status",
+            "progress",
+            "message",
+            "error",
+            "result",
+            "started_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]

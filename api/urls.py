@@ -12,6 +12,7 @@ STAGE = r"(?P<stage>ta|ft)"
 router = SimpleRouter()
 router.register(rf"{REVIEW}/records", views.RecordViewSet, basename="record")
 router.register(rf"{REVIEW}/imports", views.ImportViewSet, basename="import")
+router.register(rf"{REVIEW}/jobs", views.JobViewSet, basename="job")
 router.register(rf"{REVIEW}/screening/{STAGE}", views.ScreeningViewSet, basename="screening")
 router.register(
     rf"{REVIEW}/screening/{STAGE}/conflicts", views.ConflictViewSet, basename="conflict"

@@ -7,16 +7,18 @@ action needs) before any object is read; objects are then looked up within that 
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from analysis import exports as analysis_exports
@@ -25,8 +27,9 @@ from analysis.models import Analysis
 from analysis.report import ReportInputError
 from extraction.models import Extraction, ExtractionKind, ExtractionStatus, Outcome, Study
 from reviews import services as review_services
-from reviews.errors import DomainError
-from reviews.models import ImportBatch, Record, Review, Role
+from reviews import tasks as review_tasks
+from reviews.errors import ConflictError, DomainError
+from reviews.models import ImportBatch, Job, Record, Review, Role
 from screening import selectors as screening_selectors
 from screening import services as screening_services
 from screening.models import ScreeningItem, Vote
@@ -42,6 +45,7 @@ from .serializers import (
     ConflictSerializer,
     ImportBatchSerializer,
     ImportUploadSerializer,
+    JobSerializer,
     OutcomeRowSerializer,
     RecordDetailSerializer,
     RecordSerializer,
@@ -106,11 +110,12 @@ class RecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ReviewView
 
 
 class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ReviewViewSet):
-    """Search-export uploads. An upload is read at once into a preview batch (the records
-    it would add, the lines it skipped); `confirm/` imports it, `discard/` drops it."""
+    """Search-export uploads. An upload starts a job that reads it into a preview batch
+    (the records it would add, the lines it skipped; follow it at `jobs/{id}/`, whose
+    `result.batch_id` names the batch); `confirm/` starts the import job, `discard/` drops it."""
 
     serializer_class = ImportBatchSerializer
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
     review_roles = {"create": Role.LEAD, "confirm": Role.LEAD, "discard": Role.LEAD}
 
     def get_queryset(self):
@@ -118,7 +123,7 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ReviewView
             return ImportBatch.objects.none()
         return self.review.import_batches.all()
 
-    @extend_schema(request=ImportUploadSerializer, responses={201: ImportBatchSerializer})
+    @extend_schema(request=ImportUploadSerializer, responses={202: JobSerializer})
     def create(self, request, slug: str):
         form = ImportUploadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -128,27 +133,57 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ReviewView
         search = None
         if form.validated_data.get("search"):
             search = get_object_or_404(self.review.searches, pk=form.validated_data["search"])
-        batch = review_services.import_preview(
-            review=self.review,
-            actor=request.user,
-            file=upload,
-            filename=upload.name,
-            fmt=form.validated_data.get("format") or None,
-            search=search,
+        fmt = form.validated_data.get("format") or None
+        review_services.import_check(file=upload, fmt=fmt)
+        path = default_storage.save(
+            default_storage.generate_filename(
+                f"imports/{self.review.pk}/uploads/{uuid.uuid4().hex}/{upload.name}"
+            ),
+            upload,
         )
-        return Response(ImportBatchSerializer(batch).data, status=status.HTTP_201_CREATED)
+        job = review_services.job_create(
+            review=self.review,
+            kind=review_tasks.IMPORT_PREVIEW,
+            actor=request.user,
+            params={
+                "path": path,
+                "filename": upload.name,
+                "fmt": fmt,
+                "search_id": search.pk if search else None,
+            },
+        )
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=None, responses=ImportBatchSerializer)
+    @extend_schema(request=None, responses={202: JobSerializer})
     @action(detail=True, methods=["post"])
     def confirm(self, request, slug: str, pk: str):
-        batch = review_services.import_confirm(batch=self.get_object(), actor=request.user)
-        return Response(ImportBatchSerializer(batch).data)
+        batch = self.get_object()
+        if batch.status != ImportBatch.Status.PREVIEW:
+            raise ConflictError("This import has already been confirmed or discarded.")
+        job = review_services.job_create(
+            review=self.review,
+            kind=review_tasks.IMPORT_CONFIRM,
+            actor=request.user,
+            params={"batch_id": batch.pk},
+        )
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={204: None})
     @action(detail=True, methods=["post"])
     def discard(self, request, slug: str, pk: str):
         review_services.import_discard(batch=self.get_object(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ReviewViewSet):
+    """Background jobs of the review (imports, de-duplication...): status and progress."""
+
+    serializer_class = JobSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Job.objects.none()
+        return self.review.jobs.select_related("started_by")
 
 
 # --- Screening ------------------------------------------------------------------------------

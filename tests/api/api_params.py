@@ -38,3 +38,12 @@ PARAMS: dict[str, dict] = {
 # Keywords that are not objects of a review (a stage): the "another review's object"
 # check does not apply to routes that take only these.
 UNSCOPED = {"stage"}
+
+
+def _job(cast) -> int:
+    from reviews.models import Job
+
+    return Job.objects.create(review=cast.review, kind="duplicates_find", started_by=cast.lead).pk
+
+
+PARAMS["job"] = {"pk": _job}

@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from analysis import exports as analysis_exports
 from analysis import selectors as analysis_selectors
-from reviews.models import ImportBatch, Record
+from reviews.models import ImportBatch, Job, Record
 from screening.models import Resolution, Vote, VoteChange
 from screening.prisma import prisma_counts
 from tests.analysis.factories import build_twelve, clinical_analysis
@@ -133,19 +133,30 @@ def test_conflicts_and_adjudication(api, cast):
 # --- imports and PRISMA --------------------------------------------------------------------------
 
 
-def test_upload_previews_then_confirm_imports(api, cast):
+def test_upload_runs_a_preview_job_then_confirm_runs_the_import_job(api, cast):
     lead = api("lead")
     upload = SimpleUploadedFile("search.ris", RIS, content_type="application/x-research-info")
     response = lead.post(_base(cast) + "imports/", {"file": upload}, format="multipart")
-    assert response.status_code == 201, response.content
-    batch = response.json()
+    assert response.status_code == 202, response.content
+    job = lead.get(_base(cast) + f"jobs/{response.json()['id']}/").json()
+    assert (job["kind"], job["status"], job["started_by"]) == (
+        "import_preview",
+        "succeeded",
+        "lead",
+    )
+    batch = lead.get(_base(cast) + f"imports/{job['result']['batch_id']}/").json()
     assert (batch["status"], batch["n_read"], batch["format"]) == ("preview", 2, "ris")
     assert not Record.objects.filter(review=cast.review).exists()
-    status = lead.get(_base(cast) + f"imports/{batch['id']}/").json()
-    assert status["status"] == "preview"
-    confirmed = lead.post(_base(cast) + f"imports/{batch['id']}/confirm/").json()
-    assert (confirmed["status"], confirmed["n_imported"]) == ("imported", 2)
+    response = lead.post(_base(cast) + f"imports/{batch['id']}/confirm/")
+    assert response.status_code == 202
+    assert response.json()["status"] == "succeeded"
+    batch = lead.get(_base(cast) + f"imports/{batch['id']}/").json()
+    assert (batch["status"], batch["n_imported"]) == ("imported", 2)
     assert Record.objects.filter(review=cast.review).count() == 2
+    again = lead.post(_base(cast) + f"imports/{batch['id']}/confirm/")
+    assert again.status_code == 409
+    # Members see the jobs; only leads start them.
+    assert len(api("alice").get(_base(cast) + "jobs/").json()["results"]) == 2
 
 
 def test_upload_of_an_unreadable_file_is_400(api, cast):
@@ -153,14 +164,16 @@ def test_upload_of_an_unreadable_file_is_400(api, cast):
     response = api("lead").post(_base(cast) + "imports/", {"file": upload}, format="multipart")
     assert response.status_code == 400
     assert not ImportBatch.objects.filter(review=cast.review).exists()
+    assert not Job.objects.filter(review=cast.review).exists()
 
 
 def test_discard(api, cast):
     lead = api("lead")
     upload = SimpleUploadedFile("search.ris", RIS)
-    batch = lead.post(_base(cast) + "imports/", {"file": upload}, format="multipart").json()
-    assert lead.post(_base(cast) + f"imports/{batch['id']}/discard/").status_code == 204
-    assert ImportBatch.objects.get(pk=batch["id"]).status == ImportBatch.Status.DISCARDED
+    job = lead.post(_base(cast) + "imports/", {"file": upload}, format="multipart").json()
+    batch_id = Job.objects.get(pk=job["id"]).result["batch_id"]
+    assert lead.post(_base(cast) + f"imports/{batch_id}/discard/").status_code == 204
+    assert ImportBatch.objects.get(pk=batch_id).status == ImportBatch.Status.DISCARDED
 
 
 def test_prisma_counts_are_the_pages(api, cast):
