@@ -28,6 +28,7 @@ __all__ = [
     "dedup_key_values",
     "read_spill",
     "record_row",
+    "without_nul",
     "write_spill",
 ]
 
@@ -70,28 +71,53 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def without_nul(value: Any) -> Any:
+    """``value`` (a string, or lists/dicts of them) with every NUL character removed.
+
+    PostgreSQL refuses NUL in text and in jsonb; a corrupt export must not make a whole
+    import fail at confirm, so the byte is dropped where the text is kept.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    return value
+
+
+def _json_text(value: Any) -> str:
+    text = _json(value)
+    # orjson writes NUL as the escape \u0000; only then is the value walked.
+    return _json(without_nul(value)) if "\\u0000" in text else text
+
+
 def record_row(parsed: ParsedRecord) -> tuple:
     """One record's values in ROW_FIELDS order: clipped to the column sizes, JSON as text."""
     year = parsed.year if parsed.year and 0 < parsed.year < 32767 else None
-    first_author = first_author_key(parsed.authors[0]) if parsed.authors else ""
+    authors = parsed.authors
+    if any("\x00" in a for a in authors):
+        authors = without_nul(authors)
+    title = without_nul(parsed.title)
+    first_author = first_author_key(authors[0]) if authors else ""
     return (
         parsed.line,
-        parsed.title,
-        parsed.abstract,
-        _json(parsed.authors),
+        title,
+        without_nul(parsed.abstract),
+        _json(authors),
         year,
-        parsed.journal[:500],
-        parsed.volume[:50],
-        parsed.issue[:50],
-        parsed.pages[:50],
-        parsed.doi[:255],
-        parsed.pmid[:20],
-        _json(parsed.keywords),
-        parsed.language[:100],
-        parsed.url,
-        parsed.record_type[:50],
-        _json(parsed.source_fields),
-        normalise_title(parsed.title),
+        without_nul(parsed.journal)[:500],
+        without_nul(parsed.volume)[:50],
+        without_nul(parsed.issue)[:50],
+        without_nul(parsed.pages)[:50],
+        without_nul(parsed.doi)[:255],
+        without_nul(parsed.pmid)[:20],
+        _json_text(parsed.keywords),
+        without_nul(parsed.language)[:100],
+        without_nul(parsed.url),
+        without_nul(parsed.record_type)[:50],
+        _json_text(parsed.source_fields),
+        normalise_title(title),
         first_author[:200],
     )
 

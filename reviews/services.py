@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import uuid
@@ -41,7 +42,7 @@ from .models import (
     Search,
     Stage,
 )
-from .rows import SpillError, dedup_key_values, read_spill, record_row, write_spill
+from .rows import SpillError, dedup_key_values, read_spill, record_row, without_nul, write_spill
 
 log = logging.getLogger(__name__)
 User = get_user_model()
@@ -240,10 +241,10 @@ def _scan(
             if isinstance(item, SkippedRecord):
                 scan["n_skipped"] += 1
                 if len(skipped) < SKIPPED_LIST_CAP:
-                    skipped.append({"line": item.line, "reason": item.reason})
+                    skipped.append({"line": item.line, "reason": without_nul(item.reason)})
                 continue
             if len(preview) < PREVIEW_SIZE:
-                preview.append(_preview_row(item))
+                preview.append(without_nul(_preview_row(item)))
             yield record_row(item)
 
     scan["n_read"] = write_spill(spill, readable())
@@ -284,6 +285,7 @@ def import_preview(
     """
     if search is not None and search.review_id != review.pk:
         raise DomainError("That search belongs to another review.")
+    filename = without_nul(filename)
     # The rows go to disk, not memory (100,000 records are ~200 MB of them); the storage
     # moves a temporary upload file into place rather than copying it.
     with TemporaryUploadedFile("rows.ndjson", "application/x-ndjson", 0, "utf-8") as spill:
@@ -299,6 +301,8 @@ def import_preview(
             scan = _scan(file, detected, csv_mapping, spill, progress)
         except ImportFormatError as exc:
             raise DomainError(str(exc), field="file") from exc
+        except OSError as exc:  # the spill could not be written: no space left
+            raise _storage_error(filename, exc) from exc
         if scan["n_read"] == 0:
             reasons = "; ".join(f"line {s['line']}: {s['reason']}" for s in scan["skipped"][:3])
             raise DomainError(
@@ -319,14 +323,33 @@ def import_preview(
             preview=scan["preview"],
             uploaded_by=actor,
         )
-        if stored_name:
-            batch.file.name = stored_name
-        else:
-            batch.file.save(filename, File(file), save=False)
-        spill.flush()
-        batch.rows.save(f"{Path(filename).stem[:80]}.rows.ndjson", spill, save=False)
-        batch.save()
+        try:
+            if stored_name:
+                batch.file.name = stored_name
+            else:
+                batch.file.save(filename, File(file), save=False)
+            spill.flush()
+            batch.rows.save(f"{Path(filename).stem[:80]}.rows.ndjson", spill, save=False)
+            batch.save()
+        except OSError as exc:
+            # Disk full or the upload directory unwritable: no batch row, no stray file
+            # (an upload already stored for a job stays with the job).
+            saved = [batch.rows] if stored_name else [batch.file, batch.rows]
+            for stored in saved:
+                if stored.name:
+                    with contextlib.suppress(OSError):
+                        stored.storage.delete(stored.name)
+            raise _storage_error(filename, exc) from exc
     return batch
+
+
+def _storage_error(filename: str, exc: OSError) -> DomainError:
+    log.error("Import upload %r could not be stored: %s", filename, exc)
+    return DomainError(
+        "The server could not store the upload (its disk is full or not writable). "
+        "Nothing was imported; try again later or tell the administrator.",
+        field="file",
+    )
 
 
 def _insert_rows(

@@ -102,3 +102,24 @@ def save_screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# --- Property-based tests ---------------------------------------------------------------
+# Few examples and no deadline: the fuzz tests must keep the suite fast on a shared machine
+# (HYPOTHESIS_PROFILE=thorough runs many more by hand).
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile(
+    "reviewflow",
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    derandomize=True,
+)
+settings.register_profile(
+    "thorough",
+    max_examples=2000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "reviewflow"))

@@ -112,7 +112,10 @@ def csv_headers(binary_file: BinaryIO) -> list[str]:
 
     for line in io.StringIO(head):
         if line.strip():
-            row = next(csv.reader([line], delimiter=sniff_delimiter(line)))
+            try:
+                row = next(csv.reader([line], delimiter=sniff_delimiter(line)))
+            except csv.Error as exc:
+                raise ImportFormatError(f"The CSV's first line cannot be read: {exc}.") from exc
             headers = [h.strip().lstrip("\ufeff") for h in row]
             if len(headers) < 2:
                 raise ImportFormatError("The CSV's first line has fewer than two columns.")

@@ -139,6 +139,8 @@ def parse_csv(
         headers = next(reader)
     except StopIteration as exc:
         raise ImportFormatError("The CSV file is empty.") from exc
+    except csv.Error as exc:  # a header longer than the csv module's field limit
+        raise ImportFormatError(f"The CSV's header line cannot be read: {exc}.") from exc
     headers = [h.strip().lstrip("\ufeff") for h in headers]
     mapping = dict(mapping) if mapping else guess_csv_mapping(headers)
     unknown = sorted(set(mapping.values()) - set(headers))

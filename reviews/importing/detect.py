@@ -51,7 +51,10 @@ def _looks_csv(text: str) -> bool:
     for delimiter in (",", "\t", ";"):
         if delimiter not in first:
             continue
-        header = next(csv.reader([first], delimiter=delimiter))
+        try:
+            header = next(csv.reader([first], delimiter=delimiter))
+        except csv.Error:
+            continue  # a field over the csv module's limit: no header line
         # A header: at least two short, non-empty names.
         if len(header) >= 2 and all(0 < len(h.strip()) <= 80 for h in header):
             return True

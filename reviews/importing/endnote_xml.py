@@ -1,11 +1,23 @@
-"""EndNote XML reader (expat, streaming: one <record> at a time, with its line number)."""
+"""EndNote XML reader (defusedxml's expat SAX parser, streaming: one <record> at a time)."""
 
 from __future__ import annotations
 
-import xml.parsers.expat
+import xml.sax
+import xml.sax.handler
 from collections.abc import Iterable, Iterator
+from typing import Any
 
-from .records import ParsedRecord, SkippedRecord, clean_doi, clean_pmid, parse_year
+from defusedxml.common import DefusedXmlException
+from defusedxml.expatreader import DefusedExpatParser
+
+from .records import (
+    ImportFormatError,
+    ParsedRecord,
+    SkippedRecord,
+    clean_doi,
+    clean_pmid,
+    parse_year,
+)
 
 __all__ = ["parse_endnote_xml"]
 
@@ -51,57 +63,95 @@ def endnote_record(line: int, fields: dict[str, list[str]]) -> ParsedRecord | Sk
     )
 
 
-def parse_endnote_xml(lines: Iterable[str]) -> Iterator[ParsedRecord | SkippedRecord]:
-    """Stream records from EndNote XML; malformed XML ends the file with a SkippedRecord."""
-    parser = xml.parsers.expat.ParserCreate()
-    done: list[ParsedRecord | SkippedRecord] = []
-    state: dict = {"fields": None, "path": [], "texts": [], "line": 0}
+MAX_DEPTH = 16
 
-    def start(name: str, attrs: dict[str, str]) -> None:
+
+class _RecordHandler(xml.sax.handler.ContentHandler):
+    """Collects each <record>'s element texts by path; finished records go to ``done``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.done: list[ParsedRecord | SkippedRecord] = []
+        self.fields: dict[str, list[str]] | None = None
+        self.path: list[str] = []
+        self.texts: list[list[str]] = []
+        self.record_line = 0
+        self.locator: Any = None
+        self.too_deep = 0  # elements open below MAX_DEPTH (their text is not kept)
+
+    def setDocumentLocator(self, locator: Any) -> None:  # noqa: N802 (SAX's name)
+        self.locator = locator
+
+    def startElement(self, name: str, attrs: Any) -> None:  # noqa: N802
         if name == "record":
-            state.update(fields={}, path=[], texts=[], line=parser.CurrentLineNumber)
+            self.fields, self.path, self.texts = {}, [], []
+            self.record_line = self.locator.getLineNumber() if self.locator else 0
             return
-        if state["fields"] is None or name == "style":
+        if self.fields is None or name == "style":
             return  # <style> only formats text inside its parent element
-        state["path"].append(name)
-        state["texts"].append([])
+        if self.too_deep or len(self.path) >= MAX_DEPTH:
+            self.too_deep += 1  # no EndNote field is this deep; paths would grow quadratically
+            return
+        self.path.append(name)
+        self.texts.append([])
         if name == "ref-type" and "name" in attrs:
-            state["fields"].setdefault("ref-type@name", []).append(attrs["name"])
+            self.fields.setdefault("ref-type@name", []).append(attrs["name"])
 
-    def end(name: str) -> None:
-        fields = state["fields"]
+    def endElement(self, name: str) -> None:  # noqa: N802
+        fields = self.fields
         if fields is None or name == "style":
             return
-        if name == "record":
-            done.append(endnote_record(state["line"], fields))
-            state["fields"] = None
+        if self.too_deep:
+            self.too_deep -= 1
             return
-        path = "/".join(state["path"])
-        text = "".join(state["texts"].pop()).strip()
-        state["path"].pop()
+        if name == "record":
+            self.done.append(endnote_record(self.record_line, fields))
+            self.fields = None
+            return
+        path = "/".join(self.path)
+        text = "".join(self.texts.pop()).strip()
+        self.path.pop()
         if text:
             fields.setdefault(path, []).append(text)
 
-    def chars(data: str) -> None:
-        if state["fields"] is not None and state["texts"]:
-            state["texts"][-1].append(data)
+    def characters(self, content: str) -> None:
+        if self.fields is not None and self.texts:
+            self.texts[-1].append(content)
 
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = chars
+
+def parse_endnote_xml(lines: Iterable[str]) -> Iterator[ParsedRecord | SkippedRecord]:
+    """Stream records from EndNote XML; malformed XML ends the file with a SkippedRecord.
+
+    defusedxml's parser refuses entity declarations and external references (billion
+    laughs, XXE): no EndNote export has them, so such a file is refused as a whole.
+
+    Raises
+    ------
+    ImportFormatError
+        The file declares XML entities or refers to external ones.
+    """
+    handler = _RecordHandler()
+    parser = DefusedExpatParser(forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    parser.setContentHandler(handler)
+    handler.setDocumentLocator(parser)  # feed() never hands the handler a locator
+    done = handler.done
     try:
         for line in lines:
-            parser.Parse(line, False)
+            parser.feed(line)
             if done:
                 yield from done
                 done.clear()
-        parser.Parse("", True)
-    except xml.parsers.expat.ExpatError as exc:
+        parser.close()
+    except DefusedXmlException as exc:
+        raise ImportFormatError(
+            f"The XML file declares entities or external references ({type(exc).__name__}); "
+            "EndNote exports have none, so it was refused."
+        ) from exc
+    except xml.sax.SAXParseException as exc:
         yield from done
         yield SkippedRecord(
-            exc.lineno or 0,
-            f"malformed XML ({xml.parsers.expat.errors.messages.get(exc.code, exc)}); "
-            "the rest of the file could not be read",
+            exc.getLineNumber() or 0,
+            f"malformed XML ({exc.getMessage()}); the rest of the file could not be read",
         )
         return
     yield from done
