@@ -7,7 +7,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-dev system-deps migrate demo lint format bench clean
+.PHONY: run serve test install install-dev system-deps migrate demo lint format bench clean
 
 # The runtime (requirements.txt) is all `make run` installs; test and lint tools come on top.
 $(STAMP): requirements.txt build-constraints.txt
@@ -33,6 +33,11 @@ demo: migrate
 run: demo
 	@echo "Reviewflow on http://$(HOST):$(PORT)/ (demo users: lead, alice, bob, carol; password printed above)"
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# Production on this machine: gunicorn + a Celery worker against DATABASE_URL (PostgreSQL)
+# and REDIS_URL, with production settings, migrations and collected static files.
+serve: install
+	BIN=$(BIN) HOST=$(HOST) PORT=$(PORT) ./deploy/serve.sh
 
 # Debian packages the tests need: Chromium for the browser tests (never a downloaded browser)
 # and R with metafor, which the tests marked `r` run to check exported R scripts.

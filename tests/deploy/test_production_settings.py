@@ -117,3 +117,11 @@ def test_collected_static_files_are_served_with_hashed_names(tmp_path):
     # Plain HTTP is sent to HTTPS; HTTPS answers carry HSTS.
     assert (plain_status, location) == (301, "https://reviewflow.example.org/accounts/login/")
     assert "max-age=31536000" in hsts and "preload" in hsts
+
+
+def test_gunicorn_config_loads_the_app_with_production_settings():
+    result = run_python(
+        ["-m", "gunicorn", "--check-config", "-c", "config/gunicorn.conf.py"],
+        production_env(WEB_CONCURRENCY="3", GUNICORN_BIND="127.0.0.1:0"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,39 @@
+"""Gunicorn settings of a Reviewflow web server: `gunicorn -c config/gunicorn.conf.py`.
+
+Every value can be changed from the environment (docs/deploy.md); the defaults suit a
+server behind nginx on the same machine.
+"""
+
+import multiprocessing
+import os
+
+wsgi_app = "config.wsgi:application"
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+
+# Threads, not only processes: a request mostly waits on PostgreSQL, and a thread costs
+# far less memory than a process. Each thread keeps its own database connection, so
+# PostgreSQL's max_connections must exceed workers x threads x app servers (+ workers).
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", max(2, multiprocessing.cpu_count())))
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+
+# Long work (imports, reports, refits) runs on Celery workers, so a request taking a
+# minute is a fault: end it rather than let it hold a thread. nginx buffers uploads, so a
+# slow client does not hold a thread while it sends a file either.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+graceful_timeout = 30
+keepalive = 5
+# Start fresh worker processes now and then: memory a library leaks never piles up.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
+max_requests_jitter = max_requests // 10
+
+# The client's address and scheme come from the proxy's X-Forwarded-* headers, trusted
+# from these addresses only.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Logs to stdout/stderr: systemd's journal or the container runtime keeps them.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# Heartbeat files in memory, not on a disk that may stall (the Gunicorn docs' advice).
+if os.path.isdir("/dev/shm"):
+    worker_tmp_dir = "/dev/shm"
