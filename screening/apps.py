@@ -11,7 +11,7 @@ class ScreeningConfig(AppConfig):
         from reviews.models import Role
         from reviews.navigation import NavItem, register_nav
 
-        from . import signals  # noqa: F401  (connects the blinding audit)
+        from . import signals, tasks  # noqa: F401  (the blinding audit; job kinds)
         from .dashboard import screening_panel
         from .demo import demo_screening
 

@@ -47,7 +47,7 @@ def demo_screening(review, users: dict[str, Any]) -> str | None:
     rng = random.Random(SEED)
     ft_reasons = list(ExclusionReason.objects.filter(review=review, stage=Stage.FULL_TEXT))
     # Refits run in this thread: a management command must not leave background writers.
-    with override_settings(SCREENING_RANKING_SYNC=True):
+    with override_settings(REVIEWFLOW_JOBS_IN_THREAD=False):
         n_ta = _screen_ta(review, alice, bob, rng)
         _adjudicate(review, Stage.TITLE_ABSTRACT, carol, rng, share=0.7)
         n_ft = _screen_ft(review, alice, bob, rng, ft_reasons)

@@ -344,3 +344,20 @@ class RankingSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"Ranking of review {self.review_id} on {self.n_resolved} decisions"
+
+
+class RankingRefitState(models.Model):
+    """Requests for a refit of a review's ranking, so that none is lost.
+
+    ``requested`` grows with every request; a refit first sets ``taken`` to it, then reads
+    the decisions. ``requested > taken``: a request came after the last refit started.
+    """
+
+    review = models.OneToOneField(
+        Review, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    requested = models.PositiveIntegerField(default=0)
+    taken = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"Refits of review {self.review_id}: {self.taken}/{self.requested}"

@@ -5,33 +5,36 @@ The ranking core (TF-IDF + classifier, stopping estimates) lives in
 
 * builds its training data from **resolved** title/abstract decisions only, so another
   reviewer's unresolved vote can never reach a queue (blinding);
-* refits after every ``SCREENING_REFIT_EVERY`` (default 10) new resolutions, in a
-  process of its own started from a background thread, so a reviewer's next-record
-  request never waits for a fit (it is served from the last stored ranking) and the fit
-  does not hold the web worker's GIL; ``SCREENING_RANKING_SYNC = True`` fits in the
-  calling thread instead (tests, demo loading);
+* refits after every ``SCREENING_REFIT_EVERY`` (default 10) new resolutions, as a Celery
+  task (``screening.tasks.ranking_refit_task``) on a worker, so a reviewer's next-record
+  request never waits for a fit: it is served from the last stored ranking meanwhile;
+* runs at most one refit per review at a time across all workers (a PostgreSQL advisory
+  lock) and loses no request: a refit asked for while another runs is recorded
+  (:class:`~screening.models.RankingRefitState`) and run by the holder of the lock
+  before it lets go, on the decisions resolved by then;
 * stores each ranking as a :class:`~screening.models.RankingSnapshot` and copies its
-  scores into ``ScreeningItem.priority``, which orders the queue when
+  scores into ``ScreeningItem.relevance``, which orders the queue when
   ``review.prioritise`` is on.
+
+Nothing lives in a process's memory between refits: the features are cached on disk
+under ``REVIEWFLOW_CACHE_DIR`` (a shared path when workers run on several machines).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
-import os
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Max
+from django.db.models import F
 
 from reviews.db import lock_for_update
 from reviews.models import Record, Review, Stage
@@ -39,24 +42,21 @@ from reviews.models import Record, Review, Stage
 from . import prioritisation
 from .models import (
     FinalDecision,
+    RankingRefitState,
     RankingSnapshot,
-    RecordCorrection,
     Resolution,
     ScreeningItem,
     Vote,
 )
-from .selectors import records_signature
 
 log = logging.getLogger(__name__)
 
 PRIORITY_BATCH = 100
 RANKING_HEAD = 2000  # items of each new ranking written into the queue (see priorities_apply)
-_running: set[int] = set()
-_running_lock = threading.Lock()
-_executor: ProcessPoolExecutor | None = None
-_TEXTS_CACHE: dict[int, tuple[tuple, dict[int, str]]] = {}
-TEXTS_CACHE_SIZE = 4
-_executor_lock = threading.Lock()
+ADVISORY_LOCK_BASE = 0x5C4EE000000  # namespace of this app's PostgreSQL advisory locks
+# Without PostgreSQL (SQLite: `make run`, one process) a lock of this process suffices.
+_local_locks: dict[int, threading.Lock] = {}
+_local_locks_guard = threading.Lock()
 
 
 def refit_every() -> int:
@@ -106,24 +106,7 @@ def training_data(review: Review, *, own_votes_of: Any = None) -> TrainingData:
 
 
 def _texts(review: Review) -> dict[int, str]:
-    """Title + abstract of the review's records that are screened (not duplicates).
-
-    Kept in memory per review, keyed by a signature of the records (count, ids,
-    duplicates, corrections): a refit worker refits the same review again and again, and
-    reading 20,000 abstracts costs the database more than the fit costs the worker.
-    """
-    signature = (
-        review.created_at,
-        records_signature(review),
-        tuple(
-            RecordCorrection.objects.filter(review=review)
-            .aggregate(n=Count("id"), last=Max("id"))
-            .values()
-        ),
-    )
-    cached = _TEXTS_CACHE.get(review.pk)
-    if cached is not None and cached[0] == signature:
-        return cached[1]
+    """Title + abstract of the review's records that are screened (not duplicates)."""
     rows = (
         Record.objects.filter(review=review, duplicate_of__isnull=True)
         .values_list("id", "title", "abstract")
@@ -131,11 +114,10 @@ def _texts(review: Review) -> dict[int, str]:
     )
     # Title and abstract, as the core's default model was chosen on (keywords lowered
     # WSS@95 on one of the two labelled sets; see benchmarks/prioritisation.py).
-    texts = {rid: prioritisation.record_text(title, abstract) for rid, title, abstract in rows}
-    _TEXTS_CACHE[review.pk] = (signature, texts)
-    while len(_TEXTS_CACHE) > TEXTS_CACHE_SIZE:
-        _TEXTS_CACHE.pop(next(iter(_TEXTS_CACHE)))
-    return texts
+    return {
+        rid: prioritisation.record_text(title, abstract)
+        for rid, title, abstract in rows.iterator(chunk_size=5000)
+    }
 
 
 def ranking_refit(review: Review) -> RankingSnapshot | None:
@@ -247,67 +229,93 @@ def ranking_note_resolution(review_id: int) -> None:
         return
     if latest is None and not training_data(review).usable:
         return
-    if getattr(settings, "SCREENING_RANKING_SYNC", False):
-        ranking_refit(review)
+    ranking_refit_request(review_id)
+
+
+def ranking_refit_request(review_id: int) -> None:
+    """Ask for a refit of the review's ranking: record the request, then queue a refit task.
+
+    The request is recorded first: a task that finds another refit running leaves it to
+    that refit, which takes every request recorded before it lets go of the lock.
+    """
+    from reviews.jobs import dispatch
+
+    from .tasks import ranking_refit_task
+
+    refit_mark(review_id)
+    dispatch(ranking_refit_task, review_id)
+
+
+def refit_mark(review_id: int) -> None:
+    RankingRefitState.objects.bulk_create(
+        [RankingRefitState(review_id=review_id)], ignore_conflicts=True
+    )
+    RankingRefitState.objects.filter(pk=review_id).update(requested=F("requested") + 1)
+
+
+def _refit_take(review_id: int) -> bool:
+    """Take every request recorded so far (one UPDATE: two takers cannot both win)."""
+    return bool(
+        RankingRefitState.objects.filter(pk=review_id, requested__gt=F("taken")).update(
+            taken=F("requested")
+        )
+    )
+
+
+def refit_pending(review_id: int) -> bool:
+    return RankingRefitState.objects.filter(pk=review_id, requested__gt=F("taken")).exists()
+
+
+@contextmanager
+def refit_lock(review_id: int) -> Iterator[bool]:
+    """Try to hold the review's refit lock; yields whether it is held (never waits).
+
+    On PostgreSQL a session advisory lock, so it holds across all workers and machines and
+    is let go by the server if the worker dies; otherwise (SQLite, one process) a lock of
+    this process.
+    """
+    if connection.vendor == "postgresql":
+        key = ADVISORY_LOCK_BASE + review_id
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+            held = bool(cursor.fetchone()[0])
+        try:
+            yield held
+        finally:
+            if held:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
         return
-    with _running_lock:
-        if review_id in _running:
-            return  # a refit is already running; the next resolution will check again
-        _running.add(review_id)
-    threading.Thread(
-        target=_refit_in_background, args=(review_id,), name=f"refit-{review_id}", daemon=True
-    ).start()
-
-
-def _refit_executor() -> ProcessPoolExecutor:
-    """This server process's refit worker: one process, started on the first refit.
-
-    It stays up between refits, so a refit does not pay for a new interpreter (importing
-    Django, numpy and scikit-learn costs ~3 s of CPU, more than a fit from cached
-    features), and its in-memory feature cache carries over from one refit to the next.
-    """
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            from .refit_process import worker_init
-
-            _executor = ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=worker_init,
-                initargs=(os.environ.get("DJANGO_SETTINGS_MODULE", ""),),
-            )
-        return _executor
-
-
-def _refit_in_background(review_id: int) -> None:
-    """Watcher thread: run the refit in the refit worker process and wait for it.
-
-    A fit of a large review keeps a CPU busy; in a thread of the web server it would hold
-    the GIL and slow every request of that worker, in its own process it does not. The
-    watcher only waits, so it costs the server nothing.
-    """
-    global _executor
+    with _local_locks_guard:
+        lock = _local_locks.setdefault(review_id, threading.Lock())
+    held = lock.acquire(blocking=False)
     try:
-        review = Review.objects.filter(pk=review_id).only("slug", "created_at").first()
-        if review is None:
-            return
-        identity = (review.slug, review.created_at.isoformat() if review.created_at else "")
-        from .refit_process import refit
-
-        _refit_executor().submit(refit, review_id, *identity).result()
-    except BrokenProcessPool:
-        log.error("The refit worker of review %s died; the next refit starts a new one", review_id)
-        with _executor_lock:
-            _executor = None
-    except Exception:  # a failed refit must never take the server down; the old ranking stays
-        log.exception("Refit of the screening ranking of review %s failed", review_id)
+        yield held
     finally:
-        with _running_lock:
-            _running.discard(review_id)
-        connection.close()  # this thread's own connection
+        if held:
+            lock.release()
 
 
-def refit_running(review_id: int) -> bool:
-    with _running_lock:
-        return review_id in _running
+def refit_while_requested(review_id: int) -> int:
+    """Refit the review's ranking until no request is left; return the refits run here.
+
+    Returns at once (0) when another worker holds the review's refit lock: that worker
+    takes the requests recorded meanwhile. After letting go of the lock it looks once more,
+    for a request recorded between its last take and the release, whose own task found
+    the lock still held.
+    """
+    n = 0
+    while True:
+        with refit_lock(review_id) as held:
+            if not held:
+                return n
+            # Take, then read the training data: a decision resolved before the request
+            # that is taken here is in this refit.
+            while _refit_take(review_id):
+                review = Review.objects.filter(pk=review_id).first()
+                if review is None:
+                    return n
+                ranking_refit(review)
+                n += 1
+        if not refit_pending(review_id):
+            return n

@@ -16,11 +16,12 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
+from reviews import services as review_services
 from reviews.access import review_view
 from reviews.errors import DomainError
 from reviews.models import ExclusionReason, Role, Stage
 
-from . import prisma, prisma_render, ranking, selectors, services
+from . import prisma, prisma_render, ranking, selectors, services, tasks
 from .agreement import kappa_label
 from .forms import (
     AdjudicationForm,
@@ -778,11 +779,5 @@ def screening_settings(request: HttpRequest, review) -> HttpResponse:
 @require_POST
 @review_view(Role.LEAD)
 def ranking_refit(request: HttpRequest, review) -> HttpResponse:
-    snapshot = ranking.ranking_refit(review)
-    if snapshot is None:
-        messages.warning(
-            request, "The ranking needs at least one resolved include and one resolved exclude."
-        )
-    else:
-        messages.success(request, f"Ranking refitted on {snapshot.n_resolved} resolved decisions.")
-    return redirect("screening:overview", slug=review.slug)
+    job = review_services.job_create(review=review, kind=tasks.RANKING_REFIT, actor=request.user)
+    return redirect("reviews:job", slug=review.slug, job_id=job.pk)

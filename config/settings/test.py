@@ -14,9 +14,6 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="reviewflow-test-media-"))
 REVIEWFLOW_CACHE_DIR = Path(tempfile.mkdtemp(prefix="reviewflow-test-cache-"))
 DEBUG = False
-# Refit screening rankings in the calling thread: a spawned refit process cannot see the
-# test database.
-SCREENING_RANKING_SYNC = True
 # Tasks run in the calling thread unless a test starts a real worker itself.
 CELERY_TASK_ALWAYS_EAGER = True
 REVIEWFLOW_JOBS_IN_THREAD = False

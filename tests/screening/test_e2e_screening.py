@@ -48,8 +48,6 @@ def screen_five(page, slug: str, decisions: dict[str, str]) -> list[str]:
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
 def test_two_reviewers_a_conflict_and_the_prisma_diagram(new_page, cast, settings):
-    # Refits in the server's thread: a spawned refit process would not see the test database.
-    settings.SCREENING_RANKING_SYNC = True
     review = cast.review
     review.include_keywords = "peer*\nrandomi*"
     review.save()

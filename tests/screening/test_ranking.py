@@ -137,10 +137,10 @@ def test_prioritise_off_keeps_the_random_order(cast, fake_core):
     assert services.next_item_claim(review=cast.review, stage="ta", actor=cast.alice) == top_random
 
 
-def test_refit_after_every_n_resolutions_in_sync_mode(
+def test_refit_after_every_n_resolutions(
     cast, fake_core, settings, django_capture_on_commit_callbacks
 ):
-    settings.SCREENING_RANKING_SYNC = True
+    # The refit is a Celery task, run in this thread by the tests' eager Celery.
     settings.SCREENING_REFIT_EVERY = 2
     rs = records(cast.review, 5)
     with django_capture_on_commit_callbacks(execute=True):
@@ -156,26 +156,56 @@ def test_refit_after_every_n_resolutions_in_sync_mode(
     assert ranking.ranking_latest(cast.review).n_resolved == 4
 
 
-def test_background_refit_does_not_block_and_runs_once(cast, fake_core, monkeypatch, settings):
-    settings.SCREENING_RANKING_SYNC = False
-    rs = records(cast.review, 2)
+def test_a_refit_asked_for_while_another_runs_is_not_lost(cast, fake_core, monkeypatch):
+    rs = records(cast.review, 3)
     pair(cast.review, rs[0], cast.alice, cast.bob, "include", "include")
     pair(cast.review, rs[1], cast.alice, cast.bob, "exclude", "exclude")
-    started, release = threading.Event(), threading.Event()
-    calls = []
+    fitted_on = []
+    real_refit = ranking.ranking_refit
 
-    def slow_refit(review_id):
-        calls.append(review_id)
-        started.set()
-        release.wait(5)
-        ranking._running.discard(review_id)
+    def refit_while_a_decision_comes_in(review):
+        snapshot = real_refit(review)
+        fitted_on.append(snapshot.n_resolved)
+        if len(fitted_on) == 1:
+            # Meanwhile a third decision is resolved, and its refit task (another worker)
+            # records its request and finds the lock held.
+            pair(cast.review, rs[2], cast.alice, cast.bob, "exclude", "exclude")
+            ranking.refit_mark(cast.review.pk)
+        return snapshot
 
-    monkeypatch.setattr(ranking, "_refit_in_background", slow_refit)
-    ranking.ranking_note_resolution(cast.review.pk)  # returns at once
-    assert started.wait(5) and ranking.refit_running(cast.review.pk)
-    ranking.ranking_note_resolution(cast.review.pk)  # a refit is running: not a second one
-    release.set()
-    assert calls == [cast.review.pk]
+    monkeypatch.setattr(ranking, "ranking_refit", refit_while_a_decision_comes_in)
+    ranking.refit_mark(cast.review.pk)
+    assert ranking.refit_while_requested(cast.review.pk) == 2
+    assert fitted_on == [2, 3] and ranking.ranking_latest(cast.review).n_resolved == 3
+    assert not ranking.refit_pending(cast.review.pk)
+    assert ranking.refit_while_requested(cast.review.pk) == 0  # nothing asked for since
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_refit_lock_per_review_across_connections(cast):
+    """The lock holds for another worker (here a thread with its own database connection)."""
+    from django.db import connection
+
+    seen = []
+
+    def other_worker(review_id):
+        try:
+            with ranking.refit_lock(review_id) as held:
+                seen.append(held)
+        finally:
+            connection.close()
+
+    def try_from_another_worker(review_id):
+        thread = threading.Thread(target=other_worker, args=(review_id,))
+        thread.start()
+        thread.join(10)
+
+    with ranking.refit_lock(cast.review.pk) as held:
+        assert held
+        try_from_another_worker(cast.review.pk)
+        try_from_another_worker(cast.review.pk + 1)  # another review's lock is free
+    try_from_another_worker(cast.review.pk)
+    assert seen == [False, True, True]
 
 
 def test_the_real_core_puts_the_obvious_include_first(cast, settings):
@@ -199,30 +229,20 @@ def test_the_real_core_puts_the_obvious_include_first(cast, settings):
     )
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_refit_worker_refits_only_the_review_it_was_named(cast, fake_core):
-    from screening.refit_process import refit
+def test_refit_now_is_a_job_the_lead_watches(client, cast, fake_core):
+    from reviews.models import Job
 
-    rs = records(cast.review, 3)
+    url = f"/reviews/{cast.review.slug}/screening/ranking/refit/"
+    client.force_login(cast.lead)
+    client.post(url)
+    job = Job.objects.get(kind="ranking_refit")
+    assert job.status == Job.Status.FAILED and "one resolved include" in job.error
+    rs = records(cast.review, 2)
     pair(cast.review, rs[0], cast.alice, cast.bob, "include", "include")
     pair(cast.review, rs[1], cast.alice, cast.bob, "exclude", "exclude")
-    created = cast.review.created_at.isoformat()
-    before = RankingSnapshot.objects.count()  # the synchronous refits of the test settings
-    refit(cast.review.pk, "another-review", created)  # same id, another database's review
-    assert RankingSnapshot.objects.count() == before
-    refit(cast.review.pk, cast.review.slug, created)
-    assert RankingSnapshot.objects.count() == before + 1
+    response = client.post(url)
+    job = Job.objects.filter(kind="ranking_refit").first()
+    assert response["Location"] == f"/reviews/{cast.review.slug}/jobs/{job.pk}/"
+    assert job.status == Job.Status.SUCCEEDED and job.started_by == cast.lead
+    assert job.message == "Ranking refitted on 2 resolved decisions"
     assert ranking.ranking_latest(cast.review).n_resolved == 2
-    refit(cast.review.pk, cast.review.slug, created)  # the advisory lock was given back
-    assert RankingSnapshot.objects.count() == before + 2
-
-
-def test_a_corrected_abstract_reaches_the_next_refit(cast):
-    (record,) = records(cast.review, 1, abstract="old words")
-    assert "old words" in ranking._texts(cast.review)[record.pk]
-    services.record_correct(
-        review=cast.review, record_id=record.pk, actor=cast.alice, abstract="peer support trial"
-    )
-    assert "peer support trial" in ranking._texts(cast.review)[record.pk]
-    (other,) = records(cast.review, 1, abstract="a new import")
-    assert "a new import" in ranking._texts(cast.review)[other.pk]
