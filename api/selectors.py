@@ -13,7 +13,7 @@ from django.db.models import Case, CharField, OuterRef, Q, QuerySet, Subquery, V
 from django.db.models.functions import Coalesce
 
 from reviews.models import Membership, Record, Review, Stage
-from screening.models import Resolution, ScreeningItem, Vote
+from screening.models import Resolution, ScreeningItem, Vote, VoteChange
 from screening.selectors import STAGES
 
 NOT_AT_STAGE = "none"
@@ -76,6 +76,9 @@ def record_votes_visible(review: Review, record: Record, user: Any) -> dict[str,
         r.stage: r
         for r in Resolution.objects.filter(record=record).select_related("reason", "actor")
     }
+    changes = list(
+        VoteChange.objects.filter(record=record).select_related("reviewer").order_by("id")
+    )
     out: dict[str, dict[str, Any]] = {}
     for stage in STAGES:
         item = items.get(stage)
@@ -87,6 +90,9 @@ def record_votes_visible(review: Review, record: Record, user: Any) -> dict[str,
                 v for v in votes if v.stage == stage and (visible or v.reviewer_id == user.pk)
             ],
             "resolution": resolutions.get(stage),
+            "history": [
+                c for c in changes if c.stage == stage and (visible or c.reviewer_id == user.pk)
+            ],
         }
     return out
 

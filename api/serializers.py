@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from reviews.models import ImportBatch, Job, Record
-from screening.models import Decision, FinalDecision, Resolution, Vote
+from screening.models import Decision, FinalDecision, Resolution, Vote, VoteChange
 from screening.selectors import STAGES
 
 
@@ -70,12 +70,30 @@ class ResolutionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Resolution
-        fields = ["stage", "decision", "reason", "adjudicated", "actor", "note", "created_at"]
+        fields = [
+            "stage",
+            "decision",
+            "reason",
+            "adjudicated",
+            "imported_from",
+            "actor",
+            "note",
+            "created_at",
+        ]
+
+
+class VoteChangeSerializer(serializers.ModelSerializer):
+    reviewer = serializers.CharField(source="reviewer.username", read_only=True)
+
+    class Meta:
+        model = VoteChange
+        fields = ["reviewer", "old_decision", "new_decision", "imported_from", "changed_at"]
 
 
 class StageVotesSerializer(serializers.Serializer):
     votes = VoteSerializer(many=True, help_text="Only yours until the record is resolved")
     resolution = ResolutionSerializer(allow_null=True)
+    history = VoteChangeSerializer(many=True, help_text="Vote history, blinded like the votes")
 
 
 class RecordDetailSerializer(RecordSerializer):
@@ -93,6 +111,7 @@ class RecordDetailSerializer(RecordSerializer):
                 "resolution": ResolutionSerializer(state["resolution"]).data
                 if state["resolution"]
                 else None,
+                "history": VoteChangeSerializer(state["history"], many=True).data,
             }
             for stage, state in visible.items()
         }
@@ -311,3 +330,37 @@ class JobSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
         ]
+
+
+class DecisionsImportSerializer(serializers.Serializer):
+    tool = serializers.ChoiceField(choices=["asreview", "rayyan", "covidence"])
+    reviewers = serializers.DictField(
+        child=serializers.CharField(allow_null=True, allow_blank=True),
+        required=False,
+        help_text="The tool's reviewer name -> a member's username (null: leave out)",
+    )
+    covidence_list = serializers.ChoiceField(
+        choices=["included", "excluded", "irrelevant"], required=False
+    )
+    ft_reason = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Full-text exclusion reason (Covidence excluded)"
+    )
+
+
+class DecisionsPreviewSerializer(serializers.Serializer):
+    tool = serializers.CharField()
+    records = serializers.IntegerField()
+    reviewers = serializers.ListField(child=serializers.CharField())
+    decisions = serializers.DictField(child=serializers.IntegerField())
+
+
+class SkippedSerializer(serializers.Serializer):
+    record = serializers.IntegerField()
+    reason = serializers.CharField()
+
+
+class DecisionsResultSerializer(serializers.Serializer):
+    records = serializers.IntegerField()
+    resolved = serializers.IntegerField()
+    votes = serializers.IntegerField()
+    skipped = SkippedSerializer(many=True)

@@ -36,13 +36,18 @@ from screening.models import ScreeningItem, Vote
 from screening.prisma import prisma_counts, prisma_pending
 
 from . import selectors
+from . import services as api_services
 from .access import ReviewAccess
+from .exchange import tools
 from .filters import RecordFilter
 from .serializers import (
     AdjudicationInputSerializer,
     AnalysisResultsSerializer,
     AnalysisSerializer,
     ConflictSerializer,
+    DecisionsImportSerializer,
+    DecisionsPreviewSerializer,
+    DecisionsResultSerializer,
     ImportBatchSerializer,
     ImportUploadSerializer,
     JobSerializer,
@@ -116,7 +121,12 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ReviewView
 
     serializer_class = ImportBatchSerializer
     parser_classes = [MultiPartParser, FormParser, JSONParser]
-    review_roles = {"create": Role.LEAD, "confirm": Role.LEAD, "discard": Role.LEAD}
+    review_roles = {
+        "create": Role.LEAD,
+        "confirm": Role.LEAD,
+        "discard": Role.LEAD,
+        "decisions": Role.LEAD,
+    }
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -173,6 +183,39 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ReviewView
     def discard(self, request, slug: str, pk: str):
         review_services.import_discard(batch=self.get_object(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        methods=["GET"],
+        parameters=[OpenApiParameter("tool", str, enum=list(tools.TOOLS))],
+        responses=DecisionsPreviewSerializer,
+    )
+    @extend_schema(
+        methods=["POST"], request=DecisionsImportSerializer, responses=DecisionsResultSerializer
+    )
+    @action(detail=True, methods=["get", "post"])
+    def decisions(self, request, slug: str, pk: str):
+        """Screening decisions of an imported ASReview, Rayyan or Covidence export.
+
+        GET `?tool=` previews them (and lists Rayyan's reviewer names to map); POST imports
+        them: `reviewers` maps each of the tool's names to a member's username (or to
+        null to leave them out); `covidence_list` says which Covidence list the file is."""
+        batch = self.get_object()
+        if request.method == "GET":
+            tool = request.query_params.get("tool", "")
+            if tool not in tools.TOOLS:
+                raise DomainError("Choose the tool: asreview, rayyan or covidence.", field="tool")
+            return Response(api_services.decisions_preview(batch=batch, tool=tool))
+        form = DecisionsImportSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        summary = api_services.decisions_import(
+            batch=batch,
+            actor=request.user,
+            tool=form.validated_data["tool"],
+            reviewers=form.validated_data.get("reviewers") or {},
+            covidence_list=form.validated_data.get("covidence_list", ""),
+            ft_reason_id=form.validated_data.get("ft_reason"),
+        )
+        return Response(summary)
 
 
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ReviewViewSet):

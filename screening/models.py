@@ -176,6 +176,8 @@ class VoteChange(models.Model):
     )
     old_note = models.TextField(blank=True)
     new_note = models.TextField(blank=True)
+    # The tool a vote was imported from ("Rayyan"), empty for votes cast here.
+    imported_from = models.CharField(max_length=40, blank=True)
     changed_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -200,6 +202,9 @@ class Resolution(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     note = models.TextField(blank=True)
+    # The tool a final decision was imported from ("ASReview", "Covidence"); `actor` is
+    # then the lead who imported it. Empty for decisions made here.
+    imported_from = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -297,8 +297,12 @@ def vote_cast(
     decision: str,
     reason_id: Any = None,
     note: str = "",
+    imported_from: str = "",
 ) -> Vote:
     """Record `actor`'s decision, or change it while the record is unresolved.
+
+    ``imported_from`` names the tool a decision comes from when a lead imports another
+    tool's per-reviewer votes; the vote history keeps it.
 
     Raises
     ------
@@ -365,6 +369,7 @@ def vote_cast(
             new_decision=decision,
             new_reason=reason,
             new_note=note,
+            imported_from=imported_from[:40],
         )
         Claim.objects.filter(item=item, reviewer=actor).delete()
         _evaluate(item, review)
@@ -447,6 +452,7 @@ def _resolve(
     reason_id: int | None,
     actor: Any,
     note: str,
+    imported_from: str = "",
 ) -> Resolution:
     try:
         with transaction.atomic():
@@ -456,9 +462,10 @@ def _resolve(
                 stage=item.stage,
                 decision=decision,
                 reason_id=reason_id,
-                adjudicated=actor is not None,
+                adjudicated=actor is not None and not imported_from,
                 actor=actor,
                 note=note,
+                imported_from=imported_from[:40],
             )
     except IntegrityError as exc:
         raise ConflictError("This record has been resolved already.") from exc
@@ -507,6 +514,50 @@ def conflict_resolve(
             reason_id=reason.pk if reason else None,
             actor=actor,
             note=note,
+        )
+
+
+@retry_transient()
+def resolution_import(
+    *,
+    review: Review,
+    record_id: int,
+    stage: str,
+    actor: Any,
+    decision: str,
+    imported_from: str,
+    reason_id: Any = None,
+) -> Resolution:
+    """A final decision made in another tool (ASReview, Covidence...), imported by `actor`.
+
+    It counts like any resolution (PRISMA, the full-text stage, the ranking) and is kept
+    as imported, naming the tool and the lead who imported it. Refused on a record that is
+    resolved already or that reviewers have started to screen here.
+    """
+    stage = _stage(stage)
+    if decision not in FinalDecision.values:
+        raise DomainError("An imported final decision is include or exclude.", field="decision")
+    reason = _reason_for(review, stage, reason_id) if decision == FinalDecision.EXCLUDE else None
+    if stage == Stage.FULL_TEXT and decision == FinalDecision.EXCLUDE and reason is None:
+        raise DomainError("Excluding a full text needs an exclusion reason.", field="reason")
+    if not imported_from.strip():
+        raise DomainError("Name the tool the decision comes from.")
+    with transaction.atomic():
+        item = _locked_item(review, record_id, stage)
+        if not item.active:
+            raise ConflictError("This record is linked as a duplicate and is not screened.")
+        if item.status == ScreeningItem.Status.RESOLVED:
+            raise ConflictError("This record is already resolved.")
+        if item.n_votes or item.status != ScreeningItem.Status.OPEN:
+            raise ConflictError("Reviewers have started to screen this record here.")
+        return _resolve(
+            item,
+            review,
+            decision=decision,
+            reason_id=reason.pk if reason else None,
+            actor=actor,
+            note=f"Imported from {imported_from}",
+            imported_from=imported_from,
         )
 
 

@@ -1,0 +1,1 @@
+"""Moving reviews in from and out to other tools (ASReview, Rayyan, Covidence, RevMan)."""
