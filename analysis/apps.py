@@ -11,6 +11,7 @@ class AnalysisConfig(AppConfig):
         from reviews.models import Role
         from reviews.navigation import NavItem, register_nav
 
+        from .archive import register as register_archive_tables
         from .dashboard import analysis_panel
         from .demo import demo_analyses
 
@@ -24,3 +25,4 @@ class AnalysisConfig(AppConfig):
         register_panel(analysis_panel, order=40)
         # after extraction (30) and RoB 2 (60): the demo's consensus data exist by then
         register_demo_step(demo_analyses, order=300)
+        register_archive_tables()

@@ -7,3 +7,6 @@ class ReviewsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import tasks  # noqa: F401  (registers the job kinds of this app)
+        from .archive.tables import register as register_archive_tables
+
+        register_archive_tables()

@@ -39,6 +39,18 @@ class ReviewForm(forms.ModelForm):
         } | {"eligibility_criteria": forms.Textarea(attrs={"rows": 6})}
 
 
+class ArchiveImportForm(forms.Form):
+    archive = forms.FileField(
+        label="Review archive (.zip)", help_text="A file exported from a review's settings page."
+    )
+    slug = forms.SlugField(
+        required=False,
+        max_length=80,
+        label="Address of the new review",
+        help_text="/reviews/<address>/ — empty: the archived review's, if it is free.",
+    )
+
+
 class InvitationForm(forms.Form):
     email = forms.EmailField(required=False)
     username = forms.CharField(required=False, max_length=150, help_text="For an existing user.")

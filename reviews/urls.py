@@ -11,6 +11,8 @@ urlpatterns = [
     # One review
     path("reviews/<slug:slug>/", views.dashboard, name="dashboard"),
     path("reviews/<slug:slug>/protocol/", views.review_edit, name="edit"),
+    path("reviews/<slug:slug>/archive/export/", views.review_export, name="archive_export"),
+    path("reviews/<slug:slug>/archive/import/", views.review_import, name="archive_import"),
     # Team
     path("reviews/<slug:slug>/members/", views.member_list, name="members"),
     path("reviews/<slug:slug>/members/invite/", views.invitation_create, name="invite"),

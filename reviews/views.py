@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 
 from django.conf import settings
@@ -11,16 +12,21 @@ from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
 
 from . import selectors, services, tasks
 from .access import review_view
+from .archive import ArchiveError
+from .archive.export import review_export as archive_export
+from .archive.restore import review_import as archive_import
 from .dashboard import panels_for
 from .errors import ConflictError, DomainError
 from .forms import (
+    ArchiveImportForm,
     CsvMappingForm,
     ExclusionReasonForm,
     ImportUploadForm,
@@ -86,8 +92,52 @@ def review_edit(request: HttpRequest, review) -> HttpResponse:
     return render(
         request,
         "reviews/review_edit.html",
-        {"review": review, "form": form},
+        {"review": review, "form": form, "import_form": ArchiveImportForm()},
         status=400 if form.errors else 200,
+    )
+
+
+# --- Archives ------------------------------------------------------------------------------
+
+
+@require_GET
+@review_view(Role.LEAD)
+def review_export(request: HttpRequest, review) -> HttpResponse:
+    # A temporary file, not memory: an archive holds every full-text PDF of the review.
+    handle = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it
+    try:
+        archive_export(review=review, out=handle)
+    except ArchiveError as exc:
+        handle.close()
+        messages.error(request, exc.message)
+        return redirect("reviews:edit", slug=review.slug)
+    handle.seek(0)
+    name = f"{review.slug}-{timezone.localdate():%Y-%m-%d}.zip"
+    return FileResponse(handle, as_attachment=True, filename=name, content_type="application/zip")
+
+
+@require_POST
+@review_view(Role.LEAD)
+def review_import(request: HttpRequest, review) -> HttpResponse:
+    """Create a *new* review from an archive; the importing lead leads it."""
+    import_form = ArchiveImportForm(request.POST, request.FILES)
+    if import_form.is_valid():
+        try:
+            new = archive_import(
+                source=import_form.cleaned_data["archive"],
+                slug=import_form.cleaned_data["slug"] or None,
+                actor=request.user,
+            )
+        except ArchiveError as exc:
+            import_form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"Imported “{new.title}” as a new review.")
+            return redirect(new)
+    return render(
+        request,
+        "reviews/review_edit.html",
+        {"review": review, "form": ReviewForm(instance=review), "import_form": import_form},
+        status=400,
     )
 
 

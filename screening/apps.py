@@ -12,6 +12,7 @@ class ScreeningConfig(AppConfig):
         from reviews.navigation import NavItem, register_nav
 
         from . import signals, tasks  # noqa: F401  (the blinding audit; job kinds)
+        from .archive import register as register_archive_tables
         from .dashboard import screening_panel
         from .demo import demo_screening
 
@@ -29,3 +30,4 @@ class ScreeningConfig(AppConfig):
             register_nav(item)
         register_panel(screening_panel, order=20)
         register_demo_step(demo_screening, order=20)
+        register_archive_tables()

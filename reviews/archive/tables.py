@@ -1,0 +1,23 @@
+"""The reviews app's own tables in a review archive."""
+
+from __future__ import annotations
+
+from reviews import models as m
+
+from .registry import Table, register_exclusion, register_tables
+
+
+def register() -> None:
+    register_tables(
+        Table(m.Membership, "review"),
+        # Tokens are secrets and unique across reviews: the import gives open invitations
+        # new ones (an archive must not let anyone in).
+        Table(m.Invitation, "review", skip=("token",)),
+        Table(m.ExclusionReason, "review"),
+        Table(m.Search, "review"),
+        # `rows` is the preview's parse spill, rebuilt from the upload when it is missing.
+        Table(m.ImportBatch, "review", skip=("rows",)),
+        Table(m.Record, "review"),
+        Table(m.DuplicateLink, "review"),
+    )
+    register_exclusion("reviews.job", "background jobs are runs of work, not review data")
