@@ -92,4 +92,7 @@ def register() -> None:
         Table(m.BlindingChange, "review"),
     )
     register_exclusion("screening.claim", "claims are leases that expire within minutes")
+    register_exclusion(
+        "screening.rankingrefitstate", "refit requests are queue state; the next decision refits"
+    )
     register_user_extra(UserExtra("keymap", _keymaps, _keymap_load))
