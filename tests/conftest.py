@@ -75,17 +75,30 @@ def new_page(browser, live_server):
     """Open a fresh browser context (own cookies) per call: `page = new_page()`."""
     contexts = []
 
+    violations: list[str] = []
+
     def make():
         context = browser.new_context(
             base_url=live_server.url, viewport={"width": 1366, "height": 900}
         )
         context.set_default_timeout(10_000)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        # Every browser test also checks that no page breaks the Content-Security-Policy.
+        page.on(
+            "console",
+            lambda msg: (
+                violations.append(f"{page.url}: {msg.text}")
+                if "Content Security Policy" in msg.text
+                else None
+            ),
+        )
+        return page
 
     yield make
     for context in contexts:
         context.close()
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 def browser_login(page, username: str, password: str = "pw-for-tests-1") -> None:

@@ -53,7 +53,9 @@ def test_changing_the_estimator_updates_the_table(cast, new_page):
     cell = page.locator('tr[data-row="all"] td[data-col="g"]')
     assert cell.inner_text() == fmt_estimate_ci(reml.estimate, reml.ci_low, reml.ci_high)
     page.wait_for_function(
-        "document.querySelector('#forest-img').complete && document.querySelector('#forest-img').naturalWidth > 0"
+        # a function, not a bare expression: Playwright evals those, which the CSP refuses
+        "() => document.querySelector('#forest-img').complete"
+        " && document.querySelector('#forest-img').naturalWidth > 0"
     )
     save_screenshot(page, "analysis-report-reml")
 
@@ -70,7 +72,7 @@ def test_changing_the_estimator_updates_the_table(cast, new_page):
     z = stats.rma(ys, vs, method="DL", test="z")
     assert cell.inner_text() == fmt_estimate_ci(z.estimate, z.ci_low, z.ci_high)
     page.wait_for_function(
-        "['#forest-img', '#funnel-img'].every(s => document.querySelector(s).complete"
+        "() => ['#forest-img', '#funnel-img'].every(s => document.querySelector(s).complete"
         " && document.querySelector(s).naturalWidth > 0)"
     )
     save_screenshot(page, "analysis-report-dl")
