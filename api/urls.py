@@ -26,6 +26,7 @@ router.register(rf"{REVIEW}/studies", views.StudyViewSet, basename="study")
 router.register(rf"{REVIEW}/outcomes", views.OutcomeViewSet, basename="outcome")
 router.register(rf"{REVIEW}/rob", views.RobViewSet, basename="rob")
 router.register(rf"{REVIEW}/analyses", views.AnalysisViewSet, basename="analysis")
+router.register(rf"{REVIEW}/exports", views.ExportViewSet, basename="export")
 
 app_name = "api"
 

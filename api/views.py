@@ -13,6 +13,7 @@ from dataclasses import asdict
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import Prefetch
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -38,6 +39,7 @@ from screening.prisma import prisma_counts, prisma_pending
 from . import selectors
 from . import services as api_services
 from .access import ReviewAccess
+from .exchange import exports as exchange_exports
 from .exchange import tools
 from .filters import RecordFilter
 from .serializers import (
@@ -63,6 +65,16 @@ from .serializers import (
     VoteInputSerializer,
     VoteSerializer,
 )
+
+
+def export_response(review: Review, name: str) -> HttpResponse:
+    """One export of `api.exchange.exports` as a download (pages and API alike)."""
+    if name not in exchange_exports.EXPORTS:
+        raise Http404("No such export.")
+    content_type, build = exchange_exports.EXPORTS[name]
+    response = HttpResponse(build(review), content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{review.slug}-{name}"'
+    return response
 
 
 class ReviewViewSet(viewsets.GenericViewSet):
@@ -462,3 +474,27 @@ class AnalysisViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ReviewVi
                 ).data,
             }
         )
+
+
+# --- Exports (moving out) ----------------------------------------------------------------------
+
+
+class ExportViewSet(ReviewViewSet):
+    """Files for other tools: ASReview labelled CSV, RevMan Web CSVs (characteristics,
+    continuous, dichotomous), the whole consensus extraction (CSV/XLSX). Built from
+    resolutions and finalised consensus only, so blinding holds for every member."""
+
+    lookup_value_regex = r"[-a-z0-9]+\.[a-z]+"
+
+    @extend_schema(operation_id="reviews_exports_list", responses=OpenApiTypes.OBJECT)
+    def list(self, request, slug: str):
+        return Response(
+            [
+                {"name": name, "url": request.build_absolute_uri(f"{name}/")}
+                for name in exchange_exports.EXPORTS
+            ]
+        )
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.BINARY})
+    def retrieve(self, request, slug: str, pk: str):
+        return export_response(self.review, pk)

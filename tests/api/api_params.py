@@ -47,3 +47,7 @@ def _job(cast) -> int:
 
 
 PARAMS["job"] = {"pk": _job}
+PARAMS["export"] = {"pk": lambda cast: "asreview.csv"}
+
+# Per route: keywords that name no object of a review (an export's file name).
+UNSCOPED_BY_BASENAME = {"export": {"pk"}}
