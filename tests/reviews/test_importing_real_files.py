@@ -44,8 +44,8 @@ def _raw_ris_records(path: Path) -> list[dict[str, list[str]]]:
 
 
 def test_shared_files_are_present():
-    assert len(RIS_FILES) == 2
-    assert len(CSV_FILES) == 2
+    # Every file found is read below; the sets grow over time (nine labelled sets today).
+    assert RIS_FILES and CSV_FILES
 
 
 @pytest.mark.parametrize("path", RIS_FILES, ids=lambda p: p.name)
@@ -57,7 +57,7 @@ def test_ris_file_yields_one_record_per_ty_line(path):
     assert detect_format(path.read_text(encoding="utf-8")[:4096]) == "ris"
     assert [i for i in items if isinstance(i, SkippedRecord)] == []
     assert len(items) == expected
-    assert expected in (38, 120)
+    assert expected > 0
 
 
 @pytest.mark.parametrize("path", RIS_FILES, ids=lambda p: p.name)
@@ -119,7 +119,7 @@ def test_asreview_csv_reads_every_row_and_column(path):
     with path.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     items = _read(path)
-    assert len(items) == len(rows) and len(rows) in (851, 1333)
+    assert len(items) == len(rows) > 0
     for row, rec in zip(rows, items, strict=True):
         assert isinstance(rec, ParsedRecord)
         assert rec.title == row["title"].strip()
