@@ -1,95 +1,22 @@
-"""Running jobs: the registry of job kinds, dispatch to Celery, and the task-side runner.
+"""Running jobs on the task side: `run_job` records a job's start, progress and end.
 
-A kind is registered by the app that owns its task (`register_job_kind` in its
-`tasks.py`, imported from `AppConfig.ready()`), so `reviews` can start and show jobs of
-apps to its right without importing them.
-
-Tasks run on a Celery worker when `REDIS_URL` is set. Without it (`make run`, tests)
-Celery runs them eagerly; `REVIEWFLOW_JOBS_IN_THREAD` then runs them in a background
-thread of the web process so that the page can show their progress (`make run`), or,
-when off (tests), in the calling thread before the request answers.
+Each app's `tasks.py` wraps its work in `run_job`; queueing lives in `job_queue.py`.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
+from . import services
 from .errors import DomainError
 from .models import Job
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class JobKind:
-    kind: str
-    label: str
-    task: Any  # a Celery task taking the job id
-
-
-_KINDS: dict[str, JobKind] = {}
-
-
-def register_job_kind(kind: str, *, label: str, task: Any) -> None:
-    _KINDS[kind] = JobKind(kind, label, task)
-
-
-def job_kind_label(kind: str) -> str:
-    entry = _KINDS.get(kind)
-    return entry.label if entry else kind.replace("_", " ").capitalize()
-
-
-def job_kind(kind: str) -> JobKind:
-    try:
-        return _KINDS[kind]
-    except KeyError:
-        raise LookupError(f"No job kind {kind!r} is registered") from None
-
-
-def celery_is_eager() -> bool:
-    from config.celery import app
-
-    return bool(app.conf.task_always_eager)
-
-
-def dispatch(task: Any, *args: Any, task_id: str | None = None) -> None:
-    """Send `task(*args)` to the queue (or run it in-process when Celery is eager)."""
-    if celery_is_eager() and getattr(settings, "REVIEWFLOW_JOBS_IN_THREAD", False):
-        threading.Thread(
-            target=_run_in_thread, args=(task, args, task_id), name=f"job-{task.name}", daemon=True
-        ).start()
-        return
-    task.apply_async(args=args, task_id=task_id)
-
-
-def dispatch_job(job: Job) -> None:
-    """Send a recorded job's task, once the job row is committed (a worker must find it)."""
-    task = job_kind(job.kind).task
-    if celery_is_eager() and not getattr(settings, "REVIEWFLOW_JOBS_IN_THREAD", False):
-        # In-process and now: the same connection sees the job row, committed or not.
-        dispatch(task, job.pk, task_id=job.celery_task_id)
-        return
-    transaction.on_commit(lambda: dispatch(task, job.pk, task_id=job.celery_task_id))
-
-
-def _run_in_thread(task: Any, args: tuple, task_id: str | None) -> None:
-    try:
-        task.apply(args=args, task_id=task_id)
-    except Exception:  # the task has recorded its failure on its job; nothing to answer
-        log.exception("Background task %s failed", task.name)
-    finally:
-        connection.close()  # this thread's own connection
-
-
-# --- The task side ----------------------------------------------------------------------------
 
 
 class Progress:
@@ -142,8 +69,6 @@ def run_job(job_id: int, task_id: str | None, body: Callable[[Job, Progress], di
     A DomainError is the user's problem and is shown as it is; anything else is logged and
     shown as a failure of the job, and never escapes into the web request that ran it.
     """
-    from . import services
-
     job = services.job_start(job_id=job_id, task_id=task_id or "")
     if job is None:
         return

@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
+from .job_queue import job_kind_label
+
 
 class Role(models.TextChoices):
     """What a member may do in a review. A lead may do everything."""
@@ -382,7 +384,7 @@ class Job(models.Model):
 
     The row is the job's history too: who started it, when it ran, how it ended. Tasks
     (`<app>/tasks.py`) advance it through `reviews.services.job_*`; kinds are registered
-    by the app that owns them (`reviews.jobs.register_job_kind`).
+    by the app that owns them (`reviews.job_queue.register_job_kind`).
     """
 
     class Status(models.TextChoices):
@@ -426,6 +428,4 @@ class Job(models.Model):
 
     @property
     def label(self) -> str:
-        from .jobs import job_kind_label
-
         return job_kind_label(self.kind)

@@ -30,6 +30,7 @@ from .importing import (
     detect_format,
     iter_records,
 )
+from .job_queue import dispatch_job
 from .models import (
     DuplicateLink,
     ExclusionReason,
@@ -565,8 +566,6 @@ def job_create(
     An unfinished job of the same kind with the same parameters is returned instead of a
     second one (a double click on "Import" queues one import).
     """
-    from .jobs import dispatch_job
-
     params = params or {}
     with transaction.atomic():
         # Lock the review row: two requests racing to start the same job queue it once.
@@ -635,8 +634,6 @@ def job_fail(*, job: Job, error: str) -> Job:
 
 def job_retry(*, job: Job, actor: Any) -> Job:
     """Queue a failed job again, from its stored parameters; the message names who did."""
-    from .jobs import dispatch_job
-
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job.pk)
         if job.status != Job.Status.FAILED:

@@ -13,7 +13,8 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from . import services
-from .jobs import Progress, register_job_kind, run_job
+from .job_queue import register_job_kind
+from .jobs import Progress, run_job
 from .models import ImportBatch, Job
 
 IMPORT_PREVIEW = "import_preview"

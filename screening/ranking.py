@@ -36,7 +36,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 
+from config.celery import app as celery_app
 from reviews.db import lock_for_update
+from reviews.job_queue import dispatch
 from reviews.models import Record, Review, Stage
 
 from . import prioritisation
@@ -53,6 +55,7 @@ log = logging.getLogger(__name__)
 
 PRIORITY_BATCH = 100
 RANKING_HEAD = 2000  # items of each new ranking written into the queue (see priorities_apply)
+REFIT_TASK_NAME = "screening.ranking_refit"  # screening/tasks.py: ranking_refit_task
 ADVISORY_LOCK_BASE = 0x5C4EE000000  # namespace of this app's PostgreSQL advisory locks
 # Without PostgreSQL (SQLite: `make run`, one process) a lock of this process suffices.
 _local_locks: dict[int, threading.Lock] = {}
@@ -238,12 +241,10 @@ def ranking_refit_request(review_id: int) -> None:
     The request is recorded first: a task that finds another refit running leaves it to
     that refit, which takes every request recorded before it lets go of the lock.
     """
-    from reviews.jobs import dispatch
-
-    from .tasks import ranking_refit_task
-
     refit_mark(review_id)
-    dispatch(ranking_refit_task, review_id)
+    # By name from Celery's task registry: the task module calls the ranking, and the
+    # ranking must not import it back.
+    dispatch(celery_app.tasks[REFIT_TASK_NAME], review_id)
 
 
 def refit_mark(review_id: int) -> None:

@@ -8,7 +8,8 @@ from celery import shared_task
 from django.urls import reverse
 
 from reviews.errors import DomainError
-from reviews.jobs import Progress, register_job_kind, run_job
+from reviews.job_queue import register_job_kind
+from reviews.jobs import Progress, run_job
 from reviews.models import Job
 
 from . import ranking
@@ -16,7 +17,7 @@ from . import ranking
 RANKING_REFIT = "ranking_refit"
 
 
-@shared_task(name="screening.ranking_refit", ignore_result=True)
+@shared_task(name=ranking.REFIT_TASK_NAME, ignore_result=True)
 def ranking_refit_task(review_id: int) -> int:
     """Refit a review's ranking (queued after every N resolutions); one per review at a time."""
     return ranking.refit_while_requested(review_id)
