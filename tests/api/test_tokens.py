@@ -100,3 +100,19 @@ def test_throttle_per_token(cast, monkeypatch):
     assert [a.get(_records_url(cast)).status_code for _ in range(4)] == [200, 200, 200, 429]
     # The second token has its own budget.
     assert b.get(_records_url(cast)).status_code == 200
+
+
+def test_create_api_token_command_prints_a_working_key(cast):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command("create_api_token", "alice", "--name", "script", stdout=out)
+    key = out.getvalue().strip()
+    assert ApiToken.objects.get(user=cast.alice, name="script").key_hash == token_hash(key)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get(_records_url(cast)).status_code == 200
+    with pytest.raises(CommandError):
+        call_command("create_api_token", "nobody")
