@@ -98,6 +98,25 @@ class KeymapForm(forms.Form):
 
 
 class ScreeningSettingsForm(forms.ModelForm):
+    # The stopping rule's settings live on screening.StoppingRule; the view saves them
+    # through services.stopping_rule_set.
+    target_recall = forms.DecimalField(
+        label="Stopping test: target recall (%)",
+        min_value=50,
+        max_value=99.9,
+        decimal_places=1,
+        required=False,
+        help_text="Share of the relevant records the stopping test must find (default 95).",
+    )
+    confidence = forms.DecimalField(
+        label="Stopping test: confidence (%)",
+        min_value=50,
+        max_value=99.9,
+        decimal_places=1,
+        required=False,
+        help_text="How sure the test must be that the target recall is reached (default 95).",
+    )
+
     class Meta:
         model = Review
         fields = ["votes_required", "blinded", "prioritise", "include_keywords", "exclude_keywords"]

@@ -366,3 +366,56 @@ class RankingRefitState(models.Model):
 
     def __str__(self) -> str:
         return f"Refits of review {self.review_id}: {self.taken}/{self.requested}"
+
+
+class StoppingRule(models.Model):
+    """The lead's statistical stopping rule for title/abstract screening (one per review).
+
+    While ``sampling_since`` is set the title/abstract queue is in its random order (the
+    items' seeded ``priority``), so records screened from then on are a random sample of
+    those left, which the hypergeometric test of
+    :mod:`screening.prioritisation.recall_test` needs.
+    """
+
+    review = models.OneToOneField(Review, on_delete=models.CASCADE, related_name="stopping_rule")
+    target_recall = models.FloatField(default=0.95)
+    confidence = models.FloatField(default=0.95)
+    sampling_since = models.DateTimeField(null=True, blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(target_recall__gte=0.5, target_recall__lt=1),
+                name="stopping_rule_target_recall_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(confidence__gte=0.5, confidence__lt=1),
+                name="stopping_rule_confidence_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.target_recall:.0%} recall at {self.confidence:.0%} confidence"
+
+
+class StoppingRuleChange(models.Model):
+    """Audit row: who set the stopping rule or switched random sampling, and when."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="stopping_changes")
+    target_recall = models.FloatField()
+    confidence = models.FloatField()
+    sampling = models.BooleanField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"stopping rule of review {self.review_id} ({self.changed_at:%Y-%m-%d})"

@@ -36,6 +36,8 @@ from .models import (
     Resolution,
     ScreeningItem,
     ScreeningPreference,
+    StoppingRule,
+    StoppingRuleChange,
     Vote,
     VoteChange,
 )
@@ -140,7 +142,9 @@ def _queue_first(
     claim_table = connection.ops.quote_name(Claim._meta.db_table)
     # The two orders of the queue indexes (screening_item_queue_rel, screening_item_queue).
     order = (
-        "i.relevance DESC, i.priority DESC, i.id" if review.prioritise else "i.priority DESC, i.id"
+        "i.relevance DESC, i.priority DESC, i.id"
+        if _queue_ranked(review, stage)
+        else "i.priority DESC, i.id"
     )
     lock = ""
     if skip_locked:
@@ -170,6 +174,19 @@ def _queue_first(
         review.votes_required - n_votes,
     ]
     return next(iter(ScreeningItem.objects.raw(sql, params)), None)
+
+
+def _queue_ranked(review: Review, stage: str) -> bool:
+    """Relevance order, unless off or the stopping test samples title/abstract at random.
+
+    Asked once per review object: a queue request may walk the queue many times.
+    """
+    key = f"_queue_ranked_{stage}"
+    if key not in review.__dict__:
+        review.__dict__[key] = review.prioritise and not (
+            stage == Stage.TITLE_ABSTRACT and stopping_sampling_on(review)
+        )
+    return review.__dict__[key]
 
 
 def _can_take(item: ScreeningItem, review: Review, user: Any, now) -> bool:
@@ -764,3 +781,64 @@ def prisma_extra_set(*, review: Review, actor: Any, **values: Any) -> PrismaExtr
         review=review, defaults={**values, "updated_by": actor}
     )
     return extra
+
+
+# --- Stopping rule (title/abstract) ------------------------------------------------------------
+
+
+def stopping_sampling_on(review: Review) -> bool:
+    """Whether the title/abstract queue is in random order for the stopping test."""
+    return StoppingRule.objects.filter(review=review, sampling_since__isnull=False).exists()
+
+
+def _stopping_check(target_recall: float, confidence: float) -> None:
+    for name, value in (("target_recall", target_recall), ("confidence", confidence)):
+        if not 0.5 <= value < 1:
+            raise DomainError(
+                f"{name.replace('_', ' ').capitalize()} must be 50–99.9 %.", field=name
+            )
+
+
+def stopping_rule_set(
+    *, review: Review, actor: Any, target_recall: float, confidence: float
+) -> StoppingRule:
+    """Set the target recall and confidence of the review's stopping test (logged)."""
+    _stopping_check(target_recall, confidence)
+    with transaction.atomic():
+        rule, _ = StoppingRule.objects.select_for_update().get_or_create(review=review)
+        if (rule.target_recall, rule.confidence) == (target_recall, confidence):
+            return rule
+        rule.target_recall, rule.confidence, rule.updated_by = target_recall, confidence, actor
+        rule.save()
+        StoppingRuleChange.objects.create(
+            review=review,
+            target_recall=target_recall,
+            confidence=confidence,
+            sampling=rule.sampling_since is not None,
+            actor=actor,
+        )
+    return rule
+
+
+def stopping_sampling_set(*, review: Review, actor: Any, sampling: bool) -> StoppingRule:
+    """Switch the title/abstract queue to random sampling of the unscreened records, or back.
+
+    Records first voted on after the switch form the random sample of the stopping test;
+    switching back to ranked order ends the sample (a later switch starts a new one).
+    """
+    with transaction.atomic():
+        rule, _ = StoppingRule.objects.select_for_update().get_or_create(review=review)
+        if (rule.sampling_since is not None) == sampling:
+            return rule
+        rule.sampling_since = timezone.now() if sampling else None
+        rule.updated_by = actor
+        review.__dict__.pop(f"_queue_ranked_{Stage.TITLE_ABSTRACT}", None)
+        rule.save()
+        StoppingRuleChange.objects.create(
+            review=review,
+            target_recall=rule.target_recall,
+            confidence=rule.confidence,
+            sampling=sampling,
+            actor=actor,
+        )
+    return rule

@@ -1,6 +1,8 @@
-"""Stopping aid for title/abstract screening: the tool suggests, the lead decides.
+"""Stopping aids for title/abstract screening: the tool suggests, the lead decides.
 
-Two signals are shown on the screening overview:
+The hypergeometric stopping test (:func:`stopping_test_state`) says, once the queue has
+been switched to random sampling, when the lead's target recall is reached with the
+confidence they chose. Two heuristic signals are shown next to it on the overview:
 
 * the number of consecutive excludes since the last include (a run of several hundred
   in a relevance-ordered queue is the classic heuristic stopping rule);
@@ -15,6 +17,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models import Min
+
+from reviews.models import Review, Stage
+
+from .models import FinalDecision, Resolution, ScreeningItem, StoppingRule, Vote
+from .prioritisation.recall_test import RecallTest, recall_test
 from .selectors import Curve
 
 WINDOW = 100
@@ -77,4 +85,116 @@ def stopping_aid(curve: Curve, window: int = WINDOW) -> StoppingAid:
         consecutive_excludes=curve.consecutive_excludes,
         estimated_remaining=estimate,
         method=method,
+    )
+
+
+# --- The hypergeometric stopping test ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoppingTestState:
+    """The review's stopping test, ready for the overview (see :func:`stopping_test_state`)."""
+
+    target_recall: float
+    confidence: float
+    sampling: bool
+    pending: int  # records of the ranked phase not resolved yet
+    unresolved_sample: int  # sampled records with votes but no resolution (counted as includes)
+    test: RecallTest
+
+    @property
+    def state(self) -> str:
+        """``stop``, ``keep`` (sampling, not there yet), ``wait`` or ``off`` (no sample)."""
+        if not self.sampling:
+            return "off"
+        if self.pending:
+            return "wait"
+        return "stop" if self.test.stop else "keep"
+
+    @property
+    def target_label(self) -> str:
+        return _percent(self.target_recall)
+
+    @property
+    def confidence_label(self) -> str:
+        return _percent(self.confidence)
+
+    @property
+    def headline(self) -> str:
+        """The test's state in plain words."""
+        t = self.test
+        recall, confidence = _percent(self.target_recall), _percent(self.confidence)
+        if self.state == "stop":
+            return (
+                f"stop: {recall} recall reached with {confidence} confidence after "
+                f"{t.screened:,} of {t.records:,} records"
+            )
+        if self.state == "keep":
+            return f"keep screening: about {t.more_needed:,} more records needed"
+        if self.state == "wait":
+            return (
+                f"waiting: {self.pending:,} record{'s' if self.pending != 1 else ''} screened "
+                "before the switch to random sampling still need a resolution"
+            )
+        return (
+            f"not started: switch the queue to random sampling when the ranked queue stops "
+            f"finding includes; switching now, about {t.more_needed:,} random records would "
+            "be needed if none of them is an include"
+        )
+
+
+def _percent(value: float) -> str:
+    return f"{round(value * 100, 1):g} %"
+
+
+def stopping_test_state(review: Review) -> StoppingTestState:
+    """The hypergeometric test of the review's target recall on its title/abstract screening.
+
+    The ranked phase is every record voted on before random sampling was switched on (all
+    records voted on so far while it is off); the sample is every record first voted on
+    since. A sampled record still waiting for its resolution counts as an include, which
+    can only delay "stop", never bring it forward.
+    """
+    rule = StoppingRule.objects.filter(review=review).first() or StoppingRule(review=review)
+    since = rule.sampling_since
+    items = ScreeningItem.objects.filter(review=review, stage=Stage.TITLE_ABSTRACT, active=True)
+    records = items.count()
+    first_votes = (
+        Vote.objects.filter(
+            review=review, stage=Stage.TITLE_ABSTRACT, record__in=items.values("record")
+        )
+        .values("record_id")
+        .annotate(first=Min("created_at"))
+    )
+    decided = dict(
+        Resolution.objects.filter(
+            review=review, stage=Stage.TITLE_ABSTRACT, record__in=items.values("record")
+        ).values_list("record_id", "decision")
+    )
+    voted = {row["record_id"]: row["first"] for row in first_votes}
+    # Resolved without a vote of record (e.g. imported decisions) counts as ranked.
+    ranked = {rid for rid, first in voted.items() if since is None or first <= since}
+    ranked |= {rid for rid in decided if rid not in voted}
+    sample = set(voted) - ranked
+    include = FinalDecision.INCLUDE
+    pending = sum(1 for rid in ranked if rid not in decided)
+    unresolved_sample = sum(1 for rid in sample if rid not in decided)
+    ranked_found = sum(1 for rid in ranked if decided.get(rid) == include)
+    sample_found = sum(1 for rid in sample if decided.get(rid) == include) + unresolved_sample
+    test = recall_test(
+        records=max(records, len(ranked) + len(sample)),
+        ranked_screened=len(ranked),
+        ranked_found=ranked_found,
+        sampled=len(sample),
+        sample_found=sample_found,
+        target_recall=rule.target_recall,
+        confidence=rule.confidence,
+    )
+    return StoppingTestState(
+        target_recall=rule.target_recall,
+        confidence=rule.confidence,
+        sampling=since is not None,
+        pending=pending,
+        unresolved_sample=unresolved_sample,
+        test=test,
     )

@@ -63,4 +63,5 @@ urlpatterns = [
     path("exports/included.ris", views.export_included, name="export_included"),
     path("settings/", views.screening_settings, name="settings"),
     path("ranking/refit/", views.ranking_refit, name="ranking_refit"),
+    path("stopping/sampling/", views.stopping_sampling, name="stopping_sampling"),
 ]

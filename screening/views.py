@@ -8,6 +8,7 @@ import io
 import rispy
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -34,8 +35,15 @@ from .forms import (
 )
 from .highlight import highlighter
 from .keymap import ACTIONS, key_label, keymap_for
-from .models import BlindingChange, FullText, PrismaExtra, RecordCorrection, ScreeningItem
-from .stopping import stopping_aid
+from .models import (
+    BlindingChange,
+    FullText,
+    PrismaExtra,
+    RecordCorrection,
+    ScreeningItem,
+    StoppingRule,
+)
+from .stopping import stopping_aid, stopping_test_state
 
 STAGE_URL = {Stage.TITLE_ABSTRACT: "screening:screen_ta", Stage.FULL_TEXT: "screening:screen_ft"}
 
@@ -73,6 +81,7 @@ def overview(request: HttpRequest, review) -> HttpResponse:
         "curve": curve,
         "curve_svg": mark_safe(_curve_svg(curve)),  # built from numbers only
         "stopping": stopping_aid(curve),
+        "stopping_test": stopping_test_state(review),
         "ranking": ranking.ranking_latest(review),
         "refit_every": ranking.refit_every(),
         "agreement_full": full,
@@ -754,13 +763,28 @@ def export_included(request: HttpRequest, review) -> HttpResponse:
 @review_view(Role.LEAD)
 def screening_settings(request: HttpRequest, review) -> HttpResponse:
     was_blinded = review.blinded
-    form = ScreeningSettingsForm(request.POST or None, instance=review)
+    rule = StoppingRule.objects.filter(review=review).first() or StoppingRule(review=review)
+    initial = {
+        "target_recall": round(100 * rule.target_recall, 1),
+        "confidence": round(100 * rule.confidence, 1),
+    }
+    form = ScreeningSettingsForm(request.POST or None, instance=review, initial=initial)
     if request.method == "POST" and form.is_valid():
         blinded = form.cleaned_data["blinded"]
-        obj = form.save(commit=False)
-        obj.blinded = was_blinded  # the switch goes through the logged service below
-        obj.save()
-        services.blinding_set(review=obj, actor=request.user, blinded=blinded)
+        with transaction.atomic():
+            obj = form.save(commit=False)
+            obj.blinded = was_blinded  # the switch goes through the logged service below
+            obj.save()
+            services.blinding_set(review=obj, actor=request.user, blinded=blinded)
+            # Left empty: the rule keeps what it had.
+            target = form.cleaned_data["target_recall"] or initial["target_recall"]
+            confidence = form.cleaned_data["confidence"] or initial["confidence"]
+            services.stopping_rule_set(
+                review=obj,
+                actor=request.user,
+                target_recall=float(target) / 100,
+                confidence=float(confidence) / 100,
+            )
         messages.success(request, "Screening settings saved.")
         return redirect("screening:settings", slug=review.slug)
     return render(
@@ -774,6 +798,21 @@ def screening_settings(request: HttpRequest, review) -> HttpResponse:
         },
         status=400 if request.method == "POST" else 200,
     )
+
+
+@require_POST
+@review_view(Role.LEAD)
+def stopping_sampling(request: HttpRequest, review) -> HttpResponse:
+    """Switch the title/abstract queue to random sampling for the stopping test, or back."""
+    sampling = request.POST.get("sampling") == "on"
+    services.stopping_sampling_set(review=review, actor=request.user, sampling=sampling)
+    messages.success(
+        request,
+        "The title/abstract queue now samples the unscreened records at random."
+        if sampling
+        else "The title/abstract queue is back in ranked order.",
+    )
+    return redirect("screening:overview", slug=review.slug)
 
 
 @require_POST

@@ -303,6 +303,7 @@ _MODELS: dict[str, tuple[Callable[[], Any], ...]] = {
     "mnb": (_mnb,),
     "nb+lr": (_cnb, _lr),
     "svm+lr": (_svm, _lr),
+    "svm+nb": (_svm, _cnb),
 }
 #: Factories that need non-negative (TF-IDF only) features.
 _LEXICAL_ONLY = {_cnb, _mnb}
@@ -313,6 +314,7 @@ _MODEL_DESCRIPTIONS = {
     "mnb": "multinomial naive Bayes (alpha=0.1, uniform prior)",
     "nb+lr": "rank average of complement naive Bayes and logistic regression",
     "svm+lr": "rank average of linear SVM and logistic regression",
+    "svm+nb": "rank average of linear SVM and complement naive Bayes",
 }
 MODEL_NAMES: tuple[str, ...] = tuple(_MODELS)
 #: Chosen by simulation on the shared labelled sets (label_included, TF-IDF only, seeds 1-3):
@@ -322,10 +324,13 @@ MODEL_NAMES: tuple[str, ...] = tuple(_MODELS)
 DEFAULT_MODEL = "svm"
 
 
-def _balanced_weights(y: np.ndarray) -> dict[int, float]:
-    """``n / (2 · count)`` per class: scikit-learn's ``class_weight="balanced"``."""
+def _balanced_weights(y: np.ndarray, include_weight: float = 1.0) -> dict[int, float]:
+    """``n / (2 · count)`` per class (scikit-learn's ``class_weight="balanced"``), the
+    includes' weight multiplied by ``include_weight``."""
     counts = np.bincount(y, minlength=2)
-    return {c: float(len(y) / (2 * counts[c])) for c in (0, 1)}
+    weights = {c: float(len(y) / (2 * counts[c])) for c in (0, 1)}
+    weights[1] *= include_weight
+    return weights
 
 
 def _decision_values(model: Any, matrix: sp.csr_matrix) -> np.ndarray:
@@ -511,6 +516,7 @@ class Ranker:
         seed_record_ids: Sequence[RecordId] = (),
         presumed_excludes: int = 100,
         presumed_until: int = 200,
+        include_weight: float = 1.0,
         vectoriser: VectoriserSettings | None = None,
     ) -> None:
         if model not in _MODELS:
@@ -519,11 +525,14 @@ class Ranker:
             )
         if presumed_excludes < 0 or presumed_until < 0:
             raise PrioritisationError("presumed_excludes and presumed_until must be >= 0.")
+        if not include_weight > 0:
+            raise PrioritisationError(f"include_weight must be > 0, got {include_weight}.")
         self.model = model
         self.seed = int(seed)
         self.seed_record_ids = tuple(seed_record_ids)
         self.presumed_excludes = int(presumed_excludes)
         self.presumed_until = int(presumed_until)
+        self.include_weight = float(include_weight)
         self.vectoriser = vectoriser or VectoriserSettings()
 
     @property
@@ -649,7 +658,9 @@ class Ranker:
                 estimator = factory()
                 if getattr(estimator, "class_weight", None) == "balanced":
                     # Same weights as sklearn's "balanced", without its label encoding.
-                    estimator.set_params(class_weight=_balanced_weights(train_y))
+                    estimator.set_params(
+                        class_weight=_balanced_weights(train_y, self.include_weight)
+                    )
                 estimator.fit(features[train_rows], train_y)
                 # Scoring all rows is one sparse product; slicing out the candidates first
                 # would copy most of the matrix on every refit.

@@ -35,6 +35,7 @@ import pandas as pd
 
 from .errors import PrioritisationError
 from .ranker import DEFAULT_MODEL, Ranker, record_text
+from .recall_test import DEFAULT_CONFIDENCE, DEFAULT_TARGET_RECALL, recall_test
 from .schedule import DEFAULT_REFIT_EVERY, DEFAULT_REFIT_FRACTION, refit_interval
 
 # --------------------------------------------------------------------------------------
@@ -134,6 +135,133 @@ def labelled_texts(df: pd.DataFrame, *, keywords: bool = False) -> list[str]:
 # --------------------------------------------------------------------------------------
 
 
+def prior_rows(
+    labels: Sequence[int] | np.ndarray, seed: int, prior_included: int = 1, prior_excluded: int = 1
+) -> tuple[int, ...]:
+    """Row positions of the prior knowledge of run ``seed``: random includes, then excludes.
+
+    The benchmark hands the same rows to ASReview (``--prior-idx``), so that both tools
+    start every seed from the same records.
+    """
+    labels = np.asarray(labels)
+    included = np.flatnonzero(labels == 1)
+    excluded = np.flatnonzero(labels == 0)
+    if prior_included > len(included) or prior_excluded > len(excluded):
+        raise PrioritisationError(
+            f"Asked for {prior_included} prior includes and {prior_excluded} prior excludes; "
+            f"the set has {len(included)} includes and {len(excluded)} excludes."
+        )
+    rng = np.random.default_rng(seed)
+    return tuple(
+        [int(r) for r in rng.choice(included, prior_included, replace=False)]
+        + [int(r) for r in rng.choice(excluded, prior_excluded, replace=False)]
+    )
+
+
+@dataclass(frozen=True)
+class StoppingRun:
+    """The hypergeometric stopping rule replayed on one simulated screening.
+
+    Ranked screening until ``switched_at`` records (the first time ``switch_after``
+    consecutive excludes were screened), then a random sample of the rest until the
+    test of :func:`~screening.prioritisation.recall_test.recall_test` said stop, after
+    ``screened`` records with ``found`` of the ``relevant`` includes.
+    """
+
+    target_recall: float
+    confidence: float
+    switch_after: int
+    switched_at: int
+    screened: int
+    found: int
+    relevant: int
+    records: int
+
+    @property
+    def recall(self) -> float:
+        return self.found / self.relevant
+
+    @property
+    def work_saved(self) -> float:
+        """Share of the records never screened."""
+        return 1 - self.screened / self.records
+
+
+def default_switch_after(records: int) -> int:
+    """Consecutive excludes in ranked order after which the simulation samples at random.
+
+    ``max(20, ceil(5 % of the records))``: a run that long means the ranking has stopped
+    finding includes for now, the state in which the lead would switch the queue.
+    """
+    return max(20, _ceil(0.05 * records))
+
+
+def stopping_replay(
+    labels: np.ndarray,
+    order: Sequence[int],
+    seed: int,
+    *,
+    target_recall: float = DEFAULT_TARGET_RECALL,
+    confidence: float = DEFAULT_CONFIDENCE,
+    switch_after: int | None = None,
+) -> StoppingRun:
+    """Replay the stopping rule on a ranked screening ``order`` of rows with ``labels``.
+
+    The ranked phase is the head of ``order`` up to the first run of ``switch_after``
+    excludes (or the whole order); the sampling phase screens the other records in a
+    random order seeded by ``seed`` and stops at the first record after which the test
+    rejects "recall below target" (or when every record is screened).
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    n = len(labels)
+    switch_after = switch_after or default_switch_after(n)
+    ranked_labels = labels[np.asarray(order, dtype=np.intp)]
+    run, switched_at = 0, len(ranked_labels)
+    for i, label in enumerate(ranked_labels, start=1):
+        run = 0 if label else run + 1
+        if run >= switch_after:
+            switched_at = i
+            break
+    ranked = np.asarray(order[:switched_at], dtype=np.intp)
+    ranked_found = int(labels[ranked].sum())
+    rest = np.setdiff1d(np.arange(n), ranked)
+    sample = labels[np.random.default_rng([seed, 2]).permutation(rest)]
+    sampled, k = 0, 0
+
+    def test():
+        return recall_test(
+            records=n,
+            ranked_screened=switched_at,
+            ranked_found=ranked_found,
+            sampled=sampled,
+            sample_found=k,
+            target_recall=target_recall,
+            confidence=confidence,
+        )
+
+    state = test()
+    while not state.stop and sampled < len(sample):
+        # All excludes until the test could stop: jump there, unless an include comes first.
+        upto = min(sampled + max(state.more_needed, 1), len(sample))
+        hits = np.flatnonzero(sample[sampled:upto])
+        if hits.size:
+            sampled += int(hits[0]) + 1
+            k += 1
+        else:
+            sampled = upto
+        state = test()
+    return StoppingRun(
+        target_recall=target_recall,
+        confidence=confidence,
+        switch_after=switch_after,
+        switched_at=switched_at,
+        screened=switched_at + sampled,
+        found=ranked_found + k,
+        relevant=int(labels.sum()),
+        records=n,
+    )
+
+
 @dataclass(frozen=True)
 class SimulationResult:
     """One simulated screening run. ``order`` holds row positions of the data set."""
@@ -155,6 +283,7 @@ class SimulationResult:
     seconds: float
     cpu_seconds: float
     refits: int
+    stopping: StoppingRun | None = None
 
     @property
     def found_curve(self) -> tuple[int, ...]:
@@ -173,6 +302,10 @@ def simulate(
     ranker: Ranker | None = None,
     keywords: bool = False,
     refit_fraction: float = DEFAULT_REFIT_FRACTION,
+    stopping: bool = True,
+    target_recall: float = DEFAULT_TARGET_RECALL,
+    confidence: float = DEFAULT_CONFIDENCE,
+    switch_after: int | None = None,
 ) -> SimulationResult:
     """Replay the labelled set ``df`` through the ranker and measure WSS@95 and RRF@10.
 
@@ -195,6 +328,9 @@ def simulate(
         Add the ``keywords`` column to title + abstract. Off by default: on the
         proton-pump-inhibitor set the MeSH keywords lowered WSS@95 from 0.43 to 0.34
         (see ``benchmarks/prioritisation.py``).
+    stopping, target_recall, confidence, switch_after
+        Also replay the hypergeometric stopping rule (see :func:`stopping_replay`) on
+        the ranked order; ``switch_after`` defaults to :func:`default_switch_after`.
 
     ``seconds`` and ``cpu_seconds`` of the result include building the features unless
     the corpus was cached by an earlier run (see
@@ -205,23 +341,14 @@ def simulate(
         raise PrioritisationError("The simulation needs at least one prior include and exclude.")
     refit_interval(0, every=refit_every, fraction=refit_fraction)  # validates both
     labels = df[label_column].to_numpy(dtype=np.int64)
-    included = np.flatnonzero(labels == 1)
-    excluded = np.flatnonzero(labels == 0)
-    if prior_included > len(included) or prior_excluded > len(excluded):
-        raise PrioritisationError(
-            f"Asked for {prior_included} prior includes and {prior_excluded} prior excludes; "
-            f"the set has {len(included)} includes and {len(excluded)} excludes."
-        )
+    prior_rows(labels, seed, prior_included, prior_excluded)  # validates the counts
     started = time.perf_counter()
     # The machine may be shared: CPU time shows the cost of a run independently of load.
     cpu_started = time.process_time()
     ranker = ranker or Ranker(model, seed=seed)
     # Ids are row positions: a CSV's own id column may be missing or not unique.
     corpus = ranker.vectorise(dict(enumerate(labelled_texts(df, keywords=keywords))))
-    rng = np.random.default_rng(seed)
-    priors = [int(r) for r in rng.choice(included, prior_included, replace=False)] + [
-        int(r) for r in rng.choice(excluded, prior_excluded, replace=False)
-    ]
+    priors = list(prior_rows(labels, seed, prior_included, prior_excluded))
     known: dict[int, int] = {row: int(labels[row]) for row in priors}
     order = list(priors)
     queue: list[int] = []
@@ -257,6 +384,18 @@ def simulate(
         seconds=seconds,
         cpu_seconds=cpu_seconds,
         refits=refits,
+        stopping=(
+            stopping_replay(
+                labels,
+                order,
+                seed,
+                target_recall=target_recall,
+                confidence=confidence,
+                switch_after=switch_after,
+            )
+            if stopping
+            else None
+        ),
     )
 
 
@@ -294,24 +433,60 @@ def simulations_summarise(runs: Sequence[SimulationResult]) -> SimulationSummary
 
 
 def simulations_table(runs: Sequence[SimulationResult]) -> str:
-    """Per-seed rows and their mean, as a fixed-width text table."""
+    """Per-seed rows and their mean, as a fixed-width text table.
+
+    With the stopping rule replayed, four columns come after ``refits``: records screened
+    in ranked order before the switch to random sampling (``switch``), records screened
+    when the test said stop (``stop@``), the recall then and the share of records never
+    screened (``saved``). Wall-clock and CPU seconds stay the last columns.
+    """
     summary = simulations_summarise(runs)
+    stops = [r.stopping for r in runs if r.stopping is not None]
+    with_stop = len(stops) == len(runs)
+    stop_head = f" {'switch':>7} {'stop@':>7} {'recall':>7} {'saved':>7}" if with_stop else ""
     header = (
         f"{'seed':>6} {'records':>8} {'relevant':>8} {'n95':>7} {'n100':>7} "
-        f"{'WSS@95':>7} {'RRF@10':>7} {'refits':>7} {'seconds':>8} {'CPU s':>7}"
+        f"{'WSS@95':>7} {'RRF@10':>7} {'refits':>7}{stop_head} {'seconds':>8} {'CPU s':>7}"
     )
     lines = [header, "-" * len(header)]
     for r in runs:
+        st = r.stopping
+        stop = (
+            f" {st.switched_at:>7} {st.screened:>7} {st.recall:>7.3f} {st.work_saved:>7.3f}"
+            if with_stop
+            else ""
+        )
         lines.append(
             f"{r.seed:>6} {r.records:>8} {r.relevant:>8} {r.n95:>7} {r.n100:>7} "
-            f"{r.wss95:>7.3f} {r.rrf10:>7.2f} {r.refits:>7} {r.seconds:>8.1f} "
+            f"{r.wss95:>7.3f} {r.rrf10:>7.2f} {r.refits:>7}{stop} {r.seconds:>8.1f} "
             f"{r.cpu_seconds:>7.1f}"
         )
     lines.append("-" * len(header))
     s = summary
+    stop = ""
+    if with_stop:
+        stop = (
+            f" {np.mean([st.switched_at for st in stops]):>7.1f}"
+            f" {np.mean([st.screened for st in stops]):>7.1f}"
+            f" {np.mean([st.recall for st in stops]):>7.3f}"
+            f" {np.mean([st.work_saved for st in stops]):>7.3f}"
+        )
     lines.append(
         f"{'mean':>6} {s.records:>8} {s.relevant:>8} {s.n95:>7.1f} {s.n100:>7.1f} "
-        f"{s.wss95:>7.3f} {s.rrf10:>7.2f} {s.refits:>7.0f} {s.seconds:>8.1f} "
+        f"{s.wss95:>7.3f} {s.rrf10:>7.2f} {s.refits:>7.0f}{stop} {s.seconds:>8.1f} "
         f"{s.cpu_seconds:>7.1f}"
     )
     return "\n".join(lines)
+
+
+def stopping_summary(runs: Sequence[SimulationResult]) -> str:
+    """One line: in how many runs the stopping rule stopped at or above its target recall."""
+    stops = [r.stopping for r in runs if r.stopping is not None]
+    if not stops:
+        return "stopping rule not replayed"
+    met = sum(st.recall >= st.target_recall for st in stops)
+    return (
+        f"stopping rule: recall at stop >= {stops[0].target_recall:.0%} in {met} of "
+        f"{len(stops)} runs ({stops[0].confidence:.0%} confidence asked); mean work saved "
+        f"{np.mean([st.work_saved for st in stops]):.3f}"
+    )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from screening.prioritisation import PrioritisationError, Ranker
 from screening.prioritisation.simulation import (
+    default_switch_after,
     labelled_read,
     labelled_texts,
     records_to_recall,
@@ -16,6 +18,8 @@ from screening.prioritisation.simulation import (
     simulate,
     simulations_summarise,
     simulations_table,
+    stopping_replay,
+    stopping_summary,
     work_saved_over_sampling,
 )
 
@@ -146,3 +150,36 @@ def test_keywords_join_the_text_only_when_asked() -> None:
     )
     assert labelled_texts(df) == ["T"]
     assert labelled_texts(df, keywords=True) == ["T \nADHD; Child"]
+
+
+def test_stopping_replay_on_a_perfect_order_by_hand() -> None:
+    # 10 includes first, then 90 excludes. A run of 20 excludes ends the ranked phase at 30
+    # records; H0 then needs K = floor(10 / 0.95) + 1 - 10 = 1 include among the 70 left,
+    # and P(none in n draws) = (70 - n) / 70 < 0.05 first at n = 67: stop after 97.
+    labels = np.array([1] * 10 + [0] * 90)
+    run = stopping_replay(labels, list(range(100)), seed=1, switch_after=20)
+    assert (run.switched_at, run.screened, run.found, run.recall) == (30, 97, 10, 1.0)
+    assert run.work_saved == pytest.approx(0.03)
+    assert default_switch_after(100) == 20 and default_switch_after(1000) == 50
+
+
+def test_stopping_replay_finds_includes_the_ranking_missed() -> None:
+    # The ranking found 5 of 8 includes; 3 sit among the records it never reached.
+    labels = np.zeros(200, dtype=int)
+    labels[[0, 1, 2, 3, 4, 150, 170, 190]] = 1
+    run = stopping_replay(labels, list(range(200)), seed=3, switch_after=30)
+    assert run.switched_at == 35
+    assert run.found >= 5 and run.screened <= 200
+
+
+def test_simulation_table_adds_the_stopping_columns(excerpt: pd.DataFrame) -> None:
+    runs = [simulate(excerpt, "label_included", seed=s, refit_every=10) for s in (1, 2)]
+    head = simulations_table(runs).splitlines()[0].split()
+    assert head[head.index("refits") + 1 : head.index("refits") + 5] == [
+        "switch",
+        "stop@",
+        "recall",
+        "saved",
+    ]
+    assert all(r.stopping.screened >= r.stopping.switched_at for r in runs)
+    assert stopping_summary(runs).startswith("stopping rule: recall at stop >= 95% in ")

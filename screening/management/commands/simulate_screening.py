@@ -3,7 +3,10 @@
 Replays a labelled data set through the app's ranking code (no database is touched) and
 prints, per seed and on average, the records screened to find 95 % and 100 % of the
 relevant ones, WSS@95, RRF@10, the number of refits and the wall-clock and CPU seconds
-per run. By default the model is refitted after every decision for the first 200 and then
+per run, and replays the hypergeometric stopping rule (ranked screening until a run of
+``--switch-after`` excludes, then a random sample until the test says the target recall is
+reached with the confidence asked): records screened then, the recall then and the work
+saved. By default the model is refitted after every decision for the first 200 and then
 after every ``floor(0.01 × labelled)`` (``--refit-fraction 0`` refits after every
 ``--refit-every`` decisions throughout).
 """
@@ -14,8 +17,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from screening.prioritisation import DEFAULT_MODEL, MODEL_NAMES, PrioritisationError, Ranker
 from screening.prioritisation.ranker import corpus_cache_clear
+from screening.prioritisation.recall_test import DEFAULT_CONFIDENCE, DEFAULT_TARGET_RECALL
 from screening.prioritisation.schedule import DEFAULT_REFIT_EVERY, DEFAULT_REFIT_FRACTION
-from screening.prioritisation.simulation import labelled_read, simulate, simulations_table
+from screening.prioritisation.simulation import (
+    labelled_read,
+    simulate,
+    simulations_table,
+    stopping_summary,
+)
 
 
 class Command(BaseCommand):
@@ -51,6 +60,27 @@ class Command(BaseCommand):
             ),
         )
         parser.add_argument(
+            "--target-recall",
+            type=float,
+            default=DEFAULT_TARGET_RECALL,
+            help="recall the stopping rule must reach (default: %(default)s)",
+        )
+        parser.add_argument(
+            "--confidence",
+            type=float,
+            default=DEFAULT_CONFIDENCE,
+            help="confidence of the stopping rule (default: %(default)s)",
+        )
+        parser.add_argument(
+            "--switch-after",
+            type=int,
+            default=None,
+            help=(
+                "switch from ranked to random screening after this many consecutive "
+                "excludes (default: max(20, 5 %% of the records))"
+            ),
+        )
+        parser.add_argument(
             "--keywords",
             action="store_true",
             help="add the keywords column to title + abstract (off by default)",
@@ -74,6 +104,9 @@ class Command(BaseCommand):
                         refit_fraction=options["refit_fraction"],
                         ranker=Ranker(options["model"], seed=seed),
                         keywords=options["keywords"],
+                        target_recall=options["target_recall"],
+                        confidence=options["confidence"],
+                        switch_after=options["switch_after"],
                     )
                 )
         except PrioritisationError as exc:
@@ -90,5 +123,11 @@ class Command(BaseCommand):
             "n95/n100: records screened (priors included) to find 95 %/100 % of the relevant; "
             "WSS@95 = (N - n95)/N - 0.05; RRF@10 = share of relevant found after 10 % screened; "
             "CPU s = processor time of the run (wall-clock seconds depend on the machine load)\n"
+            f"stopping rule: {options['target_recall']:.0%} recall with "
+            f"{options['confidence']:.0%} confidence (hypergeometric test, Callaghan & "
+            "Muller-Hansen 2020); switch = records screened in ranked order before random "
+            "sampling; stop@ = records screened when the test said stop; recall = recall "
+            "then; saved = share of the records never screened\n"
         )
         self.stdout.write(simulations_table(runs) + "\n")
+        self.stdout.write(stopping_summary(runs) + "\n")

@@ -1,0 +1,180 @@
+"""Leave-one-dataset-out choice of ONE ranking configuration over the labelled sets.
+
+Usage: ``.venv/bin/python benchmarks/prioritisation_lodo.py [--seeds 1 2 3] [--configs NAME ...]``
+
+Each candidate configuration (features, model, class weights, presumed excludes, refit
+cadence) screens every labelled set in ``../shared/data/screening/`` (``label_included``,
+one prior include and exclude per seed, as ``benchmarks/prioritisation.py``). Then, for
+each set in turn, the configuration with the best mean WSS@95 on the *other* sets is
+chosen and scored on the held-out set: that figure is what a configuration chosen
+without seeing a data set achieves on it. Printed: every configuration's WSS@95 and
+RRF@10 per set (what lost, with figures), the held-out table next to ASReview's figures
+from the benchmark's cache (when present) and the configuration chosen on all sets.
+
+Simulation results are cached in ``benchmarks/.lodo-cache.json`` (gitignored) by
+configuration, set and seed, so adding a candidate only runs that candidate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from prioritisation import (  # noqa: E402
+    ASREVIEW_VERSION,
+    CACHE,
+    LABEL,
+    asreview_metrics,
+    asreview_runs,
+    data_sets,
+)
+
+from screening.prioritisation import Ranker, VectoriserSettings  # noqa: E402
+from screening.prioritisation.ranker import corpus_cache_clear  # noqa: E402
+from screening.prioritisation.simulation import labelled_read, simulate  # noqa: E402
+
+LODO_CACHE = ROOT / "benchmarks" / ".lodo-cache.json"
+
+#: name -> settings. Keys: model, lsa_weight, keywords, presumed_excludes, include_weight,
+#: refit_fraction, min_df. Missing keys take the values of "lsa svm" (the old default).
+BASE = {
+    "model": "svm",
+    "lsa_weight": 0.75,
+    "keywords": False,
+    "presumed_excludes": 100,
+    "include_weight": 1.0,
+    "refit_fraction": 0.01,
+    "min_df": 2,
+}
+CONFIGS: dict[str, dict] = {
+    "lsa svm": {},
+    "tfidf svm": {"lsa_weight": 0.0},
+    "tfidf svm +kw": {"lsa_weight": 0.0, "keywords": True},
+    "lsa svm +kw": {"keywords": True},
+    "lsa lr": {"model": "lr"},
+    "lsa svm+nb": {"model": "svm+nb"},
+    "lsa svm w4": {"include_weight": 4.0},
+    "lsa svm w10": {"include_weight": 10.0},
+    "lsa svm nopresumed": {"presumed_excludes": 0},
+    "lsa svm refit5%": {"refit_fraction": 0.05},
+}
+
+
+def config_run(name: str, df, seed: int) -> dict:
+    c = {**BASE, **CONFIGS[name]}
+    ranker = Ranker(
+        c["model"],
+        seed=seed,
+        presumed_excludes=c["presumed_excludes"],
+        include_weight=c["include_weight"],
+        vectoriser=VectoriserSettings(lsa_weight=c["lsa_weight"], min_df=c["min_df"]),
+    )
+    corpus_cache_clear()
+    r = simulate(
+        df,
+        LABEL,
+        seed,
+        ranker=ranker,
+        keywords=c["keywords"],
+        refit_fraction=c["refit_fraction"],
+    )
+    return {"wss95": r.wss95, "rrf10": r.rrf10, "n95": r.n95, "cpu": r.cpu_seconds}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
+    args = parser.parse_args()
+    sets = data_sets(None)
+    cache = json.loads(LODO_CACHE.read_text()) if LODO_CACHE.exists() else {}
+    frames = {name: labelled_read(path, LABEL) for name, path in sets.items()}
+    # results[config][set] = (mean WSS@95, mean RRF@10, mean CPU s) over the seeds
+    results: dict[str, dict[str, tuple[float, float, float]]] = {}
+    for config in args.configs:
+        key_config = json.dumps({**BASE, **CONFIGS[config]}, sort_keys=True)
+        results[config] = {}
+        for name, df in frames.items():
+            runs = []
+            for seed in args.seeds:
+                key = f"{key_config}|{name}|{seed}"
+                if key not in cache:
+                    cache[key] = config_run(config, df, seed)
+                    LODO_CACHE.write_text(json.dumps(cache))
+                runs.append(cache[key])
+            results[config][name] = tuple(
+                float(np.mean([r[m] for r in runs])) for m in ("wss95", "rrf10", "cpu")
+            )
+        print(
+            f"{config:<28} mean WSS@95 {np.mean([v[0] for v in results[config].values()]):.3f}",
+            flush=True,
+        )
+
+    short = {name: name.removeprefix("cohen2006_")[:8] for name in sets}
+    print(f"\nWSS@95 per set (label_included, mean of seeds {' '.join(map(str, args.seeds))})")
+    head = f"{'configuration':<28}" + "".join(f" {short[n]:>8}" for n in sets)
+    print(head + f" {'mean':>7} {'RRF@10':>7} {'CPU s':>6}")
+    for config, per_set in results.items():
+        print(
+            f"{config:<28}"
+            + "".join(f" {per_set[n][0]:>8.3f}" for n in sets)
+            + f" {np.mean([v[0] for v in per_set.values()]):>7.3f}"
+            + f" {np.mean([v[1] for v in per_set.values()]):>7.3f}"
+            + f" {np.mean([v[2] for v in per_set.values()]):>6.1f}"
+        )
+
+    asr = {}
+    if CACHE.exists():
+        try:
+            runs = asreview_runs(sets, args.seeds, refresh=False)
+        except SystemExit:
+            runs = {}
+        for name, df in frames.items():
+            if all((name, s) in runs for s in args.seeds):
+                labels = df[LABEL].to_numpy()
+                m = [asreview_metrics(labels, runs[(name, s)]) for s in args.seeds]
+                asr[name] = (np.mean([r.wss95 for r in m]), np.mean([r.rrf10 for r in m]))
+    if asr:
+        print(
+            f"{'ASReview ' + ASREVIEW_VERSION:<28}"
+            + "".join(f" {asr[n][0]:>8.3f}" for n in sets)
+            + f" {np.mean([v[0] for v in asr.values()]):>7.3f}"
+            + f" {np.mean([v[1] for v in asr.values()]):>7.3f}"
+        )
+
+    print("\nleave one data set out: chosen on the other sets by mean WSS@95, scored held out")
+    print(
+        f"{'held-out set':<28} {'chosen configuration':<28} {'WSS@95':>7} {'RRF@10':>7} "
+        f"{'ASR WSS':>7} {'ASR RRF':>7}"
+    )
+    held = []
+    for name in sets:
+        others = [n for n in sets if n != name]
+        chosen = max(results, key=lambda c: np.mean([results[c][n][0] for n in others]))
+        w, r, _ = results[chosen][name]
+        a = asr.get(name, (float("nan"), float("nan")))
+        held.append((w, r, *a))
+        print(f"{short[name]:<28} {chosen:<28} {w:>7.3f} {r:>7.3f} {a[0]:>7.3f} {a[1]:>7.3f}")
+    h = np.array(held)
+    print(
+        f"{'mean':<28} {'':<28} {h[:, 0].mean():>7.3f} {h[:, 1].mean():>7.3f} "
+        f"{h[:, 2].mean():>7.3f} {h[:, 3].mean():>7.3f}"
+    )
+    if asr:
+        print(f"held-out WSS@95 >= ASReview on {int((h[:, 0] >= h[:, 2]).sum())} of {len(h)} sets")
+    best = max(results, key=lambda c: np.mean([v[0] for v in results[c].values()]))
+    print(f"\nchosen on all sets: {best}")
+    print(f"machine load (1 min): {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
