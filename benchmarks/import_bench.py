@@ -5,13 +5,18 @@ Prints seconds (wall and CPU) and peak resident memory for
   2. preview (the user's "N records read" step: the only parse pass; it also writes the
      records as insert-ready rows to a spill file, but stores nothing in the database),
   3. confirm = import + de-duplication into the database (one transaction, from the spill),
-and preview + confirm together (what a user waits for in all), in a fresh child process
-per database, so peak memory belongs to the import alone.
+and preview + confirm together, in a fresh child process per database, so peak memory
+belongs to the import alone. Then the job path, as a user waits for it: from the uploaded
+file's arrival to "imported", through the preview job and the confirm job (storing the
+upload, queueing, running, polling the job rows as the progress bar does) - on SQLite with
+jobs in a thread of the process (`make run`), on PostgreSQL with a real Celery worker on
+Redis (db 11) when Redis answers.
 
 Targets (issue 2): import + dedup of 100,000 records < 10 s on 2 cores, at most 2x the bare
 parse, memory < 500 MB.
 
 Usage: python benchmarks/import_bench.py [N=100000] [--duplicates 0.05] [--skip-postgres]
+                                         [--redis redis://127.0.0.1:6379/11]
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ def _child(step: str, path: str) -> dict:
     from reviews.importing import ParsedRecord, iter_records
     from reviews.models import Record
 
+    if step == "jobs":
+        return _jobs_path(path)
     if step == "parse":
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         t0, c0 = time.perf_counter(), time.process_time()
@@ -69,6 +76,88 @@ def _child(step: str, path: str) -> dict:
     confirm = _figures(t0, c0, rss0, records=batch.n_imported, duplicates=batch.n_duplicates)
     assert Record.objects.filter(review=review).count() == batch.n_imported
     return {"preview": preview, "confirm": confirm}
+
+
+def _jobs_path(path: str) -> dict:
+    """Upload to "imported" through the two jobs, polling their rows as the job page does."""
+    from django.contrib.auth import get_user_model
+    from django.core.files.storage import default_storage
+    from django.core.management import call_command
+
+    from reviews import services, tasks
+    from reviews.models import Job, Record
+
+    call_command("migrate", verbosity=0)
+    user, _ = get_user_model().objects.get_or_create(username="bench")
+    review = services.review_create(creator=user, title=f"Benchmark jobs {time.time()}")
+
+    def wait(job: Job) -> Job:
+        while not job.is_finished:
+            time.sleep(0.05)
+            job.refresh_from_db()
+        if job.status != Job.Status.SUCCEEDED:
+            raise SystemExit(f"job {job.kind} failed: {job.error}")
+        return job
+
+    t0 = time.perf_counter()
+    with open(path, "rb") as fh:
+        stored = default_storage.save(f"imports/{review.pk}/uploads/bench/big.ris", fh)
+    t_stored = time.perf_counter()
+    preview = wait(
+        services.job_create(
+            review=review,
+            kind=tasks.IMPORT_PREVIEW,
+            actor=user,
+            params={"path": stored, "filename": "big.ris", "fmt": "ris"},
+        )
+    )
+    t_preview = time.perf_counter()
+    wait(
+        services.job_create(
+            review=review,
+            kind=tasks.IMPORT_CONFIRM,
+            actor=user,
+            params={"batch_id": preview.result["batch_id"]},
+        )
+    )
+    t_done = time.perf_counter()
+    return {
+        "store_s": round(t_stored - t0, 2),
+        "preview_s": round(t_preview - t_stored, 2),
+        "confirm_s": round(t_done - t_preview, 2),
+        "total_s": round(t_done - t0, 2),
+        "records": Record.objects.filter(review=review).count(),
+    }
+
+
+def _start_worker(env: dict, log_path: Path) -> subprocess.Popen:
+    """A Celery worker like `make serve`'s, returned once it is ready for tasks."""
+    log = log_path.open("wb")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-l", "info"]
+        + ["--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while b" ready." not in log_path.read_bytes():
+        if worker.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the Celery worker did not start: see {log_path}")
+        time.sleep(0.2)
+    return worker
+
+
+def _redis_ready(url: str) -> bool:
+    import redis
+
+    try:
+        redis.Redis.from_url(url).flushdb()
+        return True
+    except redis.exceptions.ConnectionError as exc:
+        print(f"Redis skipped: {exc}")
+        return False
 
 
 def _figures(t0: float, c0: float, rss0: int, **extra) -> dict:
@@ -114,6 +203,7 @@ def main() -> None:
     parser.add_argument("n", nargs="?", type=int, default=100_000)
     parser.add_argument("--duplicates", type=float, default=0.05)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/11")
     parser.add_argument("--child", nargs=2, metavar=("STEP", "PATH"))
     args = parser.parse_args()
     if args.child:
@@ -153,6 +243,24 @@ def main() -> None:
             print(
                 f"{label:<10} both steps  : {total:6.2f} s wall, "
                 f"{pre['cpu_s'] + conf['cpu_s']:6.2f} s CPU, {total / parse['wall_s']:.2f}x parse"
+            )
+            job_env = {**target_env, "REVIEWFLOW_MEDIA_ROOT": f"{tmp}/media-{label}"}
+            worker, how = None, "jobs in a thread, no broker"
+            if label == "PostgreSQL" and _redis_ready(args.redis):
+                job_env["REDIS_URL"] = args.redis
+                worker = _start_worker(job_env, Path(tmp) / "worker.log")
+                how = "Celery worker on Redis"
+            try:
+                jobs = _run_child("jobs", str(path), job_env)
+            finally:
+                if worker is not None:
+                    worker.terminate()
+                    worker.wait(30)
+            print(
+                f"{label:<10} job path    : {jobs['total_s']:6.2f} s upload to imported "
+                f"({how}): store {jobs['store_s']:.2f} s, preview job {jobs['preview_s']:.2f} s, "
+                f"confirm job {jobs['confirm_s']:.2f} s, {jobs['records']:,} records; "
+                f"{jobs['total_s'] - total:+.2f} s against both steps called directly"
             )
 
 
