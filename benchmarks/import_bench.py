@@ -17,6 +17,7 @@ parse, memory < 500 MB.
 
 Usage: python benchmarks/import_bench.py [N=100000] [--duplicates 0.05] [--skip-postgres]
                                          [--redis redis://127.0.0.1:6379/11]
+                                         [--pg-database reviewflow_bench]
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
-PG_URL = "postgres://postgres@127.0.0.1:5432/reviewflow_bench"
+PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 
 
 def _child(step: str, path: str) -> dict:
@@ -183,15 +184,15 @@ def _run_child(step: str, path: str, env: dict) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _postgres_ready() -> bool:
+def _postgres_ready(name: str) -> bool:
     import psycopg
 
     try:
         with psycopg.connect(
             "postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True
         ) as conn:
-            conn.execute("DROP DATABASE IF EXISTS reviewflow_bench")
-            conn.execute("CREATE DATABASE reviewflow_bench")
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
         return True
     except psycopg.OperationalError as exc:
         print(f"PostgreSQL skipped: {exc}".strip())
@@ -204,6 +205,7 @@ def main() -> None:
     parser.add_argument("--duplicates", type=float, default=0.05)
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/11")
+    parser.add_argument("--pg-database", default="reviewflow_bench", help="dropped and created")
     parser.add_argument("--child", nargs=2, metavar=("STEP", "PATH"))
     args = parser.parse_args()
     if args.child:
@@ -225,8 +227,9 @@ def main() -> None:
             f"parse only            : {parse['wall_s']:6.2f} s wall, {parse['cpu_s']:6.2f} s CPU, peak {parse['peak_rss_mb']:.0f} MB"
         )
         targets = [("SQLite", {**env, "DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3"})]
-        if not args.skip_postgres and _postgres_ready():
-            targets.append(("PostgreSQL", {**env, "DATABASE_URL": PG_URL}))
+        if not args.skip_postgres and _postgres_ready(args.pg_database):
+            pg_url = f"{PG_SERVER}/{args.pg_database}"
+            targets.append(("PostgreSQL", {**env, "DATABASE_URL": pg_url}))
         for label, target_env in targets:
             result = _run_child("import", str(path), target_env)
             pre, conf = result["preview"], result["confirm"]
