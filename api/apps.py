@@ -9,4 +9,8 @@ class ApiConfig(AppConfig):
     verbose_name = "API"
 
     def ready(self) -> None:
+        from reviews.navigation import NavItem, register_nav
+
         from . import schema  # noqa: F401  (registers the schema extensions)
+
+        register_nav(NavItem("Other tools", "api_pages:exchange", order=90, group="Analysis"))

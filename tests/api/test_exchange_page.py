@@ -1,0 +1,115 @@
+"""The review's "Other tools" page: downloads for every member, decisions import for leads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from reviews import services as review_services
+from screening.models import Resolution, ScreeningItem, Vote, VoteChange
+from tests.conftest import browser_login, save_screenshot
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "interop"
+
+
+def _imported(cast, name: str):
+    data = (FIXTURES / name).read_bytes()
+    batch = review_services.import_preview(
+        review=cast.review,
+        actor=cast.lead,
+        file=SimpleUploadedFile(name, data),
+        filename=name,
+    )
+    return review_services.import_confirm(batch=batch, actor=cast.lead)
+
+
+@pytest.mark.django_db
+def test_member_downloads_and_lead_imports_rayyan_votes(client, cast):
+    batch = _imported(cast, "rayyan_articles.csv")
+    client.force_login(cast.bob)
+    page = client.get(f"/reviews/{cast.review.slug}/exchange/")
+    assert page.status_code == 200 and b"RevMan Web" in page.content
+    assert b"Screening decisions from another tool" not in page.content  # leads only
+    download = client.get(f"/reviews/{cast.review.slug}/exchange/asreview.csv")
+    assert download.status_code == 200
+    assert download.content.startswith(b"record_id,title,abstract,authors,doi,label_included")
+    assert client.get(f"/reviews/{cast.review.slug}/exchange/nothing.csv").status_code == 404
+    assert client.post(f"/reviews/{cast.review.slug}/exchange/decisions/").status_code == 403
+
+    client.force_login(cast.lead)
+    url = f"/reviews/{cast.review.slug}/exchange/decisions/"
+    step1 = client.post(url, {"batch": batch.pk, "tool": "rayyan"})
+    assert step1.status_code == 200 and b"reviewer-mapping" in step1.content
+    assert not Vote.objects.exists()
+    names = ["Alice", "Bob", "Pilot Screener"]
+    assert [n.encode() in step1.content for n in names] == [True, True, True]
+    done = client.post(
+        url,
+        {
+            "batch": batch.pk,
+            "tool": "rayyan",
+            "mapped": "1",
+            "reviewer-0": "alice",
+            "reviewer-1": "bob",
+            "reviewer-2": "",
+        },
+        follow=True,
+    )
+    assert b"Rayyan decisions imported" in done.content
+    assert Vote.objects.count() == 7
+    assert set(VoteChange.objects.values_list("imported_from", flat=True)) == {"Rayyan"}
+
+
+@pytest.mark.django_db
+def test_bad_decisions_request_is_a_clear_4xx(client, cast):
+    batch = _imported(cast, "covidence_included.csv")
+    client.force_login(cast.lead)
+    url = f"/reviews/{cast.review.slug}/exchange/decisions/"
+    response = client.post(url, {"batch": batch.pk, "tool": "covidence"})
+    assert response.status_code == 400 and b"Covidence list" in response.content
+    response = client.post(url, {"batch": 999999, "tool": "asreview"})
+    assert response.status_code == 400
+    assert not Resolution.objects.exists()
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_lead_brings_in_asreview_decisions_and_makes_a_token_in_the_browser(new_page, cast):
+    _imported(cast, "asreview_export.csv")
+    page = new_page()
+    browser_login(page, "lead")
+    page.goto(f"/reviews/{cast.review.slug}/")
+    page.click("a.nav-link:has-text('Other tools')")
+    page.select_option("select[name=tool]", "asreview")
+    page.click("button:has-text('Import decisions')")
+    page.wait_for_selector("text=ASReview decisions imported: 4 final decisions")
+    save_screenshot(page, "exchange_decisions")
+    assert Resolution.objects.filter(imported_from="ASReview").count() == 4
+    assert ScreeningItem.objects.filter(review=cast.review, stage="ft").count() == 2
+    with page.expect_download() as info:
+        page.click("text=ASReview labelled data set (CSV)")
+    path = info.value.path()
+    lines = Path(path).read_text().splitlines()
+    assert lines[0] == "record_id,title,abstract,authors,doi,label_included"
+    assert sum(1 for line in lines[1:] if line.endswith(",1")) == 2
+
+    # A personal token, shown once, then usable by a script.
+    page.click("a.nav-link:has-text('API tokens')")
+    page.fill("input[name=name]", "R analysis")
+    page.click("button:has-text('Create token')")
+    key = page.inner_text("#new-token-key").strip()
+    assert key.startswith("rf_")
+    page.goto("/accounts/tokens/")
+    assert key not in page.content()
+    response = page.request.get(
+        f"/api/v1/reviews/{cast.review.slug}/prisma/", headers={"Authorization": f"Token {key}"}
+    )
+    assert response.status == 200 and response.json()["records_excluded"] == 2
+    page.click("button:has-text('Revoke')")
+    page.wait_for_selector("text=revoked")
+    response = page.request.get(
+        f"/api/v1/reviews/{cast.review.slug}/prisma/", headers={"Authorization": f"Token {key}"}
+    )
+    assert response.status == 401
