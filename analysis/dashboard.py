@@ -11,6 +11,7 @@ from reviews.models import Role
 
 from . import selectors
 from .formatting import fmt_estimate_ci
+from .measures import SHORT
 
 MAX_LISTED = 4
 
@@ -25,7 +26,8 @@ def analysis_panel(review: Any, membership: Any) -> Panel:
         row = report.row("all")
         if row.numbers is not None:
             n = row.numbers
-            value = f"g = {fmt_estimate_ci(n.estimate, n.ci_low, n.ci_high)}"
+            m = report.settings.measure
+            value = f"{SHORT[m]} = {fmt_estimate_ci(n.estimate, n.ci_low, n.ci_high, m)}"
         else:
             value = "not pooled"
         counts.append(

@@ -46,6 +46,8 @@ class EffectInput:
     n_intervention: float | None
     n_control: float | None
     fields: Mapping[str, Any] = field(default_factory=dict)
+    events: tuple[float, float] | None = None  # per arm (intervention, control)
+    means: tuple[float, float, float, float] | None = None  # mean, SD per arm
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,8 @@ def effects_read(
             n_intervention=r.n_intervention,
             n_control=r.n_control,
             fields=r.fields,
+            events=r.events,
+            means=r.means,
         )
         for r in result.rows
     )
@@ -138,6 +142,19 @@ def effects_read(
         field_labels=dict(result.field_labels),
         field_choices={k: list(v) for k, v in result.field_choices.items()},
     )
+
+
+def measures_available(review: Review) -> list[str]:
+    """Effect measures some consensus data of the review can give: always SMD (every
+    effect size is a Hedges' g), MD where arms have means and SDs, OR/RR/RD where arms
+    have events and totals."""
+    rows = extraction_selectors.consensus_effect_sizes(review).rows
+    out = ["SMD"]
+    if any(r.means is not None for r in rows):
+        out.append("MD")
+    if any(r.events is not None for r in rows):
+        out += ["OR", "RR", "RD"]
+    return out
 
 
 def outcome_domains(review: Review) -> list[tuple[str, list[str]]]:

@@ -12,6 +12,7 @@ import io
 import math
 from typing import Any
 
+from . import measures
 from .figures import method_text
 from .formatting import fmt_estimate_ci, fmt_i2, fmt_p, fmt_range
 from .report import Report, Row
@@ -52,6 +53,7 @@ def data_columns(report: Report) -> list[str]:
         "weeks",
         "n_intervention",
         "n_control",
+        *(("ai", "ci") if report.settings.measure in measures.DICHOTOMOUS else ()),
         "yi",
         "vi",
         "sei",
@@ -78,6 +80,8 @@ def data_records(report: Report) -> list[dict[str, Any]]:
                     "weeks": e.weeks,
                     "n_intervention": e.n_intervention,
                     "n_control": e.n_control,
+                    "ai": e.events[0] if e.events else None,
+                    "ci": e.events[1] if e.events else None,
                     "yi": e.yi,
                     "vi": e.vi,
                     "sei": e.se,
@@ -152,12 +156,12 @@ def results_csv(report: Report) -> str:
     return _csv(RESULT_COLUMNS, results_records(report))
 
 
-def formatted_cells(r: Row) -> dict[str, str]:
-    """The journal-formatted cells of a row (as on the page)."""
+def formatted_cells(r: Row, measure: str = "SMD") -> dict[str, str]:
+    """The journal-formatted cells of a row (as on the page); ratios back-transformed."""
     n = r.numbers
     return {
         "k": str(r.k) if r.kind != "heading" or r.k else "",
-        "g": fmt_estimate_ci(n.estimate, n.ci_low, n.ci_high) if n else "",
+        "g": fmt_estimate_ci(n.estimate, n.ci_low, n.ci_high, measure) if n else "",
         "i2": fmt_i2(n.I2, n.I2_low, n.I2_high) if n else "",
         "p": fmt_p(n.p) if n else "",
         "pi": fmt_range(n.pi_low, n.pi_high) if n else "",
@@ -174,11 +178,19 @@ def results_xlsx(report: Report) -> bytes:
     ws = wb.active
     ws.title = "Table"
     thin = Side(style="thin", color="000000")
-    ws.append([f"{report.input.title}: {report.input.main.label} — Hedges' g"])
+    ws.append([f"{report.input.title}: {report.input.main.label} — {report.input.effect_label}"])
     ws["A1"].font = Font(bold=True, size=12)
     ws.append([method_text(report)])
     ws["A2"].font = Font(italic=True, color="555555")
-    header = ["", "k", "g (95% CI)", "I² (95% CI)", "p", "95% PI", "p subgroup difference"]
+    header = [
+        "",
+        "k",
+        f"{measures.SHORT[report.settings.measure]} (95% CI)",
+        "I² (95% CI)",
+        "p",
+        "95% PI",
+        "p subgroup difference",
+    ]
     ws.append(header)
     for cell in ws[3]:
         cell.font = Font(bold=True)
@@ -188,7 +200,7 @@ def results_xlsx(report: Report) -> bytes:
         ws.append([block.title])
         ws.cell(ws.max_row, 1).font = Font(bold=True, italic=True)
         for r in block.rows:
-            c = formatted_cells(r)
+            c = formatted_cells(r, report.settings.measure)
             label = ("    " if r.indent else "") + r.label
             if not r.numbers and r.note and r.kind != "heading":
                 values = [label, c["k"], r.note, "", "", "", c["p_between"]]
@@ -252,24 +264,54 @@ R_HEADER = """\
 suppressPackageStartupMessages(library(metafor))
 
 settings <- list(method = {method}, test = {test}, level = {level})
+# Mantel-Haenszel / Peto pool the 2x2 tables; iv_method is the inverse-variance model
+pooling <- list(measure = {measure}, method = {pooling}, iv_method = {iv_method})
 min_studies <- {min_studies}
 min_per_subgroup <- {min_per_subgroup}
 
-# One row per study and dataset; yi = Hedges' g (positive favours the intervention),
+# One row per study and dataset; yi = {yi_text},
 # vi = its sampling variance. Datasets: {datasets}.
 dat <- read.csv(text = r"---(
 {csv})---", stringsAsFactors = FALSE, na.strings = "NA", colClasses = c({col_classes}))
 """
 
+R_YI_TEXT = {
+    "SMD": "Hedges' g (positive favours the intervention)",
+    "MD": "mean difference (intervention minus control)",
+    "OR": "log odds ratio (escalc, 1/2 added to zero cells); ai, ci events per arm",
+    "RR": "log risk ratio (escalc, 1/2 added to zero cells); ai, ci events per arm",
+    "RD": "risk difference (escalc, 1/2 added to zero cells); ai, ci events per arm",
+}
+
 R_FUNCTIONS = r"""
+# inverse variance on yi/vi (also the model of the subgroup test, trim-and-fill and outliers
+# when the table is pooled by Mantel-Haenszel or Peto, which only exist for the main rows)
+fit_iv <- function(d) {
+  rma(yi, vi, data = d, method = pooling$iv_method, test = settings$test, level = settings$level)
+}
+
 fit <- function(d) {
-  rma(yi, vi, data = d, method = settings$method, test = settings$test, level = settings$level)
+  if (pooling$method == "MH") {
+    return(rma.mh(measure = pooling$measure, ai = ai, n1i = n_intervention, ci = ci,
+                  n2i = n_control, data = d, level = settings$level))
+  }
+  if (pooling$method == "PETO") {
+    return(rma.peto(ai = ai, n1i = n_intervention, ci = ci, n2i = n_control, data = d,
+                    level = settings$level))
+  }
+  fit_iv(d)
 }
 
 numbers <- function(res, k = res$k) {
+  if (inherits(res, c("rma.mh", "rma.peto"))) {
+    # common-effect MH / Peto: no tau2, hence no Q-profile CI of I2 and no PI
+    return(data.frame(k = k, estimate = as.numeric(coef(res)[1]), ci_low = res$ci.lb,
+                      ci_high = res$ci.ub, I2 = res$I2, I2_low = NA, I2_high = NA, p = res$pval,
+                      pi_low = NA, pi_high = NA))
+  }
   # metafor has no heterogeneity CI for a common-effect model; the Q-profile limits do not
   # depend on the estimator, so take them from a DL fit of the same data
-  ci_fit <- if (settings$method == "FE") rma(res$yi, res$vi, method = "DL") else res
+  ci_fit <- if (res$method == "FE") rma(res$yi, res$vi, method = "DL") else res
   ci <- confint(ci_fit, level = settings$level)$random
   pr <- predict(res, level = settings$level)
   pil <- if (is.null(pr$pi.lb)) NA else pr$pi.lb
@@ -289,17 +331,17 @@ pool <- function(d, min_k) if (nrow(d) < min_k || nrow(d) < 2) empty(nrow(d)) el
 # Test for subgroup differences, mixed-effects model: a random-effects model per level,
 # then a common-effect test of the level estimates (Q-between, levels - 1 df).
 between <- function(d, col, levels) {
-  fits <- lapply(levels, function(l) fit(d[d[[col]] == l, ]))
+  fits <- lapply(levels, function(l) fit_iv(d[d[[col]] == l, ]))
   m <- rma(yi = sapply(fits, function(f) as.numeric(coef(f)[1])),
            sei = sapply(fits, function(f) f$se), method = "FE")
   c(Q = m$QE, p = m$QEp)
 }
 
 outliers_excluded <- function(d) {
-  res <- fit(d)
+  res <- fit_iv(d)
   # dmetar's find.outliers: the study's 95% CI (1.96) does not overlap the pooled CI
   out <- d$yi + 1.96 * sqrt(d$vi) < res$ci.lb | d$yi - 1.96 * sqrt(d$vi) > res$ci.ub
-  if (!any(out)) empty(nrow(d)) else numbers(fit(d[!out, ]))
+  if (!any(out)) empty(nrow(d)) else numbers(fit_iv(d[!out, ]))
 }
 
 results <- NULL
@@ -314,7 +356,7 @@ def r_script(report: Report) -> str:
     """An R script reproducing every row of ``report`` with metafor."""
     s = report.settings
     cols = data_columns(report)
-    numeric = {"study_id", "weeks", "n_intervention", "n_control", "yi", "vi", "sei"}
+    numeric = {"study_id", "weeks", "n_intervention", "n_control", "ai", "ci", "yi", "vi", "sei"}
     col_classes = ", ".join(
         f"{c} = {_r_str('numeric' if c in numeric else 'character')}" for c in cols
     )
@@ -327,6 +369,10 @@ def r_script(report: Report) -> str:
             level=f"{s.level:g}",
             method=_r_str(s.method),
             test=_r_str(s.test),
+            measure=_r_str(s.measure),
+            pooling=_r_str(s.pooling),
+            iv_method=_r_str(s.iv_method),
+            yi_text=R_YI_TEXT[s.measure],
             min_studies=s.min_studies,
             min_per_subgroup=s.min_per_subgroup,
             datasets=datasets,
@@ -352,7 +398,7 @@ def r_script(report: Report) -> str:
                 if r.numbers is None:
                     out.append(f"add({key}, {label}, empty({r.k}))")
                 else:
-                    out.append("tf <- trimfill(fit(main))")
+                    out.append("tf <- trimfill(fit_iv(main))")
                     out.append(f"add({key}, {label}, numbers(tf))")
             elif r.kind == "outliers":
                 out.append(f"add({key}, {label}, outliers_excluded(main))")

@@ -6,6 +6,7 @@ import math
 
 from matplotlib.figure import Figure
 
+from . import measures
 from .plots import (
     ForestRow,
     PooledSummary,
@@ -14,8 +15,8 @@ from .plots import (
     forest_plot,
     funnel_plot,
 )
-from .report import Report, StudyEffect, _ordered_levels
-from .stats import MetaResult, StatsInputError, rma
+from .report import Report, StudyEffect, _fit, _ordered_levels
+from .stats import MetaResult, StatsInputError
 
 Z975 = 1.959963984540054
 TAU2_NAMES = {
@@ -34,6 +35,10 @@ class FigureError(ValueError):
 
 def method_text(report: Report) -> str:
     s = report.settings
+    if s.pooling == "MH":
+        return "Common-effect model (Mantel–Haenszel)"
+    if s.pooling == "PETO":
+        return "Common-effect model (Peto)"
     if s.method == "FE":
         model = "Common-effect model"
     else:
@@ -50,7 +55,7 @@ def _summary(label: str, r: MetaResult, text: str = "") -> PooledSummary:
         pi_low=r.pi_low,
         pi_high=r.pi_high,
         k=r.k,
-        tau2=r.tau2 if r.method != "FE" else None,
+        tau2=r.tau2 if r.method not in ("FE", "MH", "PETO") else None,
         I2=r.I2,
         Q=r.Q,
         Q_df=r.Q_df,
@@ -59,9 +64,29 @@ def _summary(label: str, r: MetaResult, text: str = "") -> PooledSummary:
     )
 
 
-def _row(e: StudyEffect, weight: float | None) -> ForestRow:
+def _row(e: StudyEffect, weight: float | None, measure: str = "SMD") -> ForestRow:
     half = Z975 * e.se
-    return ForestRow(e.label, e.yi, e.yi - half, e.yi + half, weight)
+    cells: tuple[str, ...] = ()
+    if measure in measures.DICHOTOMOUS and e.cells is not None:
+        a, c = e.events
+        cells = (f"{a:g}/{e.n_intervention:g}", f"{c:g}/{e.n_control:g}")
+    return ForestRow(e.label, e.yi, e.yi - half, e.yi + half, weight, cells)
+
+
+def _scale_kw(report: Report) -> dict:
+    """Ratio measures on a log axis labelled with ratios; events/total columns for 2×2 data."""
+    m = report.settings.measure
+    kw: dict = {"effect_label": report.input.effect_label}
+    if m != "SMD":
+        # only g is aligned so that positive favours the intervention; other measures keep
+        # the direction of the data (events, raw means)
+        what = "risk" if m in measures.DICHOTOMOUS else "values"
+        kw["favours"] = (f"Lower {what} with intervention", f"Higher {what} with intervention")
+    if m in measures.RATIOS:
+        kw.update(log_scale=True, effect_label=f"{report.input.effect_label} (log scale)")
+    if m in measures.DICHOTOMOUS:
+        kw.update(study_columns=("Intervention", "Control"), estimate_header=measures.SHORT[m])
+    return kw
 
 
 def forest_figure(report: Report, subgroup: str | None = None) -> Figure:
@@ -76,7 +101,7 @@ def forest_figure(report: Report, subgroup: str | None = None) -> Figure:
     main = report.main
     overall = (
         _summary(
-            "Random-effects model" if s.method != "FE" else "Common-effect model",
+            "Random-effects model" if s.iv_method != "FE" else "Common-effect model",
             main,
             method_text(report),
         )
@@ -85,8 +110,8 @@ def forest_figure(report: Report, subgroup: str | None = None) -> Figure:
     )
     if subgroup is None:
         weights = main.weights if main is not None else [None] * len(effects)
-        rows = [_row(e, w) for e, w in zip(effects, weights, strict=True)]
-        return forest_plot(rows, overall, title=title, effect_label=inp.effect_label)
+        rows = [_row(e, w, s.measure) for e, w in zip(effects, weights, strict=True)]
+        return forest_plot(rows, overall, title=title, **_scale_kw(report))
 
     var = next((v for v in inp.subgroup_vars if v.key == subgroup), None)
     if var is None:
@@ -101,13 +126,7 @@ def forest_figure(report: Report, subgroup: str | None = None) -> Figure:
         weights: list[float | None] = [None] * len(sel)
         if len(sel) >= s.min_per_subgroup:
             try:
-                fit = rma(
-                    [e.yi for e in sel],
-                    [e.vi for e in sel],
-                    method=s.method,
-                    test=s.test,
-                    study=[e.label for e in sel],
-                )
+                fit = _fit(sel, s)
                 pooled = _summary(f"Subtotal ({level})", fit)
                 weights = list(fit.weights)
             except StatsInputError:
@@ -115,7 +134,7 @@ def forest_figure(report: Report, subgroup: str | None = None) -> Figure:
         blocks.append(
             SubgroupBlock(
                 level or "Not reported",
-                tuple(_row(e, w) for e, w in zip(sel, weights, strict=True)),
+                tuple(_row(e, w, s.measure) for e, w in zip(sel, weights, strict=True)),
                 pooled,
             )
         )
@@ -133,7 +152,7 @@ def forest_figure(report: Report, subgroup: str | None = None) -> Figure:
         subgroups=blocks,
         subgroup_difference=difference,
         title=f"{title}, by {var.label.lower()}",
-        effect_label=inp.effect_label,
+        **_scale_kw(report),
     )
 
 
@@ -158,5 +177,10 @@ def funnel_figure(report: Report) -> Figure:
         egger_p=report.egger.p if report.egger is not None else None,
         labels=[e.label for e in effects],
         title=f"{report.input.title}: {report.input.main.label}",
-        effect_label=report.input.effect_label,
+        # the funnel stays on the analysis scale (log ratios), as metafor's funnel()
+        effect_label=(
+            f"Log {report.input.effect_label.lower()}"
+            if report.settings.measure in measures.RATIOS
+            else report.input.effect_label
+        ),
     )

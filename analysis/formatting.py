@@ -37,10 +37,14 @@ def fmt_range(lo: float | None, hi: float | None, digits: int = 2) -> str:
     return f"{a}{sep}{b}"
 
 
-def fmt_estimate_ci(est: float | None, lo: float | None, hi: float | None) -> str:
-    """ "0.19 (0.11–0.27)"."""
+def fmt_estimate_ci(
+    est: float | None, lo: float | None, hi: float | None, measure: str = "SMD"
+) -> str:
+    """ "0.19 (0.11–0.27)"; ratios (OR, RR: log scale in the analysis) as "0.78 (0.64–0.95)"."""
     if not _finite(est):
         return NA
+    if measure in ("OR", "RR"):
+        est, lo, hi = (math.exp(x) if _finite(x) else x for x in (est, lo, hi))
     return f"{fmt_num(est)} ({fmt_range(lo, hi)})"
 
 

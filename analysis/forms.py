@@ -7,7 +7,15 @@ from typing import Any
 from django import forms
 
 from . import data
-from .models import TAU2_CHOICES, Analysis, MultipleOutcomes, TimepointKind, TimepointWindow
+from .models import (
+    TAU2_CHOICES,
+    Analysis,
+    EffectMeasure,
+    MultipleOutcomes,
+    PoolingMethod,
+    TimepointKind,
+    TimepointWindow,
+)
 
 FILTER_PREFIX = "filter_"
 
@@ -28,6 +36,20 @@ class AnalysisForm(forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
         label="Long-term windows (extra rows)",
+    )
+    effect_measure = forms.ChoiceField(
+        choices=EffectMeasure.choices,
+        initial=EffectMeasure.SMD,
+        label="Effect measure",
+        required=False,
+        help_text="Only measures the extracted data can give are offered.",
+    )
+    pooling_method = forms.ChoiceField(
+        choices=PoolingMethod.choices,
+        initial=PoolingMethod.INVERSE_VARIANCE,
+        label="Pooling method",
+        required=False,
+        help_text="Mantel–Haenszel for OR/RR/RD, Peto for OR; inverse variance for any measure.",
     )
     tau2_method = forms.ChoiceField(choices=TAU2_CHOICES, initial="REML", label="τ² estimator")
     hartung_knapp = forms.BooleanField(
@@ -71,6 +93,12 @@ class AnalysisForm(forms.Form):
             choices.append((domain, group))
         self.fields["outcome"].choices = choices
         self.fields["outcome"].required = False
+        offered = set(data.measures_available(review))
+        if analysis is not None:
+            offered.add(analysis.effect_measure)
+        self.fields["effect_measure"].choices = [
+            (value, label) for value, label in EffectMeasure.choices if value in offered
+        ]
         categorical = data.categorical_fields(review)
         self.fields["subgroup_fields"].choices = [(k, label) for k, label, _ in categorical]
         self.filter_names = []
@@ -81,6 +109,20 @@ class AnalysisForm(forms.Form):
             )
             self.filter_names.append(name)
 
+    def clean(self):
+        c = super().clean()
+        # absent from a post: the defaults, so nothing that exists changes
+        c["effect_measure"] = measure = c.get("effect_measure") or EffectMeasure.SMD
+        c["pooling_method"] = method = c.get("pooling_method") or PoolingMethod.INVERSE_VARIANCE
+        if method == PoolingMethod.MANTEL_HAENSZEL and measure not in ("OR", "RR", "RD"):
+            self.add_error(
+                "pooling_method",
+                "Mantel–Haenszel pools odds ratios, risk ratios or risk differences.",
+            )
+        if method == PoolingMethod.PETO and measure != EffectMeasure.OR:
+            self.add_error("pooling_method", "Peto's method pools odds ratios only.")
+        return c
+
     def filter_fields(self):
         return [self[name] for name in self.filter_names]
 
@@ -89,7 +131,14 @@ class AnalysisForm(forms.Form):
         return [self[n] for n in names]
 
     def model_fields(self):
-        names = ("tau2_method", "multiple_outcomes", "min_studies", "min_per_subgroup")
+        names = (
+            "effect_measure",
+            "pooling_method",
+            "tau2_method",
+            "multiple_outcomes",
+            "min_studies",
+            "min_per_subgroup",
+        )
         return [self[n] for n in names]
 
     def block_fields(self):
@@ -119,6 +168,8 @@ class AnalysisForm(forms.Form):
             "study_filters": {
                 name[len(FILTER_PREFIX) :]: c[name] for name in self.filter_names if c.get(name)
             },
+            "effect_measure": c["effect_measure"],
+            "pooling_method": c["pooling_method"],
             "tau2_method": c["tau2_method"],
             "hartung_knapp": c["hartung_knapp"],
             "min_studies": c["min_studies"],
@@ -144,6 +195,8 @@ def initial_for(analysis: Analysis) -> dict[str, Any]:
         "outcome": outcome,
         "window": analysis.window_id,
         "long_term_windows": list(analysis.long_term_windows.values_list("pk", flat=True)),
+        "effect_measure": analysis.effect_measure,
+        "pooling_method": analysis.pooling_method,
         "tau2_method": analysis.tau2_method,
         "hartung_knapp": analysis.hartung_knapp,
         "multiple_outcomes": analysis.multiple_outcomes,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 from .figures import TAU2_NAMES
 from .formatting import fmt_i2, fmt_num, fmt_p_text, fmt_range
+from .measures import LABELS, RATIOS, SHORT
 from .report import Report, Row
 
 
@@ -12,8 +15,46 @@ def _ci(row_or_numbers) -> str:
     return f"95% CI {fmt_range(n.ci_low, n.ci_high)}"
 
 
-def _g(n) -> str:
-    return f"g = {fmt_num(n.estimate)} ({_ci(n)}; {fmt_p_text(n.p)})"
+def _g(n, measure: str = "SMD") -> str:
+    if measure in RATIOS:
+        return (
+            f"{SHORT[measure]} = {fmt_num(math.exp(n.estimate))} "
+            f"(95% CI {fmt_range(math.exp(n.ci_low), math.exp(n.ci_high))}; {fmt_p_text(n.p)})"
+        )
+    return f"{SHORT[measure]} = {fmt_num(n.estimate)} ({_ci(n)}; {fmt_p_text(n.p)})"
+
+
+def _what(measure: str) -> str:
+    if measure == "SMD":
+        return "Hedges' g"
+    what = LABELS[measure].lower() + "s"
+    return what + " (on the log scale)" if measure in RATIOS else what
+
+
+def _direction(measure: str) -> str:
+    if measure == "SMD":
+        return "positive values favour the intervention"
+    if measure in RATIOS:
+        return (
+            "ratios compare the risk of the event with the intervention to control; 1/2 was "
+            "added to every cell of a study with a zero cell"
+        )
+    if measure == "RD":
+        return "differences are intervention minus control risk"
+    return "differences are intervention minus control, on the instrument's scale"
+
+
+def _heterogeneity_method(pooling: str) -> str:
+    if pooling == "IV":
+        return (
+            "Heterogeneity is reported as I² with its Q-profile 95% CI, together with the "
+            "95% prediction interval (PI)."
+        )
+    # rma.mh / rma.peto: a common-effect model, Q from the studies' escalc estimates
+    return (
+        "Heterogeneity is reported as Cochran's Q and I² (studies without events in either "
+        "arm do not contribute to Q); a common-effect model has no prediction interval."
+    )
 
 
 def _studies(k: int) -> str:
@@ -26,7 +67,11 @@ def methods_paragraph(report: Report) -> str:
     scope = f"{_lower_first(inp.title)} ({_lower_first(inp.main.label)})"
     parts: list[str] = []
     # Methods
-    if s.method == "FE":
+    if s.pooling == "MH":
+        model = "A common-effect Mantel–Haenszel model"
+    elif s.pooling == "PETO":
+        model = "A common-effect Peto model"
+    elif s.method == "FE":
         model = "A common-effect (inverse-variance) model"
     else:
         model = f"A random-effects model ({TAU2_NAMES[s.method]} estimator of τ²"
@@ -38,11 +83,10 @@ def methods_paragraph(report: Report) -> str:
         "(assuming a correlation of 1)"
     )
     parts.append(
-        f"{model} pooled Hedges' g for {scope}; positive values favour the intervention. "
+        f"{model} pooled {_what(s.measure)} for {scope}; {_direction(s.measure)}. "
         f"{rule}, and the earliest assessment within the timepoint window was taken. "
-        f"Heterogeneity is reported as I² with its Q-profile 95% CI, together with the 95% "
-        f"prediction interval (PI). Analyses with fewer than {s.min_studies} studies were "
-        f"not pooled."
+        f"{_heterogeneity_method(s.pooling)} Analyses with fewer than {s.min_studies} "
+        f"studies were not pooled."
     )
     if inp.subgroup_vars:
         names = ", ".join(v.label.lower() for v in inp.subgroup_vars)
@@ -85,8 +129,12 @@ def methods_paragraph(report: Report) -> str:
         return " ".join(parts)
     n = main.numbers
     parts.append(
-        f"The pooled effect across {_studies(n.k)} was {_g(n)}, with I² = "
-        f"{fmt_i2(n.I2)}% ({_i2ci(n)}) and a 95% PI of {fmt_range(n.pi_low, n.pi_high)}."
+        f"The pooled effect across {_studies(n.k)} was {_g(n, s.measure)}, with I² = "
+        + (
+            f"{fmt_i2(n.I2)}% ({_i2ci(n)}) and a 95% PI of {fmt_range(n.pi_low, n.pi_high)}."
+            if s.pooling == "IV"
+            else f"{fmt_i2(n.I2)}% (Q = {fmt_num(n.Q)}, df = {n.Q_df}, {fmt_p_text(n.Q_p)})."
+        )
     )
     for block in report.blocks:
         if not block.title.startswith("Subgroups:"):
@@ -94,7 +142,9 @@ def methods_paragraph(report: Report) -> str:
         head, levels = block.rows[0], block.rows[1:]
         pooled = [r for r in levels if r.numbers is not None]
         if pooled:
-            text = "; ".join(f"{r.label}: {_studies(r.k)}, {_g(r.numbers)}" for r in pooled)
+            text = "; ".join(
+                f"{r.label}: {_studies(r.k)}, {_g(r.numbers, s.measure)}" for r in pooled
+            )
             diff = (
                 f"; test for subgroup differences {fmt_p_text(head.p_between)}"
                 if head.p_between is not None
@@ -105,7 +155,9 @@ def methods_paragraph(report: Report) -> str:
     if specific:
         parts.append(
             "Specific outcomes: "
-            + "; ".join(f"{r.label.lower()} ({_studies(r.k)}) {_g(r.numbers)}" for r in specific)
+            + "; ".join(
+                f"{r.label.lower()} ({_studies(r.k)}) {_g(r.numbers, s.measure)}" for r in specific
+            )
             + "."
         )
     if report.egger is not None:
@@ -115,7 +167,7 @@ def methods_paragraph(report: Report) -> str:
         if report.trimfill_k0:
             parts.append(
                 f"Trim-and-fill imputed {_studies(report.trimfill_k0)} (k = {tf.k}); the adjusted "
-                f"effect was {_g(tf.numbers)}."
+                f"effect was {_g(tf.numbers, s.measure)}."
             )
         else:
             parts.append("Trim-and-fill imputed no study.")
@@ -123,7 +175,7 @@ def methods_paragraph(report: Report) -> str:
     if out is not None and out.numbers is not None:
         parts.append(
             f"Excluding {_studies(main.k - out.k)} identified as outliers "
-            f"({', '.join(report.outliers)}) gave {_g(out.numbers)}."
+            f"({', '.join(report.outliers)}) gave {_g(out.numbers, s.measure)}."
         )
     elif out is not None and report.outliers == () and "no outlier" in out.note:
         parts.append("No study was an outlier.")
@@ -131,14 +183,16 @@ def methods_paragraph(report: Report) -> str:
     if rob:
         parts.append(
             "Risk-of-bias sensitivity: "
-            + "; ".join(f"{r.label.lower()} ({_studies(r.k)}) {_g(r.numbers)}" for r in rob)
+            + "; ".join(
+                f"{r.label.lower()} ({_studies(r.k)}) {_g(r.numbers, s.measure)}" for r in rob
+            )
             + _rob_between(rows.get("rob:head"))
             + "."
         )
     longterm = [r for r in report.rows() if r.key.startswith("window:")]
     for r in longterm:
         if r.numbers is not None:
-            parts.append(f"At {r.label.lower()}, {_studies(r.k)} gave {_g(r.numbers)}.")
+            parts.append(f"At {r.label.lower()}, {_studies(r.k)} gave {_g(r.numbers, s.measure)}.")
         elif r.k:
             parts.append(f"At {r.label.lower()}, only {_studies(r.k)} had data (not pooled).")
     return " ".join(parts)

@@ -75,6 +75,21 @@ class MultipleOutcomes(models.TextChoices):
 
 class EffectMeasure(models.TextChoices):
     SMD = "SMD", "Standardised mean difference (Hedges' g)"
+    MD = "MD", "Mean difference"
+    OR = "OR", "Odds ratio"
+    RR = "RR", "Risk ratio"
+    RD = "RD", "Risk difference"
+
+
+DICHOTOMOUS_MEASURES = ("OR", "RR", "RD")
+
+
+class PoolingMethod(models.TextChoices):
+    """How studies are weighted; MH and Peto need events per arm (Peto: odds ratios only)."""
+
+    INVERSE_VARIANCE = "IV", "Inverse variance (τ² estimator below)"
+    MANTEL_HAENSZEL = "MH", "Mantel–Haenszel (common effect)"
+    PETO = "PETO", "Peto (common effect, odds ratio)"
 
 
 TAU2_CHOICES = [
@@ -116,6 +131,13 @@ class Analysis(models.Model):
     )
     # How to pool
     effect_measure = models.CharField(max_length=10, choices=EffectMeasure.choices, default="SMD")
+    pooling_method = models.CharField(
+        "pooling method",
+        max_length=4,
+        choices=PoolingMethod.choices,
+        default=PoolingMethod.INVERSE_VARIANCE,
+        help_text="Mantel–Haenszel for OR/RR/RD, Peto for OR; otherwise inverse variance.",
+    )
     tau2_method = models.CharField(
         "τ² estimator", max_length=4, choices=TAU2_CHOICES, default="REML"
     )
@@ -158,6 +180,13 @@ class Analysis(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(tau2_method__in=list(METHODS)), name="analysis_tau2_method"
+            ),
+            # MH pools OR/RR/RD only, Peto odds ratios only
+            models.CheckConstraint(
+                condition=Q(pooling_method="IV")
+                | Q(pooling_method="MH", effect_measure__in=DICHOTOMOUS_MEASURES)
+                | Q(pooling_method="PETO", effect_measure="OR"),
+                name="analysis_pooling_method_fits_measure",
             ),
         ]
 

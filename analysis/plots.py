@@ -37,7 +37,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, findfont, get_font
 from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FixedFormatter, FixedLocator, MaxNLocator
 from matplotlib.transforms import blended_transform_factory, offset_copy
 
 __all__ = [
@@ -67,6 +67,8 @@ DIAMOND_COLOR = "#1f2a3a"
 PI_COLOR = "#c0392b"
 GRID_GRAY = "#9a9a9a"
 MINUS = "\u2212"  # typographic minus, as journals print it
+# Ratio axes are labelled at these values (those inside the limits), as metafor's atransf=exp
+LOG_TICKS = (0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 10, 20, 50, 100)
 
 
 class PlotInputError(ValueError):
@@ -82,6 +84,7 @@ class ForestRow:
     ci_low: float
     ci_high: float
     weight_percent: float | None = None
+    cells: tuple[str, ...] = ()  # texts of the extra study columns, e.g. "12/40" per arm
 
 
 @dataclass(frozen=True)
@@ -275,6 +278,21 @@ def _nice_limits(values: Sequence[float], core: Sequence[float]) -> tuple[float,
     return float(lo_lim), float(hi_lim)
 
 
+def _log_ticks(lo: float, hi: float) -> list[float]:
+    """Ratios from LOG_TICKS inside [lo, hi] (log units), walking out from 1 and skipping
+    any closer than 1/9 of the axis to the previous one, so labels never overlap."""
+    inside = [r for r in LOG_TICKS if lo <= math.log(r) <= hi]
+    min_gap = (hi - lo) / 9
+    kept: list[float] = []
+    for side in ([r for r in inside if r >= 1], sorted((r for r in inside if r < 1), reverse=True)):
+        last = 0.0 if 1 in inside else None
+        for r in side:
+            if r == 1 or last is None or abs(math.log(r) - last) >= min_gap:
+                kept.append(r)
+                last = math.log(r)
+    return sorted(set(kept))
+
+
 def forest_plot(
     rows: Sequence[ForestRow],
     pooled: PooledSummary | None,
@@ -287,6 +305,8 @@ def forest_plot(
     subgroup_difference: SubgroupDifference | None = None,
     null_value: float | None = 0.0,
     xlim: tuple[float, float] | None = None,
+    log_scale: bool = False,
+    study_columns: Sequence[str] = (),
 ) -> Figure:
     """Draw a forest plot.
 
@@ -313,6 +333,12 @@ def forest_plot(
         Position of the vertical line of no effect (None to omit).
     xlim : (float, float), optional
         Override the automatic x limits; CIs beyond them end in arrows.
+    log_scale : bool
+        Estimates are log ratios (log OR, log RR): the axis is labelled with the ratios
+        at 0.25, 0.5, 1, 2, 4 ... and the text columns print exp(estimate).
+    study_columns : sequence of str
+        Headers of extra columns between the labels and the panel (e.g. events/total
+        per arm); each row gives their texts in ``ForestRow.cells``.
 
     Returns
     -------
@@ -402,9 +428,12 @@ def forest_plot(
         + [_text_width_in(t, bold=b) + ind for t, b, ind in label_texts.values()]
     )
 
+    def shown(value: float) -> str:
+        return format_estimate(math.exp(value) if log_scale else value)
+
     def ci_parts(est: float | None, lo: float, hi: float) -> tuple[str, str, str]:
-        e = format_estimate(est) if est is not None else ""
-        return e, f"[{format_estimate(lo)},", f"{format_estimate(hi)}]"
+        e = shown(est) if est is not None else ""
+        return e, f"[{shown(lo)},", f"{shown(hi)}]"
 
     ci_texts: dict[int, tuple[tuple[str, str, str], bool]] = {}
     for i, line in enumerate(lines):
@@ -428,7 +457,25 @@ def forest_plot(
 
     margin, gap = 0.15, 0.22
     x_label = margin
-    x_panel = x_label + label_w + gap
+    study_columns = tuple(study_columns)
+    for r in rows_to_check:
+        if r.cells and len(r.cells) != len(study_columns):
+            raise PlotInputError(
+                f"{r.label}: {len(r.cells)} column texts, expected {len(study_columns)}"
+            )
+    col_ws = [
+        max(
+            [_text_width_in(h, bold=True)]
+            + [_text_width_in(r.cells[j]) for r in rows_to_check if r.cells]
+        )
+        for j, h in enumerate(study_columns)
+    ]
+    col_rights = []
+    x_cols = x_label + label_w
+    for w in col_ws:
+        x_cols += gap + w
+        col_rights.append(x_cols)
+    x_panel = x_cols + gap
     x_ci_right = x_panel + PANEL_WIDTH + gap + ci_col_w
     x_weight_right = x_ci_right + gap + weight_col_w
     fig_w = (x_weight_right if has_weights else x_ci_right) + margin
@@ -483,8 +530,17 @@ def forest_plot(
     if null_value is not None:
         core.append(null_value)
     lo_lim, hi_lim = xlim if xlim is not None else _nice_limits(ci_values + core, core)
+    if log_scale and xlim is None:
+        # widen to the labelled ratios just outside, so the axis ends on 0.25, 0.5, 2, 4...
+        lo_lim = max((math.log(t) for t in LOG_TICKS if math.log(t) <= lo_lim), default=lo_lim)
+        hi_lim = min((math.log(t) for t in LOG_TICKS if math.log(t) >= hi_lim), default=hi_lim)
     ax.set_xlim(lo_lim, hi_lim)
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+    if log_scale:
+        ratios = _log_ticks(lo_lim, hi_lim)
+        ax.xaxis.set_major_locator(FixedLocator([math.log(r) for r in ratios]))
+        ax.xaxis.set_major_formatter(FixedFormatter([f"{r:g}" for r in ratios]))
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
 
     fig_x = blended_transform_factory(fig.transFigure, ax.transData)
 
@@ -511,6 +567,16 @@ def forest_plot(
         ha="right",
         **_text_kw(fontweight="bold"),
     )
+    for head, right in zip(study_columns, col_rights, strict=True):
+        ax.text(
+            at_x(right),
+            header_y,
+            head,
+            transform=fig_x,
+            va="center",
+            ha="right",
+            **_text_kw(fontweight="bold"),
+        )
     if has_weights:
         ax.text(
             at_x(x_weight_right),
@@ -620,6 +686,11 @@ def forest_plot(
                         ha="right",
                         **_text_kw(fontweight="bold" if bold else "normal"),
                     )
+        if line.kind == "study":
+            for text, right in zip(line.row.cells, col_rights, strict=False):
+                ax.text(
+                    at_x(right), i, text, transform=fig_x, va="center", ha="right", **_text_kw()
+                )
         if has_weights and line.kind == "study" and line.row.weight_percent is not None:
             ax.text(
                 at_x(x_weight_right),

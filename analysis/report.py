@@ -32,15 +32,19 @@ import numpy as np
 
 from .formatting import fmt_p_text
 from .stats import (
+    BINARY_MEASURES,
+    MH_METHODS,
     EggerResult,
     MetaResult,
     StatsInputError,
     egger_test,
     find_outliers,
+    pool_binary,
     rma,
     subgroup_analysis,
     trimfill,
 )
+from .stats.binary import check_binary_options
 
 ROB_ORDER = ("low", "some_concerns", "high")
 ROB_LABELS = {"low": "Low risk", "some_concerns": "Some concerns", "high": "High risk"}
@@ -70,26 +74,55 @@ class StudyEffect:
     subgroups: Mapping[str, str] = field(default_factory=dict)
     rob: str = ""
     note: str = ""
+    events: tuple[float, float] | None = None  # per arm, for Mantel-Haenszel / Peto
 
     @property
     def se(self) -> float:
         return math.sqrt(self.vi)
 
+    @property
+    def cells(self) -> tuple[float, float, float, float] | None:
+        """The 2×2 table ``ai, bi, ci, di`` (events / non-events per arm), if known."""
+        if self.events is None or self.n_intervention is None or self.n_control is None:
+            return None
+        a, c = self.events
+        return a, self.n_intervention - a, c, self.n_control - c
+
 
 @dataclass(frozen=True)
 class Settings:
+    """How to pool. ``method`` is the τ² estimator of inverse-variance fits; ``pooling``
+    "MH" (Mantel-Haenszel, OR/RR/RD) or "PETO" (OR) pools the 2×2 tables instead. Fits
+    that only exist for inverse variance (subgroup test, trim-and-fill, Egger, outliers)
+    then use the common-effect inverse-variance model of the same measure."""
+
     method: str = "REML"
     hartung_knapp: bool = True
     min_studies: int = 5
     min_per_subgroup: int = 3
     multiple_outcomes: str = "preferred"
     level: float = 95.0
+    measure: str = "SMD"
+    pooling: str = "IV"
 
     @property
     def test(self) -> str:
-        return "knha" if self.hartung_knapp else "z"
+        return "knha" if self.hartung_knapp and self.pooling == "IV" else "z"
+
+    @property
+    def iv_method(self) -> str:
+        return self.method if self.pooling == "IV" else "FE"
 
     def __post_init__(self) -> None:
+        if self.measure not in ("SMD", "MD", *BINARY_MEASURES):
+            raise ReportInputError(f"unknown effect measure {self.measure!r}")
+        if self.pooling not in ("IV", *MH_METHODS):
+            raise ReportInputError(f"unknown pooling method {self.pooling!r}")
+        if self.pooling != "IV":
+            try:
+                check_binary_options(self.measure, self.pooling, "z")
+            except StatsInputError as exc:
+                raise ReportInputError(str(exc)) from None
         if self.min_studies < 2:
             raise ReportInputError("the minimum number of studies to pool must be at least 2")
         if self.min_per_subgroup < 2:
@@ -222,6 +255,7 @@ def one_per_study(
                 subgroups={k: _level_of(fields.get(k)) for k in subgroup_keys},
                 rob=rob.get(study_id, ""),
                 note="; ".join(notes),
+                events=getattr(chosen, "events", None),
             )
         )
     return tuple(out)
@@ -353,6 +387,17 @@ class Report:
 
 
 def _fit(effects: Sequence[StudyEffect], s: Settings) -> MetaResult:
+    if s.pooling != "IV":
+        cells = [e.cells for e in effects]
+        if any(c is None for c in cells):
+            raise StatsInputError("Mantel-Haenszel and Peto need events and totals per arm")
+        return pool_binary(
+            s.measure,
+            *zip(*cells, strict=True),
+            method=s.pooling,
+            level=s.level,
+            study=[e.label for e in effects],
+        )
     return rma(
         [e.yi for e in effects],
         [e.vi for e in effects],
@@ -418,7 +463,7 @@ def _between(
             [e.yi for e in keep],
             [e.vi for e in keep],
             [_value(e, column) for e in keep],
-            method=s.method,
+            method=s.iv_method,
             test=s.test,
             level=s.level,
         )
@@ -512,7 +557,12 @@ def report_compute(inp: ReportInput) -> Report:
             egger_note = f"Egger's test not computed: {exc}"
         try:
             tf = trimfill(
-                yi, vi, method=s.method, test=s.test, level=s.level, study=[e.label for e in main]
+                yi,
+                vi,
+                method=s.iv_method,
+                test=s.test,
+                level=s.level,
+                study=[e.label for e in main],
             )
             note = (
                 f"{tf.k0} {'study' if tf.k0 == 1 else 'studies'} imputed on the {tf.side} side"
@@ -559,7 +609,7 @@ def report_compute(inp: ReportInput) -> Report:
             out = find_outliers(
                 [e.yi for e in main],
                 [e.vi for e in main],
-                method=s.method,
+                method=s.iv_method,
                 test=s.test,
                 level=s.level,
                 study=[e.label for e in main],

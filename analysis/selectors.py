@@ -12,14 +12,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import OrderedDict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from django.core.cache import cache
 from django.db.models import QuerySet
 
 from reviews.models import Review
 
-from . import data
+from . import data, measures
+from .measures import rows_for_measure
 from .models import Analysis, TimepointWindow
 from .report import (
     Dataset,
@@ -34,7 +35,7 @@ from .report import (
 from .stats import METHODS
 
 # Bump when the computation changes so cached results of the old code are not served.
-REPORT_CODE_VERSION = "1"
+REPORT_CODE_VERSION = "2"
 CACHE_PREFIX = "analysis-report"
 
 
@@ -75,6 +76,8 @@ def settings_for(
     if method is not None and method not in METHODS:
         raise ReportInputError(f"unknown τ² estimator {method!r}; use one of {', '.join(METHODS)}")
     return Settings(
+        measure=analysis.effect_measure,
+        pooling=analysis.pooling_method,
         method=method or analysis.tau2_method,
         hartung_knapp=analysis.hartung_knapp if hartung_knapp is None else hartung_knapp,
         min_studies=analysis.min_studies,
@@ -84,7 +87,9 @@ def settings_for(
 
 
 def _read(review: Review, analysis: Analysis, window: TimepointWindow) -> data.Extracted:
-    return data.effects_read(
+    """The window's consensus rows on the analysis' effect measure; rows that cannot give
+    that measure join the studies left out."""
+    extracted = data.effects_read(
         review,
         domain=analysis.domain,
         subdomain=analysis.subdomain,
@@ -93,6 +98,8 @@ def _read(review: Review, analysis: Analysis, window: TimepointWindow) -> data.E
         weeks_max=window.weeks_max,
         study_filters=analysis.study_filters or None,
     )
+    rows, cannot = rows_for_measure(extracted.rows, analysis.effect_measure)
+    return replace(extracted, rows=rows, left_out=extracted.left_out + cannot)
 
 
 def analysis_data(analysis: Analysis, settings: Settings) -> AnalysisData:
@@ -104,7 +111,9 @@ def analysis_data(analysis: Analysis, settings: Settings) -> AnalysisData:
     subgroup_vars = tuple(
         SubgroupVar(k, fields.get(k, (k, []))[0], tuple(fields.get(k, (k, []))[1])) for k in keys
     )
-    rule = settings.multiple_outcomes
+    # Counts or raw means of different instruments cannot be averaged into one table:
+    # measures other than g always take the preferred instrument.
+    rule = settings.multiple_outcomes if settings.measure == "SMD" else "preferred"
     main_read = _read(review, analysis, analysis.window)
     main = one_per_study(main_read.rows, rule, keys, rob)
 
@@ -139,6 +148,7 @@ def analysis_data(analysis: Analysis, settings: Settings) -> AnalysisData:
         show_small_study=analysis.show_small_study,
         show_outliers=analysis.show_outliers,
         show_rob=analysis.show_rob,
+        effect_label=measures.LABELS[settings.measure],
     )
     in_main = {e.study_id for e in main}
     reasons: OrderedDict[int, tuple[str, list[str]]] = OrderedDict()

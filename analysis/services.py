@@ -18,9 +18,12 @@ from reviews.models import Review
 
 from . import data
 from .models import (
+    DICHOTOMOUS_MEASURES,
     Analysis,
     AnalysisEvent,
+    EffectMeasure,
     MultipleOutcomes,
+    PoolingMethod,
     TimepointKind,
     TimepointWindow,
 )
@@ -40,6 +43,8 @@ ANALYSIS_FIELDS = (
     "subdomain",
     "window",
     "study_filters",
+    "effect_measure",
+    "pooling_method",
     "tau2_method",
     "hartung_knapp",
     "min_studies",
@@ -158,6 +163,19 @@ def _validate(review: Review, values: Mapping[str, Any]) -> dict[str, Any]:
         raise DomainError("Choose a timepoint window of this review.", field="window")
     if out.get("tau2_method", "REML") not in METHODS:
         raise DomainError("Unknown τ² estimator.", field="tau2_method")
+    measure = out.get("effect_measure", EffectMeasure.SMD)
+    method = out.get("pooling_method", PoolingMethod.INVERSE_VARIANCE)
+    if measure not in EffectMeasure.values:
+        raise DomainError(f"Unknown effect measure “{measure}”.", field="effect_measure")
+    if method not in PoolingMethod.values:
+        raise DomainError(f"Unknown pooling method “{method}”.", field="pooling_method")
+    if method == PoolingMethod.MANTEL_HAENSZEL and measure not in DICHOTOMOUS_MEASURES:
+        raise DomainError(
+            "Mantel–Haenszel pools odds ratios, risk ratios or risk differences.",
+            field="pooling_method",
+        )
+    if method == PoolingMethod.PETO and measure != EffectMeasure.OR:
+        raise DomainError("Peto's method pools odds ratios only.", field="pooling_method")
     if out.get("multiple_outcomes", "preferred") not in MultipleOutcomes.values:
         raise DomainError("Unknown rule for several outcomes.", field="multiple_outcomes")
     for name in ("min_studies", "min_per_subgroup"):

@@ -17,6 +17,7 @@ from reviews.models import Role
 from . import exports, selectors, services
 from .figures import FigureError, forest_figure, funnel_figure, method_text
 from .forms import AnalysisForm, WindowForm
+from .measures import SHORT
 from .methods import methods_paragraph
 from .models import TAU2_CHOICES, Analysis, TimepointWindow
 from .plots import PlotInputError, figure_to_bytes
@@ -77,7 +78,7 @@ def analysis_index(request: HttpRequest, review) -> HttpResponse:
             {
                 "analysis": analysis,
                 "row": report.row("all"),
-                "cells": exports.formatted_cells(report.row("all")),
+                "cells": exports.formatted_cells(report.row("all"), report.settings.measure),
                 "left_out": len(ad.left_out),
                 "method": method_text(report),
             }
@@ -96,7 +97,10 @@ def _report_context(request: HttpRequest, review, analysis: Analysis) -> dict:
     blocks = [
         {
             "block": b,
-            "rows": [{"row": r, "cells": exports.formatted_cells(r)} for r in b.rows],
+            "rows": [
+                {"row": r, "cells": exports.formatted_cells(r, report.settings.measure)}
+                for r in b.rows
+            ],
         }
         for b in report.blocks
     ]
@@ -109,6 +113,7 @@ def _report_context(request: HttpRequest, review, analysis: Analysis) -> dict:
         "blocks": blocks,
         "methods": methods_paragraph(report),
         "method_text": method_text(report),
+        "measure_short": SHORT[report.settings.measure],
         "query": query,
         "query_amp": query.replace("?", "&"),
         "tau2_choices": TAU2_CHOICES,

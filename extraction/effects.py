@@ -104,6 +104,11 @@ class Estimate:
     n_control: float | None
     method: str
     steps: tuple[str, ...] = ()
+    # The arm-level data behind the estimate (after combining or splitting arms), kept raw
+    # so an analysis can pool another measure: events per arm (intervention, control) for
+    # OR/RR/RD, and (mean, SD) per arm (intervention, then control) for a mean difference.
+    events: tuple[float, float] | None = None
+    means: tuple[float, float, float, float] | None = None
 
     @property
     def se(self) -> float:
@@ -264,6 +269,7 @@ def _from_means(block: BlockInput, interventions, controls) -> BlockResult:
                     n_split,
                     "means and SDs",
                     tuple(own),
+                    means=(arm.mean, arm.sd, control.mean, control.sd),
                 )
             )
         return BlockResult(estimates=tuple(estimates))
@@ -282,6 +288,7 @@ def _from_means(block: BlockInput, interventions, controls) -> BlockResult:
                 control.n,
                 "means and SDs",
                 tuple(steps),
+                means=(intervention.mean, intervention.sd, control.mean, control.sd),
             ),
         )
     )
@@ -309,7 +316,16 @@ def _from_events(block: BlockInput, interventions, controls) -> BlockResult:
     g = _align(float(es.yi[0]), block.direction, steps)
     return BlockResult(
         estimates=(
-            Estimate("Intervention vs control", g, float(es.vi[0]), n1, n2, "events", tuple(steps)),
+            Estimate(
+                "Intervention vs control",
+                g,
+                float(es.vi[0]),
+                n1,
+                n2,
+                "events",
+                tuple(steps),
+                events=(a, c),
+            ),
         )
     )
 

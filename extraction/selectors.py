@@ -205,6 +205,8 @@ class EffectRow:
     method: str
     steps: tuple[str, ...]
     fields: dict[str, Any] = field(default_factory=dict)  # consensus form answers by key
+    events: tuple[float, float] | None = None  # events per arm (intervention, control)
+    means: tuple[float, float, float, float] | None = None  # mean, SD per arm
 
 
 @dataclass(frozen=True)
@@ -360,6 +362,8 @@ def consensus_effect_sizes(
                             method=est.method,
                             steps=est.steps,
                             fields=answers,
+                            events=est.events,
+                            means=est.means,
                         )
                     )
         if not timepoints:

@@ -15,10 +15,10 @@ Z975 = 1.959963984540054
 
 
 @register.filter
-def effect_ci(effect: Any) -> str:
-    """A study's g with its 95% CI, journal-formatted."""
+def effect_ci(effect: Any, measure: str = "SMD") -> str:
+    """A study's effect with its 95% CI, journal-formatted (ratios back-transformed)."""
     half = Z975 * effect.se
-    return fmt_estimate_ci(effect.yi, effect.yi - half, effect.yi + half)
+    return fmt_estimate_ci(effect.yi, effect.yi - half, effect.yi + half, measure)
 
 
 @register.filter

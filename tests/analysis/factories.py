@@ -55,6 +55,7 @@ class OutcomeSpec:
     direction: str = Direction.HIGHER
     weeks: float = 12.0
     kind: str = TimepointKind.POST
+    events: tuple[int, int] | None = None  # (intervention, control): entered instead of means
 
 
 @dataclass
@@ -120,7 +121,10 @@ def study_extracted(cast, spec: StudySpec) -> Study:
     extraction = services.extraction_start(study=study, user=cast.alice)
     for outcome, timepoint, o in blocks:
         raw = {"population": "itt"}
-        for arm, (mean, sd, n) in ((peer, o.peer), (cau, o.cau)):
+        for i, (arm, (mean, sd, n)) in enumerate(((peer, o.peer), (cau, o.cau))):
+            if o.events is not None:
+                raw |= {f"arm-{arm.pk}-events": str(o.events[i]), f"arm-{arm.pk}-n": str(n)}
+                continue
             raw |= {
                 f"arm-{arm.pk}-mean": str(mean),
                 f"arm-{arm.pk}-sd": str(sd),
