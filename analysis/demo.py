@@ -22,6 +22,35 @@ def _varying_fields(review, rows) -> list[str]:
     return varying[:3] or answered[:1]
 
 
+# The dichotomous outcome extraction's demo enters (Linde et al. 2005, metadat dat.linde2005):
+# responders to St John's wort versus placebo, pooled as a risk ratio by Mantel-Haenszel.
+RESPONSE = ("Clinical recovery", "Treatment response")
+RESPONSE_TITLE = "Response to treatment (risk ratio)"
+
+
+def _risk_ratio_demo(review, lead, window) -> list[str]:
+    domain, subdomain = RESPONSE
+    if Analysis.objects.filter(review=review, title=RESPONSE_TITLE).exists():
+        return []
+    rows = data.effects_read(review, domain=domain, subdomain=subdomain).rows
+    if not any(r.events is not None for r in rows):
+        return []
+    analysis = services.analysis_save(
+        review=review,
+        actor=lead,
+        values={
+            "title": RESPONSE_TITLE,
+            "domain": domain,
+            "subdomain": subdomain,
+            "window": window,
+            "effect_measure": "RR",
+            "pooling_method": "MH",
+            "subgroup_fields": [],
+        },
+    )
+    return [analysis.title]
+
+
 def demo_analyses(review, users: dict[str, Any]) -> str | None:
     """One post-treatment analysis per outcome domain with consensus data."""
     lead = users.get("lead")
@@ -47,6 +76,7 @@ def demo_analyses(review, users: dict[str, Any]) -> str | None:
             long_term_windows=follow_up,
         )
         created.append(analysis.title)
+    created += _risk_ratio_demo(review, lead, post)
     if not created:
         return None
     return f"Analysis demo: {', '.join(created)} defined (report, forest and funnel plots ready)."

@@ -14,7 +14,7 @@ class ExtractionConfig(AppConfig):
         from . import signals  # noqa: F401  (review setup, studies follow full-text inclusion)
         from .archive import register as register_archive_tables
         from .dashboard import extraction_panel
-        from .demo import demo_extraction
+        from .demo import demo_extraction, demo_extraction_dichotomous
 
         group = "Extraction"
         for item in (
@@ -26,6 +26,7 @@ class ExtractionConfig(AppConfig):
             register_nav(item)
         register_panel(extraction_panel, order=30)
         register_demo_step(demo_extraction, order=30)
+        register_demo_step(demo_extraction_dichotomous, order=31)
         register_archive_tables()
         from .rob.views import register_rob_nav  # RoB 2: nav items, dashboard panel, demo step
 

@@ -213,3 +213,182 @@ def demo_extraction(review, users: dict[str, Any]) -> str | None:
             )
             services.consensus_save(study=study, cells=agreed, actor=lead, finalise=True)
     return f"Extraction demo: {len(rows)} studies from {DATASET} extracted twice and agreed."
+
+
+# --------------------------------------------------------------------------- dichotomous
+
+LINDE_DATA = Path(__file__).resolve().parent / "demo_data" / "linde2005.csv"
+LINDE_DATASET = "dat.linde2005"
+LINDE_CITATION = (
+    "Linde K, Berner M, Egger M, Mulrow C (2005). St John's wort for depression: "
+    "meta-analysis of randomised controlled trials. British Journal of Psychiatry "
+    "186(2):99-107. Data from the R package metadat (dat.linde2005)."
+)
+RESPONSE_SUBDOMAIN = ("Clinical recovery", "Treatment response")
+
+
+def _linde_rows() -> list[dict[str, str]]:
+    with LINDE_DATA.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        row["label"] = f"{row['study']} {row['year']}"
+    return rows
+
+
+def _linde_records(review, lead) -> dict[str, Record]:
+    """One record per trial of Linde et al. (2005), imported once."""
+    existing = {
+        r.source_fields.get("label"): r
+        for r in Record.objects.filter(review=review, source_fields__dataset=LINDE_DATASET)
+    }
+    missing = [row for row in _linde_rows() if row["label"] not in existing]
+    if not missing:
+        return existing
+    search = Search.objects.create(
+        review=review,
+        source=Search.Source.OTHER,
+        source_detail="Demo dichotomous outcome data (metadat)",
+        date_run=dt.date(2024, 1, 15),
+        search_string=f"Trials summarised in {LINDE_CITATION}",
+        hits_reported=len(missing),
+        notes=LINDE_CITATION,
+        created_by=lead,
+    )
+    batch = ImportBatch.objects.create(
+        review=review,
+        search=search,
+        filename=LINDE_DATA.name,
+        format="csv",
+        status=ImportBatch.Status.IMPORTED,
+        n_read=len(missing),
+        n_imported=len(missing),
+        uploaded_by=lead,
+    )
+    for line, row in enumerate(missing, start=2):
+        title = (
+            f"{row['label']}: Hypericum extract ({row['prep']}) versus placebo for depression, "
+            "response (trial data as summarised by Linde et al. 2005)"
+        )
+        authors = ["Linde, Klaus", "Berner, Michael", "Egger, Matthias", "Mulrow, Cynthia"]
+        existing[row["label"]] = Record.objects.create(
+            review=review,
+            batch=batch,
+            source_line=line,
+            title=title,
+            abstract=f"Trial {row['label']} of {LINDE_DATASET}. {LINDE_CITATION}",
+            authors=authors,
+            year=2005,
+            journal="British Journal of Psychiatry",
+            volume="186",
+            issue="2",
+            pages="99-107",
+            source_fields={"dataset": LINDE_DATASET, "label": row["label"], "id": row["id"]},
+            title_norm=dedup.normalise_title(title),
+            first_author=dedup.first_author_key(authors[0]),
+        )
+    return existing
+
+
+def _linde_answers(row: dict[str, str]) -> dict[str, Any]:
+    return {
+        "country": row["country"],
+        "setting": "Outpatients with depressive disorders",
+        "diagnosis": "Depression",
+        "intervention_name": f"Hypericum extract (St John's wort, {row['prep']})",
+        "format": "One-to-one",
+        "delivery": "Face-to-face",
+        "duration_weeks": row["duration"],
+        "comparator_type": "Inactive control",
+        "comparator_description": "Placebo",
+        "notes": f"Demo data. {LINDE_CITATION}",
+    }
+
+
+def _extract_events(study: Study, user, row: dict[str, str], arms, outcome, timepoint) -> None:
+    extraction = services.extraction_start(study=study, user=user)
+    if extraction.is_submitted:
+        return
+    raw = {"population": "unclear"}
+    for arm, (events, n) in ((arms[0], ("ai", "n1i")), (arms[1], ("ci", "n2i"))):
+        raw |= {f"arm-{arm.pk}-events": row[events], f"arm-{arm.pk}-n": row[n]}
+    services.outcome_data_save(
+        extraction=extraction, outcome=outcome, timepoint=timepoint, raw=raw, actor=user
+    )
+    services.extraction_save_answers(
+        extraction=extraction, raw_answers=_linde_answers(row), actor=user, submit=True
+    )
+
+
+def demo_extraction_dichotomous(review, users: dict[str, Any]) -> str | None:
+    """Extract the responders per arm of Linde et al. (2005) in the demo review (idempotent).
+
+    24 placebo-controlled trials of St John's wort with response data (metadat's
+    ``dat.linde2005`` without the two trials that reported none): a dichotomous outcome
+    the analysis demo pools as a risk ratio by Mantel-Haenszel.
+    """
+    lead, alice, bob = users["lead"], users["alice"], users["bob"]
+    rows = _linde_rows()
+    done = Study.objects.filter(
+        review=review,
+        reports__record__source_fields__dataset=LINDE_DATASET,
+        extractions__kind=ExtractionKind.CONSENSUS,
+        extractions__status=ExtractionStatus.SUBMITTED,
+    ).count()
+    if done >= len(rows):
+        return None
+    with transaction.atomic():
+        services.extraction_setup(review=review, actor=lead)
+        domain, name = RESPONSE_SUBDOMAIN
+        subdomain = services.subdomain_save(
+            review=review, actor=lead, domain_name=domain, name=name
+        )
+        records = _linde_records(review, lead)
+        _include_at_full_text(review, [records[r["label"]] for r in rows], [alice, bob])
+        services.studies_sync(review=review, actor=lead)
+        for row in rows:
+            study = records[row["label"]].study_report.study
+            if study.label != row["label"]:
+                services.study_rename(study=study, label=row["label"], actor=lead)
+            if study.extractions.filter(kind=ExtractionKind.CONSENSUS, status="submitted").exists():
+                continue
+            arms = list(study.arms.order_by("position")) or [
+                services.arm_create(
+                    study=study,
+                    actor=lead,
+                    name="St John's wort",
+                    role=ArmRole.INTERVENTION,
+                    n_randomised=int(row["n1i"]),
+                ),
+                services.arm_create(
+                    study=study,
+                    actor=lead,
+                    name="Placebo",
+                    role=ArmRole.CONTROL,
+                    n_randomised=int(row["n2i"]),
+                ),
+            ]
+            outcome = study.outcomes.first() or services.outcome_create(
+                study=study,
+                actor=lead,
+                name="Response",
+                direction=Direction.HIGHER,
+                subdomain=subdomain,
+                instrument="HRSD response",
+            )
+            timepoint = study.timepoints.first() or services.timepoint_create(
+                study=study,
+                actor=lead,
+                label=f"Week {row['duration']}",
+                weeks=float(row["duration"]),
+                kind=TimepointKind.POST,
+            )
+            _extract_events(study, alice, row, arms, outcome, timepoint)
+            _extract_events(study, bob, row, arms, outcome, timepoint)
+            agreed = selectors.extraction_cells(
+                study.extractions.get(kind=ExtractionKind.INDEPENDENT, extractor=alice)
+            )
+            services.consensus_save(study=study, cells=agreed, actor=lead, finalise=True)
+    return (
+        f"Extraction demo: {len(rows)} trials from {LINDE_DATASET} (responders per arm) "
+        "extracted twice and agreed."
+    )
