@@ -1,24 +1,30 @@
-"""Load test of title/abstract screening: 20 reviewers voting at once against a live server.
+"""Load test of title/abstract screening: 20 reviewers voting at once against live servers.
 
-What it does (bounded in count and time):
+What it does (bounded in count and time), for each ``--instances`` count in turn (``1,2``
+measures one app server against two in the same run):
 
-1. (Re)creates a PostgreSQL database ``reviewflow_screening_bench`` (or uses ``BENCH_DATABASE_URL``),
-   migrates it and loads one review with 20,000 records and 20 reviewers.
-2. Starts the app on 127.0.0.1 in a subprocess: gunicorn (``--workers`` processes with
-   8 threads each, persistent database connections, as in production) when installed,
-   otherwise ``manage.py runserver --noreload`` (one process; a new connection and
-   thread per request, so expect higher figures).
-3. 20 client threads log in and repeat "record my vote and give me the next record"
-   (one htmx POST that answers with the next record) up to ``--votes`` times each or
-   until ``--seconds`` have passed. Between two decisions a reviewer "reads" for an
-   exponentially distributed time with mean ``--think`` seconds (default 2 s: 20 reviewers
-   then post 10 decisions a second, 36,000 an hour, far above any real team; people take
-   10-30 s per abstract). ``--think 0`` measures the saturated server instead.
-4. Prints p50/p95/p99 latency of that request, throughput, and checks in the database
-   that no decision was lost or doubled and no record got more than two votes.
+1. (Re)creates a PostgreSQL database ``reviewflow_screening_bench`` (or uses
+   ``BENCH_DATABASE_URL``) and empties the Redis database ``BENCH_REDIS_URL`` (default
+   ``redis://127.0.0.1:6379/14``; both are the benchmark's own), migrates and loads one
+   review with 20,000 records and 20 reviewers.
+2. Starts, the way production runs them (``config.settings.production``, collected static
+   files, ``config/gunicorn.conf.py``), N gunicorn instances on N ports (``--workers``
+   processes x 8 threads each) and N Celery workers (at ``nice 10``, as in
+   docs/deploy.md), all against the one PostgreSQL and the one Redis.
+3. 20 client threads, spread over the instances, log in and repeat "record my vote and
+   give me the next record" (one htmx POST that answers with the next record) up to
+   ``--votes`` times each or until ``--seconds`` have passed. Between two decisions a
+   reviewer "reads" for an exponentially distributed time with mean ``--think`` seconds
+   (default 2 s: 20 reviewers then post 10 decisions a second, 36,000 an hour, far above
+   any real team; people take 10-30 s per abstract). ``--think 0`` measures the
+   saturated servers instead.
+4. Prints p50/p95/p99 latency of that request per instance and overall, and while a refit
+   was running; the refits (rankings stored) and which Celery worker ran which task (from
+   the workers' logs); and checks in the database that no decision was lost or doubled
+   and no record got more than two votes.
 
-Run: ``.venv/bin/python benchmarks/screening_load.py`` (PostgreSQL on 127.0.0.1:5432).
-Target: p95 < 50 ms.
+Run: ``.venv/bin/python benchmarks/screening_load.py --instances 1,2`` (PostgreSQL on
+127.0.0.1:5432, Redis on 127.0.0.1:6379). Target: p95 < 50 ms.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/reviewflow_screening_bench"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 PASSWORD = "bench-password-1"
 RECORD_ID = re.compile(rb'data-record-id="(\d+)"')
 CSRF_INPUT = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -152,41 +159,63 @@ def setup_data(n_records: int, n_reviewers: int, prioritise: bool) -> str:
     return review.slug
 
 
-def start_server(env: dict, port: int, workers: int) -> tuple[subprocess.Popen, str, Path]:
-    try:
-        import gunicorn  # noqa: F401
-
-        cmd = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi:application",
-            f"--bind=127.0.0.1:{port}",
-            f"--workers={workers}",
-            "--threads=8",
-            "--worker-class=gthread",
-            "--keep-alive=120",
-            "--log-level=warning",
-        ]
-        kind = f"gunicorn ({workers} worker processes x 8 threads)"
-    except ImportError:
-        cmd = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
-        kind = "manage.py runserver (one process, a thread and a connection per request)"
+def start_server(env: dict, port: int, workers: int, log: Path) -> subprocess.Popen:
+    """One gunicorn instance with the repository's config, as docs/deploy.md runs it."""
+    server_env = {
+        **env,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": str(workers),
+        "GUNICORN_THREADS": "8",
+        "GUNICORN_ACCESS_LOG": "",  # a line per request would be measured too
+        "GUNICORN_LOG_LEVEL": "warning",
+    }
     # The server's log goes to a file: an unread pipe would fill up and stall the server.
-    log = Path(tempfile.mkstemp(prefix="reviewflow-bench-server-", suffix=".log")[1])
     with log.open("wb") as sink:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/accounts/login/")
-            if conn.getresponse().status == 200:
-                return proc, kind, log
-        except OSError:
-            time.sleep(0.3)
-    proc.terminate()
-    raise RuntimeError("the server did not start: " + log.read_text()[-2000:])
+        return subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py"],
+            cwd=ROOT,
+            env=server_env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def start_worker(env: dict, name: str, log: Path) -> subprocess.Popen:
+    """One Celery worker at low CPU priority (Nice=10 in the systemd unit)."""
+    celery = [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO"]
+    with log.open("wb") as sink:
+        return subprocess.Popen(
+            ["nice", "-n", "10", *celery, "--concurrency=1", f"--hostname={name}@%h"],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def wait_ready(procs: list[tuple[str, subprocess.Popen, Path]], ports: list[int]) -> None:
+    """Until every server answers its login page and every worker has logged "ready"."""
+    deadline = time.time() + 120
+    pending_ports = set(ports)
+    pending_workers = {name for name, _, _ in procs if name.startswith("bench-worker")}
+    while (pending_ports or pending_workers) and time.time() < deadline:
+        for name, proc, log in procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited: " + log.read_text()[-2000:])
+        for port in list(pending_ports):
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/accounts/login/")
+                if conn.getresponse().status == 200:
+                    pending_ports.discard(port)
+            except OSError:
+                pass
+        for name, _, log in procs:
+            if name in pending_workers and " ready." in log.read_text(errors="replace"):
+                pending_workers.discard(name)
+        time.sleep(0.3)
+    if pending_ports or pending_workers:
+        raise RuntimeError(f"not ready after 120 s: ports {pending_ports}, {pending_workers}")
 
 
 class Reviewer:
@@ -244,7 +273,9 @@ class Reviewer:
             raise RuntimeError(f"login of {self.username} failed ({status})")
 
 
-def reviewer_loop(port, username, slug, max_votes, stop_at, results, lock, barrier, think):
+def reviewer_loop(
+    instance, port, username, slug, max_votes, stop_at, results, lock, barrier, think
+):
     rng = random.Random(username)
     rev = Reviewer(port, username)
     rev.login()
@@ -252,13 +283,14 @@ def reviewer_loop(port, username, slug, max_votes, stop_at, results, lock, barri
     status, page = rev.request("GET", f"/reviews/{slug}/screening/title-abstract/", headers=htmx)
     match = RECORD_ID.search(page)
     barrier.wait()
-    latencies, cast, errors = [], [], Counter()
+    timings, cast, errors = [], [], Counter()
     while match and len(cast) < max_votes and time.time() < stop_at:
         if think:
             time.sleep(rng.expovariate(1 / think))
         record_id = int(match.group(1))
         decision = "include" if record_id % 7 == 0 else "exclude"
         headers = {**htmx, "X-CSRFToken": rev.cookies["csrftoken"]}
+        wall = time.time()
         started = time.perf_counter()
         status, page = rev.request(
             "POST",
@@ -266,7 +298,7 @@ def reviewer_loop(port, username, slug, max_votes, stop_at, results, lock, barri
             {"decision": decision, "mode": "queue"},
             headers,
         )
-        latencies.append(time.perf_counter() - started)
+        timings.append((wall, time.perf_counter() - started))
         if status == 200:
             cast.append(record_id)
         else:
@@ -279,10 +311,11 @@ def reviewer_loop(port, username, slug, max_votes, stop_at, results, lock, barri
             )
             match = RECORD_ID.search(page)
     with lock:
-        results.append((username, latencies, cast, errors))
+        results.append((instance, username, timings, cast, errors))
 
 
-def check_database(slug: str, results) -> list[str]:
+def check_database(slug: str, results) -> tuple[int, int, list[str]]:
+    """(decisions lost, decisions doubled, other problems) after the run."""
     from django.db.models import Count
 
     from reviews.models import Review
@@ -291,19 +324,18 @@ def check_database(slug: str, results) -> list[str]:
     review = Review.objects.get(slug=slug)
     problems = []
     expected = Counter()
-    for username, _, cast, _ in results:
+    for _, username, _, cast, _ in results:
         for record_id in cast:
             expected[(record_id, username)] += 1
     stored = Counter(
         Vote.objects.filter(review=review).values_list("record_id", "reviewer__username")
     )
-    if stored != expected:
-        lost = expected - stored
-        extra = stored - expected
-        problems.append(f"{sum(lost.values())} decisions lost, {sum(extra.values())} unexpected")
-    doubled = [k for k, n in expected.items() if n > 1]
-    if doubled:
-        problems.append(f"{len(doubled)} decisions acknowledged twice for the same record")
+    lost = sum((expected - stored).values())
+    extra = sum((stored - expected).values())
+    if extra:
+        problems.append(f"{extra} stored decisions nobody acknowledged")
+    # A decision acknowledged twice for the same record is one the queue handed out twice.
+    doubled = sum(n - 1 for n in expected.values() if n > 1)
     over = (
         Vote.objects.filter(review=review)
         .values("record_id")
@@ -331,61 +363,71 @@ def check_database(slug: str, results) -> list[str]:
         problems.append(
             f"{complete} complete pairs but {resolved} resolved + {conflicts} conflicts"
         )
-    return problems
+    return lost, doubled, problems
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--records", type=int, default=20_000)
-    parser.add_argument("--reviewers", type=int, default=20)
-    parser.add_argument("--votes", type=int, default=60, help="votes per reviewer at most")
-    parser.add_argument("--seconds", type=float, default=120.0, help="time limit of the run")
-    parser.add_argument("--think", type=float, default=2.0, help="mean seconds between votes")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
-    parser.add_argument(
-        "--no-prioritise", action="store_true", help="switch off relevance ranking and refits"
-    )
-    args = parser.parse_args()
+TASK_DONE = re.compile(r"Task ([\w.]+)\[[^\]]+\] succeeded in ([\d.]+)s")
 
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    media = tempfile.mkdtemp(prefix="reviewflow-bench-media-")
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "config.settings.local",
-        "DJANGO_DEBUG": "false",
-        "DJANGO_LOG_LEVEL": "WARNING",
-        "REVIEWFLOW_MEDIA_ROOT": media,
-        "PYTHONPATH": str(ROOT),
+
+def worker_tasks(logs: dict[str, Path]) -> dict[str, Counter]:
+    """Tasks each Celery worker ran to the end, from its log."""
+    return {
+        name: Counter(m.group(1) for m in TASK_DONE.finditer(log.read_text(errors="replace")))
+        for name, log in logs.items()
     }
-    os.environ.update(
-        {
-            k: env[k]
-            for k in (
-                "DATABASE_URL",
-                "DJANGO_SETTINGS_MODULE",
-                "DJANGO_DEBUG",
-                "REVIEWFLOW_MEDIA_ROOT",
-            )
-        }
+
+
+def quantiles_ms(latencies: list[float]) -> str:
+    if len(latencies) < 2:
+        return f"{len(latencies)} requests"
+    q = statistics.quantiles(latencies, n=100, method="inclusive")
+    return (
+        f"p50 {1000 * statistics.median(latencies):.1f}  p95 {1000 * q[94]:.1f}  "
+        f"p99 {1000 * q[98]:.1f}  max {1000 * max(latencies):.1f}  ({len(latencies):,} requests)"
     )
-    sys.path.insert(0, str(ROOT))
-    try:
-        recreate_database(url)
-    except Exception as exc:  # noqa: BLE001 - a clear message instead of a traceback
-        sys.exit(f"PostgreSQL is needed at {url}: {exc}")
-    print(f"database: {url}")
+
+
+def reset_redis(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    client.flushdb()  # the benchmark's own database: queue, results, cache of a previous run
+    client.close()
+
+
+def run(args, n_instances: int, env: dict, db_url: str, redis_url: str) -> dict:
+    """One measurement with `n_instances` app servers and as many Celery workers."""
+    from django.db import connections
+
+    connections.close_all()
+    recreate_database(db_url)
+    reset_redis(redis_url)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     t0 = time.perf_counter()
     slug = setup_data(args.records, args.reviewers, not args.no_prioritise)
+    connections.close_all()
     print(
-        f"loaded {args.records:,} records and {args.reviewers} reviewers in {time.perf_counter() - t0:.1f} s"
+        f"\n== {n_instances} instance(s): loaded {args.records:,} records and "
+        f"{args.reviewers} reviewers in {time.perf_counter() - t0:.1f} s"
     )
-
-    port = free_port()
-    proc, kind, log = start_server(env, port, args.workers)
-    print(f"server: {kind} on 127.0.0.1:{port}")
+    logdir = Path(tempfile.mkdtemp(prefix="reviewflow-bench-logs-"))
+    ports = [free_port() for _ in range(n_instances)]
+    procs: list[tuple[str, subprocess.Popen, Path]] = []
+    worker_logs: dict[str, Path] = {}
     try:
+        for i, port in enumerate(ports, 1):
+            log = logdir / f"server{i}.log"
+            procs.append((f"server{i}", start_server(env, port, args.workers, log), log))
+        for i in range(1, n_instances + 1):
+            name = f"bench-worker{i}"
+            worker_logs[name] = logdir / f"{name}.log"
+            procs.append((name, start_worker(env, name, worker_logs[name]), worker_logs[name]))
+        wait_ready(procs, ports)
+        print(
+            f"servers: {n_instances} x gunicorn ({args.workers} processes x 8 threads) on ports "
+            f"{', '.join(map(str, ports))}; {n_instances} Celery worker(s); one PostgreSQL, "
+            f"one Redis"
+        )
         results: list = []
         lock = threading.Lock()
         barrier = threading.Barrier(args.reviewers)
@@ -394,7 +436,8 @@ def main() -> None:
             threading.Thread(
                 target=reviewer_loop,
                 args=(
-                    port,
+                    i % n_instances,
+                    ports[i % n_instances],
                     f"rev{i:02d}",
                     slug,
                     args.votes,
@@ -413,41 +456,151 @@ def main() -> None:
         for t in threads:
             t.join(timeout=args.seconds + 120)
         wall = time.perf_counter() - started
+        # Refits started by the last resolutions finish before the counts are taken.
+        time.sleep(args.settle)
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.unlink(missing_ok=True)
+        for _, proc, _ in procs:
+            proc.terminate()
+        for _, proc, _ in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
-    latencies = sorted(x for _, lat, _, _ in results for x in lat)
-    errors = sum((e for *_, e in results), Counter())
-    n_ok = sum(len(c) for _, _, c, _ in results)
-    if not latencies:
+    timings = [t for *_, tim, _, _ in results for t in tim]
+    if not timings:
         sys.exit("no request was made")
-    q = statistics.quantiles(latencies, n=100, method="inclusive")
+    latencies = [lat for _, lat in timings]
+    errors = sum((e for *_, e in results), Counter())
+    n_ok = sum(len(c) for *_, c, _ in results)
     print(
         f"'record my vote and give me the next record': {len(latencies):,} requests by "
         f"{args.reviewers} concurrent reviewers in {wall:.1f} s ({len(latencies) / wall:.1f}/s; "
         f"mean think time {args.think:g} s)"
     )
-    print(
-        f"latency ms: p50 {1000 * statistics.median(latencies):.1f}  p95 {1000 * q[94]:.1f}  "
-        f"p99 {1000 * q[98]:.1f}  max {1000 * latencies[-1]:.1f}  (target p95 < 50)"
-    )
-    print(f"votes acknowledged: {n_ok:,}; refused: {dict(errors) or 0}")
-    problems = check_database(slug, results)
-    if problems:
-        print("CHECK FAILED: " + "; ".join(problems))
-        sys.exit(1)
-    print("check: no decision lost or doubled; no record has more than 2 votes; counters match")
+    for i, port in enumerate(ports):
+        mine = [lat for inst, _, tim, _, _ in results if inst == i for _, lat in tim]
+        print(f"  instance {i + 1} (:{port}) latency ms: {quantiles_ms(mine)}")
+    print(f"  all instances   latency ms: {quantiles_ms(latencies)}  (target p95 < 50)")
+
     from screening.models import RankingSnapshot
 
-    snapshots = RankingSnapshot.objects.filter(review__slug=slug).order_by("created_at")
+    snapshots = list(RankingSnapshot.objects.filter(review__slug=slug).order_by("created_at"))
+    # A refit runs from (stored - fit seconds) until its head is written, ~1 s after storing.
+    windows = [
+        (s.created_at.timestamp() - s.seconds, s.created_at.timestamp() + 1.0) for s in snapshots
+    ]
+    during = [lat for wall_t, lat in timings if any(a <= wall_t <= b for a, b in windows)]
+    if during:
+        print(f"  while a refit ran latency ms: {quantiles_ms(during)}")
+    print(f"votes acknowledged: {n_ok:,}; refused: {dict(errors) or 0}")
+    lost, doubled, problems = check_database(slug, results)
+    print(f"lost votes: {lost}; doubled votes: {doubled}")
+    if problems:
+        print("CHECK FAILED: " + "; ".join(problems))
+    else:
+        print("check: no record has more than 2 votes; counters and resolutions match")
+    tasks = worker_tasks(worker_logs)
+    refit_tasks = {
+        name: sum(n for task, n in done.items() if "refit" in task or "rank" in task)
+        for name, done in tasks.items()
+    }
+    n_celery_refits = sum(refit_tasks.values())
     if snapshots:
         print(
-            f"relevance ranking refitted {len(snapshots)} times in the background "
-            f"(last on {snapshots.last().n_resolved} resolved decisions, "
-            f"{snapshots.last().seconds:.1f} s per fit)"
+            f"refits: {len(snapshots)} rankings stored (last on {snapshots[-1].n_resolved} "
+            f"resolved decisions, {snapshots[-1].seconds:.1f} s per fit)"
         )
+    else:
+        print("refits: none stored")
+    for name, done in tasks.items():
+        listed = ", ".join(f"{task} x{n}" for task, n in sorted(done.items())) or "no task"
+        print(f"  {name}: {listed}")
+    if snapshots and not n_celery_refits:
+        print("  (no refit ran as a Celery task: they ran in the web servers' refit processes)")
+    return {
+        "instances": n_instances,
+        "p50": 1000 * statistics.median(latencies),
+        "p95": 1000 * statistics.quantiles(latencies, n=100, method="inclusive")[94],
+        "requests": len(latencies),
+        "refits": len(snapshots),
+        "celery_refits": refit_tasks,
+        "lost": lost,
+        "doubled": doubled,
+        "ok": not problems and not lost and not doubled,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument("--reviewers", type=int, default=20)
+    parser.add_argument("--votes", type=int, default=60, help="votes per reviewer at most")
+    parser.add_argument("--seconds", type=float, default=120.0, help="time limit of a run")
+    parser.add_argument("--think", type=float, default=2.0, help="mean seconds between votes")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn processes per instance")
+    parser.add_argument(
+        "--instances",
+        default="1",
+        help="app servers (each with a Celery worker); a list such as 1,2 runs each in turn",
+    )
+    parser.add_argument(
+        "--settle", type=float, default=5.0, help="seconds to let refits finish after a run"
+    )
+    parser.add_argument(
+        "--no-prioritise", action="store_true", help="switch off relevance ranking and refits"
+    )
+    args = parser.parse_args()
+    counts = [int(n) for n in args.instances.split(",")]
+
+    import secrets
+
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
+    media = tempfile.mkdtemp(prefix="reviewflow-bench-media-")
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": redis_url,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # Plain HTTP on this machine: no TLS proxy in front.
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_SECURE_COOKIES": "false",
+        "DJANGO_LOG_LEVEL": "WARNING",
+        "DJANGO_STATIC_ROOT": tempfile.mkdtemp(prefix="reviewflow-bench-static-"),
+        "REVIEWFLOW_MEDIA_ROOT": media,
+        "REVIEWFLOW_CACHE_DIR": tempfile.mkdtemp(prefix="reviewflow-bench-cache-"),
+        "PYTHONPATH": str(ROOT),
+    }
+    os.environ.update({k: v for k, v in env.items() if k != "PYTHONPATH"})
+    sys.path.insert(0, str(ROOT))
+    try:
+        recreate_database(url)
+    except Exception as exc:  # noqa: BLE001 - a clear message instead of a traceback
+        sys.exit(f"PostgreSQL is needed at {url}: {exc}")
+    try:
+        reset_redis(redis_url)
+    except Exception as exc:  # noqa: BLE001
+        sys.exit(f"Redis is needed at {redis_url}: {exc}")
+    print(f"database: {url}; redis: {redis_url}")
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    summaries = [run(args, n, env, url, redis_url) for n in counts]
+    if len(summaries) > 1:
+        print("\ninstances  requests  p50 ms  p95 ms  refits  lost  doubled")
+        for s in summaries:
+            print(
+                f"{s['instances']:>9}  {s['requests']:>8,}  {s['p50']:>6.1f}  {s['p95']:>6.1f}  "
+                f"{s['refits']:>6}  {s['lost']:>4}  {s['doubled']:>7}"
+            )
+    if not all(s["ok"] for s in summaries):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ max_requests_jitter = max_requests // 10
 # from these addresses only.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Logs to stdout/stderr: systemd's journal or the container runtime keeps them.
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None  # empty: no access log
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # Heartbeat files in memory, not on a disk that may stall (the Gunicorn docs' advice).
