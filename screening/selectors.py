@@ -224,11 +224,17 @@ def record_view(
     item nobody voted on, the resolution of an open item) are skipped, since this runs on
     every "vote and give me the next record" request.
     """
+    claimed = item is not None
     if item is None or item.record_id != record.pk or item.stage != stage:
+        claimed = False
         item = ScreeningItem.objects.filter(review=review, record=record, stage=stage).first()
     visible = others_visible(review, item)
     votes: list[Vote] = []
-    if item is None or item.n_votes or item.status != ScreeningItem.Status.OPEN:
+    # A record just claimed has no vote of the user's own; while blinded, the others'
+    # votes are not shown, so there is nothing to read.
+    if not (claimed and not visible) and (
+        item is None or item.n_votes or item.status != ScreeningItem.Status.OPEN
+    ):
         votes = list(
             Vote.objects.filter(record=record, stage=stage).select_related("reviewer", "reason")
         )
