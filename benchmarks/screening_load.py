@@ -568,6 +568,7 @@ def main() -> None:
         # Plain HTTP on this machine: no TLS proxy in front.
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         "DJANGO_SECURE_COOKIES": "false",
+        "REVIEWFLOW_PROXY_COUNT": "0",
         "DJANGO_LOG_LEVEL": "WARNING",
         "DJANGO_STATIC_ROOT": tempfile.mkdtemp(prefix="reviewflow-bench-static-"),
         "REVIEWFLOW_MEDIA_ROOT": media,

@@ -28,6 +28,7 @@ export DJANGO_ALLOWED_HOSTS="${DJANGO_ALLOWED_HOSTS:-$HOST,localhost,127.0.0.1}"
 # travel over HTTP. Behind nginx with TLS (docs/deploy.md) both stay at their default, true.
 export DJANGO_SECURE_SSL_REDIRECT="${DJANGO_SECURE_SSL_REDIRECT:-false}"
 export DJANGO_SECURE_COOKIES="${DJANGO_SECURE_COOKIES:-false}"
+export REVIEWFLOW_PROXY_COUNT="${REVIEWFLOW_PROXY_COUNT:-0}"
 export DJANGO_CSRF_TRUSTED_ORIGINS="${DJANGO_CSRF_TRUSTED_ORIGINS:-http://$HOST:$PORT}"
 
 "$BIN/python" manage.py check --deploy --fail-level ERROR

@@ -73,6 +73,10 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 365 * 24 * 3600)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", True)
+# Proxies in front of the app servers (nginx: 1; a load balancer in front of nginx: 2).
+# Login throttling counts failures per client address, which only they can tell.
+REVIEWFLOW_PROXY_COUNT = env_int("REVIEWFLOW_PROXY_COUNT", 1)
+AXES_CLIENT_IP_CALLABLE = "config.proxy.client_ip"
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 

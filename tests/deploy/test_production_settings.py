@@ -73,7 +73,7 @@ def test_production_values_come_from_the_environment(tmp_path):
     )
     result = run_python(["-c", script], env)
     assert result.returncode == 0, result.stderr
-    values = json.loads(result.stdout)
+    values = json.loads(result.stdout.strip().splitlines()[-1])  # after axes' banner
     assert values["ALLOWED_HOSTS"] == "['reviews.example.org', '.example.net']"
     assert values["CSRF_TRUSTED_ORIGINS"] == (
         "['https://reviews.example.org', 'https://*.example.net']"
@@ -110,7 +110,9 @@ def test_collected_static_files_are_served_with_hashed_names(tmp_path):
     )
     result = run_python(["-c", script], env)
     assert result.returncode == 0, result.stderr
-    status, css, served, cache_control, plain_status, location, hsts = json.loads(result.stdout)
+    status, css, served, cache_control, plain_status, location, hsts = json.loads(
+        result.stdout.strip().splitlines()[-1]
+    )
     assert status == 200
     assert css.startswith("/static/bootstrap/css/bootstrap.min.")
     assert served == 200 and "immutable" in cache_control
