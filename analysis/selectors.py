@@ -37,6 +37,9 @@ from .stats import METHODS
 # Bump when the computation changes so cached results of the old code are not served.
 REPORT_CODE_VERSION = "2"
 CACHE_PREFIX = "analysis-report"
+# Reports and figures are keyed by a hash of their inputs, so they never go stale; they
+# expire all the same, so that a shared cache (Redis) does not grow without bound.
+REPORT_CACHE_SECONDS = 30 * 24 * 3600
 
 
 def analyses_for(review: Review) -> QuerySet[Analysis]:
@@ -189,7 +192,7 @@ def analysis_report(
     report = cache.get(key)
     if report is None:
         report = report_compute(ad.input)
-        cache.set(key, report, timeout=None)
+        cache.set(key, report, timeout=REPORT_CACHE_SECONDS)
     return report, ad
 
 
@@ -199,5 +202,5 @@ def cached_bytes(key: str, make) -> bytes:
     value = cache.get(full)
     if value is None:
         value = make()
-        cache.set(full, value, timeout=None)
+        cache.set(full, value, timeout=REPORT_CACHE_SECONDS)
     return value

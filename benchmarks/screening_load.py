@@ -30,10 +30,12 @@ Run: ``.venv/bin/python benchmarks/screening_load.py --instances 1,2`` (PostgreS
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
 import random
 import re
+import signal
 import socket
 import statistics
 import subprocess
@@ -177,6 +179,7 @@ def start_server(env: dict, port: int, workers: int, log: Path) -> subprocess.Po
             env=server_env,
             stdout=sink,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its process group goes at the end, children and all
         )
 
 
@@ -190,6 +193,7 @@ def start_worker(env: dict, name: str, log: Path) -> subprocess.Popen:
             env=env,
             stdout=sink,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
 
@@ -466,6 +470,9 @@ def run(args, n_instances: int, env: dict, db_url: str, redis_url: str) -> dict:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+            # Processes the servers started (refit workers) must not outlive the run.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
 
     timings = [t for *_, tim, _, _ in results for t in tim]
     if not timings:
