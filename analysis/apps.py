@@ -11,6 +11,7 @@ class AnalysisConfig(AppConfig):
         from reviews.models import Role
         from reviews.navigation import NavItem, register_nav
 
+        from . import tasks  # noqa: F401  (registers the job kinds of this app)
         from .archive import register as register_archive_tables
         from .dashboard import analysis_panel
         from .demo import demo_analyses

@@ -204,3 +204,29 @@ def cached_bytes(key: str, make) -> bytes:
         value = make()
         cache.set(full, value, timeout=REPORT_CACHE_SECONDS)
     return value
+
+
+PLOT_KINDS = ("forest", "funnel")
+
+
+def figure_bytes(
+    report: Report, ad: AnalysisData, *, kind: str, fmt: str, subgroup: str | None = None
+) -> bytes:
+    """A forest or funnel plot of the report as SVG/PNG/PDF bytes, cached with the report.
+
+    PNG and PDF take a second or more for a large analysis: their downloads are prepared by
+    a job (`analysis.tasks`) that leaves them here, in the cache every server shares.
+    """
+    from reviews.errors import DomainError
+
+    from .figures import FigureError, forest_figure, funnel_figure
+    from .plots import PlotInputError, figure_to_bytes
+
+    def make() -> bytes:
+        try:
+            fig = forest_figure(report, subgroup) if kind == "forest" else funnel_figure(report)
+            return figure_to_bytes(fig, fmt)
+        except (FigureError, PlotInputError) as exc:
+            raise DomainError(str(exc)) from None
+
+    return cached_bytes(f"{ad.cache_key}:{kind}:{subgroup}:{fmt}", make)

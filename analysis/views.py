@@ -10,17 +10,17 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
+from reviews import services as review_services
 from reviews.access import review_view
 from reviews.errors import DomainError
 from reviews.models import Role
 
-from . import exports, selectors, services
-from .figures import FigureError, forest_figure, funnel_figure, method_text
+from . import exports, selectors, services, tasks
+from .figures import method_text
 from .forms import AnalysisForm, WindowForm
 from .measures import SHORT
 from .methods import methods_paragraph
 from .models import TAU2_CHOICES, Analysis, TimepointWindow
-from .plots import PlotInputError, figure_to_bytes
 from .report import ReportInputError
 
 PLOT_TYPES = {
@@ -261,15 +261,7 @@ def _plot(request: HttpRequest, review, analysis_id: int, fmt: str, kind: str) -
     analysis = _analysis(review, analysis_id)
     report, ad = _report(analysis, request)
     subgroup = request.GET.get("subgroup") or None if kind == "forest" else None
-
-    def make() -> bytes:
-        try:
-            fig = forest_figure(report, subgroup) if kind == "forest" else funnel_figure(report)
-            return figure_to_bytes(fig, fmt)
-        except (FigureError, PlotInputError) as exc:
-            raise DomainError(str(exc)) from None
-
-    content = selectors.cached_bytes(f"{ad.cache_key}:{kind}:{subgroup}:{fmt}", make)
+    content = selectors.figure_bytes(report, ad, kind=kind, fmt=fmt, subgroup=subgroup)
     response = HttpResponse(content, content_type=PLOT_TYPES[fmt])
     if request.GET.get("download"):
         name = f"{_basename(analysis)}-{kind}{'-' + subgroup if subgroup else ''}.{fmt}"
@@ -285,6 +277,28 @@ def forest(request: HttpRequest, review, analysis_id: int, fmt: str) -> HttpResp
 @review_view()
 def funnel(request: HttpRequest, review, analysis_id: int, fmt: str) -> HttpResponse:
     return _plot(request, review, analysis_id, fmt, "funnel")
+
+
+@require_POST
+@review_view()
+def figure_prepare(request: HttpRequest, review, analysis_id: int) -> HttpResponse:
+    """Prepare a PNG/PDF download of a plot in a job (a second or more for a large analysis)."""
+    analysis = _analysis(review, analysis_id)
+    kind, fmt = request.POST.get("kind", ""), request.POST.get("fmt", "")
+    if kind not in selectors.PLOT_KINDS or fmt not in {"png", "pdf"}:
+        raise DomainError("Choose a forest or funnel plot as PNG or PDF.")
+    params = {
+        "analysis_id": analysis.pk,
+        "kind": kind,
+        "fmt": fmt,
+        "subgroup": (request.POST.get("subgroup") or "") if kind == "forest" else "",
+        "method": request.POST.get("method", ""),
+        "hk": request.POST.get("hk", ""),
+    }
+    job = review_services.job_create(
+        review=review, kind=tasks.FIGURE_EXPORT, actor=request.user, params=params
+    )
+    return redirect("reviews:job", slug=review.slug, job_id=job.pk)
 
 
 @review_view()

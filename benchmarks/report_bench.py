@@ -8,7 +8,8 @@ with Q-between; two long-term windows. Measured separately:
 * page     - compute + methods paragraph + rendering the report template (what the report
              page's server time is on a cache miss, minus the ORM read)
 * cached   - page render when the report comes from the cache (the usual request)
-* forest / funnel - SVG rendering of the plots (separate requests, cached afterwards)
+* forest / funnel - SVG rendering of the plots (separate requests, cached afterwards), and
+  the PNG and PDF downloads
 
 Target: page < 1 s for 30 studies. Prints the median of N runs (wall and CPU seconds).
 
@@ -158,6 +159,11 @@ def main() -> None:
             lambda: figure_to_bytes(forest_figure(report, "diagnosis"), "svg"), args.runs
         ),
         "funnel SVG": timed(lambda: figure_to_bytes(funnel_figure(report), "svg"), args.runs),
+        # The downloads: over ~1 s they are prepared by a job (analysis.tasks) instead.
+        "forest PNG": timed(lambda: figure_to_bytes(forest_figure(report), "png"), args.runs),
+        "forest PDF": timed(lambda: figure_to_bytes(forest_figure(report), "pdf"), args.runs),
+        "funnel PNG": timed(lambda: figure_to_bytes(funnel_figure(report), "png"), args.runs),
+        "funnel PDF": timed(lambda: figure_to_bytes(funnel_figure(report), "pdf"), args.runs),
     }
     print(
         f"Report for {args.studies} studies, {n_rows} table rows in {len(report.blocks)} blocks "

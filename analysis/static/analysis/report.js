@@ -23,4 +23,6 @@ document.addEventListener("change", (event) => {
     else durl.searchParams.delete("subgroup");
     a.href = durl.toString();
   });
+  // PNG/PDF downloads are prepared by a job: it draws the plot of the chosen subgroup.
+  document.querySelectorAll("[data-forest-subgroup]").forEach((input) => { input.value = select.value; });
 });
