@@ -5,6 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from reviews.importing import FORMATS, TARGET_FIELDS
 from reviews.models import ImportBatch, Job, Record
 from screening.models import Decision, FinalDecision, Resolution, Vote, VoteChange
 from screening.selectors import STAGES
@@ -308,8 +309,24 @@ class AnalysisResultsSerializer(serializers.Serializer):
 
 class ImportUploadSerializer(serializers.Serializer):
     file = serializers.FileField()
-    format = serializers.CharField(required=False, allow_blank=True)
+    format = serializers.ChoiceField(
+        choices=FORMATS, required=False, allow_blank=True, help_text="Detected when left out"
+    )
     search = serializers.IntegerField(required=False, allow_null=True)
+    csv_mapping = serializers.JSONField(
+        required=False,
+        help_text='For a CSV whose headers are not recognised: {"title": "Article Title", ...}',
+    )
+
+    def validate_csv_mapping(self, value):
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and k in TARGET_FIELDS and isinstance(v, str)
+            for k, v in value.items()
+        ):
+            raise serializers.ValidationError(
+                f"A mapping of record fields ({', '.join(TARGET_FIELDS)}) to CSV headers."
+            )
+        return value
 
 
 class JobSerializer(serializers.ModelSerializer):

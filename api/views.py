@@ -156,7 +156,8 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ReviewView
         if form.validated_data.get("search"):
             search = get_object_or_404(self.review.searches, pk=form.validated_data["search"])
         fmt = form.validated_data.get("format") or None
-        review_services.import_check(file=upload, fmt=fmt)
+        mapping = form.validated_data.get("csv_mapping") or None
+        review_services.import_check(file=upload, fmt=fmt, csv_mapping=mapping)
         path = default_storage.save(
             default_storage.generate_filename(
                 f"imports/{self.review.pk}/uploads/{uuid.uuid4().hex}/{upload.name}"
@@ -172,6 +173,7 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ReviewView
                 "filename": upload.name,
                 "fmt": fmt,
                 "search_id": search.pk if search else None,
+                "csv_mapping": mapping,
             },
         )
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

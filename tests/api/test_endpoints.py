@@ -259,3 +259,27 @@ def test_studies_exist_in_their_review_only(api, cast, other_review):
     record = RecordFactory(review=other_review)
     study = services.study_create(review=other_review, records=[record], actor=cast.outsider)
     assert api("alice").get(_base(cast) + f"studies/{study.pk}/extraction/").status_code == 404
+
+
+def test_csv_upload_with_a_column_mapping(api, cast):
+    lead = api("lead")
+    data = b"Headline,Writers\nPeer support and hope,Smith J\nPeer mentors,Doe A\n"
+    upload = SimpleUploadedFile("wos.csv", data, content_type="text/csv")
+    response = lead.post(_base(cast) + "imports/", {"file": upload}, format="multipart")
+    assert response.status_code == 400 and "title" in response.json()["detail"]
+    upload = SimpleUploadedFile("wos.csv", data, content_type="text/csv")
+    response = lead.post(
+        _base(cast) + "imports/",
+        {"file": upload, "csv_mapping": '{"title": "Headline", "authors": "Writers"}'},
+        format="multipart",
+    )
+    assert response.status_code == 202, response.content
+    batch = ImportBatch.objects.get(pk=response.json()["result"]["batch_id"])
+    assert batch.n_read == 2 and batch.csv_mapping["title"] == "Headline"
+    upload = SimpleUploadedFile("wos.csv", data, content_type="text/csv")
+    bad = lead.post(
+        _base(cast) + "imports/",
+        {"file": upload, "csv_mapping": '{"colour": "Writers"}', "format": "csv"},
+        format="multipart",
+    )
+    assert bad.status_code == 400
