@@ -6,11 +6,14 @@ killed half-way leaves nothing half-written, and the next delivery finishes the 
 
 from __future__ import annotations
 
+import tempfile
 from typing import Any
 
 from celery import shared_task
+from django.core.files import File
 from django.core.files.storage import default_storage
 from django.urls import reverse
+from django.utils import timezone
 
 from . import services
 from .job_queue import register_job_kind
@@ -20,6 +23,7 @@ from .models import ImportBatch, Job
 IMPORT_PREVIEW = "import_preview"
 IMPORT_CONFIRM = "import_confirm"
 DUPLICATES_FIND = "duplicates_find"
+ARCHIVE_EXPORT = "archive_export"
 
 
 def _batch_url(batch: ImportBatch) -> str:
@@ -85,6 +89,28 @@ def _duplicates_find(job: Job, progress: Progress) -> dict[str, Any]:
     }
 
 
+def _archive_export(job: Job, progress: Progress) -> dict[str, Any]:
+    from .archive.export import review_export
+
+    review = job.review
+    progress(0.05, "Writing the archive", force=True)
+    # Written to a temporary file, then moved into storage (it holds every full-text PDF).
+    with tempfile.NamedTemporaryFile(suffix=".zip") as handle:
+        review_export(review=review, out=handle)
+        handle.flush()
+        handle.seek(0)
+        filename = f"{review.slug}-{timezone.localdate():%Y-%m-%d}.zip"
+        path = default_storage.save(f"exports/{review.pk}/{job.pk}/{filename}", File(handle))
+    return {
+        "url": reverse("reviews:archive_download", kwargs={"slug": review.slug, "job_id": job.pk}),
+        "label": "Download the archive",
+        "follow": True,
+        "path": path,
+        "filename": filename,
+        "message": f"The archive of {review.title[:200]} is ready",
+    }
+
+
 @shared_task(bind=True, name="reviews.import_preview")
 def import_preview_task(self, job_id: int) -> None:
     run_job(job_id, self.request.id, _import_preview)
@@ -102,4 +128,12 @@ def duplicates_find_task(self, job_id: int) -> None:
 
 register_job_kind(IMPORT_PREVIEW, label="Reading the export", task=import_preview_task)
 register_job_kind(IMPORT_CONFIRM, label="Importing the records", task=import_confirm_task)
+
+
+@shared_task(bind=True, name="reviews.archive_export")
+def archive_export_task(self, job_id: int) -> None:
+    run_job(job_id, self.request.id, _archive_export)
+
+
+register_job_kind(ARCHIVE_EXPORT, label="Writing the review's archive", task=archive_export_task)
 register_job_kind(DUPLICATES_FIND, label="Finding duplicates", task=duplicates_find_task)

@@ -13,6 +13,12 @@ urlpatterns = [
     path("reviews/<slug:slug>/protocol/", views.review_edit, name="edit"),
     path("reviews/<slug:slug>/archive/export/", views.review_export, name="archive_export"),
     path("reviews/<slug:slug>/archive/import/", views.review_import, name="archive_import"),
+    path("reviews/<slug:slug>/archive/exports/", views.archive_prepare, name="archive_prepare"),
+    path(
+        "reviews/<slug:slug>/archive/exports/<int:job_id>/",
+        views.archive_download,
+        name="archive_download",
+    ),
     # Team
     path("reviews/<slug:slug>/members/", views.member_list, name="members"),
     path("reviews/<slug:slug>/members/invite/", views.invitation_create, name="invite"),

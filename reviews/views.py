@@ -118,6 +118,29 @@ def review_export(request: HttpRequest, review) -> HttpResponse:
 
 @require_POST
 @review_view(Role.LEAD)
+def archive_prepare(request: HttpRequest, review) -> HttpResponse:
+    """Write the review's archive in a job (minutes for a review with thousands of PDFs)."""
+    job = services.job_create(review=review, kind=tasks.ARCHIVE_EXPORT, actor=request.user)
+    return redirect("reviews:job", slug=review.slug, job_id=job.pk)
+
+
+@require_GET
+@review_view(Role.LEAD)
+def archive_download(request: HttpRequest, review, job_id: int) -> HttpResponse:
+    job = get_object_or_404(review.jobs, pk=job_id)
+    path = job.result.get("path") if job.kind == tasks.ARCHIVE_EXPORT else None
+    if job.status != Job.Status.SUCCEEDED or not path or not default_storage.exists(path):
+        raise ConflictError("This job has no archive to download; export the review again.")
+    return FileResponse(
+        default_storage.open(path, "rb"),
+        as_attachment=True,
+        filename=job.result.get("filename") or "review.zip",
+        content_type="application/zip",
+    )
+
+
+@require_POST
+@review_view(Role.LEAD)
 def review_import(request: HttpRequest, review) -> HttpResponse:
     """Create a *new* review from an archive; the importing lead leads it."""
     import_form = ArchiveImportForm(request.POST, request.FILES)
