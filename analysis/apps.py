@@ -12,6 +12,7 @@ class AnalysisConfig(AppConfig):
         from reviews.navigation import NavItem, register_nav
 
         from . import tasks  # noqa: F401  (registers the job kinds of this app)
+        from .activity import register as register_activity_source
         from .archive import register as register_archive_tables
         from .dashboard import analysis_panel
         from .demo import demo_analyses
@@ -27,3 +28,4 @@ class AnalysisConfig(AppConfig):
         # after extraction (30) and RoB 2 (60): the demo's consensus data exist by then
         register_demo_step(demo_analyses, order=300)
         register_archive_tables()
+        register_activity_source()

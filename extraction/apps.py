@@ -12,6 +12,7 @@ class ExtractionConfig(AppConfig):
         from reviews.navigation import NavItem, register_nav
 
         from . import signals  # noqa: F401  (review setup, studies follow full-text inclusion)
+        from .activity import register as register_activity_source
         from .archive import register as register_archive_tables
         from .dashboard import extraction_panel
         from .demo import demo_extraction, demo_extraction_dichotomous
@@ -28,6 +29,7 @@ class ExtractionConfig(AppConfig):
         register_demo_step(demo_extraction, order=30)
         register_demo_step(demo_extraction_dichotomous, order=31)
         register_archive_tables()
+        register_activity_source()
         from .rob.views import register_rob_nav  # RoB 2: nav items, dashboard panel, demo step
 
         register_rob_nav()

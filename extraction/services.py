@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from reviews.errors import ConflictError, DomainError
 from reviews.models import Record, Review
+from reviews.services import setting_changes_log
 
 from . import selectors
 from .models import (
@@ -83,8 +84,16 @@ def extraction_settings_update(
     """Change the extraction mode and the multi-arm rule; studies already in consensus keep it."""
     with transaction.atomic():
         settings = extraction_setup(review=review, actor=actor)
+        before = {"mode": settings.mode, "multi_arm_rule": settings.multi_arm_rule}
         settings.mode, settings.multi_arm_rule = mode, multi_arm_rule
         settings.save()
+        setting_changes_log(
+            review=review,
+            actor=actor,
+            section="extraction",
+            before=before,
+            after={"mode": mode, "multi_arm_rule": multi_arm_rule},
+        )
     return settings
 
 

@@ -6,7 +6,7 @@ class ReviewsConfig(AppConfig):
     verbose_name = "Reviews"
 
     def ready(self) -> None:
-        from . import tasks  # noqa: F401  (registers the job kinds of this app)
+        from . import activity, tasks  # noqa: F401  (this app's activity source; job kinds)
         from .archive.tables import register as register_archive_tables
 
         register_archive_tables()

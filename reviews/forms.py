@@ -39,6 +39,34 @@ class ReviewForm(forms.ModelForm):
         } | {"eligibility_criteria": forms.Textarea(attrs={"rows": 6})}
 
 
+class ActivityFilterForm(forms.Form):
+    """The Activity page's filters: a person, a kind, a date range (both ends included)."""
+
+    person = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Person")
+    kind = forms.ChoiceField(required=False, label="Kind")
+    date_from = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, people: list[tuple[int, str]], kinds: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["person"].choices = [("", "Everyone"), *people]
+        self.fields["kind"].choices = [("", "Every kind"), *kinds.items()]
+        for name, field in self.fields.items():
+            css = "form-select" if name in ("person", "kind") else "form-control"
+            field.widget.attrs["class"] = f"{css} form-control-sm"
+
+    def clean(self) -> dict:
+        data = super().clean()
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and end < start:
+            raise forms.ValidationError("The end date comes before the start date.")
+        return data
+
+
 class ArchiveImportForm(forms.Form):
     archive = forms.FileField(
         label="Review archive (.zip)", help_text="A file exported from a review's settings page."

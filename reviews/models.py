@@ -429,3 +429,77 @@ class Job(models.Model):
     @property
     def label(self) -> str:
         return job_kind_label(self.kind)
+
+
+# --- History rows for the activity log (who decided what; the other apps keep their own) ---
+
+
+class MembershipChange(models.Model):
+    """Audit row: a member added, invited, given other roles or removed, and by whom."""
+
+    class Action(models.TextChoices):
+        INVITED = "invited", "Invited"
+        JOINED = "joined", "Joined"
+        ADDED = "added", "Added"
+        ROLES = "roles", "Roles changed"
+        REMOVED = "removed", "Removed"
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="membership_changes")
+    # The subject by name too: the account may be removed from the review (or renamed).
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    subject = models.CharField(max_length=254, help_text="Username, or the invited e-mail.")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    old_roles = models.CharField(max_length=60, blank=True)
+    new_roles = models.CharField(max_length=60, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["review", "-at"], name="membership_change_review_at")]
+
+    def __str__(self) -> str:
+        return f"{self.subject} {self.action} ({self.at:%Y-%m-%d})"
+
+
+class SettingChange(models.Model):
+    """Audit row: one setting of a review changed (protocol, screening, extraction, RoB 2)."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="setting_changes")
+    section = models.CharField(max_length=30)
+    field = models.CharField(max_length=60)
+    old = models.TextField(blank=True)
+    new = models.TextField(blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["review", "-at"], name="setting_change_review_at")]
+
+    def __str__(self) -> str:
+        return f"{self.section}.{self.field} changed ({self.at:%Y-%m-%d})"
+
+
+class DuplicateDecision(models.Model):
+    """Audit row: a pair merged, rejected or un-merged (the link keeps only the last)."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
+    link = models.ForeignKey(DuplicateLink, on_delete=models.CASCADE, related_name="decisions")
+    status = models.CharField(max_length=10, choices=DuplicateLink.Status.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"link {self.link_id} {self.status}"

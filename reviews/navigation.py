@@ -32,6 +32,7 @@ def nav_items() -> list[NavItem]:
 register_nav(NavItem("Dashboard", "reviews:dashboard", order=0, group="Review"))
 register_nav(NavItem("Protocol", "reviews:edit", Role.LEAD, order=5, group="Review"))
 register_nav(NavItem("Team", "reviews:members", order=10, group="Review"))
+register_nav(NavItem("Activity", "reviews:activity", Role.LEAD, order=12, group="Review"))
 register_nav(NavItem("Exclusion reasons", "reviews:exclusion_reasons", order=15, group="Review"))
 register_nav(NavItem("Search log", "reviews:searches", order=20, group="Identification"))
 register_nav(NavItem("Imports", "reviews:imports", order=25, group="Identification"))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-from .models import DuplicateLink, ImportBatch, Job, Record, Review, Search
+from .activity import ActivityQuery
+from .models import DuplicateLink, ImportBatch, Job, MembershipChange, Record, Review, Search
 
 
 def reviews_for_user(user: Any) -> QuerySet[Review]:
@@ -92,3 +96,32 @@ def job_unfinished(*, review: Review, kind: str, **params: Any) -> Job | None:
         if all(job.params.get(key) == value for key, value in params.items()):
             return job
     return None
+
+
+def activity_people(review: Review) -> list[tuple[int, str]]:
+    """Who can be picked on the Activity page: members and anyone the team history names."""
+    ids = set(review.memberships.values_list("user_id", flat=True))
+    ids |= set(
+        MembershipChange.objects.filter(review=review, user__isnull=False).values_list(
+            "user_id", flat=True
+        )
+    )
+    users = get_user_model().objects.filter(pk__in=ids).order_by("username")
+    return list(users.values_list("pk", "username"))
+
+
+def activity_query(review: Review, data: dict, *, limit: int | None) -> ActivityQuery:
+    """The query for a valid ActivityFilterForm's data (dates in the current time zone)."""
+    tz = timezone.get_current_timezone()
+
+    def start_of(day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+
+    return ActivityQuery(
+        review=review,
+        actor_id=data.get("person"),
+        kinds=frozenset([data["kind"]] if data.get("kind") else []),
+        since=start_of(data["date_from"]) if data.get("date_from") else None,
+        until=start_of(data["date_to"] + dt.timedelta(days=1)) if data.get("date_to") else None,
+        limit=limit,
+    )

@@ -32,15 +32,18 @@ from .importing import (
 )
 from .job_queue import dispatch_job
 from .models import (
+    DuplicateDecision,
     DuplicateLink,
     ExclusionReason,
     ImportBatch,
     Invitation,
     Job,
     Membership,
+    MembershipChange,
     Record,
     Review,
     Search,
+    SettingChange,
     Stage,
 )
 from .rows import SpillError, dedup_key_values, read_spill, record_row, without_nul, write_spill
@@ -90,7 +93,16 @@ def review_create(*, creator: Any, title: str, **fields: Any) -> Review:
         created_by=creator,
         **fields,
     )
-    Membership.objects.create(review=review, user=creator, is_lead=True, is_reviewer=True)
+    membership = Membership.objects.create(
+        review=review, user=creator, is_lead=True, is_reviewer=True
+    )
+    membership_log(
+        review=review,
+        actor=creator,
+        action=MembershipChange.Action.ADDED,
+        user=creator,
+        new_roles=roles_label(membership),
+    )
     exclusion_reasons_seed(review=review)
     return review
 
@@ -106,6 +118,35 @@ def exclusion_reasons_seed(*, review: Review) -> None:
     ExclusionReason.objects.bulk_create(reasons, ignore_conflicts=True)
 
 
+def roles_label(holder: Any) -> str:
+    """ "lead, reviewer": the roles a membership or invitation holds, for the history."""
+    flags = (("lead", holder.is_lead), ("reviewer", holder.is_reviewer))
+    flags += (("adjudicator", holder.is_adjudicator),)
+    return ", ".join(name for name, on in flags if on)
+
+
+def membership_log(
+    *,
+    review: Review,
+    actor: Any,
+    action: str,
+    user: Any = None,
+    subject: str = "",
+    old_roles: str = "",
+    new_roles: str = "",
+) -> MembershipChange:
+    """Write the history row of a change to the team."""
+    return MembershipChange.objects.create(
+        review=review,
+        user=user,
+        subject=subject or (user.username if user else ""),
+        action=action,
+        old_roles=old_roles,
+        new_roles=new_roles,
+        actor=actor,
+    )
+
+
 def membership_set_roles(
     *, membership: Membership, actor: Any, is_lead: bool, is_reviewer: bool, is_adjudicator: bool
 ) -> Membership:
@@ -116,12 +157,22 @@ def membership_set_roles(
         review = Review.objects.select_for_update().get(pk=membership.review_id)
         if membership.is_lead and not is_lead:
             _ensure_other_lead(review, membership)
+        old = roles_label(membership)
         membership.is_lead, membership.is_reviewer, membership.is_adjudicator = (
             is_lead,
             is_reviewer,
             is_adjudicator,
         )
         membership.save(update_fields=["is_lead", "is_reviewer", "is_adjudicator"])
+        if roles_label(membership) != old:
+            membership_log(
+                review=review,
+                actor=actor,
+                action=MembershipChange.Action.ROLES,
+                user=membership.user,
+                old_roles=old,
+                new_roles=roles_label(membership),
+            )
     return membership
 
 
@@ -130,7 +181,65 @@ def membership_remove(*, membership: Membership, actor: Any) -> None:
         review = Review.objects.select_for_update().get(pk=membership.review_id)
         if membership.is_lead:
             _ensure_other_lead(review, membership)
+        membership_log(
+            review=review,
+            actor=actor,
+            action=MembershipChange.Action.REMOVED,
+            user=membership.user,
+            old_roles=roles_label(membership),
+        )
         membership.delete()
+
+
+def setting_changes_log(
+    *, review: Review, actor: Any, section: str, before: dict[str, Any], after: dict[str, Any]
+) -> int:
+    """One history row per setting whose value changed; returns how many changed."""
+    rows = [
+        SettingChange(
+            review=review,
+            section=section,
+            field=name,
+            old=_setting_text(before.get(name)),
+            new=_setting_text(value),
+            actor=actor,
+        )
+        for name, value in after.items()
+        if before.get(name) != value
+    ]
+    SettingChange.objects.bulk_create(rows)
+    return len(rows)
+
+
+def _setting_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def review_update(
+    *, review: Review, actor: Any, section: str = "protocol", **values: Any
+) -> Review:
+    """Change a review's protocol or settings fields; each change is kept with its actor.
+
+    Blinding has its own service (``screening.services.blinding_set``) and history.
+    """
+    editable = {f.name for f in Review._meta.concrete_fields} - {"id", "slug", "blinded"}
+    unknown = set(values) - editable
+    if unknown:
+        raise DomainError(f"Not a setting of a review: {', '.join(sorted(unknown))}.")
+    with transaction.atomic():
+        review = Review.objects.select_for_update().get(pk=review.pk)
+        before = {name: getattr(review, name) for name in values}
+        for name, value in values.items():
+            setattr(review, name, value)
+        review.save(update_fields=list(values) or None)
+        setting_changes_log(
+            review=review, actor=actor, section=section, before=before, after=values
+        )
+    return review
 
 
 def _ensure_other_lead(review: Review, membership: Membership) -> None:
@@ -158,15 +267,25 @@ def invitation_create(
     ).first()
     if existing and review.memberships.filter(user=existing).exists():
         raise ConflictError(f"{existing.username} is already a member of this review.")
-    return Invitation.objects.create(
-        review=review,
-        email=email,
-        username=username,
-        is_lead=is_lead,
-        is_reviewer=is_reviewer,
-        is_adjudicator=is_adjudicator,
-        invited_by=actor,
-    )
+    with transaction.atomic():
+        invitation = Invitation.objects.create(
+            review=review,
+            email=email,
+            username=username,
+            is_lead=is_lead,
+            is_reviewer=is_reviewer,
+            is_adjudicator=is_adjudicator,
+            invited_by=actor,
+        )
+        membership_log(
+            review=review,
+            actor=actor,
+            action=MembershipChange.Action.INVITED,
+            user=existing,
+            subject=username or email,
+            new_roles=roles_label(invitation),
+        )
+    return invitation
 
 
 def invitation_accept(*, invitation: Invitation, user: Any) -> Membership:
@@ -190,6 +309,13 @@ def invitation_accept(*, invitation: Invitation, user: Any) -> Membership:
             raise ConflictError("You are already a member of this review.") from exc
         invitation.accepted_by, invitation.accepted_at = user, timezone.now()
         invitation.save(update_fields=["accepted_by", "accepted_at"])
+        membership_log(
+            review=invitation.review,
+            actor=user,
+            action=MembershipChange.Action.JOINED,
+            user=user,
+            new_roles=roles_label(membership),
+        )
     return membership
 
 
@@ -537,6 +663,9 @@ def duplicate_decide(*, link: DuplicateLink, actor: Any, is_duplicate: bool) -> 
         link.status = DuplicateLink.Status.MERGED if is_duplicate else DuplicateLink.Status.REJECTED
         link.decided_by, link.decided_at = actor, timezone.now()
         link.save(update_fields=["status", "decided_by", "decided_at"])
+        DuplicateDecision.objects.create(
+            review_id=link.review_id, link=link, status=link.status, actor=actor
+        )
     return link
 
 
@@ -552,6 +681,9 @@ def duplicate_undo(*, link: DuplicateLink, actor: Any) -> DuplicateLink:
         link.status = DuplicateLink.Status.UNDONE
         link.decided_by, link.decided_at = actor, timezone.now()
         link.save(update_fields=["status", "decided_by", "decided_at"])
+        DuplicateDecision.objects.create(
+            review_id=link.review_id, link=link, status=link.status, actor=actor
+        )
     return link
 
 

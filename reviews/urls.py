@@ -11,6 +11,8 @@ urlpatterns = [
     # One review
     path("reviews/<slug:slug>/", views.dashboard, name="dashboard"),
     path("reviews/<slug:slug>/protocol/", views.review_edit, name="edit"),
+    path("reviews/<slug:slug>/activity/", views.activity, name="activity"),
+    path("reviews/<slug:slug>/activity.csv", views.activity_csv, name="activity_csv"),
     path("reviews/<slug:slug>/archive/export/", views.review_export, name="archive_export"),
     path("reviews/<slug:slug>/archive/import/", views.review_import, name="archive_import"),
     path("reviews/<slug:slug>/archive/exports/", views.archive_prepare, name="archive_prepare"),

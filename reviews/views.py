@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import tempfile
 import uuid
 
@@ -12,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,12 +22,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from . import selectors, services, tasks
 from .access import review_view
+from .activity import activity_kinds, activity_list
 from .archive import ArchiveError
 from .archive.export import review_export as archive_export
 from .archive.restore import review_import as archive_import
 from .dashboard import panels_for
 from .errors import ConflictError, DomainError
 from .forms import (
+    ActivityFilterForm,
     ArchiveImportForm,
     CsvMappingForm,
     ExclusionReasonForm,
@@ -86,7 +90,7 @@ def dashboard(request: HttpRequest, review) -> HttpResponse:
 def review_edit(request: HttpRequest, review) -> HttpResponse:
     form = ReviewForm(request.POST or None, instance=review)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        services.review_update(review=review, actor=request.user, **form.cleaned_data)
         messages.success(request, "Protocol saved.")
         return redirect(review)
     return render(
@@ -95,6 +99,78 @@ def review_edit(request: HttpRequest, review) -> HttpResponse:
         {"review": review, "form": form, "import_form": ArchiveImportForm()},
         status=400 if form.errors else 200,
     )
+
+
+# --- Activity ------------------------------------------------------------------------------
+
+ACTIVITY_PAGE = 500  # newest items shown; the CSV holds all
+
+
+def _activity_form(request: HttpRequest, review) -> ActivityFilterForm:
+    return ActivityFilterForm(
+        request.GET or None, people=selectors.activity_people(review), kinds=activity_kinds()
+    )
+
+
+@require_GET
+@review_view(Role.LEAD)
+def activity(request: HttpRequest, review) -> HttpResponse:
+    """Who decided what, from every app's history (leads only: it shows blinded votes)."""
+    form = _activity_form(request, review)
+    valid = form.is_bound is False or form.is_valid()
+    items = []
+    if valid:
+        data = form.cleaned_data if form.is_bound else {}
+        query = selectors.activity_query(review, data, limit=ACTIVITY_PAGE + 1)
+        items = list(activity_list(query))
+    kinds = activity_kinds()
+    context = {
+        "review": review,
+        "form": form,
+        "items": [(a, kinds.get(a.kind, a.kind)) for a in items[:ACTIVITY_PAGE]],
+        "more": len(items) > ACTIVITY_PAGE,
+        "limit": ACTIVITY_PAGE,
+    }
+    return render(request, "reviews/activity.html", context, status=200 if valid else 400)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_cell(value: str) -> str:
+    # Spreadsheet formula injection: notes, labels and file names are user input.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+@require_GET
+@review_view(Role.LEAD)
+def activity_csv(request: HttpRequest, review) -> HttpResponse:
+    form = _activity_form(request, review)
+    if form.is_bound and not form.is_valid():
+        return HttpResponse(
+            "Invalid filter: " + "; ".join(m for ms in form.errors.values() for m in ms),
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    data = form.cleaned_data if form.is_bound else {}
+    items = activity_list(selectors.activity_query(review, data, limit=None))
+    kinds = activity_kinds()
+    writer = csv.writer(_Echo())
+    header = ["when (UTC)", "person", "kind", "action", "subject", "detail"]
+
+    def rows():
+        yield writer.writerow(header)
+        for a in items:
+            when = a.at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+            cells = [a.actor, kinds.get(a.kind, a.kind), a.action, a.subject, a.detail]
+            yield writer.writerow([when, *(_csv_cell(str(c)) for c in cells)])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    name = f"{review.slug}-activity-{timezone.localdate():%Y-%m-%d}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 # --- Archives ------------------------------------------------------------------------------

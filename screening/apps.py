@@ -12,6 +12,7 @@ class ScreeningConfig(AppConfig):
         from reviews.navigation import NavItem, register_nav
 
         from . import signals, tasks  # noqa: F401  (the blinding audit; job kinds)
+        from .activity import register as register_activity_source
         from .archive import register as register_archive_tables
         from .dashboard import screening_panel
         from .demo import demo_screening
@@ -31,3 +32,4 @@ class ScreeningConfig(AppConfig):
         register_panel(screening_panel, order=20)
         register_demo_step(demo_screening, order=20)
         register_archive_tables()
+        register_activity_source()

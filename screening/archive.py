@@ -90,6 +90,8 @@ def register() -> None:
         Table(m.RecordCorrection, "review"),
         Table(m.PrismaExtra, "review"),
         Table(m.BlindingChange, "review"),
+        Table(m.StoppingRule, "review"),
+        Table(m.StoppingRuleChange, "review"),
     )
     register_exclusion("screening.claim", "claims are leases that expire within minutes")
     register_exclusion(

@@ -762,7 +762,6 @@ def export_included(request: HttpRequest, review) -> HttpResponse:
 
 @review_view(Role.LEAD)
 def screening_settings(request: HttpRequest, review) -> HttpResponse:
-    was_blinded = review.blinded
     rule = StoppingRule.objects.filter(review=review).first() or StoppingRule(review=review)
     initial = {
         "target_recall": round(100 * rule.target_recall, 1),
@@ -770,11 +769,13 @@ def screening_settings(request: HttpRequest, review) -> HttpResponse:
     }
     form = ScreeningSettingsForm(request.POST or None, instance=review, initial=initial)
     if request.method == "POST" and form.is_valid():
-        blinded = form.cleaned_data["blinded"]
+        # each setting is kept in the review's history; blinding has its own service
+        values = {name: form.cleaned_data[name] for name in form._meta.fields}
+        blinded = values.pop("blinded")
         with transaction.atomic():
-            obj = form.save(commit=False)
-            obj.blinded = was_blinded  # the switch goes through the logged service below
-            obj.save()
+            obj = review_services.review_update(
+                review=review, actor=request.user, section="screening", **values
+            )
             services.blinding_set(review=obj, actor=request.user, blinded=blinded)
             # Left empty: the rule keeps what it had.
             target = form.cleaned_data["target_recall"] or initial["target_recall"]

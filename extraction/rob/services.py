@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from reviews.errors import ConflictError, DomainError
 from reviews.models import Membership, Review, Role
+from reviews.services import setting_changes_log
 
 from .algorithm import (
     BIAS_DIRECTIONS,
@@ -239,8 +240,16 @@ def rob_settings_update(
             "(it would orphan them).",
             field="unit",
         )
+    before = {"unit": settings.unit, "missing_threshold": settings.missing_threshold}
     settings.unit, settings.missing_threshold = unit, missing_threshold
     settings.save()
+    setting_changes_log(
+        review=review,
+        actor=actor,
+        section="rob",
+        before=before,
+        after={"unit": unit, "missing_threshold": missing_threshold},
+    )
     return settings
 
 

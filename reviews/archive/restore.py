@@ -26,7 +26,8 @@ from django.core.validators import validate_slug
 from django.db import DatabaseError, IntegrityError, connections, models, router, transaction
 from django.utils import timezone
 
-from reviews.models import Membership, Review
+from reviews.models import Membership, MembershipChange, Review
+from reviews.services import membership_log, membership_set_roles, roles_label
 
 from .export import REVIEW_LABEL
 from .format import (
@@ -321,14 +322,27 @@ class _Import:
         setattr(obj, field.attname, stored)
 
     def make_lead(self, user: Any) -> None:
+        """The lead who imports from the web must be able to open the new review."""
         membership = Membership.objects.filter(review=self.review, user=user).first()
         if membership is None:
-            Membership.objects.create(
+            membership = Membership.objects.create(
                 review=self.review, user=user, is_lead=True, is_reviewer=False
             )
+            membership_log(
+                review=self.review,
+                actor=user,
+                action=MembershipChange.Action.ADDED,
+                user=user,
+                new_roles=roles_label(membership),
+            )
         elif not membership.is_lead:
-            membership.is_lead = True
-            membership.save(update_fields=["is_lead"])
+            membership_set_roles(
+                membership=membership,
+                actor=user,
+                is_lead=True,
+                is_reviewer=membership.is_reviewer,
+                is_adjudicator=membership.is_adjudicator,
+            )
 
 
 def _insert(model: type[models.Model], objs: list[models.Model]) -> list[int]:

@@ -19,5 +19,8 @@ def register() -> None:
         Table(m.ImportBatch, "review", skip=("rows",)),
         Table(m.Record, "review"),
         Table(m.DuplicateLink, "review"),
+        Table(m.DuplicateDecision, "review"),
+        Table(m.MembershipChange, "review"),
+        Table(m.SettingChange, "review"),
     )
     register_exclusion("reviews.job", "background jobs are runs of work, not review data")
