@@ -227,6 +227,7 @@ def test_the_demo_review_shows_every_kind_of_activity(db):
         status="pending",
     )
     services.duplicate_decide(link=pending, actor=lead, is_duplicate=False)
+    screening.stopping_rule_set(review=review, actor=lead, target_recall=0.9, confidence=0.9)
     item = screening.next_item_claim(review=review, stage="ta", actor=alice.user)
     vote(review, item.record, alice.user, "maybe")
     screening.vote_undo(review=review, stage="ta", actor=alice.user)
