@@ -148,7 +148,7 @@ def decisions_import(
         )
     screening_services.items_sync(review, force=True)
     summary: dict[str, Any] = {"records": len(records), "resolved": 0, "votes": 0, "skipped": []}
-    with transaction.atomic():
+    with transaction.atomic(), screening_services.ranking_notes_batched():
         for record_id, decisions in parsed:
             try:
                 for d in decisions:

@@ -7,9 +7,12 @@ Every function that changes who screens a record locks the record's
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -583,9 +586,36 @@ def _resolve(
             defaults={"review": review, "priority": item.priority, "relevance": item.relevance},
         )
     if item.stage == Stage.TITLE_ABSTRACT:
-        # robust: the vote is committed; a failed refit is logged and must not fail it.
-        transaction.on_commit(lambda: ranking.ranking_note_resolution(review.pk), robust=True)
+        batched = _RANKING_NOTES.get()
+        if batched is not None:
+            batched.add(review.pk)
+        else:
+            # robust: the vote is committed; a failed refit is logged and must not fail it.
+            transaction.on_commit(lambda: ranking.ranking_note_resolution(review.pk), robust=True)
     return resolution
+
+
+# Review ids whose ranking hears of new resolutions once, at the end of a batch (an
+# imported set of decisions), instead of once per resolution.
+_RANKING_NOTES: contextvars.ContextVar[set[int] | None] = contextvars.ContextVar(
+    "screening_ranking_notes", default=None
+)
+
+
+@contextmanager
+def ranking_notes_batched() -> Iterator[None]:
+    """Within this block, title/abstract resolutions tell the ranking once, on commit,
+    per review (thousands of imported decisions must not queue thousands of refits)."""
+    token = _RANKING_NOTES.set(set())
+    try:
+        yield
+    finally:
+        review_ids = _RANKING_NOTES.get() or set()
+        _RANKING_NOTES.reset(token)
+        for review_id in review_ids:
+            transaction.on_commit(
+                lambda rid=review_id: ranking.ranking_note_resolution(rid), robust=True
+            )
 
 
 @retry_transient()

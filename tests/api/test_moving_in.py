@@ -232,3 +232,22 @@ def test_detect_tool():
     assert tools.detect_tool(["key", "title", "notes"]) == "rayyan"
     assert tools.detect_tool(["Title", "Covidence #"]) == "covidence"
     assert tools.detect_tool(["title"]) is None
+
+
+def test_a_batch_of_imported_decisions_tells_the_ranking_once(
+    api, cast, monkeypatch, django_capture_on_commit_callbacks
+):
+    from screening import ranking
+    from tests.screening.factories import pair, records
+
+    calls = []
+    monkeypatch.setattr(ranking, "ranking_note_resolution", lambda rid: calls.append(rid))
+    batch = _import(api, cast, "asreview_export.csv")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _decide(api, cast, batch, tool="asreview").json()["resolved"] == 4
+    assert calls == [cast.review.pk]
+    # Outside a batch, each resolution still tells it (the reviewers' path is unchanged).
+    (record,) = records(cast.review, 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        pair(cast.review, record, cast.alice, cast.bob, "include", "include")
+    assert calls == [cast.review.pk, cast.review.pk]
