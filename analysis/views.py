@@ -79,6 +79,7 @@ def analysis_index(request: HttpRequest, review) -> HttpResponse:
                 "analysis": analysis,
                 "row": report.row("all"),
                 "cells": exports.formatted_cells(report.row("all"), report.settings.measure),
+                "measure": report.settings.measure,
                 "left_out": len(ad.left_out),
                 "method": method_text(report),
             }

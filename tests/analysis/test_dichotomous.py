@@ -133,6 +133,10 @@ def test_risk_ratio_by_mantel_haenszel_equals_the_engine(client, linde):
     svg = client.get(reverse("analysis:forest", kwargs={**kw, "fmt": "svg"})).content.decode()
     assert "Risk ratio (log scale)" in svg and "Intervention" in svg and "19/30" in svg
     assert client.get(reverse("analysis:funnel", kwargs={**kw, "fmt": "png"})).status_code == 200
+    index = client.get(reverse("analysis:index", kwargs={"slug": cast.review.slug}))
+    assert f"RR {expected}" in index.content.decode()
+    dashboard = client.get(reverse("reviews:dashboard", kwargs={"slug": cast.review.slug}))
+    assert f"RR = {expected}" in dashboard.content.decode()
 
 
 @pytest.mark.django_db
