@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.utils import timezone
 
 from . import services
 from .errors import DomainError
@@ -43,8 +44,8 @@ class Progress:
         self._write(percent, message[:300])
 
     def _write(self, percent: int, message: str) -> None:
-        sql = f"UPDATE {Job._meta.db_table} SET progress = %s, message = %s WHERE id = %s"  # noqa: S608
-        params = [percent, message, self.job_id]
+        sql = f"UPDATE {Job._meta.db_table} SET progress = %s, message = %s, heartbeat_at = %s WHERE id = %s"  # noqa: S608
+        params = [percent, message, timezone.now(), self.job_id]
         if connection.in_atomic_block and connection.vendor == "postgresql":
             if self._side is None:
                 self._side = connections.create_connection(DEFAULT_DB_ALIAS)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 from .job_queue import job_kind_label
 
@@ -410,6 +412,9 @@ class Job(models.Model):
     celery_task_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Last sign of life of a running job (started, progress): a job silent for longer than
+    # REVIEWFLOW_JOB_STALLED_AFTER seconds may be run again by a lead.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -425,6 +430,15 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in {self.Status.SUCCEEDED, self.Status.FAILED}
+
+    @property
+    def is_stalled(self) -> bool:
+        """Queued or running, and silent for too long: its worker may have died."""
+        if self.is_finished:
+            return False
+        last = self.heartbeat_at or self.created_at
+        limit = dt.timedelta(seconds=getattr(settings, "REVIEWFLOW_JOB_STALLED_AFTER", 900))
+        return last is not None and timezone.now() - last > limit
 
     @property
     def label(self) -> str:

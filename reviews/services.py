@@ -736,10 +736,19 @@ def job_start(*, job_id: int, task_id: str) -> Job | None:
             return None
         job.status = Job.Status.RUNNING
         job.attempts += 1
-        job.started_at = timezone.now()
+        job.started_at = job.heartbeat_at = timezone.now()
         job.celery_task_id = task_id or job.celery_task_id
         job.message = "Started" if job.attempts == 1 else f"Started again (attempt {job.attempts})"
-        job.save(update_fields=["status", "attempts", "started_at", "celery_task_id", "message"])
+        job.save(
+            update_fields=[
+                "status",
+                "attempts",
+                "started_at",
+                "heartbeat_at",
+                "celery_task_id",
+                "message",
+            ]
+        )
     return job
 
 
@@ -765,13 +774,19 @@ def job_fail(*, job: Job, error: str) -> Job:
 
 
 def job_retry(*, job: Job, actor: Any) -> Job:
-    """Queue a failed job again, from its stored parameters; the message names who did."""
+    """Queue a failed or stalled job again, from its stored parameters; the message names who.
+
+    A stalled job (no sign of life for REVIEWFLOW_JOB_STALLED_AFTER) lost its worker, or its
+    thread when the web process restarted (`make run`); running it again is safe, as every
+    job is (see `reviews.jobs.run_job`).
+    """
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job.pk)
-        if job.status != Job.Status.FAILED:
-            raise ConflictError("Only a failed job can be run again.")
+        if job.status != Job.Status.FAILED and not job.is_stalled:
+            raise ConflictError("Only a failed or stalled job can be run again.")
         job.status, job.progress, job.error = Job.Status.QUEUED, 0, ""
         job.finished_at = None
+        job.heartbeat_at = timezone.now()
         job.celery_task_id = uuid.uuid4().hex
         job.message = f"Queued again by {actor.get_username()}"[:300]
         job.save(
@@ -780,6 +795,7 @@ def job_retry(*, job: Job, actor: Any) -> Job:
                 "progress",
                 "error",
                 "finished_at",
+                "heartbeat_at",
                 "celery_task_id",
                 "message",
             ]

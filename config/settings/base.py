@@ -249,6 +249,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # Without a broker (make run) jobs run in a thread of the web process, so that the page that
 # started one can show its progress; tests turn this off to run them in the calling thread.
 REVIEWFLOW_JOBS_IN_THREAD = CELERY_TASK_ALWAYS_EAGER
+# A queued or running job silent this long (no progress written) may be run again by a lead.
+REVIEWFLOW_JOB_STALLED_AFTER = env_int("REVIEWFLOW_JOB_STALLED_AFTER", 15 * 60)
 
 # Caches (progress counters, the items-in-step check, analysis reports) are shared by every
 # app server when Redis is there; a per-process memory cache otherwise (`make run`).

@@ -64,6 +64,27 @@ def test_a_failed_job_shows_its_error_and_a_lead_may_run_it_again(client, cast):
     assert client.post(_url(job) + "retry/").status_code == 409
 
 
+def test_a_stalled_job_may_be_run_again_a_live_one_not(client, cast):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    live = JobFactory(review=cast.review, status=Job.Status.RUNNING, error="")
+    live.heartbeat_at = timezone.now() - dt.timedelta(minutes=5)
+    live.save()
+    stalled = JobFactory(review=cast.review, status=Job.Status.RUNNING, error="", attempts=1)
+    stalled.heartbeat_at = timezone.now() - dt.timedelta(minutes=20)  # its worker died
+    stalled.save()
+    client.force_login(cast.lead)
+    assert "Run it again" not in client.get(_url(live), **HTMX).content.decode()
+    assert client.post(_url(live) + "retry/").status_code == 409
+    html = client.get(_url(stalled), **HTMX).content.decode()
+    assert "may have stopped" in html and "Run it again" in html
+    assert client.post(_url(stalled) + "retry/").status_code == 302
+    stalled.refresh_from_db()
+    assert stalled.status == Job.Status.SUCCEEDED and stalled.attempts == 2
+
+
 def test_another_reviews_job_is_not_found(client, cast, other_review):
     job = JobFactory(review=other_review)
     client.force_login(cast.lead)
