@@ -160,7 +160,10 @@ def analysis_create(request: HttpRequest, review) -> HttpResponse:
         else:
             messages.success(request, f"Analysis “{analysis.title}” created.")
             return redirect("analysis:detail", slug=review.slug, analysis_id=analysis.pk)
-    return render(request, "analysis/analysis_form.html", {"review": review, "form": form})
+    status = 400 if form.errors else 200  # a refused value (another review's window too)
+    return render(
+        request, "analysis/analysis_form.html", {"review": review, "form": form}, status=status
+    )
 
 
 def _field_of(form, exc: DomainError) -> str | None:
@@ -188,7 +191,9 @@ def analysis_edit(request: HttpRequest, review, analysis_id: int) -> HttpRespons
             messages.success(request, "Analysis saved.")
             return redirect("analysis:detail", slug=review.slug, analysis_id=analysis.pk)
     context = {"review": review, "form": form, "analysis": analysis}
-    return render(request, "analysis/analysis_form.html", context)
+    return render(
+        request, "analysis/analysis_form.html", context, status=400 if form.errors else 200
+    )
 
 
 @require_POST

@@ -13,6 +13,7 @@ from typing import IO, Any, BinaryIO
 
 from django.contrib.auth import get_user_model
 from django.core.files import File
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import TemporaryUploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
@@ -468,6 +469,18 @@ def import_preview(
                         stored.storage.delete(stored.name)
             raise _storage_error(filename, exc) from exc
     return batch
+
+
+def upload_store(*, name: str, upload: Any) -> str:
+    """Store an upload under `name` (or a free variant of it); return the stored name.
+
+    Raises DomainError when the disk is full or the upload directory unwritable; the
+    storage (reviews.storage.AtomicFileSystemStorage) then leaves no partial file.
+    """
+    try:
+        return default_storage.save(name, upload)
+    except OSError as exc:
+        raise _storage_error(name, exc) from exc
 
 
 def _storage_error(filename: str, exc: OSError) -> DomainError:

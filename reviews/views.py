@@ -413,17 +413,17 @@ def import_upload(request: HttpRequest, review) -> HttpResponse:
         upload = form.cleaned_data["file"]
         fmt = form.cleaned_data["format"] or None
         search = form.cleaned_data["search"]
-        if _needs_csv_mapping(upload, fmt):
-            token = _stash_upload(request, upload, search)
-            return redirect("reviews:import_map", slug=review.slug, token=token)
         try:
+            if _needs_csv_mapping(upload, fmt):
+                token = _stash_upload(request, upload, search)
+                return redirect("reviews:import_map", slug=review.slug, token=token)
             services.import_check(file=upload, fmt=fmt)
+            # The upload is on disk already (TemporaryFileUploadHandler); a job reads the
+            # stored copy: the request does not wait for the parse.
+            path = services.upload_store(name=_upload_name(review, upload.name), upload=upload)
         except DomainError as exc:
             _form_error(form, exc)
         else:
-            # The upload is on disk already (TemporaryFileUploadHandler); storing it moves
-            # the file, and a job reads it: the request does not wait for the parse.
-            path = default_storage.save(_upload_name(review, upload.name), upload)
             job = services.job_create(
                 review=review,
                 kind=tasks.IMPORT_PREVIEW,
@@ -467,7 +467,7 @@ def _needs_csv_mapping(upload, fmt: str | None) -> bool:
 
 def _stash_upload(request: HttpRequest, upload, search) -> str:
     token = uuid.uuid4().hex
-    path = default_storage.save(f"imports/pending/{token}.csv", upload)
+    path = services.upload_store(name=f"imports/pending/{token}.csv", upload=upload)
     request.session[f"csv-upload-{token}"] = {
         "path": path,
         "name": upload.name,

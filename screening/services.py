@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
+import logging
 import random
 import time
 from collections.abc import Iterator
@@ -45,6 +46,8 @@ from .models import (
     VoteChange,
 )
 from .selectors import records_signature
+
+log = logging.getLogger(__name__)
 
 CLAIM_MINUTES = 30
 QUEUE_ATTEMPTS = 50
@@ -713,11 +716,11 @@ def _check_pdf(upload: Any) -> str:
     if not name.endswith(".pdf") and content_type != "application/pdf":
         raise DomainError("Only PDF files can be uploaded as full texts.", field="file")
     upload.seek(0)
-    head = upload.read(1024)
-    # The PDF specification allows junk before the header, but not much; readers look in
-    # the first 1024 bytes, and so do we.
-    if PDF_MAGIC not in head:
-        raise DomainError("This file is not a PDF (no %PDF- header).", field="file")
+    head = upload.read(len(PDF_MAGIC))
+    # Readers tolerate junk before the header, but a file that starts with anything else
+    # may be another type in disguise (an HTML page with "%PDF-" further in): refused.
+    if head != PDF_MAGIC:
+        raise DomainError("This file is not a PDF (it does not start with %PDF-).", field="file")
     upload.seek(0)
     digest = hashlib.sha256()
     for chunk in upload.chunks():
@@ -741,7 +744,15 @@ def fulltext_upload(*, review: Review, record_id: int, actor: Any, upload: Any) 
         fulltext.size = upload.size
         fulltext.not_retrievable = False
         fulltext.uploaded_by = actor
-        fulltext.file.save("fulltext.pdf", upload, save=False)
+        try:
+            fulltext.file.save("fulltext.pdf", upload, save=False)
+        except OSError as exc:  # disk full, upload directory unwritable: no file is left
+            log.error("Full text of record %s could not be stored: %s", record_id, exc)
+            raise DomainError(
+                "The server could not store the PDF (its disk is full or not writable). "
+                "Nothing was saved; try again later or tell the administrator.",
+                field="file",
+            ) from exc
         stored = fulltext.file.name
         try:
             fulltext.save()

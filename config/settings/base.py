@@ -164,7 +164,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Bootstrap comes from the xstatic-bootstrap package: no CDN, no vendored copy.
 STATICFILES_DIRS = [("bootstrap", xstatic.pkg.bootstrap.BASE_DIR)]
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Uploads appear whole or not at all (a full disk leaves no truncated file).
+    "default": {"BACKEND": "reviews.storage.AtomicFileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True

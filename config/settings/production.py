@@ -86,7 +86,8 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # hashed names and pre-compressed copies, so they can be cached for ever.
 STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Uploads appear whole or not at all (a full disk leaves no truncated file).
+    "default": {"BACKEND": "reviews.storage.AtomicFileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = False

@@ -301,7 +301,7 @@ def test_lead_defines_an_analysis_through_the_form(client, cast, six):
     assert report.row("all").k == 6 and report.settings.multiple_outcomes == "average"
     # the same title twice is refused with a message, nothing saved
     again = client.post(url, post)
-    assert again.status_code == 200 and "already an analysis called" in again.content.decode()
+    assert again.status_code == 400 and "already an analysis called" in again.content.decode()
     # a filter no study matches leaves every study out, each with the reason
     edit = reverse("analysis:edit", kwargs={"slug": cast.review.slug, "analysis_id": analysis.pk})
     assert client.post(edit, {**post, "filter_diagnosis": "Anxiety"}).status_code == 302

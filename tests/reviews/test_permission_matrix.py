@@ -130,3 +130,165 @@ def test_roles_map_as_documented(cast):
     assert alice.has_role(Role.REVIEWER) and not alice.has_role(Role.ADJUDICATOR)
     assert not alice.has_role(Role.LEAD)
     assert carol.has_role(Role.ADJUDICATOR) and not carol.has_role(Role.REVIEWER)
+
+
+# --- Ids of another review's objects in POSTed form fields -----------------------------------
+# The URL is this review's, the form field names an object of `other-review`: the request is
+# refused (a 404, or a 400 form error naming the field) and nothing is written with it.
+
+
+def _foreign(cast, other_review) -> dict:
+    """Objects of the other review, and this review's record/study to post about."""
+    from analysis import services as analysis_services
+    from extraction import services as extraction_services
+    from extraction.models import Study
+    from reviews.models import ExclusionReason, Stage
+    from reviews.services import exclusion_reasons_seed
+    from screening import services as screening_services
+    from tests.extraction.factories import with_structure
+    from tests.factories import RecordFactory, SearchFactory
+
+    exclusion_reasons_seed(review=other_review)
+    other_study = extraction_services.study_create(
+        review=other_review, records=[RecordFactory(review=other_review)], actor=cast.outsider
+    )
+    other_structure = with_structure(other_study, cast.outsider)
+    study = extraction_services.study_create(
+        review=cast.review, records=[RecordFactory(review=cast.review)], actor=cast.lead
+    )
+    structure = with_structure(study, cast.lead)
+    record = RecordFactory(review=cast.review)
+    screening_services.items_sync(cast.review)
+    return {
+        "record": record,
+        "study": study,
+        "structure": structure,
+        "other_study": other_study,
+        "other_structure": other_structure,
+        "other_study_2": Study.objects.get(pk=other_study.pk),
+        "reason": ExclusionReason.objects.filter(
+            review=other_review, stage=Stage.TITLE_ABSTRACT
+        ).first(),
+        "search": SearchFactory(review=other_review),
+        "window": analysis_services.windows_ensure_default(
+            review=other_review, actor=cast.outsider
+        )[0],
+    }
+
+
+def _refused(response) -> None:
+    assert response.status_code in (400, 404), response.status_code
+
+
+def test_vote_with_another_reviews_exclusion_reason_is_refused(client, cast, other_review):
+    from screening.models import Vote
+
+    f = _foreign(cast, other_review)
+    client.force_login(cast.alice)
+    url = f"/reviews/{cast.review.slug}/screening/ta/records/{f['record'].pk}/vote/"
+    _refused(client.post(url, {"decision": "exclude", "reason": f["reason"].pk}))
+    assert not Vote.objects.filter(reason=f["reason"]).exists()
+
+
+def test_adjudication_with_another_reviews_exclusion_reason_is_refused(client, cast, other_review):
+    from screening import services as screening_services
+    from screening.models import Resolution
+
+    f = _foreign(cast, other_review)
+    for user, decision in ((cast.alice, "include"), (cast.bob, "exclude")):
+        screening_services.vote_cast(
+            review=cast.review, record_id=f["record"].pk, stage="ta", actor=user, decision=decision
+        )
+    client.force_login(cast.carol)
+    url = f"/reviews/{cast.review.slug}/screening/conflicts/ta/{f['record'].pk}/"
+    _refused(client.post(url, {"decision": "exclude", "reason": f["reason"].pk}))
+    assert not Resolution.objects.filter(record=f["record"]).exists()
+
+
+def test_import_into_another_reviews_search_is_refused(client, cast, other_review):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from reviews.models import ImportBatch, Job
+
+    f = _foreign(cast, other_review)
+    client.force_login(cast.lead)
+    upload = SimpleUploadedFile("x.ris", b"TY  - JOUR\nTI  - A title\nER  - \n")
+    _refused(
+        client.post(
+            f"/reviews/{cast.review.slug}/imports/upload/",
+            {"file": upload, "search": f["search"].pk},
+        )
+    )
+    assert not ImportBatch.objects.filter(search=f["search"]).exists()
+    assert not Job.objects.filter(review=cast.review).exists()
+
+
+def test_merging_another_reviews_study_is_refused(client, cast, other_review):
+    from extraction.models import Study
+
+    f = _foreign(cast, other_review)
+    client.force_login(cast.lead)
+    url = f"/reviews/{cast.review.slug}/extraction/studies/{f['study'].pk}/merge/"
+    _refused(client.post(url, {"sources": [f["other_study"].pk], "label": "Merged"}))
+    other = Study.objects.get(pk=f["other_study"].pk)
+    assert other.review_id == other_review.pk and other.reports.count() == 1
+
+
+def test_rob_of_another_reviews_study_or_outcome_is_refused(client, cast, other_review):
+    from extraction.rob.models import RobTarget
+
+    f = _foreign(cast, other_review)
+    client.force_login(cast.alice)
+    url = f"/reviews/{cast.review.slug}/extraction/rob/start/"
+    _refused(client.post(url, {"study": f["other_study"].pk}))
+    _refused(
+        client.post(url, {"study": f["study"].pk, "outcome": f["other_structure"]["outcome"].pk})
+    )
+    assert not RobTarget.objects.exists()
+
+
+def test_analysis_with_another_reviews_window_is_refused(client, cast, other_review):
+    from analysis.models import Analysis
+
+    f = _foreign(cast, other_review)
+    client.force_login(cast.lead)
+    url = f"/reviews/{cast.review.slug}/analysis/new/"
+    data = {
+        "title": "Stolen window",
+        "outcome": "",
+        "window": f["window"].pk,
+        "long_term_windows": [f["window"].pk],
+        "tau2_method": "REML",
+        "multiple_outcomes": "preferred",
+        "min_studies": "5",
+        "min_per_subgroup": "3",
+    }
+    _refused(client.post(url, data))
+    assert not Analysis.objects.exists()
+
+
+def test_outcome_data_for_another_reviews_arm_is_not_written(client, cast, other_review):
+    from extraction import services as extraction_services
+    from extraction.models import ArmValue
+    from tests.extraction.factories import arm_data
+
+    f = _foreign(cast, other_review)
+    s, foreign_arm = f["structure"], f["other_structure"]["peer"]
+    extraction_services.extraction_start(study=f["study"], user=cast.alice)
+    client.force_login(cast.alice)
+    raw = arm_data(s)
+    raw.update({f"arm-{foreign_arm.pk}-mean": "99", f"arm-{foreign_arm.pk}-n": "10"})
+    url = (
+        f"/reviews/{cast.review.slug}/extraction/studies/{f['study'].pk}/extract/data/"
+        f"{s['outcome'].pk}/{s['post'].pk}/"
+    )
+    response = client.post(url, raw)
+    assert response.status_code in (200, 302, 400, 404)
+    assert not ArmValue.objects.filter(arm=foreign_arm).exists()
+    # And the other review's outcome/timepoint in this study's URL: 404.
+    other = f["other_structure"]
+    url = (
+        f"/reviews/{cast.review.slug}/extraction/studies/{f['study'].pk}/extract/data/"
+        f"{other['outcome'].pk}/{other['post'].pk}/"
+    )
+    assert client.post(url, raw).status_code == 404
