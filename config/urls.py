@@ -62,3 +62,6 @@ urlpatterns = [
     path("reviews/<slug:slug>/analysis/", include("analysis.urls")),
     path("reviews/<slug:slug>/exchange/", include("api.page_urls")),
 ]
+
+# A database error outside a view (middleware) is a 503 "try again" too, never a 500.
+handler500 = "reviews.middleware.server_error"

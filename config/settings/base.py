@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "reviews.middleware.DomainErrorMiddleware",
+    "reviews.middleware.DatabaseUnavailableMiddleware",
     # Last: it answers a locked-out login before the view runs.
     "axes.middleware.AxesMiddleware",
 ]
