@@ -24,6 +24,7 @@ IMPORT_PREVIEW = "import_preview"
 IMPORT_CONFIRM = "import_confirm"
 DUPLICATES_FIND = "duplicates_find"
 ARCHIVE_EXPORT = "archive_export"
+ARCHIVE_IMPORT = "archive_import"
 
 
 def _batch_url(batch: ImportBatch) -> str:
@@ -111,6 +112,40 @@ def _archive_export(job: Job, progress: Progress) -> dict[str, Any]:
     }
 
 
+def _archive_import(job: Job, progress: Progress) -> dict[str, Any]:
+    """Import an uploaded archive as a new review (one transaction: all of it or nothing)."""
+    from .archive.restore import review_import
+
+    params = job.params
+    progress(0.05, "Checking and reading the archive", force=True)
+    review = _archive_imported_already(job)
+    if review is None:
+        with default_storage.open(params["path"], "rb") as handle:
+            review = review_import(source=handle, slug=params["slug"], actor=job.started_by)
+    default_storage.delete(params["path"])
+    return {
+        "url": reverse("reviews:dashboard", kwargs={"slug": review.slug}),
+        "label": "Open the imported review",
+        "follow": True,
+        "review_slug": review.slug,
+        "message": f"Imported “{review.title[:200]}” at /reviews/{review.slug}/",
+    }
+
+
+def _archive_imported_already(job: Job):
+    """A run that committed the import but died before recording it: the review is there,
+    created by this job's lead after the job was (a second import would be refused)."""
+    from .models import MembershipChange, Review
+
+    review = Review.objects.filter(slug=job.params["slug"]).first()
+    if review is None or job.started_by is None:
+        return None
+    by_this_job = MembershipChange.objects.filter(
+        review=review, user=job.started_by, actor=job.started_by, at__gte=job.created_at
+    ).exists()
+    return review if by_this_job else None
+
+
 @shared_task(bind=True, name="reviews.import_preview")
 def import_preview_task(self, job_id: int) -> None:
     run_job(job_id, self.request.id, _import_preview)
@@ -136,4 +171,12 @@ def archive_export_task(self, job_id: int) -> None:
 
 
 register_job_kind(ARCHIVE_EXPORT, label="Writing the review's archive", task=archive_export_task)
+
+
+@shared_task(bind=True, name="reviews.archive_import")
+def archive_import_task(self, job_id: int) -> None:
+    run_job(job_id, self.request.id, _archive_import)
+
+
+register_job_kind(ARCHIVE_IMPORT, label="Importing a review archive", task=archive_import_task)
 register_job_kind(DUPLICATES_FIND, label="Finding duplicates", task=duplicates_find_task)

@@ -25,7 +25,7 @@ from .access import review_view
 from .activity import activity_kinds, activity_list
 from .archive import ArchiveError
 from .archive.export import review_export as archive_export
-from .archive.restore import review_import as archive_import
+from .archive.restore import archive_peek
 from .dashboard import panels_for
 from .errors import ConflictError, DomainError
 from .forms import (
@@ -221,17 +221,21 @@ def review_import(request: HttpRequest, review) -> HttpResponse:
     """Create a *new* review from an archive; the importing lead leads it."""
     import_form = ArchiveImportForm(request.POST, request.FILES)
     if import_form.is_valid():
+        upload = import_form.cleaned_data["archive"]
         try:
-            new = archive_import(
-                source=import_form.cleaned_data["archive"],
-                slug=import_form.cleaned_data["slug"] or None,
-                actor=request.user,
-            )
+            slug = archive_peek(source=upload, slug=import_form.cleaned_data["slug"] or None)
         except ArchiveError as exc:
             import_form.add_error(None, exc.message)
         else:
-            messages.success(request, f"Imported “{new.title}” as a new review.")
-            return redirect(new)
+            upload.seek(0)
+            path = default_storage.save(f"archives/incoming/{uuid.uuid4().hex}.zip", upload)
+            job = services.job_create(
+                review=review,
+                kind=tasks.ARCHIVE_IMPORT,
+                actor=request.user,
+                params={"path": path, "slug": slug},
+            )
+            return redirect("reviews:job", slug=review.slug, job_id=job.pk)
     return render(
         request,
         "reviews/review_edit.html",

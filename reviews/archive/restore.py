@@ -66,10 +66,21 @@ def review_import(*, source: str | IO[bytes], slug: str | None = None, actor: An
         return _Import(archive, slug, actor).run()
 
 
-def read_manifest(archive: zipfile.ZipFile) -> dict[str, Any]:
-    """The manifest, once the format, version and every entry's checksum are verified."""
-    names = set(archive.namelist())
-    if MANIFEST not in names:
+def archive_peek(*, source: str | IO[bytes], slug: str | None = None) -> str:
+    """The new review's slug, once the archive is a zip of a known format and version and
+    the slug is free: the quick checks a web upload answers at once (the job that imports
+    it then verifies every checksum)."""
+    try:
+        archive = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, OSError, EOFError):
+        raise ArchiveError("This file is not a review archive (it is not a zip file).") from None
+    with archive:
+        manifest = _manifest_header(archive)
+    return _check_slug(slug or manifest["review"].get("slug", ""))
+
+
+def _manifest_header(archive: zipfile.ZipFile) -> dict[str, Any]:
+    if MANIFEST not in archive.namelist():
         raise ArchiveError("This zip file has no manifest.json: it is not a review archive.")
     try:
         manifest = json.loads(archive.read(MANIFEST))
@@ -88,6 +99,14 @@ def read_manifest(archive: zipfile.ZipFile) -> dict[str, Any]:
     files = manifest.get("files")
     if not isinstance(files, dict) or not isinstance(manifest.get("review"), dict):
         raise ArchiveError("The archive's manifest lists no files.")
+    return manifest
+
+
+def read_manifest(archive: zipfile.ZipFile) -> dict[str, Any]:
+    """The manifest, once the format, version and every entry's checksum are verified."""
+    manifest = _manifest_header(archive)
+    files = manifest["files"]
+    names = set(archive.namelist())
     unlisted = sorted(names - set(files) - {MANIFEST})
     if unlisted:
         raise ArchiveError(f"The archive holds {unlisted[0]}, which its manifest does not list.")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.apps import apps
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db import models
@@ -20,7 +21,7 @@ from reviews.archive.export import review_export
 from reviews.archive.format import MANIFEST, UNKNOWN_ID, data_file
 from reviews.archive.registry import archive_exclusions, archive_tables, ordered_tables
 from reviews.archive.restore import review_import
-from reviews.models import DuplicateLink, Invitation, Membership, Record, Review
+from reviews.models import DuplicateLink, Invitation, Job, Membership, Record, Review
 from reviews.services import duplicate_decide, invitation_create
 from screening import services as screening
 from screening.models import FullText, ScreeningPreference
@@ -289,12 +290,30 @@ def test_lead_exports_and_imports_from_the_settings_page(client, full, cast):
     response = client.post(
         f"/reviews/{full.slug}/archive/import/", {"archive": upload, "slug": "imported"}
     )
-    assert response.status_code == 302 and response["Location"] == "/reviews/imported/"
+    job = Job.objects.get(kind="archive_import")
+    assert response["Location"] == f"/reviews/{full.slug}/jobs/{job.pk}/"
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert client.get(response["Location"])["Location"] == "/reviews/imported/"
     assert Membership.objects.get(review__slug="imported", user=cast.lead).is_lead
+    assert not default_storage.exists(job.params["path"])  # the upload is gone once imported
+
+    # a damaged archive passes the quick checks, then its job fails, writing nothing
+    damaged = _rewrite(
+        data, lambda e: e.update({data_file("reviews.record"): b"{}\n"}), fix_checksums=False
+    )
+    before = _state()
+    upload = SimpleUploadedFile("review.zip", damaged, content_type="application/zip")
+    client.post(f"/reviews/{full.slug}/archive/import/", {"archive": upload, "slug": "damaged"})
+    job = Job.objects.filter(kind="archive_import").latest("id")
+    assert job.status == Job.Status.FAILED and "checksum" in job.error
+    assert _state()[:2] == before[:2] and not Review.objects.filter(slug="damaged").exists()
 
     bad = SimpleUploadedFile("review.zip", b"not a zip", content_type="application/zip")
     response = client.post(f"/reviews/{full.slug}/archive/import/", {"archive": bad})
     assert response.status_code == 400 and "not a zip file" in response.content.decode()
+    upload = SimpleUploadedFile("review.zip", data, content_type="application/zip")
+    response = client.post(f"/reviews/{full.slug}/archive/import/", {"archive": upload})
+    assert response.status_code == 400 and "exists already" in response.content.decode()
 
 
 def test_reviewers_cannot_export(client, full, cast):
