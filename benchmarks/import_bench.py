@@ -142,7 +142,7 @@ def _start_worker(env: dict, log_path: Path) -> subprocess.Popen:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300  # a loaded machine takes its time to import it all
     while b" ready." not in log_path.read_bytes():
         if worker.poll() is not None or time.monotonic() > deadline:
             raise SystemExit(f"the Celery worker did not start: see {log_path}")
