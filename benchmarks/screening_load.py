@@ -370,15 +370,18 @@ def check_database(slug: str, results) -> tuple[int, int, list[str]]:
     return lost, doubled, problems
 
 
-TASK_DONE = re.compile(r"Task ([\w.]+)\[[^\]]+\] succeeded in ([\d.]+)s")
+TASK_DONE = re.compile(r"Task ([\w.]+)\[[^\]]+\] succeeded in ([\d.]+)s: (\S*)")
 
 
-def worker_tasks(logs: dict[str, Path]) -> dict[str, Counter]:
-    """Tasks each Celery worker ran to the end, from its log."""
-    return {
-        name: Counter(m.group(1) for m in TASK_DONE.finditer(log.read_text(errors="replace")))
-        for name, log in logs.items()
-    }
+def worker_tasks(logs: dict[str, Path]) -> dict[str, dict[str, list[str]]]:
+    """Per Celery worker, per task name, the results of the tasks it ran to the end."""
+    done: dict[str, dict[str, list[str]]] = {}
+    for name, log in logs.items():
+        tasks: dict[str, list[str]] = {}
+        for match in TASK_DONE.finditer(log.read_text(errors="replace")):
+            tasks.setdefault(match.group(1), []).append(match.group(3))
+        done[name] = tasks
+    return done
 
 
 def quantiles_ms(latencies: list[float]) -> str:
@@ -455,11 +458,17 @@ def run(args, n_instances: int, env: dict, db_url: str, redis_url: str) -> dict:
             for i in range(args.reviewers)
         ]
         started = time.perf_counter()
+        load_before = os.getloadavg()[0]
         for t in threads:
             t.start()
         for t in threads:
             t.join(timeout=args.seconds + 120)
         wall = time.perf_counter() - started
+        # Latency on a shared machine says little without how busy the machine was.
+        print(
+            f"machine: {os.cpu_count()} CPUs, load average {load_before:.1f} before the run, "
+            f"{os.getloadavg()[0]:.1f} after"
+        )
         # Refits started by the last resolutions finish before the counts are taken.
         time.sleep(args.settle)
     finally:
@@ -508,11 +517,18 @@ def run(args, n_instances: int, env: dict, db_url: str, redis_url: str) -> dict:
     else:
         print("check: no record has more than 2 votes; counters and resolutions match")
     tasks = worker_tasks(worker_logs)
+    # A refit task returns how many refits it ran (0: another worker held the review's
+    # refit lock and takes the request over).
     refit_tasks = {
-        name: sum(n for task, n in done.items() if "refit" in task or "rank" in task)
+        name: sum(
+            int(r)
+            for task, results in done.items()
+            if "refit" in task
+            for r in results
+            if r.isdigit()
+        )
         for name, done in tasks.items()
     }
-    n_celery_refits = sum(refit_tasks.values())
     if snapshots:
         print(
             f"refits: {len(snapshots)} rankings stored (last on {snapshots[-1].n_resolved} "
@@ -521,10 +537,10 @@ def run(args, n_instances: int, env: dict, db_url: str, redis_url: str) -> dict:
     else:
         print("refits: none stored")
     for name, done in tasks.items():
-        listed = ", ".join(f"{task} x{n}" for task, n in sorted(done.items())) or "no task"
-        print(f"  {name}: {listed}")
-    if snapshots and not n_celery_refits:
-        print("  (no refit ran as a Celery task: they ran in the web servers' refit processes)")
+        listed = ", ".join(f"{task} x{len(results)}" for task, results in sorted(done.items()))
+        print(f"  {name}: {refit_tasks[name]} refits; tasks run: {listed or 'none'}")
+    if snapshots and not sum(refit_tasks.values()):
+        print("  (no refit ran as a Celery task: they ran in the web servers' processes)")
     return {
         "instances": n_instances,
         "p50": 1000 * statistics.median(latencies),
