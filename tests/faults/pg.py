@@ -3,6 +3,7 @@ and the app served by gunicorn against it. Never the machine's shared server."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -81,10 +82,8 @@ class PrivatePostgres:
             return repr(cur.fetchall()) if cur.description else ""
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self.pg_ctl("stop")
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
