@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from django.db.models import Q
 from django.urls import reverse
 
 from reviews.activity import (
@@ -55,21 +56,31 @@ def _votes(query: ActivityQuery) -> Iterator[Activity]:
         detail = f"{old} → {new}" if row.old_decision else new
         if row.new_note:
             detail += f" · “{row.new_note[:80]}”"
+        if row.imported_from:
+            detail += f" · imported from {row.imported_from}"
         yield Activity(row.changed_at, kind, username(row.reviewer), action, subject, detail, url)
 
 
-def _adjudications(query: ActivityQuery) -> Iterator[Activity]:
+def _resolutions(query: ActivityQuery) -> Iterator[Activity]:
+    """Adjudications, and final decisions brought in from another tool (ASReview, Rayyan...)."""
+    wanted = Q()
+    if query.wants("adjudication"):
+        wanted |= Q(adjudicated=True)
+    if query.wants("imported_decision"):
+        wanted |= ~Q(imported_from="")
     rows = (
-        Resolution.objects.filter(review=query.review, adjudicated=True)
+        Resolution.objects.filter(wanted, review=query.review)
         .select_related("actor", "record", "reason")
         .defer(*RECORD_TEXTS)
     )
     for row in history_rows(rows, query, at="created_at"):
         subject, url = _record(query, row.record, row.stage)
         detail = _decision(row.decision, row.reason) + (f" · “{row.note[:80]}”" if row.note else "")
-        yield Activity(
-            row.created_at, "adjudication", username(row.actor), "Adjudicated", subject, detail, url
-        )
+        if row.adjudicated:
+            kind, action = "adjudication", "Adjudicated"
+        else:
+            kind, action = "imported_decision", f"Decision imported from {row.imported_from}"
+        yield Activity(row.created_at, kind, username(row.actor), action, subject, detail, url)
 
 
 def _blinding(query: ActivityQuery) -> Iterator[Activity]:
@@ -120,8 +131,9 @@ def _items(query: ActivityQuery) -> Iterator[Activity]:
     streams = []
     if query.wants("vote") or query.wants("undo"):
         streams.append(_votes(query))
+    if query.wants("adjudication") or query.wants("imported_decision"):
+        streams.append(_resolutions(query))
     for kind, fn in (
-        ("adjudication", _adjudications),
         ("blinding", _blinding),
         ("stopping", _stopping),
         ("correction", _corrections),
@@ -139,6 +151,7 @@ def register() -> None:
                 "vote": "Votes",
                 "undo": "Votes withdrawn",
                 "adjudication": "Adjudications",
+                "imported_decision": "Decisions imported",
                 "blinding": "Blinding",
                 "stopping": "Stopping rule",
                 "correction": "Record corrections",

@@ -143,6 +143,21 @@ def test_activity_is_newest_first_and_names_who_decided_what(screened, cast):
     assert undo.detail == "exclude → —" and undo.url.startswith(f"/reviews/{screened.slug}/")
 
 
+def test_decisions_brought_in_from_another_tool_name_the_tool_and_who(cast):
+    (record,) = records(cast.review, 1)
+    screening.resolution_import(
+        review=cast.review,
+        record_id=record.pk,
+        stage="ta",
+        actor=cast.lead,
+        decision="include",
+        imported_from="Rayyan",
+    )
+    (item,) = _activity(cast.review, kinds=frozenset({"imported_decision"}))
+    assert (item.actor, item.action) == ("lead", "Decision imported from Rayyan")
+    assert _activity(cast.review, kinds=frozenset({"adjudication"})) == []
+
+
 def test_filters_by_person_kind_and_date(screened, cast):
     only_alice = _activity(screened, actor_id=cast.alice.pk)
     assert only_alice and {i.actor for i in only_alice} == {"alice"}
@@ -228,6 +243,15 @@ def test_the_demo_review_shows_every_kind_of_activity(db):
     )
     services.duplicate_decide(link=pending, actor=lead, is_duplicate=False)
     screening.stopping_rule_set(review=review, actor=lead, target_recall=0.9, confidence=0.9)
+    untouched = review.screening_items.filter(stage="ta", status="open", n_votes=0).first()
+    screening.resolution_import(
+        review=review,
+        record_id=untouched.record_id,
+        stage="ta",
+        actor=lead,
+        decision="exclude",
+        imported_from="ASReview",
+    )
     item = screening.next_item_claim(review=review, stage="ta", actor=alice.user)
     vote(review, item.record, alice.user, "maybe")
     screening.vote_undo(review=review, stage="ta", actor=alice.user)
