@@ -11,7 +11,11 @@ from .base import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="reviewflow-test-media-"))
+# Fault tests start server processes that must share one media directory.
+MEDIA_ROOT = Path(
+    os.environ.get("REVIEWFLOW_TEST_MEDIA_ROOT")
+    or tempfile.mkdtemp(prefix="reviewflow-test-media-")
+)
 REVIEWFLOW_CACHE_DIR = Path(tempfile.mkdtemp(prefix="reviewflow-test-cache-"))
 DEBUG = False
 # Tasks run in the calling thread unless a test starts a real worker itself.

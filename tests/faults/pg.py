@@ -93,7 +93,7 @@ def app_env(db_url: str, media: str) -> dict[str, str]:
         DATABASE_URL=db_url,
         DJANGO_SETTINGS_MODULE="config.settings.test",
         DJANGO_SECRET_KEY="fault-test-key",
-        REVIEWFLOW_MEDIA_ROOT=media,
+        REVIEWFLOW_TEST_MEDIA_ROOT=media,
         PYTHONPATH=str(ROOT),
     )
     env.pop("REDIS_URL", None)
