@@ -10,7 +10,7 @@ from pathlib import PurePosixPath
 from typing import IO, Any
 
 from django.contrib.auth import get_user_model
-from django.db import models
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from reviews.models import Review
@@ -72,7 +72,16 @@ def review_export(*, review: Review, out: IO[bytes]) -> dict[str, Any]:
     Reads only: one query per table (in primary-key order) and one per user named.
     Raises ArchiveError if an uploaded file the review names is missing from storage.
     """
-    return _Export(review).write(out)
+    # One snapshot for every query: a vote cast while the export runs must not appear in
+    # one table and be missing from the id maps read before it. PostgreSQL needs REPEATABLE
+    # READ for that, set as the transaction's first statement (so only when this is the
+    # outermost transaction); SQLite's read transaction is a snapshot already.
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        return _Export(review).write(out)
 
 
 class _Export:

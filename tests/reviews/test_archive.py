@@ -25,7 +25,7 @@ from reviews.models import DuplicateLink, Invitation, Job, Membership, Record, R
 from reviews.services import duplicate_decide, invitation_create
 from screening import services as screening
 from screening.models import FullText, ScreeningPreference
-from tests.factories import RecordFactory
+from tests.factories import RecordFactory, UserFactory
 from tests.screening.factories import records, vote
 
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -319,3 +319,19 @@ def test_lead_exports_and_imports_from_the_settings_page(client, full, cast):
 def test_reviewers_cannot_export(client, full, cast):
     client.force_login(cast.alice)
     assert client.get(f"/reviews/{full.slug}/archive/export/").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_export_outside_any_transaction_reads_one_snapshot():
+    """The export opens its own transaction (REPEATABLE READ READ ONLY on PostgreSQL)."""
+    from django.db import connection
+
+    from tests.factories import MembershipFactory, ReviewFactory
+
+    review = ReviewFactory(slug="snapshot")
+    MembershipFactory(review=review, user=UserFactory(username="solo"), is_lead=True)
+    RecordFactory(review=review)
+    assert not connection.in_atomic_block
+    data = _export(review)
+    assert len(_rows(data, "reviews.record")) == 1
+    assert not connection.in_atomic_block
