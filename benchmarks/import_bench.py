@@ -145,7 +145,9 @@ def _start_worker(env: dict, log_path: Path) -> subprocess.Popen:
     deadline = time.monotonic() + 300  # a loaded machine takes its time to import it all
     while b" ready." not in log_path.read_bytes():
         if worker.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"the Celery worker did not start: see {log_path}")
+            worker.kill()  # never leave a worker behind on the shared Redis
+            worker.wait(30)
+            raise SystemExit(f"the Celery worker did not start:\n{log_path.read_text()[-2000:]}")
         time.sleep(0.2)
     return worker
 
@@ -178,9 +180,11 @@ def _run_child(step: str, path: str, env: dict) -> dict:
         capture_output=True,
         text=True,
         env=env,
-        check=True,
+        check=False,
         cwd=REPO,
     )
+    if out.returncode:
+        raise SystemExit(f"step {step} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
