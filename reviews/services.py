@@ -120,7 +120,7 @@ def exclusion_reasons_seed(*, review: Review) -> None:
 
 
 def roles_label(holder: Any) -> str:
-    """ "lead, reviewer": the roles a membership or invitation holds, for the history."""
+    """The roles a membership or invitation holds ("lead, reviewer"), for the history."""
     flags = (("lead", holder.is_lead), ("reviewer", holder.is_reviewer))
     flags += (("adjudicator", holder.is_adjudicator),)
     return ", ".join(name for name, on in flags if on)
