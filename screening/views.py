@@ -6,6 +6,8 @@ import csv
 import io
 
 import rispy
+from csp.constants import SELF
+from csp.decorators import csp_replace
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -397,6 +399,7 @@ def fulltext_not_retrievable(request: HttpRequest, review, record_id: int) -> Ht
     return redirect(_safe_next(request, reverse("screening:fulltexts", args=[review.slug])))
 
 
+@csp_replace({"frame-ancestors": [SELF]})  # every other page: 'none'
 @xframe_options_sameorigin
 @review_view()
 def fulltext_pdf(request: HttpRequest, review, record_id: int) -> HttpResponse:

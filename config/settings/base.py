@@ -138,7 +138,8 @@ X_FRAME_OPTIONS = "DENY"
 # Content-Security-Policy (django-csp 4): scripts only from our own static files, never
 # inline (templates carry data-* attributes that static/reviewflow/app.js reads). Inline
 # style attributes stay allowed (Bootstrap widths, progress bars); htmx's own indicator
-# <style> is switched off in base.html. Frames: the same-origin PDF viewer only.
+# <style> is switched off in base.html. No page may be framed (frame-ancestors 'none',
+# X-Frame-Options DENY) but the full-text PDF, which our own pages frame.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
@@ -149,7 +150,7 @@ CONTENT_SECURITY_POLICY = {
         "connect-src": [SELF],
         "object-src": [NONE],
         "frame-src": [SELF],
-        "frame-ancestors": [SELF],
+        "frame-ancestors": [NONE],
         "base-uri": [SELF],
         "form-action": [SELF],
     },

@@ -56,7 +56,7 @@ def test_pages_carry_csp_and_security_headers(client, cast):
     )
     assert directives["script-src"] == "'self'"  # no 'unsafe-inline', no 'unsafe-eval'
     assert directives["object-src"] == "'none'"
-    assert directives["frame-ancestors"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'"
     assert response["X-Frame-Options"] == "DENY"
     assert response["Referrer-Policy"] == "same-origin"
     assert response["X-Content-Type-Options"] == "nosniff"

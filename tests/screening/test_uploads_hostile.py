@@ -101,7 +101,7 @@ def test_pdfs_are_served_to_members_only_with_safe_headers(client, cast):
         assert pdf["Content-Disposition"] == f'inline; filename="record-{record.pk}.pdf"'
         assert pdf["X-Content-Type-Options"] == "nosniff"
         assert pdf["X-Frame-Options"] == "SAMEORIGIN"  # framed by our own pages only
-        assert "'self'" in pdf["Content-Security-Policy"]
+        assert "frame-ancestors 'self'" in pdf["Content-Security-Policy"]
     download = client.get(url + "?download=1")
     assert download["Content-Disposition"].startswith("attachment;")
     client.force_login(cast.outsider)
