@@ -66,6 +66,10 @@ CONFIGS: dict[str, dict] = {
     "lsa svm w10": {"include_weight": 10.0},
     "lsa svm nopresumed": {"presumed_excludes": 0},
     "lsa svm refit5%": {"refit_fraction": 0.05},
+    "lsa svm w20": {"include_weight": 20.0},
+    "lsa lr w10": {"model": "lr", "include_weight": 10.0},
+    "lsa svm w10 nopresumed": {"include_weight": 10.0, "presumed_excludes": 0},
+    "lsa svm w10 +kw": {"include_weight": 10.0, "keywords": True},
 }
 
 
@@ -108,7 +112,10 @@ def main() -> None:
             for seed in args.seeds:
                 key = f"{key_config}|{name}|{seed}"
                 if key not in cache:
-                    cache[key] = config_run(config, df, seed)
+                    result = config_run(config, df, seed)
+                    # Merge with what other runs wrote meanwhile (runs may go in parallel).
+                    cache = json.loads(LODO_CACHE.read_text()) if LODO_CACHE.exists() else {}
+                    cache[key] = result
                     LODO_CACHE.write_text(json.dumps(cache))
                 runs.append(cache[key])
             results[config][name] = tuple(
