@@ -46,9 +46,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from screening.prioritisation import Ranker  # noqa: E402
+from screening.prioritisation import USE_KEYWORDS, Ranker  # noqa: E402
 from screening.prioritisation.ranker import corpus_cache_clear  # noqa: E402
 from screening.prioritisation.simulation import (  # noqa: E402
+    StoppingRun,
     labelled_read,
     labelled_texts,
     prior_rows,
@@ -216,11 +217,11 @@ def asreview_metrics(labels: np.ndarray, run: dict) -> Run:
 # ---- ours ----------------------------------------------------------------------------
 
 
-def ours_metrics(df, seed: int) -> Run:
+def ours_metrics(df, seed: int) -> tuple[Run, StoppingRun]:
     # Every run builds its own features, as an ASReview run does.
     corpus_cache_clear()
-    result = simulate(df, LABEL, seed)
-    return Run.of(np.array(result.labels_in_order), result.cpu_seconds)
+    result = simulate(df, LABEL, seed, keywords=USE_KEYWORDS)
+    return Run.of(np.array(result.labels_in_order), result.cpu_seconds), result.stopping
 
 
 def refit_cost(df) -> tuple[float, float]:
@@ -231,7 +232,7 @@ def refit_cost(df) -> tuple[float, float]:
     """
     corpus_cache_clear()
     ranker = Ranker(seed=0)
-    texts = dict(enumerate(labelled_texts(df)))
+    texts = dict(enumerate(labelled_texts(df, keywords=USE_KEYWORDS)))
     started = time.process_time()
     corpus = ranker.vectorise(texts)
     build = time.process_time() - started
@@ -287,6 +288,34 @@ def table(rows: dict[str, tuple[list[Run], list[Run]]]) -> str:
     return "\n".join(lines)
 
 
+def stopping_table(stops: dict[str, list[StoppingRun]]) -> str:
+    """Our stopping rule per set: records at stop and recall then, per seed; work saved."""
+    first = next(iter(stops.values()))[0]
+    lines = [
+        f"\nstopping rule (ours only; ASReview has none): {first.target_recall:.0%} recall, "
+        f"{first.confidence:.0%} confidence; ranked until max(20, 5 % of N) consecutive "
+        "excludes, then random sampling until the hypergeometric test says stop",
+        f"{'data set':<26} {'N':>5} {'stop at (per seed)':<34} {'recall at stop (per seed)':<36} "
+        f"{'saved':>6}",
+    ]
+    all_runs = []
+    for name, runs in stops.items():
+        all_runs += runs
+        lines.append(
+            f"{name.removeprefix('cohen2006_'):<26} {runs[0].records:>5} "
+            f"{' '.join(f'{r.screened:>5}' for r in runs):<34} "
+            f"{' '.join(f'{r.recall:>6.3f}' for r in runs):<36} "
+            f"{np.mean([r.work_saved for r in runs]):>6.3f}"
+        )
+    met = sum(r.recall >= r.target_recall for r in all_runs)
+    lines.append(
+        f"recall at stop >= {first.target_recall:.0%} in {met} of {len(all_runs)} runs "
+        f"({met / len(all_runs):.1%}; target >= 95 %); mean work saved "
+        f"{np.mean([r.work_saved for r in all_runs]):.3f}"
+    )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
@@ -297,18 +326,22 @@ def main() -> None:
     args = parser.parse_args()
     sets = data_sets(args.sets)
     print(
-        f"ours: {Ranker().method}; ASReview {ASREVIEW_VERSION}: default model (elas_u4); "
+        f"ours: {Ranker().method}, TF-IDF + LSA of title + abstract"
+        f"{' + keywords' if USE_KEYWORDS else ''}; ASReview {ASREVIEW_VERSION}: default model (elas_u4); "
         f"{LABEL}; 1 prior include + 1 prior exclude, the same rows for both per seed; "
         f"seeds: {' '.join(map(str, args.seeds))}",
         flush=True,
     )
     theirs = asreview_runs(sets, args.seeds, args.refresh_asreview)
     rows: dict[str, tuple[list[Run], list[Run]]] = {}
+    stops: dict[str, list[StoppingRun]] = {}
     costs = {}
     for name, path in sets.items():
         df = labelled_read(path, LABEL)
         labels = df[LABEL].to_numpy()
-        ours = [ours_metrics(df, seed) for seed in args.seeds]
+        ours_runs = [ours_metrics(df, seed) for seed in args.seeds]
+        ours = [run for run, _ in ours_runs]
+        stops[name] = [stop for _, stop in ours_runs]
         asr = [asreview_metrics(labels, theirs[(name, seed)]) for seed in args.seeds]
         rows[name] = (ours, asr)
         costs[name] = (len(df), *refit_cost(df))
@@ -324,6 +357,7 @@ def main() -> None:
         "include; priors count as screened; means over the seeds\n"
     )
     print(table(rows))
+    print(stopping_table(stops))
     exe = asreview_bin()
     print(
         f"\nASReview's CPU s include starting its process: {asreview_startup_cpu(exe):.1f} s "

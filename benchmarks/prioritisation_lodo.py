@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,8 @@ from screening.prioritisation.simulation import labelled_read, simulate  # noqa:
 LODO_CACHE = ROOT / "benchmarks" / ".lodo-cache.json"
 
 #: name -> settings. Keys: model, lsa_weight, keywords, presumed_excludes, include_weight,
-#: refit_fraction, min_df. Missing keys take the values of "lsa svm" (the old default).
+#: refit_fraction, min_df, stop_words. Missing keys take the values of "lsa svm" (the old
+#: default; stop words "english").
 BASE = {
     "model": "svm",
     "lsa_weight": 0.75,
@@ -70,7 +72,31 @@ CONFIGS: dict[str, dict] = {
     "lsa lr w10": {"model": "lr", "include_weight": 10.0},
     "lsa svm w10 nopresumed": {"include_weight": 10.0, "presumed_excludes": 0},
     "lsa svm w10 +kw": {"include_weight": 10.0, "keywords": True},
+    "lsa0.4 svm w10": {"include_weight": 10.0, "lsa_weight": 0.4},
+    "tfidf1 svm w10 nopresumed": {
+        "include_weight": 10.0,
+        "lsa_weight": 0.0,
+        "min_df": 1,
+        "stop_words": None,
+        "presumed_excludes": 0,
+    },
 }
+
+
+def cache_read() -> dict:
+    """The results cached so far (another run may be replacing the file: then try again)."""
+    for _ in range(20):
+        try:
+            return json.loads(LODO_CACHE.read_text()) if LODO_CACHE.exists() else {}
+        except json.JSONDecodeError:
+            time.sleep(0.1)
+    return {}
+
+
+def cache_write(cache: dict) -> None:
+    partial = LODO_CACHE.with_name(f".{LODO_CACHE.name}.{os.getpid()}")
+    partial.write_text(json.dumps(cache))
+    partial.replace(LODO_CACHE)  # atomic: parallel runs never read half a file
 
 
 def config_run(name: str, df, seed: int) -> dict:
@@ -80,7 +106,11 @@ def config_run(name: str, df, seed: int) -> dict:
         seed=seed,
         presumed_excludes=c["presumed_excludes"],
         include_weight=c["include_weight"],
-        vectoriser=VectoriserSettings(lsa_weight=c["lsa_weight"], min_df=c["min_df"]),
+        vectoriser=VectoriserSettings(
+            lsa_weight=c["lsa_weight"],
+            min_df=c["min_df"],
+            stop_words=c.get("stop_words", "english"),
+        ),
     )
     corpus_cache_clear()
     r = simulate(
@@ -100,7 +130,7 @@ def main() -> None:
     parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
     args = parser.parse_args()
     sets = data_sets(None)
-    cache = json.loads(LODO_CACHE.read_text()) if LODO_CACHE.exists() else {}
+    cache = cache_read()
     frames = {name: labelled_read(path, LABEL) for name, path in sets.items()}
     # results[config][set] = (mean WSS@95, mean RRF@10, mean CPU s) over the seeds
     results: dict[str, dict[str, tuple[float, float, float]]] = {}
@@ -114,9 +144,9 @@ def main() -> None:
                 if key not in cache:
                     result = config_run(config, df, seed)
                     # Merge with what other runs wrote meanwhile (runs may go in parallel).
-                    cache = json.loads(LODO_CACHE.read_text()) if LODO_CACHE.exists() else {}
+                    cache = cache_read()
                     cache[key] = result
-                    LODO_CACHE.write_text(json.dumps(cache))
+                    cache_write(cache)
                 runs.append(cache[key])
             results[config][name] = tuple(
                 float(np.mean([r[m] for r in runs])) for m in ("wss95", "rrf10", "cpu")

@@ -50,6 +50,7 @@ from .models import (
     ScreeningItem,
     Vote,
 )
+from .prioritisation.ranker import USE_KEYWORDS
 
 log = logging.getLogger(__name__)
 
@@ -109,17 +110,16 @@ def training_data(review: Review, *, own_votes_of: Any = None) -> TrainingData:
 
 
 def _texts(review: Review) -> dict[int, str]:
-    """Title + abstract of the review's records that are screened (not duplicates)."""
+    """Title + abstract (+ keywords) of the review's records that are screened (not duplicates)."""
     rows = (
         Record.objects.filter(review=review, duplicate_of__isnull=True)
-        .values_list("id", "title", "abstract")
+        .values_list("id", "title", "abstract", "keywords")
         .order_by("id")
     )
-    # Title and abstract, as the core's default model was chosen on (keywords lowered
-    # WSS@95 on one of the two labelled sets; see benchmarks/prioritisation.py).
+    # The text the core's configuration was chosen on.
     return {
-        rid: prioritisation.record_text(title, abstract)
-        for rid, title, abstract in rows.iterator(chunk_size=5000)
+        rid: prioritisation.record_text(title, abstract, keywords if USE_KEYWORDS else "")
+        for rid, title, abstract, keywords in rows.iterator(chunk_size=5000)
     }
 
 

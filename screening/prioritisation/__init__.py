@@ -8,6 +8,7 @@ from .errors import PrioritisationError
 from .ranker import (
     DEFAULT_MODEL,
     MODEL_NAMES,
+    USE_KEYWORDS,
     Corpus,
     RankedRecord,
     Ranker,
@@ -23,6 +24,7 @@ __all__ = [
     "MODEL_NAMES",
     "Corpus",
     "PrioritisationError",
+    "USE_KEYWORDS",
     "RankedRecord",
     "Ranker",
     "Ranking",

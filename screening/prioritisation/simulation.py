@@ -325,9 +325,9 @@ def simulate(
     ranker
         A configured ranker to use instead of ``Ranker(model, seed=seed)``.
     keywords
-        Add the ``keywords`` column to title + abstract. Off by default: on the
-        proton-pump-inhibitor set the MeSH keywords lowered WSS@95 from 0.43 to 0.34
-        (see ``benchmarks/prioritisation.py``).
+        Add the ``keywords`` column to title + abstract. The app does when
+        :data:`~screening.prioritisation.ranker.USE_KEYWORDS` says so, and
+        ``simulate_screening`` and the benchmarks pass that setting.
     stopping, target_recall, confidence, switch_after
         Also replay the hypergeometric stopping rule (see :func:`stopping_replay`) on
         the ranked order; ``switch_after`` defaults to :func:`default_switch_after`.

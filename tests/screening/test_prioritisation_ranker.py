@@ -179,7 +179,7 @@ def test_record_text_skips_missing_parts() -> None:
 def test_svm_scores_are_the_balanced_linear_svm_decision_values() -> None:
     # The fast path (own class weights, one sparse product) must score exactly as
     # scikit-learn's LinearSVC(class_weight="balanced").decision_function does.
-    ranker = Ranker("svm", seed=1, presumed_excludes=0)
+    ranker = Ranker("svm", seed=1, presumed_excludes=0, include_weight=1.0)
     corpus = ranker.vectorise(TEXTS)
     ranking = ranker.fit(corpus, LABELS)
     rows = [corpus.row_of[rid] for rid in LABELS]
@@ -188,3 +188,19 @@ def test_svm_scores_are_the_balanced_linear_svm_decision_values() -> None:
     candidates = [corpus.row_of[rid] for rid in ranking.order]
     expected = svm.decision_function(corpus.matrix[candidates])
     np.testing.assert_allclose(ranking.order_scores, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_include_weight_multiplies_the_balanced_weight_of_the_includes() -> None:
+    ranker = Ranker("svm", seed=1, presumed_excludes=0, include_weight=10.0)
+    corpus = ranker.vectorise(TEXTS)
+    ranking = ranker.fit(corpus, LABELS)
+    rows = [corpus.row_of[rid] for rid in LABELS]
+    # 4 labelled, 1 include: balanced weights 4/(2*3) and 4/(2*1), the include's x 10.
+    weights = {0: 4 / 6, 1: 10 * 4 / 2}
+    svm = LinearSVC(C=0.1, class_weight=weights, dual=True, max_iter=2000, random_state=0)
+    svm.fit(corpus.matrix[rows], list(LABELS.values()))
+    candidates = [corpus.row_of[rid] for rid in ranking.order]
+    expected = svm.decision_function(corpus.matrix[candidates])
+    np.testing.assert_allclose(ranking.order_scores, expected, rtol=1e-12, atol=1e-12)
+    with pytest.raises(PrioritisationError, match="include_weight"):
+        Ranker(include_weight=0)

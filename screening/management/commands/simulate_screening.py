@@ -13,9 +13,17 @@ after every ``floor(0.01 × labelled)`` (``--refit-fraction 0`` refits after eve
 
 from __future__ import annotations
 
+import argparse
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from screening.prioritisation import DEFAULT_MODEL, MODEL_NAMES, PrioritisationError, Ranker
+from screening.prioritisation import (
+    DEFAULT_MODEL,
+    MODEL_NAMES,
+    USE_KEYWORDS,
+    PrioritisationError,
+    Ranker,
+)
 from screening.prioritisation.ranker import corpus_cache_clear
 from screening.prioritisation.recall_test import DEFAULT_CONFIDENCE, DEFAULT_TARGET_RECALL
 from screening.prioritisation.schedule import DEFAULT_REFIT_EVERY, DEFAULT_REFIT_FRACTION
@@ -82,8 +90,10 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--keywords",
-            action="store_true",
-            help="add the keywords column to title + abstract (off by default)",
+            action=argparse.BooleanOptionalAction,
+            default=USE_KEYWORDS,
+            help="add the keywords column to title + abstract, as the app does "
+            "(default: %(default)s)",
         )
 
     def handle(self, *args, **options) -> None:
