@@ -72,6 +72,20 @@ CONFIGS: dict[str, dict] = {
     "lsa lr w10": {"model": "lr", "include_weight": 10.0},
     "lsa svm w10 nopresumed": {"include_weight": 10.0, "presumed_excludes": 0},
     "lsa svm w10 +kw": {"include_weight": 10.0, "keywords": True},
+    "lsa svm w10 +kw nopresumed": {
+        "include_weight": 10.0,
+        "keywords": True,
+        "presumed_excludes": 0,
+    },
+    "tfidf1 svm w10 +kw nopresumed": {
+        "include_weight": 10.0,
+        "lsa_weight": 0.0,
+        "min_df": 1,
+        "stop_words": None,
+        "presumed_excludes": 0,
+        "keywords": True,
+    },
+    "lsa0.4 svm w10 +kw": {"include_weight": 10.0, "lsa_weight": 0.4, "keywords": True},
     "lsa0.4 svm w10": {"include_weight": 10.0, "lsa_weight": 0.4},
     "tfidf1 svm w10 nopresumed": {
         "include_weight": 10.0,
