@@ -14,13 +14,12 @@ import logging
 from dataclasses import dataclass
 
 import redis
+from celery import Celery
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
-
-from config.celery import app as celery_app
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +74,16 @@ def worker_check(*, redis_ok: bool) -> Check:
         return Check(True, "in-process (embedded mode: tasks run in the web process)")
     if not redis_ok:
         return Check(False, "not reachable: the queue's Redis is down")
+    # A throwaway app bound to the broker of the settings in force. Pings sent through the
+    # main app, whose connection pools outlive a change of settings, reached no worker after
+    # some earlier tests in the same process (tests/api, then tests/deploy).
+    probe = Celery("reviewflow-healthz", broker=settings.CELERY_BROKER_URL, set_as_current=False)
     try:
-        with celery_app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
-            replies = celery_app.control.ping(
-                timeout=WORKER_TIMEOUT_SECONDS, limit=1, connection=conn
-            )
+        replies = probe.control.ping(timeout=WORKER_TIMEOUT_SECONDS, limit=1)
     except Exception as exc:  # noqa: BLE001
         return _failed("worker", exc)
+    finally:
+        probe.close()
     if not replies:
         log.warning("Health check: no Celery worker answered within %s s", WORKER_TIMEOUT_SECONDS)
         return Check(False, f"no worker answered within {WORKER_TIMEOUT_SECONDS:g} s")
