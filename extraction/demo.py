@@ -43,6 +43,30 @@ def _rows() -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def _demo_batch(review, lead, *, detail: str, citation: str, data, n: int) -> ImportBatch:
+    """The search and the import batch a demo data set's records come from."""
+    search = Search.objects.create(
+        review=review,
+        source=Search.Source.OTHER,
+        source_detail=detail,
+        date_run=dt.date(2024, 1, 15),
+        search_string=f"Trials summarised in {citation}",
+        hits_reported=n,
+        notes=citation,
+        created_by=lead,
+    )
+    return ImportBatch.objects.create(
+        review=review,
+        search=search,
+        filename=data.name,
+        format="csv",
+        status=ImportBatch.Status.IMPORTED,
+        n_read=n,
+        n_imported=n,
+        uploaded_by=lead,
+    )
+
+
 def _records(review, lead) -> dict[str, Record]:
     """One record per trial, imported once (found again by its source on later runs)."""
     existing = {
@@ -52,25 +76,13 @@ def _records(review, lead) -> dict[str, Record]:
     missing = [row for row in _rows() if row["source"] not in existing]
     if not missing:
         return existing
-    search = Search.objects.create(
-        review=review,
-        source=Search.Source.OTHER,
-        source_detail="Demo outcome data (metadat)",
-        date_run=dt.date(2024, 1, 15),
-        search_string=f"Trials summarised in {CITATION}",
-        hits_reported=len(missing),
-        notes=CITATION,
-        created_by=lead,
-    )
-    batch = ImportBatch.objects.create(
-        review=review,
-        search=search,
-        filename=DATA.name,
-        format="csv",
-        status=ImportBatch.Status.IMPORTED,
-        n_read=len(missing),
-        n_imported=len(missing),
-        uploaded_by=lead,
+    batch = _demo_batch(
+        review,
+        lead,
+        detail="Demo outcome data (metadat)",
+        citation=CITATION,
+        data=DATA,
+        n=len(missing),
     )
     for line, row in enumerate(missing, start=2):
         title = (
@@ -244,25 +256,13 @@ def _linde_records(review, lead) -> dict[str, Record]:
     missing = [row for row in _linde_rows() if row["label"] not in existing]
     if not missing:
         return existing
-    search = Search.objects.create(
-        review=review,
-        source=Search.Source.OTHER,
-        source_detail="Demo dichotomous outcome data (metadat)",
-        date_run=dt.date(2024, 1, 15),
-        search_string=f"Trials summarised in {LINDE_CITATION}",
-        hits_reported=len(missing),
-        notes=LINDE_CITATION,
-        created_by=lead,
-    )
-    batch = ImportBatch.objects.create(
-        review=review,
-        search=search,
-        filename=LINDE_DATA.name,
-        format="csv",
-        status=ImportBatch.Status.IMPORTED,
-        n_read=len(missing),
-        n_imported=len(missing),
-        uploaded_by=lead,
+    batch = _demo_batch(
+        review,
+        lead,
+        detail="Demo dichotomous outcome data (metadat)",
+        citation=LINDE_CITATION,
+        data=LINDE_DATA,
+        n=len(missing),
     )
     for line, row in enumerate(missing, start=2):
         title = (
