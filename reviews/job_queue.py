@@ -16,15 +16,20 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import connection, transaction
 
-if TYPE_CHECKING:
-    from .models import Job
-
 log = logging.getLogger(__name__)
+
+
+class QueuedJob(Protocol):
+    """What dispatch needs of a `reviews.models.Job` (named, not imported: models use us)."""
+
+    pk: Any
+    kind: str
+    celery_task_id: str
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,7 @@ def dispatch(task: Any, *args: Any, task_id: str | None = None) -> None:
     task.apply_async(args=args, task_id=task_id)
 
 
-def dispatch_job(job: Job) -> None:
+def dispatch_job(job: QueuedJob) -> None:
     """Send a recorded job's task, once the job row is committed (a worker must find it)."""
     task = job_kind(job.kind).task
     if celery_is_eager() and not getattr(settings, "REVIEWFLOW_JOBS_IN_THREAD", False):
