@@ -43,6 +43,30 @@ def _rows() -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def _agreed_already(study, lead, *, label: str) -> bool:
+    """Give the demo study its trial's label; True when its consensus is already final."""
+    if study.label != label:
+        services.study_rename(study=study, label=label, actor=lead)
+    return study.extractions.filter(kind=ExtractionKind.CONSENSUS, status="submitted").exists()
+
+
+def _study_design(
+    study, lead, *, arms: tuple[str, str], sizes: tuple[int, int], outcome: dict, timepoint: dict
+):
+    """The demo trial's two arms, its outcome and its post-treatment timepoint (made once)."""
+    made_arms = list(study.arms.order_by("position")) or [
+        services.arm_create(study=study, actor=lead, name=name, role=role, n_randomised=n)
+        for name, role, n in zip(arms, (ArmRole.INTERVENTION, ArmRole.CONTROL), sizes, strict=True)
+    ]
+    made_outcome = study.outcomes.first() or services.outcome_create(
+        study=study, actor=lead, **outcome
+    )
+    made_timepoint = study.timepoints.first() or services.timepoint_create(
+        study=study, actor=lead, kind=TimepointKind.POST, **timepoint
+    )
+    return made_arms, made_outcome, made_timepoint
+
+
 def _demo_batch(review, lead, *, detail: str, citation: str, data, n: int) -> ImportBatch:
     """The search and the import batch a demo data set's records come from."""
     search = Search.objects.create(
@@ -182,38 +206,21 @@ def demo_extraction(review, users: dict[str, Any]) -> str | None:
         _include_at_full_text(review, [records[r["source"]] for r in rows], [alice, bob])
         services.studies_sync(review=review, actor=lead)
         for row in rows:
-            record = records[row["source"]]
-            study = record.study_report.study
-            if study.label != row["source"]:
-                services.study_rename(study=study, label=row["source"], actor=lead)
-            if study.extractions.filter(kind=ExtractionKind.CONSENSUS, status="submitted").exists():
+            study = records[row["source"]].study_report.study
+            if _agreed_already(study, lead, label=row["source"]):
                 continue
-            arms = list(study.arms.order_by("position")) or [
-                services.arm_create(
-                    study=study,
-                    actor=lead,
-                    name="Specialist stroke care",
-                    role=ArmRole.INTERVENTION,
-                    n_randomised=int(row["n1i"]),
-                ),
-                services.arm_create(
-                    study=study,
-                    actor=lead,
-                    name="Routine care",
-                    role=ArmRole.CONTROL,
-                    n_randomised=int(row["n2i"]),
-                ),
-            ]
-            outcome = study.outcomes.first() or services.outcome_create(
-                study=study,
-                actor=lead,
-                name="Length of hospital stay",
-                direction=Direction.LOWER,
-                subdomain=subdomain,
-                instrument="Days in hospital",
-            )
-            timepoint = study.timepoints.first() or services.timepoint_create(
-                study=study, actor=lead, label="Discharge", weeks=0, kind=TimepointKind.POST
+            arms, outcome, timepoint = _study_design(
+                study,
+                lead,
+                arms=("Specialist stroke care", "Routine care"),
+                sizes=(int(row["n1i"]), int(row["n2i"])),
+                outcome={
+                    "name": "Length of hospital stay",
+                    "direction": Direction.LOWER,
+                    "subdomain": subdomain,
+                    "instrument": "Days in hospital",
+                },
+                timepoint={"label": "Discharge", "weeks": 0},
             )
             _extract(study, alice, row, arms, outcome, timepoint, mistype=False)
             _extract(
@@ -347,40 +354,20 @@ def demo_extraction_dichotomous(review, users: dict[str, Any]) -> str | None:
         services.studies_sync(review=review, actor=lead)
         for row in rows:
             study = records[row["label"]].study_report.study
-            if study.label != row["label"]:
-                services.study_rename(study=study, label=row["label"], actor=lead)
-            if study.extractions.filter(kind=ExtractionKind.CONSENSUS, status="submitted").exists():
+            if _agreed_already(study, lead, label=row["label"]):
                 continue
-            arms = list(study.arms.order_by("position")) or [
-                services.arm_create(
-                    study=study,
-                    actor=lead,
-                    name="St John's wort",
-                    role=ArmRole.INTERVENTION,
-                    n_randomised=int(row["n1i"]),
-                ),
-                services.arm_create(
-                    study=study,
-                    actor=lead,
-                    name="Placebo",
-                    role=ArmRole.CONTROL,
-                    n_randomised=int(row["n2i"]),
-                ),
-            ]
-            outcome = study.outcomes.first() or services.outcome_create(
-                study=study,
-                actor=lead,
-                name="Response",
-                direction=Direction.HIGHER,
-                subdomain=subdomain,
-                instrument="HRSD response",
-            )
-            timepoint = study.timepoints.first() or services.timepoint_create(
-                study=study,
-                actor=lead,
-                label=f"Week {row['duration']}",
-                weeks=float(row["duration"]),
-                kind=TimepointKind.POST,
+            arms, outcome, timepoint = _study_design(
+                study,
+                lead,
+                arms=("St John's wort", "Placebo"),
+                sizes=(int(row["n1i"]), int(row["n2i"])),
+                outcome={
+                    "name": "Response",
+                    "direction": Direction.HIGHER,
+                    "subdomain": subdomain,
+                    "instrument": "HRSD response",
+                },
+                timepoint={"label": f"Week {row['duration']}", "weeks": float(row["duration"])},
             )
             _extract_events(study, alice, row, arms, outcome, timepoint)
             _extract_events(study, bob, row, arms, outcome, timepoint)
