@@ -14,7 +14,29 @@ from pathlib import Path
 import numpy as np
 
 from analysis import stats
-from analysis.exports import r_script_data
+from analysis.exports import r_script_data, results_records
+
+# The numbers of a results row that R recomputes from the exported script.
+R_COLUMNS = (
+    "k",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "I2",
+    "I2_low",
+    "I2_high",
+    "p",
+    "pi_low",
+    "pi_high",
+    "Q_between",
+    "p_between",
+)
+
+
+def app_numbers(report) -> dict[str, dict]:
+    """The app's results rows, by key, reduced to the numbers R recomputes."""
+    return {rec["key"]: {c: rec[c] for c in R_COLUMNS} for rec in results_records(report)}
+
 
 ADD = re.compile(r'^add\("(?P<key>[^"]+)", "(?P<label>(?:[^"\\]|\\.)*)", (?P<expr>.*)\)$')
 

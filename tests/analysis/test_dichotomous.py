@@ -14,7 +14,7 @@ import pytest
 from django.urls import reverse
 
 from analysis import selectors, services
-from analysis.exports import formatted_cells, results_records
+from analysis.exports import formatted_cells
 from analysis.formatting import fmt_estimate_ci
 from analysis.models import Analysis
 from analysis.plots import ForestRow, PlotInputError, PooledSummary, forest_plot
@@ -29,20 +29,6 @@ from tests.analysis.factories import (
     study_extracted,
 )
 
-RCHECK_COLUMNS = (
-    "k",
-    "estimate",
-    "ci_low",
-    "ci_high",
-    "I2",
-    "I2_low",
-    "I2_high",
-    "p",
-    "pi_low",
-    "pi_high",
-    "Q_between",
-    "p_between",
-)
 LINDE = [  # study, responders / N with St John's wort, responders / N with placebo
     ("Hoffman & Kuehl 1979", 19, 30, 3, 30),
     ("Schlich et al. 1987", 15, 25, 3, 24),
@@ -245,7 +231,7 @@ def test_exported_r_script_reproduces_the_dichotomous_analysis_in_r(
     script = client.get(reverse("analysis:r_script", kwargs=kw)).content.decode()
     assert ("rma.mh(" in script) and ("rma.peto(" in script)
     report, _ = selectors.analysis_report(analysis)
-    expected = {rec["key"]: {c: rec[c] for c in RCHECK_COLUMNS} for rec in results_records(report)}
+    expected = rcheck.app_numbers(report)
     assert expected["all"]["estimate"] is not None
     rcheck.assert_matches(expected, rcheck.run_r(script, tmp_path), rel=1e-6)
 

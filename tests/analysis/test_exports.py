@@ -59,26 +59,7 @@ def test_r_script_runs_in_r_and_reproduces_every_row(tmp_path):
         pytest.skip("Rscript with metafor is not installed")
     report = make_report()
     r_rows = rcheck.run_r(r_script(report), tmp_path)
-    expected = {
-        rec["key"]: {
-            k: rec[k]
-            for k in (
-                "k",
-                "estimate",
-                "ci_low",
-                "ci_high",
-                "I2",
-                "I2_low",
-                "I2_high",
-                "p",
-                "pi_low",
-                "pi_high",
-                "Q_between",
-                "p_between",
-            )
-        }
-        for rec in results_records(report)
-    }
+    expected = rcheck.app_numbers(report)
     rcheck.assert_matches(expected, r_rows, rel=1e-6)
 
 

@@ -18,7 +18,7 @@ import pytest
 from django.urls import reverse
 
 from analysis import selectors, services, stats
-from analysis.exports import formatted_cells, results_records
+from analysis.exports import formatted_cells
 from analysis.formatting import fmt_estimate_ci, fmt_i2, fmt_p, fmt_range
 from analysis.models import Analysis, AnalysisEvent
 from extraction.models import Direction
@@ -150,21 +150,7 @@ def test_exported_r_script_reproduces_the_page_in_r(client, cast, twelve, tmp_pa
     script = client.get(reverse("analysis:r_script", kwargs=kw)).content.decode()
     r_rows = rcheck.run_r(script, tmp_path)
     report, _ = selectors.analysis_report(twelve)
-    columns = (
-        "k",
-        "estimate",
-        "ci_low",
-        "ci_high",
-        "I2",
-        "I2_low",
-        "I2_high",
-        "p",
-        "pi_low",
-        "pi_high",
-        "Q_between",
-        "p_between",
-    )
-    expected = {rec["key"]: {c: rec[c] for c in columns} for rec in results_records(report)}
+    expected = rcheck.app_numbers(report)
     rcheck.assert_matches(expected, r_rows, rel=1e-6)
 
 
