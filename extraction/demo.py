@@ -17,6 +17,7 @@ from django.db import transaction
 
 from reviews import dedup
 from reviews.models import ImportBatch, Record, Search
+from reviews.services import search_create
 
 from . import selectors, services
 from .models import ArmRole, Direction, ExtractionKind, ExtractionStatus, Study, TimepointKind
@@ -69,15 +70,15 @@ def _study_design(
 
 def _demo_batch(review, lead, *, detail: str, citation: str, data, n: int) -> ImportBatch:
     """The search and the import batch a demo data set's records come from."""
-    search = Search.objects.create(
+    search = search_create(
         review=review,
+        actor=lead,
         source=Search.Source.OTHER,
         source_detail=detail,
         date_run=dt.date(2024, 1, 15),
         search_string=f"Trials summarised in {citation}",
         hits_reported=n,
         notes=citation,
-        created_by=lead,
     )
     return ImportBatch.objects.create(
         review=review,

@@ -19,7 +19,15 @@ from typing import Any
 from django.db.models import QuerySet
 from django.urls import reverse
 
-from .models import DuplicateDecision, ImportBatch, MembershipChange, Review, SettingChange
+from .models import (
+    DuplicateDecision,
+    ExclusionReasonChange,
+    ImportBatch,
+    MembershipChange,
+    Review,
+    SearchChange,
+    SettingChange,
+)
 
 
 @dataclass(frozen=True)
@@ -109,7 +117,7 @@ def merged(*streams: Iterable[Activity]) -> Iterator[Activity]:
     return heapq.merge(*streams, key=lambda a: a.at, reverse=True)
 
 
-# --- this app's history: the team, settings, imports, duplicate decisions ----------------
+# --- this app's history: the team, settings, reasons, searches, imports, duplicates ------
 
 
 def _team(query: ActivityQuery) -> Iterator[Activity]:
@@ -171,6 +179,58 @@ def _duplicates(query: ActivityQuery) -> Iterator[Activity]:
         )
 
 
+def _changes_text(changes: dict[str, list[str]], added: bool) -> str:
+    """``{field: [old, new]}`` as "field: old → new" (only the new value for an addition)."""
+    parts = []
+    for field, (old, new) in changes.items():
+        name = field.replace("_", " ")
+        if added:
+            parts.append(f"{name}: {_short(new, 60) or '—'}")
+        else:
+            parts.append(f"{name}: {_short(old, 60) or '—'} → {_short(new, 60) or '—'}")
+    return "; ".join(parts)
+
+
+def _reasons(query: ActivityQuery) -> Iterator[Activity]:
+    rows = ExclusionReasonChange.objects.filter(review=query.review).select_related(
+        "actor", "reason"
+    )
+    url = reverse("reviews:exclusion_reasons", kwargs={"slug": query.review.slug})
+    for row in history_rows(rows, query):
+        added = row.action == ExclusionReasonChange.Action.ADDED
+        yield Activity(
+            row.at,
+            "exclusion_reason",
+            username(row.actor),
+            row.get_action_display(),
+            f"{row.reason.label} ({row.reason.get_stage_display()})",
+            _changes_text(row.changes, added),
+            url,
+        )
+
+
+def _searches(query: ActivityQuery) -> Iterator[Activity]:
+    rows = (
+        SearchChange.objects.filter(review=query.review)
+        .select_related("actor", "search")
+        .defer("search__search_string", "search__notes")
+    )
+    for row in history_rows(rows, query):
+        added = row.action == SearchChange.Action.ADDED
+        yield Activity(
+            row.at,
+            "search",
+            username(row.actor),
+            row.get_action_display(),
+            str(row.search),
+            _changes_text(row.changes, added),
+            reverse(
+                "reviews:search_edit",
+                kwargs={"slug": query.review.slug, "search_id": row.search_id},
+            ),
+        )
+
+
 def _short(text: str, n: int = 120) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
@@ -181,6 +241,8 @@ def _reviews_items(query: ActivityQuery) -> Iterator[Activity]:
         for kind, fn in (
             ("membership", _team),
             ("settings", _settings),
+            ("exclusion_reason", _reasons),
+            ("search", _searches),
             ("import", _imports),
             ("duplicates", _duplicates),
         )
@@ -195,6 +257,8 @@ register_activity_source(
         {
             "membership": "Team",
             "settings": "Settings",
+            "exclusion_reason": "Exclusion reasons",
+            "search": "Search log",
             "import": "Imports",
             "duplicates": "Duplicates",
         },

@@ -130,6 +130,14 @@ class ExclusionReasonForm(forms.ModelForm):
         return data
 
 
+class ExclusionReasonEditForm(forms.ModelForm):
+    """A reason's label, position and whether it is offered (its stage stays)."""
+
+    class Meta:
+        model = ExclusionReason
+        fields = ["label", "position", "active"]
+
+
 class SearchForm(forms.ModelForm):
     class Meta:
         model = Search

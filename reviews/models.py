@@ -517,3 +517,55 @@ class DuplicateDecision(models.Model):
 
     def __str__(self) -> str:
         return f"link {self.link_id} {self.status}"
+
+
+class ExclusionReasonChange(models.Model):
+    """Audit row: an exclusion reason added, edited, retired or restored, and by whom."""
+
+    class Action(models.TextChoices):
+        ADDED = "added", "Exclusion reason added"
+        EDITED = "edited", "Exclusion reason edited"
+        RETIRED = "retired", "Exclusion reason retired"
+        RESTORED = "restored", "Exclusion reason restored"
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
+    reason = models.ForeignKey(ExclusionReason, on_delete=models.CASCADE, related_name="changes")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    # {field: [old, new]} as text, for the fields this change touched
+    changes = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["review", "-at"], name="reason_change_review_at")]
+
+    def __str__(self) -> str:
+        return f"reason {self.reason_id} {self.action} ({self.at:%Y-%m-%d})"
+
+
+class SearchChange(models.Model):
+    """Audit row: a search logged or edited in the search log, and by whom."""
+
+    class Action(models.TextChoices):
+        ADDED = "added", "Search logged"
+        EDITED = "edited", "Search edited"
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
+    search = models.ForeignKey(Search, on_delete=models.CASCADE, related_name="changes")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    # {field: [old, new]} as text, for the fields this change touched
+    changes = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["review", "-at"], name="search_change_review_at")]
+
+    def __str__(self) -> str:
+        return f"search {self.search_id} {self.action} ({self.at:%Y-%m-%d})"

@@ -36,6 +36,7 @@ from .models import (
     DuplicateDecision,
     DuplicateLink,
     ExclusionReason,
+    ExclusionReasonChange,
     ImportBatch,
     Invitation,
     Job,
@@ -44,6 +45,7 @@ from .models import (
     Record,
     Review,
     Search,
+    SearchChange,
     SettingChange,
     Stage,
 )
@@ -327,6 +329,132 @@ def user_signup_with_invitation(
     user = User.objects.create_user(username=username, email=email, password=password)
     invitation_accept(invitation=invitation, user=user)
     return user
+
+
+# --- Exclusion reasons and the search log -------------------------------------------------
+
+# Not the stage: votes at one stage would point at a reason of the other.
+REASON_FIELDS = ("label", "position", "active")
+SEARCH_FIELDS = (
+    "source",
+    "source_detail",
+    "date_run",
+    "search_string",
+    "hits_reported",
+    "notes",
+)
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[str]]:
+    """``{field: [old, new]}`` as text for the fields whose value differs."""
+    return {
+        name: [_setting_text(before.get(name)), _setting_text(value)]
+        for name, value in after.items()
+        if before.get(name) != value
+    }
+
+
+def _unknown_fields(values: dict[str, Any], allowed: Sequence[str], what: str) -> None:
+    unknown = set(values) - set(allowed)
+    if unknown:
+        raise DomainError(f"Not a field of {what}: {', '.join(sorted(unknown))}.")
+
+
+def _reason_label_free(review: Review, stage: str, label: str, pk: int | None) -> None:
+    taken = ExclusionReason.objects.filter(review=review, stage=stage, label__iexact=label)
+    if taken.exclude(pk=pk).exists():
+        raise ConflictError("This reason already exists for that stage.", field="label")
+
+
+@transaction.atomic
+def exclusion_reason_create(
+    *, review: Review, actor: Any, stage: str, label: str, position: int = 0, active: bool = True
+) -> ExclusionReason:
+    """Add an exclusion reason; the history keeps who added it."""
+    label = label.strip()
+    if not label:
+        raise DomainError("A reason needs a label.", field="label")
+    _reason_label_free(review, stage, label, None)
+    reason = ExclusionReason.objects.create(
+        review=review, stage=stage, label=label, position=position, active=active
+    )
+    values = {"stage": stage, "label": label, "position": position, "active": active}
+    ExclusionReasonChange.objects.create(
+        review=review,
+        reason=reason,
+        action=ExclusionReasonChange.Action.ADDED,
+        changes=_changes({}, values),
+        actor=actor,
+    )
+    return reason
+
+
+def exclusion_reason_update(
+    *, reason: ExclusionReason, actor: Any, **values: Any
+) -> ExclusionReason:
+    """Change a reason's label, position or whether it is offered; every change is
+    kept with its actor (votes keep pointing at the reason, so a new label reads back)."""
+    _unknown_fields(values, REASON_FIELDS, "an exclusion reason")
+    if "label" in values:
+        values["label"] = values["label"].strip()
+        if not values["label"]:
+            raise DomainError("A reason needs a label.", field="label")
+    with transaction.atomic():
+        reason = ExclusionReason.objects.select_for_update().get(pk=reason.pk)
+        before = {name: getattr(reason, name) for name in values}
+        changes = _changes(before, values)
+        if not changes:
+            return reason
+        if "label" in changes:
+            _reason_label_free(reason.review, reason.stage, values["label"], reason.pk)
+        for name, value in values.items():
+            setattr(reason, name, value)
+        reason.save(update_fields=list(values))
+        action = ExclusionReasonChange.Action.EDITED
+        if set(changes) == {"active"}:
+            action = ExclusionReasonChange.Action.RESTORED
+            if not reason.active:
+                action = ExclusionReasonChange.Action.RETIRED
+        ExclusionReasonChange.objects.create(
+            review_id=reason.review_id, reason=reason, action=action, changes=changes, actor=actor
+        )
+    return reason
+
+
+@transaction.atomic
+def search_create(*, review: Review, actor: Any, **values: Any) -> Search:
+    """Log a database search; the history keeps who logged it."""
+    _unknown_fields(values, SEARCH_FIELDS, "a search")
+    search = Search.objects.create(review=review, created_by=actor, **values)
+    SearchChange.objects.create(
+        review=review,
+        search=search,
+        action=SearchChange.Action.ADDED,
+        changes=_changes({}, values),
+        actor=actor,
+    )
+    return search
+
+
+def search_update(*, search: Search, actor: Any, **values: Any) -> Search:
+    """Edit a logged search; each changed field is kept, old and new, with its actor."""
+    _unknown_fields(values, SEARCH_FIELDS, "a search")
+    with transaction.atomic():
+        search = Search.objects.select_for_update().get(pk=search.pk)
+        changes = _changes({name: getattr(search, name) for name in values}, values)
+        if not changes:
+            return search
+        for name, value in values.items():
+            setattr(search, name, value)
+        search.save(update_fields=list(values))
+        SearchChange.objects.create(
+            review_id=search.review_id,
+            search=search,
+            action=SearchChange.Action.EDITED,
+            changes=changes,
+            actor=actor,
+        )
+    return search
 
 
 # --- Imports -----------------------------------------------------------------------------

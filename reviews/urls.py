@@ -33,6 +33,11 @@ urlpatterns = [
         name="exclusion_reason_create",
     ),
     path(
+        "reviews/<slug:slug>/reasons/<int:reason_id>/",
+        views.exclusion_reason_edit,
+        name="exclusion_reason_edit",
+    ),
+    path(
         "reviews/<slug:slug>/reasons/<int:reason_id>/toggle/",
         views.exclusion_reason_toggle,
         name="exclusion_reason_toggle",

@@ -32,6 +32,7 @@ from .forms import (
     ActivityFilterForm,
     ArchiveImportForm,
     CsvMappingForm,
+    ExclusionReasonEditForm,
     ExclusionReasonForm,
     ImportUploadForm,
     InvitationForm,
@@ -338,13 +339,17 @@ def exclusion_reason_list(request: HttpRequest, review) -> HttpResponse:
 @review_view(Role.LEAD)
 def exclusion_reason_create(request: HttpRequest, review) -> HttpResponse:
     form = ExclusionReasonForm(request.POST, review=review)
-    if not form.is_valid():
-        return _render_reasons(request, review, form, status=400)
-    reason = form.save(commit=False)
-    reason.review = review
-    reason.save()
-    messages.success(request, f"Reason “{reason.label}” added.")
-    return redirect("reviews:exclusion_reasons", slug=review.slug)
+    if form.is_valid():
+        try:
+            reason = services.exclusion_reason_create(
+                review=review, actor=request.user, **form.cleaned_data
+            )
+        except DomainError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, f"Reason “{reason.label}” added.")
+            return redirect("reviews:exclusion_reasons", slug=review.slug)
+    return _render_reasons(request, review, form, status=400)
 
 
 def _render_reasons(request, review, form, status: int = 200) -> HttpResponse:
@@ -356,12 +361,31 @@ def _render_reasons(request, review, form, status: int = 200) -> HttpResponse:
     )
 
 
+@review_view(Role.LEAD)
+def exclusion_reason_edit(request: HttpRequest, review, reason_id: int) -> HttpResponse:
+    reason = get_object_or_404(ExclusionReason, pk=reason_id, review=review)
+    form = ExclusionReasonEditForm(request.POST or None, instance=reason)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.exclusion_reason_update(reason=reason, actor=request.user, **form.cleaned_data)
+        except DomainError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, "Reason saved.")
+            return redirect("reviews:exclusion_reasons", slug=review.slug)
+    return render(
+        request,
+        "reviews/exclusion_reason_form.html",
+        {"review": review, "form": form, "reason": reason},
+        status=400 if form.errors else 200,
+    )
+
+
 @require_POST
 @review_view(Role.LEAD)
 def exclusion_reason_toggle(request: HttpRequest, review, reason_id: int) -> HttpResponse:
     reason = get_object_or_404(ExclusionReason, pk=reason_id, review=review)
-    reason.active = not reason.active
-    reason.save(update_fields=["active"])
+    services.exclusion_reason_update(reason=reason, actor=request.user, active=not reason.active)
     return redirect("reviews:exclusion_reasons", slug=review.slug)
 
 
@@ -382,10 +406,10 @@ def search_edit(request: HttpRequest, review, search_id: int | None = None) -> H
     search = get_object_or_404(review.searches, pk=search_id) if search_id else None
     form = SearchForm(request.POST or None, instance=search)
     if request.method == "POST" and form.is_valid():
-        search = form.save(commit=False)
-        search.review = review
-        search.created_by = search.created_by or request.user
-        search.save()
+        if search is None:
+            services.search_create(review=review, actor=request.user, **form.cleaned_data)
+        else:
+            services.search_update(search=search, actor=request.user, **form.cleaned_data)
         messages.success(request, "Search saved.")
         return redirect("reviews:searches", slug=review.slug)
     return render(

@@ -19,7 +19,14 @@ from reviews.activity import (
 )
 from reviews.models import Stage
 
-from .models import BlindingChange, RecordCorrection, Resolution, StoppingRuleChange, VoteChange
+from .models import (
+    BlindingChange,
+    FullTextChange,
+    RecordCorrection,
+    Resolution,
+    StoppingRuleChange,
+    VoteChange,
+)
 
 STAGES = dict(Stage.choices)
 # Records are shown by citation: their long texts are not read.
@@ -127,6 +134,22 @@ def _corrections(query: ActivityQuery) -> Iterator[Activity]:
         )
 
 
+def _fulltexts(query: ActivityQuery) -> Iterator[Activity]:
+    rows = (
+        FullTextChange.objects.filter(review=query.review)
+        .select_related("actor", "record")
+        .defer(*RECORD_TEXTS)
+    )
+    for row in history_rows(rows, query):
+        subject, url = _record(query, row.record)
+        detail = ""
+        if row.sha256:
+            detail = f"{row.original_name} · {row.size / 1e6:.1f} MB · SHA-256 {row.sha256[:12]}…"
+        yield Activity(
+            row.at, "fulltext", username(row.actor), row.get_action_display(), subject, detail, url
+        )
+
+
 def _items(query: ActivityQuery) -> Iterator[Activity]:
     streams = []
     if query.wants("vote") or query.wants("undo"):
@@ -137,6 +160,7 @@ def _items(query: ActivityQuery) -> Iterator[Activity]:
         ("blinding", _blinding),
         ("stopping", _stopping),
         ("correction", _corrections),
+        ("fulltext", _fulltexts),
     ):
         if query.wants(kind):
             streams.append(fn(query))
@@ -155,6 +179,7 @@ def register() -> None:
                 "blinding": "Blinding",
                 "stopping": "Stopping rule",
                 "correction": "Record corrections",
+                "fulltext": "Full texts",
             },
             _items,
             order=20,

@@ -87,6 +87,7 @@ def register() -> None:
         Table(m.VoteChange, "review"),
         Table(m.Resolution, "review"),
         Table(m.FullText, "review"),
+        Table(m.FullTextChange, "review"),
         Table(m.RecordCorrection, "review"),
         Table(m.PrismaExtra, "review"),
         Table(m.BlindingChange, "review"),

@@ -258,6 +258,37 @@ class FullText(models.Model):
         return f"Full text of {self.record_id}"
 
 
+class FullTextChange(models.Model):
+    """Audit row: a full text uploaded, replaced, or marked (not) retrievable, and by whom.
+
+    ``FullText`` keeps only the current file; this keeps every upload's name and digest.
+    """
+
+    class Action(models.TextChoices):
+        UPLOADED = "uploaded", "Full text uploaded"
+        REPLACED = "replaced", "Full text replaced"
+        NOT_RETRIEVABLE = "missing", "Full text not retrievable"
+        RETRIEVABLE = "found", "Full text no longer marked not retrievable"
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="fulltext_changes")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    original_name = models.CharField(max_length=255, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["review", "-at"], name="fulltext_change_review_at")]
+
+    def __str__(self) -> str:
+        return f"full text of {self.record_id} {self.action} ({self.at:%Y-%m-%d})"
+
+
 class RecordCorrection(models.Model):
     """A reviewer's correction of a record's metadata; the original value is kept here."""
 

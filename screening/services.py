@@ -35,6 +35,7 @@ from .models import (
     Decision,
     FinalDecision,
     FullText,
+    FullTextChange,
     PrismaExtra,
     RecordCorrection,
     Resolution,
@@ -739,6 +740,7 @@ def fulltext_upload(*, review: Review, record_id: int, actor: Any, upload: Any) 
         fulltext, _ = FullText.objects.select_for_update().get_or_create(
             record_id=item.record_id, defaults={"review": review}
         )
+        replaced = bool(fulltext.file)
         fulltext.sha256 = sha256
         fulltext.original_name = (upload.name or "fulltext.pdf")[-255:]
         fulltext.size = upload.size
@@ -759,6 +761,16 @@ def fulltext_upload(*, review: Review, record_id: int, actor: Any, upload: Any) 
             if item.status == ScreeningItem.Status.NOT_RETRIEVED:
                 item.status = ScreeningItem.Status.OPEN
                 _evaluate(item, review)
+            Action = FullTextChange.Action
+            FullTextChange.objects.create(
+                review=review,
+                record_id=item.record_id,
+                action=Action.REPLACED if replaced else Action.UPLOADED,
+                original_name=fulltext.original_name,
+                size=fulltext.size,
+                sha256=sha256,
+                actor=actor,
+            )
         except Exception:
             fulltext.file.storage.delete(stored)  # nothing half-written
             raise
@@ -778,6 +790,14 @@ def fulltext_set_not_retrievable(
         )
         if not_retrievable and fulltext.file:
             raise ConflictError("A PDF has been uploaded for this record; it was retrieved.")
+        if fulltext.not_retrievable != not_retrievable:
+            Action = FullTextChange.Action
+            FullTextChange.objects.create(
+                review=review,
+                record_id=item.record_id,
+                action=Action.NOT_RETRIEVABLE if not_retrievable else Action.RETRIEVABLE,
+                actor=actor,
+            )
         fulltext.not_retrievable = not_retrievable
         fulltext.uploaded_by = actor
         fulltext.save()

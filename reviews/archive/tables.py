@@ -22,5 +22,7 @@ def register() -> None:
         Table(m.DuplicateDecision, "review"),
         Table(m.MembershipChange, "review"),
         Table(m.SettingChange, "review"),
+        Table(m.ExclusionReasonChange, "review"),
+        Table(m.SearchChange, "review"),
     )
     register_exclusion("reviews.job", "background jobs are runs of work, not review data")

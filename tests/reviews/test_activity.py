@@ -7,6 +7,7 @@ import datetime as dt
 import io
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -17,14 +18,20 @@ from reviews.activity import ActivityQuery, activity_kinds, activity_list
 from reviews.models import (
     DuplicateDecision,
     DuplicateLink,
+    ExclusionReason,
+    ExclusionReasonChange,
     MembershipChange,
     Review,
+    Search,
+    SearchChange,
     SettingChange,
 )
 from screening import services as screening
-from screening.models import VoteChange
+from screening.models import FullTextChange, VoteChange
 from tests.factories import RecordFactory, UserFactory
-from tests.screening.factories import records, vote
+from tests.screening.factories import include_at_ta, records, vote
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 def _activity(review, **kwargs) -> list:
@@ -123,6 +130,139 @@ def test_merges_and_unmerges_are_kept(cast):
     assert [d.status for d in DuplicateDecision.objects.order_by("id")] == ["merged", "undone"]
     items = _activity(cast.review, kinds=frozenset({"duplicates"}))
     assert [i.action for i in items] == ["Merge undone", "Merged"]
+
+
+def _shown(client, review, kind: str) -> tuple[str, list[list[str]]]:
+    """The lead's Activity page and CSV, filtered to one kind."""
+    client.force_login(review.memberships.get(user__username="lead").user)
+    page = client.get(f"/reviews/{review.slug}/activity/", {"kind": kind})
+    assert page.status_code == 200
+    return page.content.decode(), _csv(
+        client.get(f"/reviews/{review.slug}/activity.csv", {"kind": kind})
+    )
+
+
+def test_exclusion_reason_edits_are_kept_and_shown(client, cast):
+    review = cast.review
+    client.force_login(cast.lead)
+    url = f"/reviews/{review.slug}/reasons/"
+    added = client.post(
+        f"{url}new/", {"stage": "ft", "label": "Wrong setting", "position": 9, "active": "on"}
+    )
+    assert added.status_code == 302
+    reason = ExclusionReason.objects.get(review=review, label="Wrong setting")
+    edited = client.post(
+        f"{url}{reason.pk}/", {"label": "Wrong care setting", "position": 9, "active": "on"}
+    )
+    assert edited.status_code == 302
+    assert client.post(f"{url}{reason.pk}/toggle/").status_code == 302
+    services.exclusion_reason_update(reason=reason, actor=cast.alice, active=True)
+    # nothing changed: nothing kept; a label taken at that stage is refused
+    services.exclusion_reason_update(reason=reason, actor=cast.lead, label="Wrong care setting")
+    taken = client.post(f"{url}{reason.pk}/", {"label": "wrong population", "position": 9})
+    assert taken.status_code == 400
+    rows = ExclusionReasonChange.objects.filter(reason=reason).order_by("id")
+    assert [(r.action, r.actor) for r in rows] == [
+        ("added", cast.lead),
+        ("edited", cast.lead),
+        ("retired", cast.lead),
+        ("restored", cast.alice),
+    ]
+    assert rows[1].changes == {"label": ["Wrong setting", "Wrong care setting"]}
+
+    items = _activity(review, kinds=frozenset({"exclusion_reason"}))
+    assert [(i.actor, i.action) for i in items] == [
+        ("alice", "Exclusion reason restored"),
+        ("lead", "Exclusion reason retired"),
+        ("lead", "Exclusion reason edited"),
+        ("lead", "Exclusion reason added"),
+    ]
+    assert items[2].detail == "label: Wrong setting → Wrong care setting"
+    assert items[2].subject == "Wrong care setting (Full text)"
+    html, rows = _shown(client, review, "exclusion_reason")
+    assert "Exclusion reason edited" in html and "Wrong setting → Wrong care setting" in html
+    assert [r[1] for r in rows[1:]] == ["alice", "lead", "lead", "lead"]
+    assert rows[3][3:5] == ["Exclusion reason edited", "Wrong care setting (Full text)"]
+
+
+def test_search_log_edits_are_kept_and_shown(client, cast):
+    review = cast.review
+    client.force_login(cast.lead)
+    form = {
+        "source": "pubmed",
+        "date_run": "2025-03-01",
+        "search_string": '"peer support"[tiab]',
+        "hits_reported": 120,
+    }
+    assert client.post(f"/reviews/{review.slug}/searches/new/", form).status_code == 302
+    search = Search.objects.get(review=review)
+    assert search.created_by == cast.lead
+    services.membership_set_roles(
+        membership=cast.membership(cast.alice),
+        actor=cast.lead,
+        is_lead=True,
+        is_reviewer=True,
+        is_adjudicator=False,
+    )
+    client.force_login(cast.alice)
+    edited = client.post(
+        f"/reviews/{review.slug}/searches/{search.pk}/", {**form, "hits_reported": 132}
+    )
+    assert edited.status_code == 302
+    services.search_update(search=search, actor=cast.alice, hits_reported=132)  # no change
+    rows = SearchChange.objects.filter(search=search).order_by("id")
+    assert [(r.action, r.actor) for r in rows] == [("added", cast.lead), ("edited", cast.alice)]
+    assert rows[1].changes == {"hits_reported": ["120", "132"]}
+
+    items = _activity(review, kinds=frozenset({"search"}))
+    assert [(i.actor, i.action, i.detail) for i in items][0] == (
+        "alice",
+        "Search edited",
+        "hits reported: 120 → 132",
+    )
+    assert items[1].action == "Search logged" and "date run: 2025-03-01" in items[1].detail
+    assert items[0].url == f"/reviews/{review.slug}/searches/{search.pk}/"
+    html, rows = _shown(client, review, "search")
+    assert "Search edited" in html and "Search logged" in html
+    assert [(r[1], r[3], r[4]) for r in rows[1:]] == [
+        ("alice", "Search edited", "PubMed/MEDLINE 2025-03-01"),
+        ("lead", "Search logged", "PubMed/MEDLINE 2025-03-01"),
+    ]
+
+
+def test_full_text_uploads_and_replacements_are_kept_and_shown(client, cast):
+    review = cast.review
+    (record,) = records(review, 1)
+    include_at_ta(review, record, cast.alice, cast.bob)
+    client.force_login(cast.alice)
+    first = SimpleUploadedFile("smith2020.pdf", PDF, content_type="application/pdf")
+    url = f"/reviews/{review.slug}/screening/full-texts/{record.pk}/upload/"
+    assert client.post(url, {"file": first}).status_code == 302
+    screening.fulltext_upload(
+        review=review,
+        record_id=record.pk,
+        actor=cast.bob,
+        upload=SimpleUploadedFile("smith2020-v2.pdf", PDF + b"%v2\n"),
+    )
+    rows = FullTextChange.objects.filter(record=record).order_by("id")
+    assert [(r.action, r.actor, r.original_name) for r in rows] == [
+        ("uploaded", cast.alice, "smith2020.pdf"),
+        ("replaced", cast.bob, "smith2020-v2.pdf"),
+    ]
+    assert rows[0].sha256 != rows[1].sha256 and rows[1].size == len(PDF) + 4
+
+    items = _activity(review, kinds=frozenset({"fulltext"}))
+    assert [(i.actor, i.action) for i in items] == [
+        ("bob", "Full text replaced"),
+        ("alice", "Full text uploaded"),
+    ]
+    assert items[0].subject.startswith(f"#{record.pk} ") and "smith2020-v2.pdf" in items[0].detail
+    html, rows = _shown(client, review, "fulltext")
+    assert "Full text replaced" in html and "smith2020-v2.pdf" in html
+    assert [(r[1], r[3]) for r in rows[1:]] == [
+        ("bob", "Full text replaced"),
+        ("alice", "Full text uploaded"),
+    ]
 
 
 # --- the log ---------------------------------------------------------------------------------
@@ -230,6 +370,8 @@ def test_the_demo_review_shows_every_kind_of_activity(db):
     screening.blinding_set(review=review, actor=lead, blinded=False)
     rec = review.records.filter(duplicate_of__isnull=True).first()
     screening.record_correct(review=review, record_id=rec.pk, actor=lead, year=1999)
+    reason = review.exclusion_reasons.first()
+    services.exclusion_reason_update(reason=reason, actor=lead, label=f"{reason.label} (edited)")
     pending = review.duplicate_links.filter(
         status="pending"
     ).first() or DuplicateLink.objects.create(

@@ -101,8 +101,9 @@ class Command(BaseCommand):
         for username, roles in USERS.items():
             if username != "lead":
                 Membership.objects.create(review=review, user=users[username], **roles)
-        search = Search.objects.create(
+        search = services.search_create(
             review=review,
+            actor=users["lead"],
             source=Search.Source.PUBMED,
             date_run=dt.date(2020, 12, 18),
             search_string='("peer support"[tiab] OR "peer-delivered"[tiab]) AND randomized controlled trial[pt]',
@@ -111,7 +112,6 @@ class Command(BaseCommand):
                 "Demo records: Cohen AM et al. (2006) JAMIA 13(2):206-219, ADHD drug class review "
                 "set from the ASReview systematic-review-datasets (MIT licence)."
             ),
-            created_by=users["lead"],
         )
         self._import(review, search, users["lead"])
         return review
