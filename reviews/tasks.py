@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from . import services
+from .errors import DomainError
 from .job_queue import register_job_kind
 from .jobs import Progress, run_job
 from .models import ImportBatch, Job
@@ -33,12 +34,19 @@ def _batch_url(batch: ImportBatch) -> str:
     )
 
 
+def _upload_still_there(path: str) -> None:
+    """A failed job run again days later may find its upload gone (``cleanup_files``)."""
+    if not default_storage.exists(path):
+        raise DomainError("The uploaded file is no longer on the server; upload it again.")
+
+
 def _import_preview(job: Job, progress: Progress) -> dict[str, Any]:
     params = job.params
     # The stored upload names the batch it becomes: a second run after a crash between
     # saving the batch and finishing the job finds it rather than reading the file twice.
     batch = ImportBatch.objects.filter(review=job.review, file=params["path"]).first()
     if batch is None:
+        _upload_still_there(params["path"])
         search = job.review.searches.filter(pk=params.get("search_id")).first()
         with default_storage.open(params["path"], "rb") as handle:
             batch = services.import_preview(
@@ -120,6 +128,7 @@ def _archive_import(job: Job, progress: Progress) -> dict[str, Any]:
     progress(0.05, "Checking and reading the archive", force=True)
     review = _archive_imported_already(job)
     if review is None:
+        _upload_still_there(params["path"])
         with default_storage.open(params["path"], "rb") as handle:
             review = review_import(source=handle, slug=params["slug"], actor=job.started_by)
     default_storage.delete(params["path"])
