@@ -185,7 +185,8 @@ def _changes_text(changes: dict[str, list[str]], added: bool) -> str:
     for field, (old, new) in changes.items():
         name = field.replace("_", " ")
         if added:
-            parts.append(f"{name}: {_short(new, 60) or '—'}")
+            if new:  # an addition's empty fields say nothing
+                parts.append(f"{name}: {_short(new, 60)}")
         else:
             parts.append(f"{name}: {_short(old, 60) or '—'} → {_short(new, 60) or '—'}")
     return "; ".join(parts)

@@ -221,6 +221,7 @@ def test_search_log_edits_are_kept_and_shown(client, cast):
         "hits reported: 120 → 132",
     )
     assert items[1].action == "Search logged" and "date run: 2025-03-01" in items[1].detail
+    assert "notes" not in items[1].detail  # left empty
     assert items[0].url == f"/reviews/{review.slug}/searches/{search.pk}/"
     html, rows = _shown(client, review, "search")
     assert "Search edited" in html and "Search logged" in html
