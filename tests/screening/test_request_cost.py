@@ -1,0 +1,91 @@
+"""What "record my vote and give me the next record" costs: SQL queries, pinned.
+
+This request is what reviewers wait for after every decision (issue 11: p95 < 50 ms with
+20 reviewers on 20,000 records), so a change that adds a query to it should fail here and
+be a deliberate decision. ``benchmarks/screening_request_cost.py`` measures the same
+request's time on a 20,000-record review.
+"""
+
+import re
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test import Client
+
+from screening import selectors
+from screening.models import Resolution, ScreeningItem, Vote
+from tests.screening.factories import records
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+RECORD_ID = re.compile(r'data-record-id="(\d+)"')
+
+# Queries per request, on each database (PostgreSQL claims a record in one statement).
+# Inside a test, transactions are savepoints: BEGIN/COMMIT count as SAVEPOINT/RELEASE.
+VOTE_AND_NEXT = {"postgresql": 27, "sqlite": 29}
+VOTE_RESOLVES_AND_NEXT = {"postgresql": 39, "sqlite": 41}
+PROGRESS_REFRESH = 3  # extra queries when the team's progress numbers are read again
+
+
+def screen(client, cast) -> int:
+    page = client.get(f"/reviews/{cast.review.slug}/screening/title-abstract/", **HTMX)
+    return int(RECORD_ID.search(page.content.decode()).group(1))
+
+
+def vote_and_next(client, cast, record_id: int, decision: str) -> int:
+    response = client.post(
+        f"/reviews/{cast.review.slug}/screening/ta/records/{record_id}/vote/",
+        {"decision": decision, "mode": "queue"},
+        **HTMX,
+    )
+    assert response.status_code == 200
+    return int(RECORD_ID.search(response.content.decode()).group(1))
+
+
+@pytest.fixture
+def reviewers(cast, monkeypatch):
+    """Alice and Bob on the screening page of a review with records and ranking on."""
+    # The team's progress numbers are cached for a moment; here they stay cached for the
+    # whole test, so that what is counted does not depend on how fast the test runs.
+    monkeypatch.setattr(selectors, "PROGRESS_CACHE_SECONDS", 600)
+    cast.review.include_keywords = "peer support"
+    cast.review.save()
+    records(cast.review, 6)
+    alice, bob = Client(), Client()
+    alice.force_login(cast.alice)
+    bob.force_login(cast.bob)
+    return alice, bob
+
+
+def test_a_vote_and_the_next_record(cast, reviewers, monkeypatch, django_assert_num_queries):
+    alice, _ = reviewers
+    first = screen(alice, cast)
+    with django_assert_num_queries(VOTE_AND_NEXT[connection.vendor]):
+        second = vote_and_next(alice, cast, first, "exclude")
+    assert second != first
+    assert Vote.objects.filter(record_id=first, reviewer=cast.alice).exists()
+    # Reading the team's numbers again (every moment) costs this much more.
+    monkeypatch.setattr(selectors, "PROGRESS_CACHE_SECONDS", 0)
+    cache.clear()
+    third = vote_and_next(alice, cast, second, "exclude")
+    with django_assert_num_queries(VOTE_AND_NEXT[connection.vendor] + PROGRESS_REFRESH):
+        vote_and_next(alice, cast, third, "exclude")
+
+
+def test_a_vote_that_resolves_its_record_and_the_next_record(
+    cast, reviewers, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    alice, bob = reviewers
+    first = screen(alice, cast)
+    vote_and_next(alice, cast, first, "include")
+    assert screen(bob, cast) == first  # records with a vote come first, so pairs complete
+    # The queries run after the commit (the ranking hears of the resolution) count too.
+    with (
+        django_assert_num_queries(VOTE_RESOLVES_AND_NEXT[connection.vendor]),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        vote_and_next(bob, cast, first, "include")
+    assert Resolution.objects.get(record_id=first).decision == "include"
+    assert ScreeningItem.objects.get(record_id=first, stage="ta").status == "resolved"
