@@ -34,7 +34,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Count, F, OuterRef, Subquery
 
 from config.celery import app as celery_app
 from reviews.db import lock_for_update
@@ -220,17 +220,30 @@ def ranking_latest(review: Review) -> RankingSnapshot | None:
 
 def ranking_note_resolution(review_id: int) -> None:
     """Called after a title/abstract resolution commits: refit if N new ones have come in."""
-    review = Review.objects.filter(pk=review_id).first()
+    # One query, as this runs after every title/abstract resolution: the review's setting,
+    # its resolutions so far and what its latest ranking was trained on.
+    resolved = Resolution.objects.filter(review=OuterRef("pk"), stage=Stage.TITLE_ABSTRACT)
+    latest = RankingSnapshot.objects.filter(review=OuterRef("pk")).order_by("-created_at", "-id")
+    review = (
+        Review.objects.filter(pk=review_id)
+        .annotate(
+            n_resolved=Subquery(
+                resolved.order_by().values("review").annotate(n=Count("id")).values("n")
+            ),
+            latest_trained_on=Subquery(latest.values("n_resolved")[:1]),
+        )
+        .only("id", "prioritise")
+        .first()
+    )
     if review is None or not review.prioritise:
         return
-    n_resolved = Resolution.objects.filter(review=review, stage=Stage.TITLE_ABSTRACT).count()
-    latest = ranking_latest(review)
+    n_resolved = review.n_resolved or 0
     # Every N (default 10) resolutions, and less often as the labelled set grows (every 1 %
     # of it, the schedule the simulation validated), so large reviews don't refit non-stop.
     interval = max(refit_every(), prioritisation.refit_interval(n_resolved, every=1))
-    if latest is not None and n_resolved - latest.n_resolved < interval:
+    if review.latest_trained_on is not None and n_resolved - review.latest_trained_on < interval:
         return
-    if latest is None and not training_data(review).usable:
+    if review.latest_trained_on is None and not training_data(review).usable:
         return
     ranking_refit_request(review_id)
 

@@ -13,6 +13,7 @@ from itertools import combinations
 from typing import Any
 
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
 
 from reviews.models import Membership, Record, Review, Stage
@@ -21,6 +22,7 @@ from .agreement import Kappa, cohen_kappa
 from .models import (
     FinalDecision,
     FullText,
+    RecordCorrection,
     Resolution,
     ScreeningItem,
     Vote,
@@ -73,36 +75,59 @@ class Progress:
         return round(100 * self.resolved / self.total) if self.total else 0
 
 
-def _team_counts(review: Review, stage: str) -> dict[str, int]:
-    """Stage totals for the progress bars. They run on every vote, so both queries are
-    answered from indexes: items grouped by (status, n_votes) from the queue index,
-    resolutions by decision from their count index."""
-    counts = {"total": 0, "needing": 0, "resolved": 0, "conflicts": 0}
-    rows = (
-        ScreeningItem.objects.filter(review=review, stage=stage, active=True)
-        .values_list("status", "n_votes")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for status, n_votes, n in rows:
-        if status == ScreeningItem.Status.NOT_RETRIEVED:
+def _team_snapshot(review: Review, stage: str) -> dict[str, Any]:
+    """The stage's numbers behind everyone's progress bars, in one statement (one snapshot
+    of the database, one round trip), each part answered from an index: items grouped by
+    (status, n_votes) from the queue index, resolutions by decision from their count index,
+    and per reviewer the votes on items still needing votes (the few items half-way
+    through, from the queue index, and their votes from the one-vote-per-reviewer index).
+    """
+    item = connection.ops.quote_name(ScreeningItem._meta.db_table)
+    resolution = connection.ops.quote_name(Resolution._meta.db_table)
+    vote = connection.ops.quote_name(Vote._meta.db_table)
+    needing = "i.status = %s AND i.n_votes > 0 AND i.n_votes < %s"
+    sql = f"""
+        SELECT 'item', i.status, i.n_votes, COUNT(*) FROM {item} i
+        WHERE i.review_id = %s AND i.stage = %s AND i.active
+        GROUP BY i.status, i.n_votes
+        UNION ALL
+        SELECT 'resolution', r.decision, 0, COUNT(*) FROM {resolution} r
+        WHERE r.review_id = %s AND r.stage = %s
+        GROUP BY r.decision
+        UNION ALL
+        SELECT 'voted', '', v.reviewer_id, COUNT(*) FROM {item} i
+        JOIN {vote} v ON v.record_id = i.record_id AND v.stage = i.stage
+        WHERE i.review_id = %s AND i.stage = %s AND i.active AND {needing}
+        GROUP BY v.reviewer_id
+    """  # noqa: S608 - only table names and fixed clauses are formatted in; values are params
+    params = [review.pk, stage, review.pk, stage, review.pk, stage]
+    params += [ScreeningItem.Status.OPEN, review.votes_required]
+    counts: dict[str, Any] = {"total": 0, "needing": 0, "resolved": 0, "conflicts": 0}
+    decided: dict[str, int] = {}
+    in_needing: dict[int, int] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    for kind, label, number, n in rows:
+        if kind == "resolution":
+            decided[label] = n
+            continue
+        if kind == "voted":
+            in_needing[number] = n
+            continue
+        if label == ScreeningItem.Status.NOT_RETRIEVED:
             continue
         counts["total"] += n
-        if status == ScreeningItem.Status.OPEN and n_votes < review.votes_required:
+        if label == ScreeningItem.Status.OPEN and number < review.votes_required:
             counts["needing"] += n
-        elif status == ScreeningItem.Status.RESOLVED:
+        elif label == ScreeningItem.Status.RESOLVED:
             counts["resolved"] += n
-        elif status == ScreeningItem.Status.CONFLICT:
+        elif label == ScreeningItem.Status.CONFLICT:
             counts["conflicts"] += n
-    decided = dict(
-        Resolution.objects.filter(review=review, stage=stage)
-        .values_list("decision")
-        .annotate(n=Count("id"))
-        .values_list("decision", "n")
-        .order_by()
-    )
     counts["included"] = decided.get(FinalDecision.INCLUDE, 0)
     counts["excluded"] = decided.get(FinalDecision.EXCLUDE, 0)
+    # Per reviewer: items still needing votes that they have voted on (not theirs to do).
+    counts["in_needing"] = in_needing
     return counts
 
 
@@ -113,31 +138,18 @@ def progress(review: Review, stage: str, user: Any, membership: Membership | Non
     """Progress at a stage as `user` may see it.
 
     It runs on every vote, and the team totals scan the whole stage, so everything but
-    the user's own done-count is cached for a moment per user. The cached numbers are
-    taken together, at one time: mixing a stale total with a fresh count of one's own
-    would make the bar move when another reviewer votes, a hint blinding forbids.
+    the user's own done-count is cached for a moment, once for the whole team (20
+    reviewers each voting every few seconds would otherwise each read them again on
+    nearly every vote). The cached numbers are taken together, at one time (one
+    statement): mixing a stale total with a fresh count of one's own votes on records
+    still needing votes would make the bar move when another reviewer votes, a hint
+    blinding forbids.
     """
     stamp = review.created_at.timestamp() if review.created_at else 0
-    key = f"screening:progress:{review.pk}:{stamp}:{stage}:{review.votes_required}:{user.pk}"
+    key = f"screening:progress:{review.pk}:{stamp}:{stage}:{review.votes_required}"
     snapshot = cache.get(key)
     if snapshot is None:
-        snapshot = _team_counts(review, stage)
-        # Items still needing votes that I have already voted on are not mine to do.
-        snapshot["mine_in_needing"] = (
-            Vote.objects.filter(review=review, stage=stage, reviewer=user)
-            .filter(
-                Exists(
-                    ScreeningItem.objects.filter(
-                        record=OuterRef("record"),
-                        stage=stage,
-                        active=True,
-                        status=ScreeningItem.Status.OPEN,
-                        n_votes__lt=review.votes_required,
-                    )
-                )
-            )
-            .count()
-        )
+        snapshot = _team_snapshot(review, stage)
         cache.set(key, snapshot, PROGRESS_CACHE_SECONDS)
     mine_done = Vote.objects.filter(review=review, stage=stage, reviewer=user).count()
     sees_conflicts = membership is not None and (membership.can_adjudicate or not review.blinded)
@@ -145,7 +157,7 @@ def progress(review: Review, stage: str, user: Any, membership: Membership | Non
         stage=stage,
         total=snapshot["total"],
         mine_done=mine_done,
-        mine_remaining=max(snapshot["needing"] - snapshot["mine_in_needing"], 0),
+        mine_remaining=max(snapshot["needing"] - snapshot["in_needing"].get(user.pk, 0), 0),
         resolved=snapshot["resolved"],
         included=snapshot["included"],
         excluded=snapshot["excluded"],
@@ -293,11 +305,33 @@ def history_neighbours(
 
 
 def screenable_record(review: Review, stage: str, record_id: int) -> Record | None:
+    """The record to show at `stage`, with ``corrected``: whether anyone corrected it."""
     return (
-        Record.objects.filter(pk=record_id, review=review, screening_items__stage=stage)
+        _with_corrected(Record.objects.filter(pk=record_id, review=review))
+        .filter(screening_items__stage=stage)
         .select_related("batch")
         .first()
     )
+
+
+def claimed_record(item: ScreeningItem) -> Record:
+    """The record of an item just taken from the queue, as `screenable_record` gives it."""
+    return _with_corrected(Record.objects.filter(pk=item.record_id)).get()
+
+
+def _with_corrected(records: QuerySet[Record]) -> QuerySet[Record]:
+    # Asked with the record: most records were never corrected, so their corrections need
+    # no query of their own on every "vote and give me the next record" request.
+    return records.annotate(
+        corrected=Exists(RecordCorrection.objects.filter(record=OuterRef("pk")))
+    )
+
+
+def record_corrections(record: Record) -> QuerySet[RecordCorrection] | list[RecordCorrection]:
+    """Corrections of a record from `screenable_record`/`claimed_record` (oldest first)."""
+    if not record.corrected:
+        return []
+    return RecordCorrection.objects.filter(record=record).select_related("actor")
 
 
 # --- Conflicts -----------------------------------------------------------------------------

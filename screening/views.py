@@ -159,7 +159,7 @@ def _panel_context(
         "keymap": keymap,
         "keys": [(ACTIONS[a], [key_label(k) for k in keymap[a]]) for a in ACTIONS],
         "upload_form": FullTextUploadForm() if stage == Stage.FULL_TEXT else None,
-        "corrections": RecordCorrection.objects.filter(record=record).select_related("actor"),
+        "corrections": selectors.record_corrections(record),
     }
 
 
@@ -185,8 +185,9 @@ def _screen_next(request, review, stage) -> HttpResponse:
     item = services.next_item_claim(review=review, stage=stage, actor=request.user)
     if item is None:
         return _render_done(request, review, stage)
+    record = selectors.claimed_record(item)
     return _render_screen(
-        request, _panel_context(request, review, stage, item.record, mode="queue", claimed=item)
+        request, _panel_context(request, review, stage, record, mode="queue", claimed=item)
     )
 
 

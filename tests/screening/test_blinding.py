@@ -156,3 +156,35 @@ def test_votes_become_visible_after_resolution_or_when_blinding_is_off(client, c
     services.blinding_set(review=cast.review, actor=cast.lead, blinded=False)
     page = client.get(url).content.decode()
     assert "second secret" in page and "In conflict" in page
+
+
+@pytest.mark.django_db
+def test_progress_numbers_never_tell_a_blinded_reviewer_whether_the_other_voted(
+    cast, monkeypatch
+):
+    """The team's numbers are shared by every reviewer (read once a moment for the whole
+    team); each reviewer's own share of them must still move only with their own votes
+    and with resolutions, never with another reviewer's unresolved vote."""
+    from screening import selectors
+
+    monkeypatch.setattr(selectors, "PROGRESS_CACHE_SECONDS", 0)  # fresh numbers every time
+    one, two, three = records(cast.review, 3)
+    alice_m, bob_m, carol_m = (cast.membership(u) for u in (cast.alice, cast.bob, cast.carol))
+
+    def seen(user, membership):
+        p = selectors.progress(cast.review, Stage.TITLE_ABSTRACT, user, membership)
+        return p.mine_done, p.mine_remaining, p.resolved, p.included, p.conflicts
+
+    assert seen(cast.alice, alice_m) == (0, 3, 0, 0, None)
+    vote(cast.review, one, cast.alice, "include")
+    assert seen(cast.alice, alice_m) == (1, 2, 0, 0, None)
+    assert seen(cast.bob, bob_m) == (0, 3, 0, 0, None)  # alice's vote: nothing to see
+    vote(cast.review, two, cast.bob, "include")
+    assert seen(cast.alice, alice_m) == (1, 2, 0, 0, None)  # bob's vote: nothing to see
+    vote(cast.review, one, cast.bob, "include")  # resolves: everyone may know
+    assert seen(cast.alice, alice_m) == (1, 2, 1, 1, None)
+    assert seen(cast.bob, bob_m) == (2, 1, 1, 1, None)
+    vote(cast.review, two, cast.alice, "exclude")  # a conflict: blinded reviewers don't see it
+    assert seen(cast.alice, alice_m) == (2, 1, 1, 1, None)
+    assert seen(cast.bob, bob_m) == (2, 1, 1, 1, None)
+    assert seen(cast.carol, carol_m)[2:] == (1, 1, 1)  # the adjudicator does

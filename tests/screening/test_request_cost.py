@@ -24,9 +24,9 @@ RECORD_ID = re.compile(r'data-record-id="(\d+)"')
 
 # Queries per request, on each database (PostgreSQL claims a record in one statement).
 # Inside a test, transactions are savepoints: BEGIN/COMMIT count as SAVEPOINT/RELEASE.
-VOTE_AND_NEXT = {"postgresql": 27, "sqlite": 29}
-VOTE_RESOLVES_AND_NEXT = {"postgresql": 39, "sqlite": 41}
-PROGRESS_REFRESH = 3  # extra queries when the team's progress numbers are read again
+VOTE_AND_NEXT = {"postgresql": 24, "sqlite": 26}
+VOTE_RESOLVES_AND_NEXT = {"postgresql": 32, "sqlite": 34}
+PROGRESS_REFRESH = 1  # the team's progress numbers read again (a moment later)
 
 
 def screen(client, cast) -> int:

@@ -88,6 +88,23 @@ def test_changing_a_vote_in_conflict_can_resolve_it(cast):
     assert item_of(record).status == ScreeningItem.Status.RESOLVED
 
 
+def test_a_second_resolution_is_refused_and_takes_the_vote_back_with_it(cast):
+    """The item lock excludes it; should it ever be missed, the unique constraint answers
+    409 and the vote that would have resolved the record is not kept either."""
+    (record,) = records(cast.review, 1)
+    vote(cast.review, record, cast.alice, "include")
+    Resolution.objects.create(review=cast.review, record=record, stage="ta", decision="exclude")
+    with pytest.raises(ConflictError, match="resolved already"):
+        vote(cast.review, record, cast.bob, "include")
+    assert list(Vote.objects.filter(record=record).values_list("reviewer", flat=True)) == [
+        cast.alice.pk
+    ]
+    assert not VoteChange.objects.filter(record=record, reviewer=cast.bob).exists()
+    assert item_of(record).n_votes == 1 and item_of(record).status == ScreeningItem.Status.OPEN
+    # The transaction the test runs in is still usable: only the service's part was undone.
+    vote(cast.review, record, cast.alice, "exclude")
+
+
 def test_third_reviewer_cannot_take_a_full_record(cast):
     (record,) = records(cast.review, 1)
     pair(cast.review, record, cast.alice, cast.bob, "include", "exclude")
