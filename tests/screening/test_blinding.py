@@ -159,9 +159,7 @@ def test_votes_become_visible_after_resolution_or_when_blinding_is_off(client, c
 
 
 @pytest.mark.django_db
-def test_progress_numbers_never_tell_a_blinded_reviewer_whether_the_other_voted(
-    cast, monkeypatch
-):
+def test_progress_numbers_never_tell_a_blinded_reviewer_whether_the_other_voted(cast, monkeypatch):
     """The team's numbers are shared by every reviewer (read once a moment for the whole
     team); each reviewer's own share of them must still move only with their own votes
     and with resolutions, never with another reviewer's unresolved vote."""
