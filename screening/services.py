@@ -510,7 +510,7 @@ def _vote_write(
         )
         if not held:  # a claim of the voter's own on this item, if any, is spent
             Claim.objects.filter(item=item, reviewer=actor).delete()
-        _evaluate(item, review)
+        _evaluate(item, review, added=old[0] == "")
     return vote
 
 
@@ -558,9 +558,22 @@ def vote_undo(*, review: Review, stage: str, actor: Any) -> int:
     return item.record_id
 
 
-def _evaluate(item: ScreeningItem, review: Review) -> None:
-    """Under the item's lock: recount votes and resolve, flag a conflict, or reopen."""
+def _evaluate(item: ScreeningItem, review: Review, *, added: bool = False) -> None:
+    """Under the item's lock: recount votes and resolve, flag a conflict, or reopen.
+
+    ``added``: the caller has just added one vote to the item. Its counter is current (it
+    is only written under this lock), so while that vote leaves an open item short of
+    the votes it needs there is nothing to decide, and the votes need not be read.
+    """
     if item.status in (ScreeningItem.Status.RESOLVED, ScreeningItem.Status.NOT_RETRIEVED):
+        return
+    if (
+        added
+        and item.status == ScreeningItem.Status.OPEN
+        and item.n_votes + 1 < review.votes_required
+    ):
+        item.n_votes += 1
+        item.save(update_fields=["n_votes", "updated_at"])
         return
     votes = list(Vote.objects.filter(record_id=item.record_id, stage=item.stage))
     item.n_votes = len(votes)

@@ -127,15 +127,27 @@ def _curve_svg(curve: selectors.Curve, width: int = 520, height: int = 240) -> s
 
 
 def _panel_context(
-    request, review, stage, record, *, mode: str, error: str = "", claimed=None
+    request,
+    review,
+    stage,
+    record,
+    *,
+    mode: str,
+    error: str = "",
+    claimed=None,
+    previous: int | None = None,
 ) -> dict:
     """The screening panel of `record`; ``claimed`` is its item when just taken from the
-    queue (the user has no decision on it yet, which saves queries on the hot path)."""
+    queue (the user has no decision on it yet, which saves queries on the hot path), and
+    ``previous`` the record the user decided just before (where "Previous" leads)."""
     view = selectors.record_view(review, stage, record, request.user, item=claimed)
     hl = highlighter(review.include_keywords, review.exclude_keywords)
-    prev_id, next_id, _ = selectors.history_neighbours(
-        review, stage, request.user, record.pk, decided=claimed is None
-    )
+    if claimed is not None and previous is not None:
+        prev_id, next_id = previous, None
+    else:
+        prev_id, next_id, _ = selectors.history_neighbours(
+            review, stage, request.user, record.pk, decided=claimed is None
+        )
     keymap = keymap_for(request.user)
     volume = record.volume + (f"({record.issue})" if record.issue else "")
     volume += f":{record.pages}" if record.pages else ""
@@ -168,27 +180,32 @@ def _render_screen(request, context: dict, status: int = 200) -> HttpResponse:
     return render(request, template, context, status=status)
 
 
-def _render_done(request, review, stage) -> HttpResponse:
+def _render_done(request, review, stage, previous: int | None = None) -> HttpResponse:
+    if previous is None:
+        previous = selectors.history_neighbours(review, stage, request.user, 0)[0]
     context = {
         "review": review,
         "stage": stage,
         "stage_label": Stage(stage).label,
         "done": True,
         "progress": selectors.progress(review, stage, request.user, request.membership),
-        "prev_id": selectors.history_neighbours(review, stage, request.user, 0)[0],
+        "prev_id": previous,
         "keymap": keymap_for(request.user),
     }
     return _render_screen(request, context)
 
 
-def _screen_next(request, review, stage) -> HttpResponse:
+def _screen_next(request, review, stage, previous: int | None = None) -> HttpResponse:
+    """The user's next record; ``previous``: the record they have just decided, which
+    "Previous" leads back to (otherwise their latest decision, looked up)."""
     item = services.next_item_claim(review=review, stage=stage, actor=request.user)
     if item is None:
-        return _render_done(request, review, stage)
+        return _render_done(request, review, stage, previous)
     record = selectors.claimed_record(item)
-    return _render_screen(
-        request, _panel_context(request, review, stage, record, mode="queue", claimed=item)
+    context = _panel_context(
+        request, review, stage, record, mode="queue", claimed=item, previous=previous
     )
+    return _render_screen(request, context)
 
 
 @review_view(Role.REVIEWER)
@@ -250,7 +267,7 @@ def vote(request: HttpRequest, review, stage: str, record_id: int) -> HttpRespon
         return _render_screen(request, _panel_context(request, review, stage, record, mode=mode))
     if not request.htmx:
         return redirect(STAGE_URL[stage], slug=review.slug)
-    return _screen_next(request, review, stage)
+    return _screen_next(request, review, stage, previous=record_id)
 
 
 @require_POST

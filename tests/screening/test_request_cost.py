@@ -24,8 +24,8 @@ RECORD_ID = re.compile(r'data-record-id="(\d+)"')
 
 # Queries per request, on each database (PostgreSQL claims a record in one statement).
 # Inside a test, transactions are savepoints: BEGIN/COMMIT count as SAVEPOINT/RELEASE.
-VOTE_AND_NEXT = {"postgresql": 24, "sqlite": 26}
-VOTE_RESOLVES_AND_NEXT = {"postgresql": 32, "sqlite": 34}
+VOTE_AND_NEXT = {"postgresql": 22, "sqlite": 24}
+VOTE_RESOLVES_AND_NEXT = {"postgresql": 31, "sqlite": 33}
 PROGRESS_REFRESH = 1  # the team's progress numbers read again (a moment later)
 
 
@@ -41,7 +41,13 @@ def vote_and_next(client, cast, record_id: int, decision: str) -> int:
         **HTMX,
     )
     assert response.status_code == 200
-    return int(RECORD_ID.search(response.content.decode()).group(1))
+    page = response.content.decode()
+    # "Previous" leads back to the record just decided.
+    assert (
+        f'data-action="prev" href="/reviews/{cast.review.slug}/screening/ta/records/{record_id}/"'
+        in page
+    )
+    return int(RECORD_ID.search(page).group(1))
 
 
 @pytest.fixture
