@@ -21,6 +21,7 @@ from typing import Any, ParamSpec, TypeVar
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from reviews import dedup
@@ -219,7 +220,8 @@ def _queue_first(
 def _queue_ranked(review: Review, stage: str) -> bool:
     """Relevance order, unless off or the stopping test samples title/abstract at random.
 
-    Asked once per review object: a queue request may walk the queue many times.
+    Asked once per review object (`next_item_claim` asks with its first query): a queue
+    request may walk the queue many times.
     """
     key = f"_queue_ranked_{stage}"
     if key not in review.__dict__:
@@ -254,19 +256,30 @@ def next_item_claim(*, review: Review, stage: str, actor: Any) -> ScreeningItem 
     if stage == Stage.TITLE_ABSTRACT:
         items_sync(review)
     now = timezone.now()
-    mine = (
-        Claim.objects.filter(
-            reviewer=actor,
-            expires_at__gt=now,
-            item__review=review,
-            item__stage=stage,
-            item__active=True,
-            item__status=ScreeningItem.Status.OPEN,
-        )
-        .select_related("item__record")
-        .order_by("id")
-        .first()
+    held = Claim.objects.filter(
+        reviewer=actor,
+        expires_at__gt=now,
+        item__review=review,
+        item__stage=stage,
+        item__active=True,
+        item__status=ScreeningItem.Status.OPEN,
+    ).order_by("id")
+    # What the queue needs to know first, in one query (this runs on every "vote and give
+    # me the next record" request): a slot the reviewer holds already, and the order.
+    sampling = StoppingRule.objects.filter(review=OuterRef("pk"), sampling_since__isnull=False)
+    state = (
+        Review.objects.filter(pk=review.pk)
+        .annotate(held_id=Subquery(held.values("id")[:1]), sampling=Exists(sampling))
+        .values("held_id", "sampling")
+        .get()
     )
+    review.__dict__.setdefault(
+        f"_queue_ranked_{stage}",
+        review.prioritise and not (stage == Stage.TITLE_ABSTRACT and state["sampling"]),
+    )
+    mine = None
+    if state["held_id"] is not None:
+        mine = Claim.objects.filter(pk=state["held_id"]).select_related("item").first()
     if (
         mine
         and not Vote.objects.filter(
