@@ -13,10 +13,12 @@ ranking on).
 2. Each reviewer in turn (round robin) posts a vote on the record their queue gave them,
    as the screening page does with htmx, and gets the next record: ``--votes`` requests
    (default 200) after ``--warmup`` (default 20) unmeasured ones. Pairs complete, so
-   records resolve and the ranking hears of it as in real use (no Celery worker runs: a
-   refit request is queued, not run).
-3. Prints p50/p95 of wall-clock and CPU time per request, the SQL queries of one request
-   (``--queries`` lists them) and, with ``--profile``, the functions that took the time.
+   records resolve and the ranking hears of it as in real use. No Celery worker runs: when
+   a refit is asked for, the benchmark stores a stand-in ranking between two requests, as
+   a worker would (the fit's own cost is ``ranking_refit_bench.py``'s business).
+3. Prints p50/p95 of wall-clock and CPU time per request, the SQL queries per request
+   (``--queries`` lists those of a vote that resolves its record and of one that does not) and, with ``--profile``, the functions that took the CPU time
+   (``BENCH_SORT``, ``BENCH_FILTER``, ``BENCH_TOP`` shape the listing).
 
 Run: ``.venv/bin/python benchmarks/screening_request_cost.py [--votes 200] [--queries]``
 """
@@ -94,7 +96,9 @@ def main() -> None:
     parser.add_argument("--votes", type=int, default=200, help="measured requests")
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured requests first")
     parser.add_argument("--queries", action="store_true", help="list the SQL of one request")
-    parser.add_argument("--profile", action="store_true", help="cProfile the measured requests")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile the measured requests (CPU time)"
+    )
     args = parser.parse_args()
 
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
@@ -190,7 +194,7 @@ def main() -> None:
         worker_refits()
         i += 1
     walls, cpus = [], []
-    profiler = cProfile.Profile() if args.profile else None
+    profiler = cProfile.Profile(time.thread_time) if args.profile else None  # CPU, not waits
     for _ in range(args.votes):
         if profiler:
             profiler.enable()
