@@ -50,7 +50,7 @@ from .models import (
     ScreeningItem,
     Vote,
 )
-from .prioritisation.ranker import USE_KEYWORDS
+from .prioritisation.ranker import TITLE_REPEATS, USE_KEYWORDS
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,9 @@ def _texts(review: Review) -> dict[int, str]:
     )
     # The text the core's configuration was chosen on.
     return {
-        rid: prioritisation.record_text(title, abstract, keywords if USE_KEYWORDS else "")
+        rid: prioritisation.record_text(
+            title, abstract, keywords if USE_KEYWORDS else "", title_repeats=TITLE_REPEATS
+        )
         for rid, title, abstract, keywords in rows.iterator(chunk_size=5000)
     }
 

@@ -8,6 +8,7 @@ from .errors import PrioritisationError
 from .ranker import (
     DEFAULT_MODEL,
     MODEL_NAMES,
+    TITLE_REPEATS,
     USE_KEYWORDS,
     Corpus,
     RankedRecord,
@@ -24,6 +25,7 @@ __all__ = [
     "MODEL_NAMES",
     "Corpus",
     "PrioritisationError",
+    "TITLE_REPEATS",
     "USE_KEYWORDS",
     "RankedRecord",
     "Ranker",

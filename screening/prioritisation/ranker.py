@@ -1,9 +1,9 @@
-"""Relevance ranking of a review's records: TF-IDF + LSA features and a linear classifier.
+"""Relevance ranking of a review's records: word + character TF-IDF and a linear SVM.
 
 Pure Python (no Django). The app and the simulation use the same code path:
 
-* :meth:`Ranker.vectorise` turns the review's texts (title + abstract, see
-  :func:`record_text`) into TF-IDF + LSA features once per corpus
+* :meth:`Ranker.vectorise` turns the review's texts (title twice, abstract and keywords,
+  see :func:`record_text`) into word and character n-gram TF-IDF features once per corpus
   (cached by content fingerprint, so the background refits of a review reuse it and only
   the classifier is refitted);
 * :meth:`Ranker.fit` trains the classifier on the labelled (resolved) records and returns
@@ -15,11 +15,13 @@ from; the ranking is then the lead's seed records first and a seeded random orde
 
 The design follows continuous active learning for technology-assisted review: every refit
 trains a regularised linear model on all screening decisions so far and the reviewer sees
-the highest-scoring records first ("max query") [1]_. Class imbalance (often < 5 %
-includes) is handled by balanced class weights, and, while few decisions are known, by
-treating a small random sample of unscreened records as presumed excludes, which is the
-key device of the BMI baseline [2]_: at low prevalence a random record is almost surely
-irrelevant, and the sample keeps the model from fitting only the handful of known excludes.
+the highest-scoring records first ("max query") [1]_. The model is ASReview's default
+(``elas_u4``: word uni+bigram TF-IDF, linear SVM with C=0.11, includes weighted 9.8 to 1),
+which its authors tuned on the 26 SYNERGY sets, plus two changes chosen by
+leave-one-dataset-out over the nine labelled sets (``benchmarks/prioritisation_lodo.py``):
+a character n-gram block and the title written twice. Class imbalance (often < 5 %
+includes) is handled by the class weights; a random sample of unscreened records taken as
+presumed excludes, the device of the BMI baseline [2]_, is available but off, as it lost.
 
 References
 ----------
@@ -67,6 +69,8 @@ __all__ = [
     "RankedRecord",
     "Ranker",
     "Ranking",
+    "TITLE_REPEATS",
+    "USE_KEYWORDS",
     "VectoriserSettings",
     "corpus_cache_clear",
     "rank_records",
@@ -79,11 +83,16 @@ __all__ = [
 # --------------------------------------------------------------------------------------
 
 
-def record_text(title: Any = "", abstract: Any = "", keywords: Any = "") -> str:
+def record_text(
+    title: Any = "", abstract: Any = "", keywords: Any = "", *, title_repeats: int = 1
+) -> str:
     """Join a record's title, abstract and keywords into the text to rank.
 
     Missing values (``None``, NaN) become empty strings; keywords may be a string or a list.
-    The app and the simulation pass keywords when :data:`USE_KEYWORDS` says so.
+    ``title_repeats`` > 1 writes the title that many times, which doubles (or more) the
+    term frequency of its words: a title says in a few words what the record is about,
+    where an abstract also tells the methods and results. The app and the simulation pass
+    :data:`TITLE_REPEATS` and, when :data:`USE_KEYWORDS` says so, the keywords.
     """
 
     def clean(value: Any) -> str:
@@ -93,29 +102,46 @@ def record_text(title: Any = "", abstract: Any = "", keywords: Any = "") -> str:
             return "; ".join(clean(v) for v in value)
         return str(value)
 
-    return " \n".join(part for part in (clean(title), clean(abstract), clean(keywords)) if part)
+    titles = [clean(title)] * max(1, int(title_repeats))
+    return " \n".join(part for part in (*titles, clean(abstract), clean(keywords)) if part)
 
 
-#: Rank on title + abstract + keywords (MeSH terms, author keywords). Chosen by
-#: leave-one-dataset-out over the nine labelled sets (seeds 1-3, include weight 10): mean
-#: WSS@95 0.432 with keywords against 0.422 without; they helped on seven sets and cost on
-#: two (proton pump inhibitors 0.417 vs 0.470, oral hypoglycemics 0.095 vs 0.113).
+#: Rank on title + abstract + keywords (MeSH terms, author keywords), where a record has
+#: them. Chosen with :data:`TITLE_REPEATS` and the character block by leave-one-dataset-out
+#: over the nine labelled sets (seeds 1-3; ``benchmarks/prioritisation_lodo.py``): mean
+#: WSS@95 0.435 with keywords against 0.429 without (ASReview 0.392); they helped most on
+#: estrogens (0.483 vs 0.430) and urinary incontinence, and cost on proton pump inhibitors
+#: (0.420 vs 0.475).
 USE_KEYWORDS = True
+
+#: Times the title is written into the text to rank (see :func:`record_text`). Two raised
+#: mean WSS@95 from 0.392 to 0.406 on word features alone (lower on no set by more than
+#: 0.001) and from 0.423 to 0.429 with the character block (there it cost atypical
+#: antipsychotics 0.05 and gained on seven sets).
+TITLE_REPEATS = 2
 
 
 @dataclass(frozen=True)
 class VectoriserSettings:
     """Feature settings, fixed per review.
 
-    Lexical block: TF-IDF of word uni- and bigrams with sublinear term frequency
-    (1 + log tf) and English stop words removed; ``min_df=2`` drops terms seen in one
-    record only, which cannot carry what was learnt from one record over to another.
+    Word block: TF-IDF of word uni- and bigrams with sublinear term frequency
+    (1 + log tf), terms in more than ``max_df`` of the records dropped; no stop-word list
+    (bigrams such as "of the" are cheap, and a list drops words that matter in some
+    fields, e.g. "all" in "ALL" leukaemia). These are ASReview's defaults (``elas_u4``).
 
-    Semantic block: the first ``lsa_components`` latent semantic analysis (truncated SVD)
-    dimensions of that TF-IDF matrix [3]_, row-normalised and scaled by ``lsa_weight``.
-    Records about the same topic in different words (an include whose vocabulary the
-    classifier has not yet seen) then still share features. Both blocks are joined and
-    each row is L2-normalised again.
+    Character block (``char_weight`` > 0): TF-IDF of character 3- to 5-grams inside word
+    boundaries, seen in at least ``char_min_df`` records, scaled by ``char_weight``.
+    Word forms that the word block keeps apart share most of their character n-grams
+    ("antihistamine", "antihistaminic", "H1-antihistamines"; "randomised"/"randomized"),
+    so what is learnt from one include carries over to records that say the same in
+    other forms, which finds the last, hard includes earlier.
+
+    Semantic block (``lsa_weight`` > 0, off by default): the first ``lsa_components``
+    latent semantic analysis (truncated SVD) dimensions of the word TF-IDF matrix [3]_,
+    row-normalised and scaled by ``lsa_weight``.
+
+    The blocks are joined side by side and each row is L2-normalised again.
 
     References
     ----------
@@ -124,12 +150,15 @@ class VectoriserSettings:
     """
 
     ngram_max: int = 2
-    min_df: int = 2
+    min_df: int = 1
     max_df: float = 0.95
     sublinear_tf: bool = True
-    stop_words: str | None = "english"
+    stop_words: str | None = None
+    char_weight: float = 1.0
+    char_ngram: tuple[int, int] = (3, 5)
+    char_min_df: int = 2
     lsa_components: int = 100
-    lsa_weight: float = 0.75
+    lsa_weight: float = 0.0
 
     def tfidf(self, n_docs: int) -> TfidfVectorizer:
         # On a tiny corpus (tests, a pilot review) min_df=2 could leave no vocabulary.
@@ -145,39 +174,52 @@ class VectoriserSettings:
             dtype=np.float64,
         )
 
+    def char_tfidf(self, n_docs: int) -> TfidfVectorizer:
+        return TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=self.char_ngram,
+            min_df=self.char_min_df if n_docs >= 20 else 1,
+            max_df=self.max_df if n_docs >= 20 else 1.0,
+            sublinear_tf=True,
+            strip_accents="unicode",
+            dtype=np.float64,
+        )
+
     def transform(self, texts: Sequence[str]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-        """(TF-IDF matrix, TF-IDF + LSA matrix) of the texts, one row per text."""
+        """(word TF-IDF matrix, joint feature matrix) of the texts, one row per text."""
         try:
             lexical = self.tfidf(len(texts)).fit_transform(texts).tocsr()
         except ValueError:
             # Every text empty (or stop words only): no features, every record scores alike.
             empty = sp.csr_matrix((len(texts), 1), dtype=np.float64)
             return empty, empty
+        blocks = [lexical]
+        if self.char_weight > 0:
+            blocks.append(self.char_tfidf(len(texts)).fit_transform(texts) * self.char_weight)
         k = min(self.lsa_components, lexical.shape[0] - 1, lexical.shape[1] - 1)
-        if k < 2 or self.lsa_weight <= 0:
+        if self.lsa_weight > 0 and k >= 2:
+            # The randomized SVD is the tuned default; an exact top-k SVD moved results
+            # more than it saved time, and it is only paid once per corpus.
+            svd = TruncatedSVD(n_components=k, algorithm="randomized", random_state=0)
+            # One BLAS thread: the SVD's small dense factorisations gain nothing from
+            # threads, and on a shared (busy) machine OpenBLAS threads spin-wait, which
+            # made this step 3-8 times slower. Single-threaded sums are also the same on
+            # every machine, whatever its core count.
+            with threadpool_limits(limits=1, user_api="blas"):
+                semantic = normalize(svd.fit_transform(lexical)) * self.lsa_weight
+            blocks.append(sp.csr_matrix(semantic))
+        if len(blocks) == 1:
             return lexical, lexical
-        # The randomized SVD is the tuned default. An exact top-k SVD (eigensolve of the
-        # records' Gram matrix) was faster (0.3 s vs 0.5-1 s on 851 records) but lowered
-        # WSS@95 on the PPI set from 0.45 to 0.40 (and raised ADHD from 0.73 to 0.76): it
-        # moves results by more than it saves time, and it is only paid once per corpus.
-        svd = TruncatedSVD(n_components=k, algorithm="randomized", random_state=0)
-        # One BLAS thread: the SVD's small dense factorisations gain nothing from threads,
-        # and on a shared (busy) machine OpenBLAS threads spin-wait, which made this step
-        # 3-8 times slower (1 s vs 3-9 s). Single-threaded sums are also the same on every
-        # machine, whatever its core count.
-        with threadpool_limits(limits=1, user_api="blas"):
-            semantic = normalize(svd.fit_transform(lexical)) * self.lsa_weight
         # Built once per corpus as one CSR matrix, so that a refit only slices rows.
-        joint = normalize(sp.hstack([lexical, sp.csr_matrix(semantic)], format="csr"))
-        return lexical, joint
+        return lexical, normalize(sp.hstack(blocks, format="csr"))
 
 
 @dataclass(frozen=True, eq=False)
 class Corpus:
     """Feature matrices of one review's records; row ``i`` belongs to ``record_ids[i]``.
 
-    ``matrix`` holds TF-IDF + LSA features (for the linear models), ``lexical`` the
-    non-negative TF-IDF block alone (naive Bayes needs non-negative features).
+    ``matrix`` holds the joint features of :class:`VectoriserSettings` (for the linear
+    models), ``lexical`` the word TF-IDF block alone (naive Bayes needs word counts).
     """
 
     record_ids: tuple[RecordId, ...]
@@ -276,8 +318,10 @@ def _fingerprint(texts_by_id: Mapping[RecordId, str], settings: VectoriserSettin
 # liblinear visits the samples in a random order: a fixed random_state makes fits repeatable.
 # Dual coordinate descent suits far fewer labelled records than features: the primal
 # (dual=False) solver took 65-150 ms per fit on the ADHD set against 2-16 ms.
+# C = 0.11 (squared hinge) is ASReview's default, tuned on the 26 SYNERGY sets; with
+# sample weights whose mean is 1 (see _balanced_weights) it regularises alike.
 def _svm() -> LinearSVC:
-    return LinearSVC(C=0.1, class_weight="balanced", dual=True, max_iter=2000, random_state=0)
+    return LinearSVC(C=0.11, class_weight="balanced", dual=True, max_iter=2000, random_state=0)
 
 
 def _lr() -> LogisticRegression:
@@ -314,7 +358,7 @@ _MODELS: dict[str, tuple[Callable[[], Any], ...]] = {
 #: Factories that need non-negative (TF-IDF only) features.
 _LEXICAL_ONLY = {_cnb, _mnb}
 _MODEL_DESCRIPTIONS = {
-    "svm": "linear SVM (C=0.1, includes weighted up)",
+    "svm": "linear SVM (C=0.11, includes weighted 9.8 to 1)",
     "lr": "logistic regression (C=1, includes weighted up)",
     "nb": "complement naive Bayes (alpha=0.1)",
     "mnb": "multinomial naive Bayes (alpha=0.1, uniform prior)",
@@ -323,29 +367,34 @@ _MODEL_DESCRIPTIONS = {
     "svm+nb": "rank average of linear SVM and complement naive Bayes",
 }
 MODEL_NAMES: tuple[str, ...] = tuple(_MODELS)
-#: Chosen with the rest of the configuration (TF-IDF + LSA features, include weight 10,
-#: presumed excludes, refit schedule) by leave-one-dataset-out over the nine labelled sets
-#: (``benchmarks/prioritisation_lodo.py``; figures in its output and the issue 13 note):
+#: ASReview's default classifier. In the previous release's leave-one-dataset-out runs
 #: logistic regression ranked alike at a higher fit cost, and an SVM + complement naive
 #: Bayes rank average lost clearly (mean WSS@95 0.33 against 0.41, seed 1).
 DEFAULT_MODEL = "svm"
 
 
-#: Balanced class weights give includes and excludes equal total weight; the includes'
-#: weight is multiplied by this, so that they outweigh the excludes ten to one (ASReview's
-#: default balances 9.8 to 1). Chosen by leave-one-dataset-out: mean WSS@95 over the nine
-#: sets 0.422 against 0.405 with 1 (title + abstract, seeds 1-3); with 4 it was 0.411 and
-#: with 20 no better on the one set measured (seed 1).
-DEFAULT_INCLUDE_WEIGHT = 10.0
+#: Includes and excludes get equal total weight, then the includes' total is multiplied by
+#: this, so that they outweigh the excludes 9.8 to 1: ASReview's default balance, tuned on
+#: the SYNERGY sets. Leave-one-dataset-out over the nine labelled sets agreed (10 gave mean
+#: WSS@95 0.422 against 0.405 with 1, and 0.411 with 4).
+DEFAULT_INCLUDE_WEIGHT = 9.8
 
 
 def _balanced_weights(y: np.ndarray, include_weight: float = 1.0) -> dict[int, float]:
-    """``n / (2 · count)`` per class (scikit-learn's ``class_weight="balanced"``), the
-    includes' weight multiplied by ``include_weight``."""
+    """Per-class sample weights: the includes' total ``include_weight`` times the
+    excludes', scaled so that the mean weight is 1.
+
+    The mean of 1 keeps the SVM's ``C`` meaning the same whatever the balance; with
+    ``include_weight=1`` these are scikit-learn's ``class_weight="balanced"``
+    (``n / (2 · count)`` per class).
+    """
     counts = np.bincount(y, minlength=2)
-    weights = {c: float(len(y) / (2 * counts[c])) for c in (0, 1)}
-    weights[1] *= include_weight
-    return weights
+    n = len(y)
+    scale = 2.0 / (1.0 + include_weight)
+    return {
+        0: float(scale * n / (2 * counts[0])),
+        1: float(scale * include_weight * n / (2 * counts[1])),
+    }
 
 
 def _decision_values(model: Any, matrix: sp.csr_matrix) -> np.ndarray:
@@ -532,7 +581,7 @@ class Ranker:
         *,
         seed: int = 0,
         seed_record_ids: Sequence[RecordId] = (),
-        presumed_excludes: int = 100,
+        presumed_excludes: int = 0,
         presumed_until: int = 200,
         include_weight: float = DEFAULT_INCLUDE_WEIGHT,
         vectoriser: VectoriserSettings | None = None,

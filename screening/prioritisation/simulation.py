@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import PrioritisationError
-from .ranker import DEFAULT_MODEL, Ranker, record_text
+from .ranker import DEFAULT_MODEL, TITLE_REPEATS, Ranker, record_text
 from .recall_test import DEFAULT_CONFIDENCE, DEFAULT_TARGET_RECALL, recall_test
 from .schedule import DEFAULT_REFIT_EVERY, DEFAULT_REFIT_FRACTION, refit_interval
 
@@ -121,13 +121,18 @@ def labelled_check(df: pd.DataFrame, label_column: str) -> None:
         )
 
 
-def labelled_texts(df: pd.DataFrame, *, keywords: bool = False) -> list[str]:
+def labelled_texts(
+    df: pd.DataFrame, *, keywords: bool = False, title_repeats: int = TITLE_REPEATS
+) -> list[str]:
     """Title + abstract (+ keywords if asked) of each row, joined as the app joins them."""
     blank = pd.Series([""] * len(df), index=df.index)
     titles = df["title"] if "title" in df.columns else blank
     abstracts = df["abstract"] if "abstract" in df.columns else blank
     words = df["keywords"] if keywords and "keywords" in df.columns else blank
-    return [record_text(t, a, k) for t, a, k in zip(titles, abstracts, words, strict=True)]
+    return [
+        record_text(t, a, k, title_repeats=title_repeats)
+        for t, a, k in zip(titles, abstracts, words, strict=True)
+    ]
 
 
 # --------------------------------------------------------------------------------------
@@ -301,6 +306,7 @@ def simulate(
     model: str = DEFAULT_MODEL,
     ranker: Ranker | None = None,
     keywords: bool = False,
+    title_repeats: int = TITLE_REPEATS,
     refit_fraction: float = DEFAULT_REFIT_FRACTION,
     stopping: bool = True,
     target_recall: float = DEFAULT_TARGET_RECALL,
@@ -328,6 +334,9 @@ def simulate(
         Add the ``keywords`` column to title + abstract. The app does when
         :data:`~screening.prioritisation.ranker.USE_KEYWORDS` says so, and
         ``simulate_screening`` and the benchmarks pass that setting.
+    title_repeats
+        Times the title is written into the text (see
+        :func:`~screening.prioritisation.ranker.record_text`); the app's setting by default.
     stopping, target_recall, confidence, switch_after
         Also replay the hypergeometric stopping rule (see :func:`stopping_replay`) on
         the ranked order; ``switch_after`` defaults to :func:`default_switch_after`.
@@ -347,7 +356,8 @@ def simulate(
     cpu_started = time.process_time()
     ranker = ranker or Ranker(model, seed=seed)
     # Ids are row positions: a CSV's own id column may be missing or not unique.
-    corpus = ranker.vectorise(dict(enumerate(labelled_texts(df, keywords=keywords))))
+    texts = labelled_texts(df, keywords=keywords, title_repeats=title_repeats)
+    corpus = ranker.vectorise(dict(enumerate(texts)))
     priors = list(prior_rows(labels, seed, prior_included, prior_excluded))
     known: dict[int, int] = {row: int(labels[row]) for row in priors}
     order = list(priors)

@@ -176,6 +176,26 @@ def test_record_text_skips_missing_parts() -> None:
     assert record_text(None, "Abstract") == "Abstract"
 
 
+def test_record_text_can_weight_the_title_by_repeating_it() -> None:
+    assert record_text("Title", "Abstract", title_repeats=2) == "Title \nTitle \nAbstract"
+    assert record_text(None, "Abstract", title_repeats=2) == "Abstract"
+
+
+def test_character_block_links_word_forms_the_word_block_keeps_apart() -> None:
+    # No word is shared, but the character n-grams of the word forms are.
+    texts = {
+        1: "antihistamines for allergic rhinitis",
+        2: "antihistaminic treatment of urticaria",
+        3: "hip fracture surgery in elderly women",
+    }
+    words = VectoriserSettings(char_weight=0.0).transform(list(texts.values()))[1]
+    joint = VectoriserSettings(char_weight=1.0).transform(list(texts.values()))[1]
+    assert (words[0] @ words[1].T).toarray()[0, 0] == 0
+    assert (joint[0] @ joint[1].T).toarray()[0, 0] > (joint[0] @ joint[2].T).toarray()[0, 0]
+    # Rows stay unit length, so that no record outscores another by its length alone.
+    np.testing.assert_allclose(np.sqrt(joint.multiply(joint).sum(axis=1)).A1, 1.0)
+
+
 def test_svm_scores_are_the_balanced_linear_svm_decision_values() -> None:
     # The fast path (own class weights, one sparse product) must score exactly as
     # scikit-learn's LinearSVC(class_weight="balanced").decision_function does.
@@ -183,7 +203,7 @@ def test_svm_scores_are_the_balanced_linear_svm_decision_values() -> None:
     corpus = ranker.vectorise(TEXTS)
     ranking = ranker.fit(corpus, LABELS)
     rows = [corpus.row_of[rid] for rid in LABELS]
-    svm = LinearSVC(C=0.1, class_weight="balanced", dual=True, max_iter=2000, random_state=0)
+    svm = LinearSVC(C=0.11, class_weight="balanced", dual=True, max_iter=2000, random_state=0)
     svm.fit(corpus.matrix[rows], list(LABELS.values()))
     candidates = [corpus.row_of[rid] for rid in ranking.order]
     expected = svm.decision_function(corpus.matrix[candidates])
@@ -195,9 +215,11 @@ def test_include_weight_multiplies_the_balanced_weight_of_the_includes() -> None
     corpus = ranker.vectorise(TEXTS)
     ranking = ranker.fit(corpus, LABELS)
     rows = [corpus.row_of[rid] for rid in LABELS]
-    # 4 labelled, 1 include: balanced weights 4/(2*3) and 4/(2*1), the include's x 10.
-    weights = {0: 4 / 6, 1: 10 * 4 / 2}
-    svm = LinearSVC(C=0.1, class_weight=weights, dual=True, max_iter=2000, random_state=0)
+    # 4 labelled, 1 include: balanced weights 4/(2*3) and 4/(2*1), the include's x 10,
+    # then all scaled by 2/11 so that the mean weight is 1: (3 * 4/33 + 40/11) / 4 = 1.
+    weights = {0: 4 / 6 * 2 / 11, 1: 10 * 4 / 2 * 2 / 11}
+    assert (3 * weights[0] + weights[1]) / 4 == pytest.approx(1.0)
+    svm = LinearSVC(C=0.11, class_weight=weights, dual=True, max_iter=2000, random_state=0)
     svm.fit(corpus.matrix[rows], list(LABELS.values()))
     candidates = [corpus.row_of[rid] for rid in ranking.order]
     expected = svm.decision_function(corpus.matrix[candidates])

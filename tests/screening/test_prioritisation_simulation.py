@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from screening.prioritisation import PrioritisationError, Ranker
+from screening.prioritisation import TITLE_REPEATS, PrioritisationError, Ranker
 from screening.prioritisation.simulation import (
     default_switch_after,
     labelled_read,
@@ -148,8 +148,10 @@ def test_keywords_join_the_text_only_when_asked() -> None:
     df = pd.DataFrame(
         {"title": ["T"], "abstract": [float("nan")], "keywords": ["ADHD; Child"], "y": [1]}
     )
-    assert labelled_texts(df) == ["T"]
-    assert labelled_texts(df, keywords=True) == ["T \nADHD; Child"]
+    assert labelled_texts(df, title_repeats=1) == ["T"]
+    assert labelled_texts(df, keywords=True, title_repeats=1) == ["T \nADHD; Child"]
+    # The app's text by default: the title as often as the ranker was tuned with.
+    assert labelled_texts(df) == [" \n".join(["T"] * TITLE_REPEATS)]
 
 
 def test_stopping_replay_on_a_perfect_order_by_hand() -> None:
