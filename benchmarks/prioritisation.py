@@ -46,7 +46,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from screening.prioritisation import USE_KEYWORDS, Ranker  # noqa: E402
+from screening.prioritisation import TITLE_REPEATS, USE_KEYWORDS, Ranker  # noqa: E402
 from screening.prioritisation.ranker import corpus_cache_clear  # noqa: E402
 from screening.prioritisation.simulation import (  # noqa: E402
     StoppingRun,
@@ -326,7 +326,7 @@ def main() -> None:
     args = parser.parse_args()
     sets = data_sets(args.sets)
     print(
-        f"ours: {Ranker().method}, TF-IDF + LSA of title + abstract"
+        f"ours: {Ranker().method}, word + character TF-IDF of title ×{TITLE_REPEATS} + abstract"
         f"{' + keywords' if USE_KEYWORDS else ''}; ASReview {ASREVIEW_VERSION}: default model (elas_u4); "
         f"{LABEL}; 1 prior include + 1 prior exclude, the same rows for both per seed; "
         f"seeds: {' '.join(map(str, args.seeds))}",

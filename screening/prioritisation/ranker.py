@@ -469,8 +469,8 @@ class Ranking:
         """What produced this order, in words (shown on the screening overview)."""
         if self.strategy == "classifier":
             return (
-                f"{_MODEL_DESCRIPTIONS.get(self.model, self.model)} on TF-IDF, trained on "
-                f"{self.trained_on} decisions ({self.n_included} includes)"
+                f"{_MODEL_DESCRIPTIONS.get(self.model, self.model)} on word and character "
+                f"TF-IDF, trained on {self.trained_on} decisions ({self.n_included} includes)"
             )
         return f"{self.strategy} order (seed {self.seed}): not yet one include and one exclude"
 
