@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from reviews.models import Review
+from reviews.models import HistoryRow, Review
 
 from .stats import METHODS
 
@@ -194,22 +194,14 @@ class Analysis(models.Model):
         return self.title
 
 
-class AnalysisEvent(models.Model):
+class AnalysisEvent(HistoryRow):
     """Audit trail of analysis definitions (created, changed, deleted) and windows."""
 
-    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
     analysis = models.ForeignKey(
         Analysis, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
     )
     action = models.CharField(max_length=30)
     detail = models.JSONField(default=dict, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.action} ({self.at:%Y-%m-%d %H:%M})"

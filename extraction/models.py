@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from reviews.models import Record, Review
+from reviews.models import HistoryRow, Record, Review
 
 
 class ExtractionMode(models.TextChoices):
@@ -136,22 +136,14 @@ class StudyReport(models.Model):
         return f"{self.record} in {self.study}"
 
 
-class StudyEvent(models.Model):
+class StudyEvent(HistoryRow):
     """Audit trail of study-level changes (created, renamed, merged)."""
 
-    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
     study = models.ForeignKey(
         Study, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
     )
     action = models.CharField(max_length=30)
     detail = models.JSONField(default=dict, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.action} ({self.at:%Y-%m-%d %H:%M})"

@@ -448,6 +448,24 @@ class Job(models.Model):
 # --- History rows for the activity log (who decided what; the other apps keep their own) ---
 
 
+class HistoryRow(models.Model):
+    """The fields an audit row shares: its review, who acted (kept if the account goes), when.
+
+    Abstract: each subclass keeps its own table. A subclass with indexes or constraints
+    declares ``class Meta(HistoryRow.Meta)`` to keep the newest-first ordering.
+    """
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-at", "-id"]
+
+
 class MembershipChange(models.Model):
     """Audit row: a member added, invited, given other roles or removed, and by whom."""
 
@@ -501,25 +519,17 @@ class SettingChange(models.Model):
         return f"{self.section}.{self.field} changed ({self.at:%Y-%m-%d})"
 
 
-class DuplicateDecision(models.Model):
+class DuplicateDecision(HistoryRow):
     """Audit row: a pair merged, rejected or un-merged (the link keeps only the last)."""
 
-    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
     link = models.ForeignKey(DuplicateLink, on_delete=models.CASCADE, related_name="decisions")
     status = models.CharField(max_length=10, choices=DuplicateLink.Status.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
         return f"link {self.link_id} {self.status}"
 
 
-class ExclusionReasonChange(models.Model):
+class ExclusionReasonChange(HistoryRow):
     """Audit row: an exclusion reason added, edited, retired or restored, and by whom."""
 
     class Action(models.TextChoices):
@@ -528,43 +538,31 @@ class ExclusionReasonChange(models.Model):
         RETIRED = "retired", "Exclusion reason retired"
         RESTORED = "restored", "Exclusion reason restored"
 
-    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
     reason = models.ForeignKey(ExclusionReason, on_delete=models.CASCADE, related_name="changes")
     action = models.CharField(max_length=10, choices=Action.choices)
     # {field: [old, new]} as text, for the fields this change touched
     changes = models.JSONField(default=dict, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["-at", "-id"]
+    class Meta(HistoryRow.Meta):
         indexes = [models.Index(fields=["review", "-at"], name="reason_change_review_at")]
 
     def __str__(self) -> str:
         return f"reason {self.reason_id} {self.action} ({self.at:%Y-%m-%d})"
 
 
-class SearchChange(models.Model):
+class SearchChange(HistoryRow):
     """Audit row: a search logged or edited in the search log, and by whom."""
 
     class Action(models.TextChoices):
         ADDED = "added", "Search logged"
         EDITED = "edited", "Search edited"
 
-    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
     search = models.ForeignKey(Search, on_delete=models.CASCADE, related_name="changes")
     action = models.CharField(max_length=10, choices=Action.choices)
     # {field: [old, new]} as text, for the fields this change touched
     changes = models.JSONField(default=dict, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["-at", "-id"]
+    class Meta(HistoryRow.Meta):
         indexes = [models.Index(fields=["review", "-at"], name="search_change_review_at")]
 
     def __str__(self) -> str:

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from reviews.models import ExclusionReason, Record, Review, Stage
+from reviews.models import ExclusionReason, HistoryRow, Record, Review, Stage
 
 NOT_RANKED = -1.0e300  # relevance of an item no ranking has scored yet
 
@@ -258,7 +258,7 @@ class FullText(models.Model):
         return f"Full text of {self.record_id}"
 
 
-class FullTextChange(models.Model):
+class FullTextChange(HistoryRow):
     """Audit row: a full text uploaded, replaced, or marked (not) retrievable, and by whom.
 
     ``FullText`` keeps only the current file; this keeps every upload's name and digest.
@@ -270,19 +270,13 @@ class FullTextChange(models.Model):
         NOT_RETRIEVABLE = "missing", "Full text not retrievable"
         RETRIEVABLE = "found", "Full text no longer marked not retrievable"
 
-    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
     record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="fulltext_changes")
     action = models.CharField(max_length=10, choices=Action.choices)
     original_name = models.CharField(max_length=255, blank=True)
     size = models.PositiveIntegerField(default=0)
     sha256 = models.CharField(max_length=64, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["-at", "-id"]
+    class Meta(HistoryRow.Meta):
         indexes = [models.Index(fields=["review", "-at"], name="fulltext_change_review_at")]
 
     def __str__(self) -> str:
