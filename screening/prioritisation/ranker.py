@@ -195,7 +195,14 @@ class VectoriserSettings:
             return empty, empty
         blocks = [lexical]
         if self.char_weight > 0:
-            blocks.append(self.char_tfidf(len(texts)).fit_transform(texts) * self.char_weight)
+            try:
+                chars = self.char_tfidf(len(texts)).fit_transform(texts)
+            except ValueError:
+                # Every character n-gram pruned: in more than max_df of the records (texts
+                # written from a few words) or in fewer than char_min_df. Words alone then.
+                pass
+            else:
+                blocks.append(chars * self.char_weight)
         k = min(self.lsa_components, lexical.shape[0] - 1, lexical.shape[1] - 1)
         if self.lsa_weight > 0 and k >= 2:
             # The randomized SVD is the tuned default; an exact top-k SVD moved results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 
 import numpy as np
@@ -226,3 +227,18 @@ def test_include_weight_multiplies_the_balanced_weight_of_the_includes() -> None
     np.testing.assert_allclose(ranking.order_scores, expected, rtol=1e-12, atol=1e-12)
     with pytest.raises(PrioritisationError, match="include_weight"):
         Ranker(include_weight=0)
+
+
+def test_texts_whose_character_ngrams_are_all_pruned_still_rank() -> None:
+    # Every record uses the same few words (as generated load-test texts do): each
+    # character n-gram is in more than max_df of the records and is pruned, but the word
+    # bigrams still tell the records apart. The load benchmark's refits once failed here.
+    orders = list(itertools.permutations(["alpha", "beta", "gamma", "delta"]))
+    texts = {i: " ".join(orders[i % len(orders)]) for i in range(40)}
+    settings = VectoriserSettings(char_weight=1.0)
+    with pytest.raises(ValueError):
+        settings.char_tfidf(len(texts)).fit_transform(list(texts.values()))
+    labels = {0: 1, 1: 0, 2: 0}
+    ranking = Ranker(seed=1, vectoriser=settings).fit(texts, labels)
+    assert ranking.strategy == "classifier"
+    assert len(ranking.order) == 37
