@@ -71,6 +71,8 @@ CONFIGS: dict[str, dict] = {
     "+char": {"char_weight": 1.0},
     "+char +title x2": {"char_weight": 1.0, "title_repeats": 2},
     "+char +title x2 +keywords": {"char_weight": 1.0, "title_repeats": 2, "keywords": True},
+    "+char 0.5 +title x2 +keywords": {"char_weight": 0.5, "title_repeats": 2, "keywords": True},
+    "+char 0.7 +title x2 +keywords": {"char_weight": 0.7, "title_repeats": 2, "keywords": True},
 }
 
 

@@ -17,9 +17,9 @@ The design follows continuous active learning for technology-assisted review: ev
 trains a regularised linear model on all screening decisions so far and the reviewer sees
 the highest-scoring records first ("max query") [1]_. The model is ASReview's default
 (``elas_u4``: word uni+bigram TF-IDF, linear SVM with C=0.11, includes weighted 9.8 to 1),
-which its authors tuned on the 26 SYNERGY sets, plus two changes chosen by
+which its authors tuned on the 26 SYNERGY sets, plus three changes chosen by
 leave-one-dataset-out over the nine labelled sets (``benchmarks/prioritisation_lodo.py``):
-a character n-gram block and the title written twice. Class imbalance (often < 5 %
+a character n-gram block, the title written twice and the records' keywords. Class imbalance (often < 5 %
 includes) is handled by the class weights; a random sample of unscreened records taken as
 presumed excludes, the device of the BMI baseline [2]_, is available but off, as it lost.
 
