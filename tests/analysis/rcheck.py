@@ -14,23 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from analysis import stats
-from analysis.exports import r_script_data, results_records
+from analysis.exports import NUMERIC_RESULT_COLUMNS, r_script_data, results_records
 
 # The numbers of a results row that R recomputes from the exported script.
-R_COLUMNS = (
-    "k",
-    "estimate",
-    "ci_low",
-    "ci_high",
-    "I2",
-    "I2_low",
-    "I2_high",
-    "p",
-    "pi_low",
-    "pi_high",
-    "Q_between",
-    "p_between",
-)
+R_COLUMNS = NUMERIC_RESULT_COLUMNS
 
 
 def app_numbers(report) -> dict[str, dict]:

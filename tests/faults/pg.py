@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,6 +86,26 @@ class PrivatePostgres:
         with contextlib.suppress(subprocess.CalledProcessError):
             self.pg_ctl("stop")
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def private_postgres_running() -> Iterator[PrivatePostgres]:
+    """A started :class:`PrivatePostgres`, stopped afterwards; skips the test when the suite
+    does not run on PostgreSQL or the server binaries are missing."""
+    import pytest
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("fault tests run against PostgreSQL only (the SQLite suite skips them)")
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    pg = PrivatePostgres()
+    try:
+        pg.start()
+        yield pg
+    finally:
+        pg.stop()
 
 
 def app_env(db_url: str, media: str) -> dict[str, str]:

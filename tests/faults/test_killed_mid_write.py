@@ -16,9 +16,8 @@ import tempfile
 import time
 
 import pytest
-from django.db import connection
 
-from tests.faults.pg import ROOT, PrivatePostgres, app_env, manage, unavailable_reason
+from tests.faults.pg import ROOT, app_env, manage, private_postgres_running
 
 pytestmark = [pytest.mark.slow]
 
@@ -152,20 +151,11 @@ print(json.dumps([Resolution.objects.filter(record_id={record}).count(),
 
 @pytest.fixture(scope="module")
 def killable():
-    if connection.vendor != "postgresql":
-        pytest.skip("fault tests run against PostgreSQL only (the SQLite suite skips them)")
-    reason = unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    pg = PrivatePostgres()
-    try:
-        pg.start()
+    with private_postgres_running() as pg:
         env = app_env(pg.url, tempfile.mkdtemp(prefix="reviewflow-kill-media-"))
         manage(env, "migrate", "--noinput")
         ids = json.loads(manage(env, "shell", "-c", SETUP).strip().splitlines()[-1])
         yield env, ids
-    finally:
-        pg.stop()
 
 
 def _state(env, script: str) -> list:

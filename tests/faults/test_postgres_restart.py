@@ -16,15 +16,13 @@ import time
 from collections import Counter
 
 import pytest
-from django.db import connection
 
 from tests.faults.pg import (
-    PrivatePostgres,
     app_env,
     free_port,
     manage,
+    private_postgres_running,
     start_gunicorn,
-    unavailable_reason,
 )
 
 pytestmark = [pytest.mark.slow]
@@ -68,17 +66,8 @@ print(json.dumps([[v.reviewer.username, v.record_id, v.decision]
 
 @pytest.fixture
 def private_postgres():
-    if connection.vendor != "postgresql":
-        pytest.skip("fault tests run against PostgreSQL only (the SQLite suite skips them)")
-    reason = unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    pg = PrivatePostgres()
-    try:
-        pg.start()
+    with private_postgres_running() as pg:
         yield pg
-    finally:
-        pg.stop()
 
 
 def _vote(port: int, session: str, record_id: int) -> int:
