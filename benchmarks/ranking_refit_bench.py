@@ -19,8 +19,9 @@ import argparse
 import os
 import sys
 import time
-import urllib.parse
 from pathlib import Path
+
+from bench_db import imported_batch, recreate_database
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -28,23 +29,12 @@ DATA = ROOT.parent / "shared" / "data" / "screening"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/h13_refit_bench"
 
 
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    parsed = urllib.parse.urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def load_review(n_records: int):
     """A review with ``n_records`` real records, 10 % of them resolved from their labels."""
     import pandas as pd
     from django.contrib.auth import get_user_model
 
-    from reviews.models import ImportBatch, Record, Review, Search, Stage
+    from reviews.models import Record, Review, Stage
     from screening.models import FinalDecision, Resolution
     from screening.services import items_sync
 
@@ -54,21 +44,7 @@ def load_review(n_records: int):
     review = Review.objects.create(
         title=f"Refit benchmark {n_records}", slug=f"refit-{n_records}", created_by=lead
     )
-    search = Search.objects.create(
-        review=review,
-        source="pubmed",
-        date_run="2024-01-01",
-        search_string="x",
-        hits_reported=n_records,
-    )
-    batch = ImportBatch.objects.create(
-        review=review,
-        search=search,
-        filename="bench.csv",
-        format="csv",
-        status=ImportBatch.Status.IMPORTED,
-        n_imported=n_records,
-    )
+    batch = imported_batch(review=review, n_records=n_records, filename="bench.csv", fmt="csv")
     picked = [rows.iloc[i % len(rows)] for i in range(n_records)]
     Record.objects.bulk_create(
         [

@@ -47,6 +47,8 @@ import urllib.parse
 from collections import Counter
 from pathlib import Path
 
+from bench_db import imported_batch, recreate_database
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/reviewflow_screening_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -91,17 +93,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    parsed = urllib.parse.urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def setup_data(n_records: int, n_reviewers: int, prioritise: bool) -> str:
     """Create the review, records and reviewers in-process; return the review slug."""
     import django
@@ -109,7 +100,7 @@ def setup_data(n_records: int, n_reviewers: int, prioritise: bool) -> str:
     django.setup()
     from django.contrib.auth import get_user_model
 
-    from reviews.models import ImportBatch, Membership, Record, Review, Search
+    from reviews.models import Membership, Record, Review
     from reviews.services import exclusion_reasons_seed
     from screening.services import items_sync
 
@@ -124,21 +115,7 @@ def setup_data(n_records: int, n_reviewers: int, prioritise: bool) -> str:
     for i in range(n_reviewers):
         user = User.objects.create_user(f"rev{i:02d}", password=PASSWORD)
         Membership.objects.create(review=review, user=user, is_reviewer=True)
-    search = Search.objects.create(
-        review=review,
-        source="pubmed",
-        date_run="2024-01-01",
-        search_string="x",
-        hits_reported=n_records,
-    )
-    batch = ImportBatch.objects.create(
-        review=review,
-        search=search,
-        filename="bench.ris",
-        format="ris",
-        status=ImportBatch.Status.IMPORTED,
-        n_imported=n_records,
-    )
+    batch = imported_batch(review=review, n_records=n_records, filename="bench.ris", fmt="ris")
     records = [
         Record(
             review=review,
