@@ -3,12 +3,23 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
 
 from api import pages as api_pages
 from config.healthz import healthz
 
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask /favicon.ico of pages that link no icon (API JSON, admin): the static
+    one (a temporary redirect, as its hashed name changes with its content)."""
+    return redirect(static("reviewflow/favicon.ico"))
+
+
 urlpatterns = [
+    path("favicon.ico", favicon),
     # For load balancers and monitoring: no login, JSON, 503 when a part is down
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),

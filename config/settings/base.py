@@ -123,6 +123,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("REVIEWFLOW_LOGIN_COOLOFF_MINUTES"
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# No start-up banner on stderr: a command's stderr holds its error alone.
+AXES_VERBOSE = False
 # Sessions end after a working day, and at once when the browser closes if asked to.
 SESSION_COOKIE_AGE = env_int("REVIEWFLOW_SESSION_SECONDS", 12 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("REVIEWFLOW_SESSION_EXPIRE_AT_BROWSER_CLOSE", False)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 from typing import IO, Any
@@ -45,6 +46,9 @@ from .registry import Table, ordered_tables
 from .users import USER_FIELDS, user_extras
 
 CHUNK = 1000
+# What reading a damaged zip raises: a bad header or CRC (BadZipFile), a corrupted deflate
+# stream inside a member (zlib.error), a truncated file (EOFError, OSError).
+DAMAGED = (zipfile.BadZipFile, zlib.error, OSError, EOFError)
 
 
 def review_import(*, source: str | IO[bytes], slug: str | None = None, actor: Any = None) -> Review:
@@ -58,7 +62,7 @@ def review_import(*, source: str | IO[bytes], slug: str | None = None, actor: An
     """
     try:
         archive = zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, OSError, EOFError):
+    except DAMAGED:
         raise ArchiveError("This file is not a review archive (it is not a zip file).") from None
     with archive:
         manifest = read_manifest(archive)
@@ -72,7 +76,7 @@ def archive_peek(*, source: str | IO[bytes], slug: str | None = None) -> str:
     it then verifies every checksum)."""
     try:
         archive = zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, OSError, EOFError):
+    except DAMAGED:
         raise ArchiveError("This file is not a review archive (it is not a zip file).") from None
     with archive:
         manifest = _manifest_header(archive)
@@ -83,8 +87,12 @@ def _manifest_header(archive: zipfile.ZipFile) -> dict[str, Any]:
     if MANIFEST not in archive.namelist():
         raise ArchiveError("This zip file has no manifest.json: it is not a review archive.")
     try:
-        manifest = json.loads(archive.read(MANIFEST))
-    except (ValueError, zipfile.BadZipFile):
+        data = archive.read(MANIFEST)
+    except DAMAGED:
+        raise ArchiveError(_damaged(MANIFEST)) from None
+    try:
+        manifest = json.loads(data)
+    except ValueError:
         raise ArchiveError("The archive's manifest.json is not valid JSON.") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ArchiveError("This zip file is not a Reviewflow review archive.")
@@ -136,9 +144,16 @@ def _sha256(archive: zipfile.ZipFile, name: str) -> str:
         with archive.open(name) as handle:
             while chunk := handle.read(1 << 20):
                 digest.update(chunk)
-    except (zipfile.BadZipFile, OSError, EOFError):
-        raise ArchiveError(f"{name} cannot be read: the archive is damaged.") from None
+    except DAMAGED:
+        raise ArchiveError(_damaged(name)) from None
     return digest.hexdigest()
+
+
+def _damaged(name: str) -> str:
+    return (
+        f"{name} cannot be read: the archive is damaged (a corrupted or truncated zip "
+        "entry). Nothing was imported."
+    )
 
 
 def _check_slug(slug: str) -> str:

@@ -26,6 +26,7 @@ from reviews.services import duplicate_decide, invitation_create
 from screening import services as screening
 from screening.models import FullText, ScreeningPreference
 from tests.factories import RecordFactory, UserFactory
+from tests.reviews.damage import corrupt_member
 from tests.screening.factories import records, vote
 
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -245,6 +246,49 @@ def test_not_a_zip_and_a_taken_slug_are_refused(full):
         review_import(source=io.BytesIO(_export(full)))
     with pytest.raises(ArchiveError, match="address"):
         review_import(source=io.BytesIO(_export(full)), slug="no spaces/please")
+
+
+@pytest.mark.parametrize("member", [MANIFEST, data_file("reviews.record")])
+def test_an_entry_corrupted_inside_its_compressed_data_is_refused(full, member):
+    data = corrupt_member(_export(full), member)
+    before = _state()
+    with pytest.raises(ArchiveError, match=r"cannot be read: the archive is damaged"):
+        review_import(source=io.BytesIO(data), slug="copy")
+    assert _state() == before
+
+
+def test_the_command_refuses_a_corrupted_archive_in_one_line(full, tmp_path):
+    path = tmp_path / "review.zip"
+    path.write_bytes(corrupt_member(_export(full), data_file("reviews.record")))
+    before = _state()
+    with pytest.raises(CommandError, match="reviews.record.jsonl cannot be read") as info:
+        call_command("import_review", str(path), "--slug", "copy")
+    assert "\n" not in str(info.value)
+    assert _state() == before
+
+
+def test_the_page_refuses_a_corrupted_archive(client, full, cast):
+    client.force_login(cast.lead)
+    data = _export(full)
+    # damaged manifest: the quick check answers at once on the page
+    upload = SimpleUploadedFile("review.zip", corrupt_member(data, MANIFEST))
+    response = client.post(
+        f"/reviews/{full.slug}/archive/import/", {"archive": upload, "slug": "copy"}
+    )
+    assert response.status_code == 400
+    assert "manifest.json cannot be read: the archive is damaged" in response.content.decode()
+    # damaged table: the upload is accepted, its job fails with the message, nothing written
+    before = _state()
+    upload = SimpleUploadedFile("review.zip", corrupt_member(data, data_file("reviews.record")))
+    response = client.post(
+        f"/reviews/{full.slug}/archive/import/", {"archive": upload, "slug": "copy"}
+    )
+    job = Job.objects.filter(kind="archive_import").latest("id")
+    assert job.status == Job.Status.FAILED
+    assert "reviews.record.jsonl cannot be read: the archive is damaged" in job.error
+    page = client.get(response["Location"])
+    assert page.status_code == 200 and "the archive is damaged" in page.content.decode()
+    assert _state()[:2] == before[:2] and not Review.objects.filter(slug="copy").exists()
 
 
 def test_ids_in_json_of_deleted_rows_become_the_unknown_id():

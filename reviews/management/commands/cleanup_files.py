@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from reviews.cleanup import describe, files_cleanup
+from reviews.management.base import ReviewflowCommand
 
 
-class Command(BaseCommand):
+class Command(ReviewflowCommand):
     help = (
         "Delete review archives and orphaned or half-written uploads older than --older-than "
         "days, and discard import previews left unconfirmed that long. Files that an import "

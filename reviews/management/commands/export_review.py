@@ -6,14 +6,14 @@ import os
 import tempfile
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from reviews.archive import ArchiveError
 from reviews.archive.export import review_export
+from reviews.management.base import ReviewflowCommand
 from reviews.models import Review
 
 
-class Command(BaseCommand):
+class Command(ReviewflowCommand):
     help = "Export a review (protocol, team, records, votes, extraction, RoB, analyses, files)."
 
     def add_arguments(self, parser) -> None:
@@ -32,8 +32,6 @@ class Command(BaseCommand):
             with os.fdopen(fd, "wb") as handle:
                 manifest = review_export(review=review, out=handle)
             os.replace(tmp, target)
-        except ArchiveError as exc:
-            raise CommandError(exc.message) from None
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)

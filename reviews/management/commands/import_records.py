@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from reviews import services
-from reviews.errors import DomainError
+from reviews.management.base import ReviewflowCommand
 from reviews.models import Review
 
 
-class Command(BaseCommand):
+class Command(ReviewflowCommand):
     help = "Import records: manage.py import_records REVIEW_SLUG FILE [--format ris|nbib|bibtex|csv] [--search ID]"
 
     def add_arguments(self, parser) -> None:
@@ -44,18 +44,15 @@ class Command(BaseCommand):
         actor = None
         if options["user"]:
             actor = get_user_model().objects.filter(username=options["user"]).first()
-        try:
-            with path.open("rb") as handle:
-                batch = services.import_preview(
-                    review=review,
-                    actor=actor,
-                    file=handle,
-                    filename=path.name,
-                    fmt=options["format"],
-                    search=search,
-                )
-        except DomainError as exc:
-            raise CommandError(exc.message) from exc
+        with path.open("rb") as handle:
+            batch = services.import_preview(
+                review=review,
+                actor=actor,
+                file=handle,
+                filename=path.name,
+                fmt=options["format"],
+                search=search,
+            )
         self.stdout.write(
             f"{path.name}: {batch.n_read} records read as {batch.format.upper()}, {batch.n_skipped} skipped"
         )

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
-
-from reviews.archive import ArchiveError
 from reviews.archive.restore import review_import
+from reviews.management.base import ReviewflowCommand
 
 
-class Command(BaseCommand):
+class Command(ReviewflowCommand):
     help = (
         "Import a review archive as a new review. Users are matched by username; unknown "
         "ones are created inactive (invite them again)."
@@ -19,13 +17,8 @@ class Command(BaseCommand):
         parser.add_argument("--slug", help="the new review's address (default: the archived one)")
 
     def handle(self, *args, archive: str, slug: str | None, **options) -> None:
-        try:
-            with open(archive, "rb") as handle:
-                review = review_import(source=handle, slug=slug)
-        except FileNotFoundError:
-            raise CommandError(f"There is no file {archive}.") from None
-        except ArchiveError as exc:
-            raise CommandError(exc.message) from None
+        with open(archive, "rb") as handle:
+            review = review_import(source=handle, slug=slug)
         self.stdout.write(
             self.style.SUCCESS(f"Imported “{review.title}” at /reviews/{review.slug}/.")
         )

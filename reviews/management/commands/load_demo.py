@@ -9,11 +9,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from reviews import services
 from reviews.demo import demo_steps
+from reviews.management.base import ReviewflowCommand
 from reviews.models import ImportBatch, Membership, Review, Search
 
 DEMO_SLUG = "peer-support"
@@ -54,7 +54,7 @@ USERS = {
 }
 
 
-class Command(BaseCommand):
+class Command(ReviewflowCommand):
     help = "Create the demo review 'Peer support for people with mental illness' and demo users."
 
     def handle(self, *args, **options) -> None:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import argparse
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from reviews.management.base import ReviewflowCommand
 from screening.prioritisation import (
     DEFAULT_MODEL,
     MODEL_NAMES,
@@ -35,7 +36,7 @@ from screening.prioritisation.simulation import (
 )
 
 
-class Command(BaseCommand):
+class Command(ReviewflowCommand):
     help = (
         "Simulate relevance-ordered title/abstract screening on a labelled CSV "
         "(columns title, abstract, optional keywords, a 0/1 label) and report the work saved."
