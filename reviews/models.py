@@ -416,6 +416,10 @@ class Job(models.Model):
     # REVIEWFLOW_JOB_STALLED_AFTER seconds may be run again by a lead.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Times a worker took the job up again after the worker running it went silent
+    # (`reviews.services.jobs_restart_lost`), and when it last did.
+    restarts = models.PositiveSmallIntegerField(default=0)
+    restarted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -439,6 +443,19 @@ class Job(models.Model):
         last = self.heartbeat_at or self.created_at
         limit = dt.timedelta(seconds=getattr(settings, "REVIEWFLOW_JOB_STALLED_AFTER", 900))
         return last is not None and timezone.now() - last > limit
+
+    @property
+    def is_lost(self) -> bool:
+        """Running, but its worker has sent no heartbeat for REVIEWFLOW_JOB_LOST_AFTER seconds.
+
+        Workers beat every REVIEWFLOW_JOB_HEARTBEAT seconds while a job runs (a thread of
+        their own, so a long statement does not silence them): silence means the process
+        died or froze, and a live worker takes the job up again.
+        """
+        if self.status != self.Status.RUNNING or self.heartbeat_at is None:
+            return False
+        limit = dt.timedelta(seconds=settings.REVIEWFLOW_JOB_LOST_AFTER)
+        return timezone.now() - self.heartbeat_at > limit
 
     @property
     def label(self) -> str:

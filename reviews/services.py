@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import logging
 import uuid
@@ -11,6 +12,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -875,6 +877,15 @@ def job_start(*, job_id: int, task_id: str) -> Job | None:
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.is_finished:
             return None
+        if (
+            job.status == Job.Status.RUNNING
+            and task_id
+            and job.celery_task_id != task_id
+            and not job.is_lost
+        ):
+            # Another delivery owns the job and its worker is alive: the broker redelivered
+            # a message whose job was already taken up again (`jobs_restart_lost`).
+            return None
         job.status = Job.Status.RUNNING
         job.attempts += 1
         job.started_at = job.heartbeat_at = timezone.now()
@@ -891,6 +902,56 @@ def job_start(*, job_id: int, task_id: str) -> Job | None:
             ]
         )
     return job
+
+
+def jobs_restart_lost() -> list[Job]:
+    """Queue again every running job whose worker went silent (killed, out of memory).
+
+    Called every few seconds by each live worker (`reviews.jobs.start_reaper`). Exactly one
+    caller takes up a given job: rows are locked with SKIP LOCKED and the job gets a new
+    task id, so the lost worker's message, if the broker ever delivers it again, finds the
+    job taken (`job_start`). A job that lost its worker REVIEWFLOW_JOB_MAX_RESTARTS times is
+    failed instead: whatever kills its workers would kill the next one too.
+    """
+    now = timezone.now()
+    cutoff = now - dt.timedelta(seconds=settings.REVIEWFLOW_JOB_LOST_AFTER)
+    restarted: list[Job] = []
+    with transaction.atomic():
+        lost = (
+            Job.objects.select_for_update(skip_locked=True)
+            .filter(status=Job.Status.RUNNING, heartbeat_at__lt=cutoff)
+            .order_by("id")[:100]
+        )
+        for job in lost:
+            silent_since = timezone.localtime(job.heartbeat_at)
+            if job.restarts >= settings.REVIEWFLOW_JOB_MAX_RESTARTS:
+                job.status, job.finished_at, job.message = Job.Status.FAILED, now, "Failed"
+                job.error = (
+                    f"The worker running this job stopped {job.restarts + 1} times "
+                    "(killed, or out of memory); it was not started again."
+                )
+                job.save(update_fields=["status", "finished_at", "message", "error"])
+                log.warning("Job %s (%s) failed: its workers kept dying", job.pk, job.kind)
+                continue
+            job.status = Job.Status.QUEUED
+            job.restarts += 1
+            job.restarted_at = job.heartbeat_at = now
+            job.celery_task_id = uuid.uuid4().hex
+            job.message = f"Restarted: its worker stopped responding at {silent_since:%H:%M:%S}"
+            job.save(
+                update_fields=[
+                    "status",
+                    "restarts",
+                    "restarted_at",
+                    "heartbeat_at",
+                    "celery_task_id",
+                    "message",
+                ]
+            )
+            log.warning("Job %s (%s) lost its worker: queued again", job.pk, job.kind)
+            dispatch_job(job)
+            restarted.append(job)
+    return restarted
 
 
 def job_succeed(*, job: Job, result: dict[str, Any], message: str = "") -> Job:

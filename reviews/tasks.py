@@ -10,6 +10,7 @@ import tempfile
 from typing import Any
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.urls import reverse
@@ -18,7 +19,7 @@ from django.utils import timezone
 from . import services
 from .errors import DomainError
 from .job_queue import register_job_kind
-from .jobs import Progress, run_job
+from .jobs import Progress, run_job, start_reaper
 from .models import ImportBatch, Job
 
 IMPORT_PREVIEW = "import_preview"
@@ -189,3 +190,9 @@ def archive_import_task(self, job_id: int) -> None:
 
 register_job_kind(ARCHIVE_IMPORT, label="Importing a review archive", task=archive_import_task)
 register_job_kind(DUPLICATES_FIND, label="Finding duplicates", task=duplicates_find_task)
+
+
+@worker_ready.connect
+def _take_up_jobs_of_dead_workers(**_: Any) -> None:
+    """Each worker looks for jobs whose worker died, from its start on (`jobs.start_reaper`)."""
+    start_reaper()

@@ -259,6 +259,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 REVIEWFLOW_JOBS_IN_THREAD = CELERY_TASK_ALWAYS_EAGER
 # A queued or running job silent this long (no progress written) may be run again by a lead.
 REVIEWFLOW_JOB_STALLED_AFTER = env_int("REVIEWFLOW_JOB_STALLED_AFTER", 15 * 60)
+# A Celery worker running a job writes its heartbeat every REVIEWFLOW_JOB_HEARTBEAT seconds;
+# a running job silent for REVIEWFLOW_JOB_LOST_AFTER seconds lost its worker (killed, out of
+# memory) and is queued again by any live worker, which looks every REVIEWFLOW_JOB_REAP_EVERY
+# seconds; after REVIEWFLOW_JOB_MAX_RESTARTS such restarts the job is failed instead.
+REVIEWFLOW_JOB_HEARTBEAT = env_int("REVIEWFLOW_JOB_HEARTBEAT", 5)
+REVIEWFLOW_JOB_LOST_AFTER = env_int("REVIEWFLOW_JOB_LOST_AFTER", 30)
+REVIEWFLOW_JOB_REAP_EVERY = env_int("REVIEWFLOW_JOB_REAP_EVERY", 10)
+REVIEWFLOW_JOB_MAX_RESTARTS = env_int("REVIEWFLOW_JOB_MAX_RESTARTS", 3)
 
 # Caches (progress counters, the items-in-step check, analysis reports) are shared by every
 # app server when Redis is there; a per-process memory cache otherwise (`make run`).

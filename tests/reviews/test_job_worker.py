@@ -63,10 +63,13 @@ def on_redis() -> Iterator[None]:
 
 def _reset_pools(app) -> None:
     """Connections made for the old broker URL must not be reused for the new one."""
+    from kombu import pools
+
     if app._pool is not None:
         app._pool.force_close_all()
         app._pool = None
     app.amqp._producer_pool = None
+    pools.reset()  # kombu keeps pools per broker URL too: the closed one must not be reused
 
 
 @pytest.fixture
@@ -88,13 +91,13 @@ def start_worker(on_redis, tmp_path) -> Iterator[Callable[[], subprocess.Popen]]
     }
     workers: list[subprocess.Popen] = []
 
-    def start() -> subprocess.Popen:
+    def start(**settings_env: str) -> subprocess.Popen:
         log = (tmp_path / f"worker-{len(workers)}.log").open("wb")
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo"]
             + ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"],
             cwd=REPO,
-            env=env,
+            env={**env, **settings_env},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -171,4 +174,60 @@ def test_a_worker_killed_mid_import_leaves_no_record_and_the_retry_imports_all(
     assert confirm.attempts == 2
     assert batch.status == ImportBatch.Status.IMPORTED and batch.n_imported == N_RECORDS
     assert Record.objects.filter(batch=batch).count() == N_RECORDS
+    assert Record.objects.filter(review=review).count() == N_RECORDS
+
+
+def test_a_killed_workers_job_is_taken_up_by_a_live_worker_within_a_minute(start_worker, tmp_path):
+    """The broker would deliver the dead worker's message again only after an hour (its
+    visibility timeout in production): the live worker's reaper takes the job up instead,
+    once the dead one's heartbeat is REVIEWFLOW_JOB_LOST_AFTER (30 s) old, exactly once."""
+    review = ReviewFactory(slug="worker-lost")
+    lead = UserFactory(username="lead")
+    MembershipFactory(review=review, user=lead, is_lead=True)
+    path = tmp_path / "big.ris"
+    write_ris(path, N_RECORDS)
+    from django.core.files.storage import default_storage
+
+    with path.open("rb") as handle:
+        stored = default_storage.save(f"imports/{review.pk}/uploads/lost/big.ris", handle)
+    production = {"CELERY_VISIBILITY_TIMEOUT": "3600"}
+    worker = start_worker(**production)
+    preview = services.job_create(
+        review=review,
+        kind=tasks.IMPORT_PREVIEW,
+        actor=lead,
+        params={"path": stored, "filename": "big.ris", "fmt": "ris"},
+    )
+    wait_for(lambda: Job.objects.get(pk=preview.pk).is_finished, 120, "the preview job", step=0.2)
+    batch = ImportBatch.objects.get(pk=Job.objects.get(pk=preview.pk).result["batch_id"])
+    confirm = services.job_create(
+        review=review, kind=tasks.IMPORT_CONFIRM, actor=lead, params={"batch_id": batch.pk}
+    )
+    wait_for(
+        lambda: Job.objects.filter(pk=confirm.pk, message__startswith="Stored").exists(),
+        60,
+        "the import to be under way",
+    )
+    worker.send_signal(signal.SIGKILL)  # as the kernel's OOM killer would
+    worker.wait(10)
+    killed_at = time.monotonic()
+    start_worker(**production)
+
+    wait_for(
+        lambda: Job.objects.filter(pk=confirm.pk, restarts=1).exists(),
+        60,
+        "a live worker to take the job up",
+        step=0.2,
+    )
+    taken_up = time.monotonic() - killed_at
+    wait_for(
+        lambda: Job.objects.get(pk=confirm.pk).is_finished, 120, "the restarted import", step=0.2
+    )
+    done = time.monotonic() - killed_at
+    print(f"\nkilled worker's job: taken up after {taken_up:.1f} s, done after {done:.1f} s")
+    confirm.refresh_from_db()
+    batch.refresh_from_db()
+    assert confirm.status == Job.Status.SUCCEEDED, confirm.error
+    assert confirm.attempts == 2 and confirm.restarts == 1  # exactly once
+    assert batch.status == ImportBatch.Status.IMPORTED
     assert Record.objects.filter(review=review).count() == N_RECORDS

@@ -182,3 +182,75 @@ def test_progress_is_visible_outside_the_jobs_transaction(cast):
     finally:
         progress.close()
         watcher.close()
+
+
+def _running(cast, *, silent_for: float, **fields) -> Job:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    job = JobFactory(
+        review=cast.review,
+        status=Job.Status.RUNNING,
+        error="",
+        attempts=1,
+        celery_task_id="first-delivery",
+        **fields,
+    )
+    Job.objects.filter(pk=job.pk).update(
+        heartbeat_at=timezone.now() - dt.timedelta(seconds=silent_for)
+    )
+    job.refresh_from_db()
+    return job
+
+
+def test_a_job_whose_worker_went_silent_is_taken_up_again_once(cast, settings, client):
+    settings.REVIEWFLOW_JOB_LOST_AFTER = 30
+    settings.REVIEWFLOW_JOBS_IN_THREAD = True  # queued, not run at once: we look at the row
+    lost = _running(cast, silent_for=31)
+    alive = _running(cast, silent_for=29)
+    restarted = services.jobs_restart_lost()
+    assert [job.pk for job in restarted] == [lost.pk]
+    assert services.jobs_restart_lost() == []  # a second look (another worker) finds nothing
+    lost.refresh_from_db()
+    alive.refresh_from_db()
+    assert lost.status == Job.Status.QUEUED and lost.restarts == 1 and lost.restarted_at
+    assert lost.celery_task_id != "first-delivery"
+    assert lost.message.startswith("Restarted: its worker stopped responding at ")
+    assert alive.status == Job.Status.RUNNING and alive.restarts == 0
+    # The page says so.
+    client.force_login(cast.alice)
+    assert "Restarted automatically" in client.get(_url(lost), **HTMX).content.decode()
+
+
+def test_a_restarted_job_runs_to_the_end(cast, settings):
+    settings.REVIEWFLOW_JOB_LOST_AFTER = 30
+    lost = _running(cast, silent_for=60)
+    services.jobs_restart_lost()  # tests run jobs at once: it runs in this thread
+    lost.refresh_from_db()
+    assert lost.status == Job.Status.SUCCEEDED and lost.attempts == 2 and lost.restarts == 1
+
+
+def test_the_lost_workers_message_delivered_late_does_not_run_the_job_twice(cast, settings):
+    settings.REVIEWFLOW_JOB_LOST_AFTER = 30
+    calls = []
+    job = _running(cast, silent_for=1, restarts=1)
+    Job.objects.filter(pk=job.pk).update(celery_task_id="second-delivery")
+    # The broker redelivers the dead worker's message while the restarted run is alive.
+    run_job(job.pk, "first-delivery", lambda job, progress: calls.append(1) or {})
+    job.refresh_from_db()
+    assert calls == [] and job.status == Job.Status.RUNNING and job.attempts == 1
+    # Had the restarted run died too, the late message would be welcome.
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=job.heartbeat_at.replace(year=2000))
+    run_job(job.pk, "first-delivery", lambda job, progress: calls.append(1) or {})
+    job.refresh_from_db()
+    assert calls == [1] and job.status == Job.Status.SUCCEEDED and job.attempts == 2
+
+
+def test_a_job_that_keeps_killing_its_workers_is_failed_not_restarted(cast, settings):
+    settings.REVIEWFLOW_JOB_LOST_AFTER = 30
+    settings.REVIEWFLOW_JOB_MAX_RESTARTS = 3
+    job = _running(cast, silent_for=60, restarts=3)
+    assert services.jobs_restart_lost() == []
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED and "stopped 4 times" in job.error
