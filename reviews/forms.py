@@ -155,13 +155,51 @@ class ImportUploadForm(forms.Form):
         choices=[("", "Detect from content")] + FORMAT_CHOICES, required=False
     )
     search = forms.ModelChoiceField(
-        queryset=Search.objects.none(), required=False, help_text="The search this file came from."
+        queryset=Search.objects.none(),
+        required=False,
+        help_text="The search this file came from: the export is a run of it (an update "
+        "run when the search was imported before).",
+    )
+    date_run = forms.DateField(
+        required=False,
+        label="Run on",
+        help_text="When this run of the search was done (empty: today).",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    covers_from = forms.DateField(
+        required=False,
+        label="Covers from",
+        help_text="First date the run covers (e.g. the day after the previous run).",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    covers_to = forms.DateField(
+        required=False, label="Covers to", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    hits_reported = forms.IntegerField(
+        required=False, min_value=0, label="Hits the source reported for this run"
     )
 
     def __init__(self, *args, review: Review, max_bytes: int, **kwargs):
         super().__init__(*args, **kwargs)
         self.max_bytes = max_bytes
         self.fields["search"].queryset = review.searches.all()
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("covers_from"), data.get("covers_to")
+        if start and end and end < start:
+            self.add_error("covers_to", "The run's dates end before they start.")
+        return data
+
+    def run_params(self) -> dict[str, str | int | None]:
+        """The search run's fields as a job can keep them (dates as ISO text)."""
+        data = self.cleaned_data
+        return {
+            "date_run": data["date_run"].isoformat() if data.get("date_run") else None,
+            "covers_from": data["covers_from"].isoformat() if data.get("covers_from") else None,
+            "covers_to": data["covers_to"].isoformat() if data.get("covers_to") else None,
+            "hits_reported": data.get("hits_reported"),
+        }
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

@@ -69,6 +69,9 @@ class Review(models.Model):
     exclude_keywords = models.TextField(
         blank=True, help_text="Highlighted in red. One per line; end with * for a stem."
     )
+    # The screening round new imports join: 1 until a lead opens an update round
+    # (`reviews.services.round_open`, which keeps a ReviewRound row per update).
+    round = models.PositiveSmallIntegerField(default=1, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -242,6 +245,43 @@ class Search(models.Model):
         return self.source in {self.Source.CITATION, self.Source.OTHER}
 
 
+class SearchRun(models.Model):
+    """One run of a logged search: when, the dates it covers, its hits and the export imported.
+
+    A search's first import is its first run; re-running it for an update adds a run
+    whose export is de-duplicated against every record the review ever held.
+    """
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="search_runs")
+    search = models.ForeignKey(Search, on_delete=models.CASCADE, related_name="runs")
+    batch = models.OneToOneField(
+        "ImportBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="search_run"
+    )
+    date_run = models.DateField()
+    covers_from = models.DateField(null=True, blank=True, help_text="Publication dates from.")
+    covers_to = models.DateField(null=True, blank=True, help_text="Publication dates to.")
+    hits_reported = models.PositiveIntegerField(null=True, blank=True)
+    round = models.PositiveSmallIntegerField(default=1)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["date_run", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(covers_from__isnull=True)
+                | Q(covers_to__isnull=True)
+                | Q(covers_from__lte=models.F("covers_to")),
+                name="search_run_range_ordered",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.search} run {self.date_run:%Y-%m-%d}"
+
+
 def import_upload_path(batch: ImportBatch, filename: str) -> str:
     return f"imports/{batch.review_id}/{filename}"
 
@@ -278,6 +318,11 @@ class ImportBatch(models.Model):
     preview = models.JSONField(default=list, blank=True)
     n_imported = models.PositiveIntegerField(default=0)
     n_duplicates = models.PositiveIntegerField(default=0)
+    # The review's round when the batch was confirmed: its new records are screened in it.
+    round = models.PositiveSmallIntegerField(default=1)
+    # What the preview found against the review's records ({new, seen, decided, possible,
+    # within_file}; see services.import_overlap); empty for a review without records.
+    overlap = models.JSONField(default=dict, blank=True)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -584,3 +629,23 @@ class SearchChange(HistoryRow):
 
     def __str__(self) -> str:
         return f"search {self.search_id} {self.action} ({self.at:%Y-%m-%d})"
+
+
+class ReviewRound(HistoryRow):
+    """An update round a lead opened (round 1, the first search, has no row).
+
+    Records imported while it is the review's current round (``Review.round``) are
+    screened in it; earlier decisions stay and keep training the ranking.
+    """
+
+    number = models.PositiveSmallIntegerField()
+    note = models.TextField(blank=True)
+
+    class Meta(HistoryRow.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["review", "number"], name="review_round_unique"),
+            models.CheckConstraint(condition=Q(number__gte=2), name="review_round_is_update"),
+        ]
+
+    def __str__(self) -> str:
+        return f"round {self.number} of review {self.review_id}"

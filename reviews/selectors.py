@@ -6,12 +6,22 @@ import datetime as dt
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .activity import ActivityQuery
-from .models import DuplicateLink, ImportBatch, Job, MembershipChange, Record, Review, Search
+from .models import (
+    DuplicateLink,
+    ImportBatch,
+    Job,
+    MembershipChange,
+    Record,
+    Review,
+    ReviewRound,
+    Search,
+    SearchRun,
+)
 
 
 def reviews_for_user(user: Any) -> QuerySet[Review]:
@@ -28,19 +38,42 @@ def records_unique(review: Review) -> QuerySet[Record]:
 
 
 def searches_with_counts(review: Review) -> QuerySet[Search]:
-    """Searches with records imported from them and the gap to the hits the source reported."""
+    """Searches with records imported from them in the first round and the gap to the hits
+    the source reported then; each with its runs (update runs report their own hits)."""
     imported = Coalesce(
         Sum(
             "import_batches__n_imported",
-            filter=Q(import_batches__status=ImportBatch.Status.IMPORTED),
+            filter=Q(import_batches__status=ImportBatch.Status.IMPORTED, import_batches__round=1),
         ),
         0,
     )
+    runs = SearchRun.objects.select_related("batch").order_by("date_run", "id")
     return (
         review.searches.annotate(n_imported=imported)
         .annotate(difference=F("hits_reported") - F("n_imported"))
+        .prefetch_related(Prefetch("runs", queryset=runs))
         .order_by("date_run", "id")
     )
+
+
+def rounds(review: Review) -> list[dict[str, Any]]:
+    """Every round of the review, first to current: number, opened, by whom, note."""
+    opened = {
+        r.number: r for r in ReviewRound.objects.filter(review=review).select_related("actor")
+    }
+    out = []
+    for number in range(1, review.round + 1):
+        row = opened.get(number)
+        out.append(
+            {
+                "number": number,
+                "opened_at": row.at if row else review.created_at,
+                "opened_by": row.actor if row else review.created_by,
+                "note": row.note if row else "The review's first searches",
+                "current": number == review.round,
+            }
+        )
+    return out
 
 
 def record_counts(review: Review) -> dict[str, int]:

@@ -22,7 +22,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
-from . import dedup
+from . import dedup, overlap
 from .bulk import gc_paused, links_insert, records_insert, records_link_duplicates
 from .errors import ConflictError, DomainError
 from .importing import (
@@ -46,8 +46,10 @@ from .models import (
     MembershipChange,
     Record,
     Review,
+    ReviewRound,
     Search,
     SearchChange,
+    SearchRun,
     SettingChange,
     Stage,
 )
@@ -229,9 +231,10 @@ def review_update(
 ) -> Review:
     """Change a review's protocol or settings fields; each change is kept with its actor.
 
-    Blinding has its own service (``screening.services.blinding_set``) and history.
+    Blinding has its own service (``screening.services.blinding_set``) and history, the
+    round its own too (``round_open``).
     """
-    editable = {f.name for f in Review._meta.concrete_fields} - {"id", "slug", "blinded"}
+    editable = {f.name for f in Review._meta.concrete_fields} - {"id", "slug", "blinded", "round"}
     unknown = set(values) - editable
     if unknown:
         raise DomainError(f"Not a setting of a review: {', '.join(sorted(unknown))}.")
@@ -459,6 +462,32 @@ def search_update(*, search: Search, actor: Any, **values: Any) -> Search:
     return search
 
 
+# --- Update rounds -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def round_open(*, review: Review, actor: Any, note: str = "") -> ReviewRound:
+    """Open the next update round: imports confirmed from now on are screened in it.
+
+    Decisions of earlier rounds stay (a record found again is linked to its decided
+    original, never screened again) and keep training the ranking. A round with nothing
+    imported yet cannot be followed by another: that would only leave it empty.
+    """
+    review = Review.objects.select_for_update().get(pk=review.pk)
+    imported = ImportBatch.objects.filter(
+        review=review, status=ImportBatch.Status.IMPORTED, round=review.round
+    )
+    if not imported.exists():
+        raise ConflictError(
+            f"Round {review.round} has no imported records yet; import its search first."
+        )
+    review.round += 1
+    review.save(update_fields=["round"])
+    return ReviewRound.objects.create(
+        review=review, number=review.round, note=note.strip(), actor=actor
+    )
+
+
 # --- Imports -----------------------------------------------------------------------------
 
 
@@ -484,8 +513,8 @@ def _scan(
     progress: ProgressFn = _no_progress,
 ) -> dict[str, Any]:
     """Parse the export once: count and sample it, and write its rows to `spill`."""
-    scan: dict[str, Any] = {"n_skipped": 0, "skipped": [], "preview": []}
-    skipped, preview = scan["skipped"], scan["preview"]
+    scan: dict[str, Any] = {"n_skipped": 0, "skipped": [], "preview": [], "keys": []}
+    skipped, preview, keys = scan["skipped"], scan["preview"], scan["keys"]
     size = stream.seek(0, io.SEEK_END) or 1
     stream.seek(0)
 
@@ -503,10 +532,40 @@ def _scan(
                 continue
             if len(preview) < PREVIEW_SIZE:
                 preview.append(without_nul(_preview_row(item)))
-            yield record_row(item)
+            row = record_row(item)
+            keys.append(dedup_key_values(row))
+            yield row
 
     scan["n_read"] = write_spill(spill, readable())
     return scan
+
+
+RUN_FIELDS = ("date_run", "covers_from", "covers_to", "hits_reported")
+
+
+def _run_values(run: dict[str, Any]) -> dict[str, Any]:
+    """A search run's fields, checked before anything is read or stored."""
+    _unknown_fields(run, RUN_FIELDS, "a search run")
+    values = {name: run.get(name) for name in RUN_FIELDS}
+    values["date_run"] = values["date_run"] or timezone.localdate()
+    start, end = values["covers_from"], values["covers_to"]
+    if start and end and end < start:
+        raise DomainError("The run covers dates ending before they start.", field="covers_to")
+    hits = values["hits_reported"]
+    if hits is not None and (not isinstance(hits, int) or hits < 0):
+        raise DomainError("Hits reported must be a whole number.", field="hits_reported")
+    return values
+
+
+def _import_overlap(review: Review, key_values: list[tuple]) -> dict[str, int]:
+    """New / seen / decided counts of an export against the review ({} when it has none)."""
+    old_keys, _ = _review_keys(Record.objects.filter(review=review))
+    if not old_keys:
+        return {}
+    found = overlap.overlap_classify(
+        old_keys, key_values, decided=lambda ids: overlap.decided_ids(review, ids)
+    )
+    return found.as_dict()
 
 
 def import_check(*, file: BinaryIO, fmt: str | None, csv_mapping: dict | None = None) -> None:
@@ -528,6 +587,7 @@ def import_preview(
     filename: str,
     fmt: str | None = None,
     search: Search | None = None,
+    run: dict[str, Any] | None = None,
     csv_mapping: dict[str, str] | None = None,
     stored_name: str = "",
     progress: ProgressFn = _no_progress,
@@ -537,12 +597,16 @@ def import_preview(
     The parsed records are kept as insert-ready rows in a spill file beside the upload
     (`ImportBatch.rows`), so `import_confirm` does not parse the file again. `stored_name`
     names the upload when it is already in the default storage (an upload handed to a
-    job): it is kept where it is rather than copied.
+    job): it is kept where it is rather than copied. With a `search`, the export is a
+    run of it (`run`: date_run, covers_from, covers_to, hits_reported; a missing date is
+    today). A review that holds records already learns how many of the export's are new,
+    seen or decided before (`ImportBatch.overlap`).
 
     Raises DomainError when the file yields no record at all.
     """
     if search is not None and search.review_id != review.pk:
         raise DomainError("That search belongs to another review.")
+    run_values = _run_values(run or {})
     filename = without_nul(filename)
     # The rows go to disk, not memory (100,000 records are ~200 MB of them); the storage
     # moves a temporary upload file into place rather than copying it.
@@ -569,9 +633,12 @@ def import_preview(
                 field="file",
             )
         file.seek(0)
+        progress(1.0, "Comparing with the review's records")
+        batch_overlap = _import_overlap(review, scan["keys"])
         batch = ImportBatch(
             review=review,
             search=search,
+            overlap=batch_overlap,
             filename=filename[:255],
             format=detected,
             csv_mapping=csv_mapping or {},
@@ -588,7 +655,12 @@ def import_preview(
                 batch.file.save(filename, File(file), save=False)
             spill.flush()
             batch.rows.save(f"{Path(filename).stem[:80]}.rows.ndjson", spill, save=False)
-            batch.save()
+            with transaction.atomic():
+                batch.save()
+                if search is not None:
+                    SearchRun.objects.create(
+                        review=review, search=search, batch=batch, created_by=actor, **run_values
+                    )
         except OSError as exc:
             # Disk full or the upload directory unwritable: no batch row, no stray file
             # (an upload already stored for a job stays with the job).
@@ -697,7 +769,12 @@ def import_confirm(
         batch.n_imported = len(new_keys)
         batch.n_duplicates = n_duplicates
         batch.imported_at = timezone.now()
-        batch.save(update_fields=["status", "n_imported", "n_duplicates", "imported_at", "rows"])
+        # Its new records join the round open now (not the one open at preview).
+        batch.round = Review.objects.values_list("round", flat=True).get(pk=review.pk)
+        batch.save(
+            update_fields=["status", "n_imported", "n_duplicates", "imported_at", "rows", "round"]
+        )
+        SearchRun.objects.filter(batch=batch).update(round=batch.round)
         if spill_name:
             storage = batch.rows.storage
             transaction.on_commit(lambda: storage.delete(spill_name))
@@ -711,6 +788,8 @@ def import_discard(*, batch: ImportBatch, actor: Any) -> None:
             raise ConflictError("Only an import awaiting confirmation can be discarded.")
         batch.status = ImportBatch.Status.DISCARDED
         batch.save(update_fields=["status"])
+        # A run is the export it imported: a discarded export was not a run of the search.
+        SearchRun.objects.filter(batch=batch).delete()
         batch.rows.delete(save=False)
         batch.file.delete(save=True)
 

@@ -6,6 +6,7 @@ killed half-way leaves nothing half-written, and the next delivery finishes the 
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 from typing import Any
 
@@ -41,6 +42,15 @@ def _upload_still_there(path: str) -> None:
         raise DomainError("The uploaded file is no longer on the server; upload it again.")
 
 
+def _run(params: dict[str, Any]) -> dict[str, Any]:
+    """A search run's fields from a job's parameters (dates kept as ISO text)."""
+    run = dict(params)
+    for name in ("date_run", "covers_from", "covers_to"):
+        if run.get(name):
+            run[name] = dt.date.fromisoformat(run[name])
+    return run
+
+
 def _import_preview(job: Job, progress: Progress) -> dict[str, Any]:
     params = job.params
     # The stored upload names the batch it becomes: a second run after a crash between
@@ -57,6 +67,7 @@ def _import_preview(job: Job, progress: Progress) -> dict[str, Any]:
                 filename=params["filename"],
                 fmt=params.get("fmt") or None,
                 search=search,
+                run=_run(params.get("run") or {}),
                 csv_mapping=params.get("csv_mapping") or None,
                 stored_name=params["path"],
                 progress=progress,

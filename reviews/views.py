@@ -397,8 +397,24 @@ def search_list(request: HttpRequest, review) -> HttpResponse:
     return render(
         request,
         "reviews/search_list.html",
-        {"review": review, "searches": selectors.searches_with_counts(review)},
+        {
+            "review": review,
+            "searches": selectors.searches_with_counts(review),
+            "rounds": selectors.rounds(review),
+        },
     )
+
+
+@require_POST
+@review_view(Role.LEAD)
+def round_open(request: HttpRequest, review) -> HttpResponse:
+    opened = services.round_open(
+        review=review, actor=request.user, note=request.POST.get("note", "")[:2000]
+    )
+    messages.success(
+        request, f"Round {opened.number} is open: imports confirmed from now on are screened in it."
+    )
+    return redirect(reverse("reviews:searches", kwargs={"slug": review.slug}) + "#rounds")
 
 
 @review_view(Role.LEAD)
@@ -443,7 +459,7 @@ def import_upload(request: HttpRequest, review) -> HttpResponse:
         search = form.cleaned_data["search"]
         try:
             if _needs_csv_mapping(upload, fmt):
-                token = _stash_upload(request, upload, search)
+                token = _stash_upload(request, upload, search, form.run_params())
                 return redirect("reviews:import_map", slug=review.slug, token=token)
             services.import_check(file=upload, fmt=fmt)
             # The upload is on disk already (TemporaryFileUploadHandler); a job reads the
@@ -461,6 +477,7 @@ def import_upload(request: HttpRequest, review) -> HttpResponse:
                     "filename": upload.name,
                     "fmt": fmt,
                     "search_id": search.pk if search else None,
+                    "run": form.run_params(),
                 },
             )
             return redirect("reviews:job", slug=review.slug, job_id=job.pk)
@@ -493,13 +510,14 @@ def _needs_csv_mapping(upload, fmt: str | None) -> bool:
     return "title" not in guess_csv_mapping(headers)
 
 
-def _stash_upload(request: HttpRequest, upload, search) -> str:
+def _stash_upload(request: HttpRequest, upload, search, run: dict) -> str:
     token = uuid.uuid4().hex
     path = services.upload_store(name=f"imports/pending/{token}.csv", upload=upload)
     request.session[f"csv-upload-{token}"] = {
         "path": path,
         "name": upload.name,
         "search": search.pk if search else None,
+        "run": run,
     }
     return token
 
@@ -536,6 +554,7 @@ def import_map(request: HttpRequest, review, token: str) -> HttpResponse:
                     "filename": stash["name"],
                     "fmt": "csv",
                     "search_id": search.pk if search else None,
+                    "run": stash.get("run") or {},
                     "csv_mapping": form.mapping(),
                 },
             )

@@ -10,12 +10,14 @@ class ScreeningConfig(AppConfig):
         from reviews.demo import register_demo_step
         from reviews.models import Role
         from reviews.navigation import NavItem, register_nav
+        from reviews.overlap import register_decided_provider
 
         from . import signals, tasks  # noqa: F401  (the blinding audit; job kinds)
         from .activity import register as register_activity_source
         from .archive import register as register_archive_tables
         from .dashboard import screening_panel
         from .demo import demo_screening
+        from .selectors import decided_record_ids
 
         group = "Screening"
         for item in (
@@ -30,6 +32,7 @@ class ScreeningConfig(AppConfig):
         ):
             register_nav(item)
         register_panel(screening_panel, order=20)
+        register_decided_provider(decided_record_ids)
         register_demo_step(demo_screening, order=20)
         register_archive_tables()
         register_activity_source()

@@ -55,6 +55,9 @@ class ScreeningItem(models.Model):
     # `prioritise` setting is on. Higher first; records not ranked yet come after ranked
     # ones. (Not NULL: SQLite cannot index "NULLS LAST".)
     relevance = models.FloatField(default=NOT_RANKED)
+    # The review round the record was imported in (its batch's `round`): queues, progress,
+    # agreement and the stopping test show the current round unless asked for all.
+    round = models.PositiveSmallIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -42,6 +42,16 @@ def records_signature(review: Review) -> tuple:
     return (agg["n"], agg["max_id"], agg["n_dup"], agg["dup_sum"], review.votes_required)
 
 
+def decided_record_ids(review: Review, record_ids: set[int]) -> set[int]:
+    """The records among `record_ids` with a final title/abstract decision (for
+    ``reviews.overlap``: an update import's duplicates of them are never screened again)."""
+    return set(
+        Resolution.objects.filter(
+            review=review, stage=Stage.TITLE_ABSTRACT, record_id__in=record_ids
+        ).values_list("record_id", flat=True)
+    )
+
+
 def stage_label(stage: str) -> str:
     return Stage(stage).label
 

@@ -128,21 +128,26 @@ def items_sync(review: Review, *, force: bool = False) -> None:
     cache.set(recent, True, SYNC_CHECK_SECONDS)
     if not force and cache.get(key) == signature:
         return
-    rows = list(Record.objects.filter(review=review).values_list("id", "duplicate_of_id"))
-    duplicate_ids = {rid for rid, dup in rows if dup}
+    rows = list(
+        Record.objects.filter(review=review).values_list("id", "duplicate_of_id", "batch__round")
+    )
+    duplicate_ids = {rid for rid, dup, _ in rows if dup}
     existing = set(
         ScreeningItem.objects.filter(review=review, stage=Stage.TITLE_ABSTRACT).values_list(
             "record_id", flat=True
         )
     )
+    # A record found again by an update run is linked to its original (a duplicate), so
+    # it gets no item: only genuinely new records join the queue, in their batch's round.
     new = [
         ScreeningItem(
             review=review,
             record_id=rid,
             stage=Stage.TITLE_ABSTRACT,
             priority=_item_priority(review.pk, rid),
+            round=round_,
         )
-        for rid, dup in rows
+        for rid, dup, round_ in rows
         if rid not in existing and not dup
     ]
     with transaction.atomic():
@@ -150,6 +155,11 @@ def items_sync(review: Review, *, force: bool = False) -> None:
         items = ScreeningItem.objects.filter(review=review)
         items.filter(active=True, record_id__in=duplicate_ids).update(active=False)
         items.filter(active=False).exclude(record_id__in=duplicate_ids).update(active=True)
+        if new and existing and review.prioritise:
+            # Records arrived in a review already screened (an update): rank them now on
+            # every earlier decision rather than serve them unranked until N more
+            # resolutions (the refit does nothing until one include and one exclude).
+            transaction.on_commit(lambda: ranking.ranking_refit_request(review.pk), robust=True)
     # A lower votes_required can complete open items that already hold enough votes.
     for item_id in ScreeningItem.objects.filter(
         review=review, status=ScreeningItem.Status.OPEN, n_votes__gte=review.votes_required
@@ -639,7 +649,12 @@ def _resolve(
         ScreeningItem.objects.get_or_create(
             record_id=item.record_id,
             stage=Stage.FULL_TEXT,
-            defaults={"review": review, "priority": item.priority, "relevance": item.relevance},
+            defaults={
+                "review": review,
+                "priority": item.priority,
+                "relevance": item.relevance,
+                "round": item.round,
+            },
         )
     if item.stage == Stage.TITLE_ABSTRACT:
         batched = _RANKING_NOTES.get()

@@ -17,6 +17,8 @@ def register() -> None:
         Table(m.Search, "review"),
         # `rows` is the preview's parse spill, rebuilt from the upload when it is missing.
         Table(m.ImportBatch, "review", skip=("rows",)),
+        Table(m.SearchRun, "review"),
+        Table(m.ReviewRound, "review"),
         Table(m.Record, "review"),
         Table(m.DuplicateLink, "review"),
         Table(m.DuplicateDecision, "review"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import json
@@ -21,11 +22,20 @@ from reviews.archive.export import review_export
 from reviews.archive.format import MANIFEST, UNKNOWN_ID, data_file
 from reviews.archive.registry import archive_exclusions, archive_tables, ordered_tables
 from reviews.archive.restore import review_import
-from reviews.models import DuplicateLink, Invitation, Job, Membership, Record, Review
-from reviews.services import duplicate_decide, invitation_create
+from reviews.models import (
+    DuplicateLink,
+    Invitation,
+    Job,
+    Membership,
+    Record,
+    Review,
+    ReviewRound,
+    SearchRun,
+)
+from reviews.services import duplicate_decide, invitation_create, round_open
 from screening import services as screening
 from screening.models import FullText, ScreeningPreference
-from tests.factories import RecordFactory, UserFactory
+from tests.factories import RecordFactory, SearchFactory, UserFactory
 from tests.reviews.damage import corrupt_member
 from tests.screening.factories import records, vote
 
@@ -111,6 +121,13 @@ def full(cast):
     )
     invitation_create(review=review, actor=cast.lead, email="dana@example.org")
     screening.preference_set_keymap(user=cast.alice, keymap={"include": ["y"]})
+    # An update round with a run of a search (issue 23).
+    search = SearchFactory(review=review)
+    SearchRun.objects.create(
+        review=review, search=search, batch=recs[0].batch, date_run=dt.date(2026, 6, 1)
+    )
+    round_open(review=review, actor=cast.lead, note="June update")
+    review.refresh_from_db()
     return review
 
 
@@ -141,6 +158,8 @@ def test_every_kind_of_row_round_trips(full, cast):
         "screening.prismaextra",
         "reviews.invitation",
         "reviews.duplicatelink",
+        "reviews.searchrun",
+        "reviews.reviewround",
     ):
         assert manifest["files"][data_file(label)]["rows"] >= 1, label
     assert "token" not in _rows(first, "reviews.invitation")[0]
@@ -158,6 +177,8 @@ def test_every_kind_of_row_round_trips(full, cast):
     assert fulltext.file.name != FullText.objects.get(review=full).file.name
     invitation = Invitation.objects.get(review=copy)
     assert invitation.token != Invitation.objects.get(review=full).token
+    assert copy.round == 2 and ReviewRound.objects.get(review=copy).note == "June update"
+    assert SearchRun.objects.get(review=copy).batch.review_id == copy.pk
 
 
 def test_unknown_users_become_inactive_accounts_and_known_ones_keep_their_keymap(full, cast):
@@ -311,7 +332,7 @@ def test_commands_export_and_import(full, tmp_path):
     out = tmp_path / "review.zip"
     stdout = io.StringIO()
     call_command("export_review", full.slug, str(out), stdout=stdout)
-    assert "format version 1" in stdout.getvalue()
+    assert f"format version {FORMAT_VERSION}" in stdout.getvalue()
     call_command("import_review", str(out), "--slug", "restored", stdout=stdout)
     assert Review.objects.get(slug="restored").title == full.title
     with pytest.raises(CommandError, match="exists already"):
