@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reviews', '0006_history_reasons_searches'),
+        ('reviews', '0007_job_restarts'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
