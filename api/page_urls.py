@@ -9,5 +9,8 @@ app_name = "api_pages"
 urlpatterns = [
     path("", pages.exchange, name="exchange"),
     path("decisions/", pages.exchange_decisions, name="exchange_decisions"),
+    # A RevMan 5 review file: upload and preview, then confirm
+    path("revman/", pages.exchange_revman, name="exchange_revman"),
+    path("revman/confirm/", pages.exchange_revman_confirm, name="exchange_revman_confirm"),
     path("<str:name>", pages.exchange_download, name="exchange_download"),
 ]

@@ -16,7 +16,7 @@ from reviews.errors import DomainError
 from reviews.models import ExclusionReason, ImportBatch, Role, Stage
 
 from . import services
-from .exchange import exports, tools
+from .exchange import exports, revman_import, tools
 from .models import ApiToken
 from .views import export_response
 
@@ -146,3 +146,41 @@ def exchange_decisions(request: HttpRequest, review) -> HttpResponse:
         "(decided here already).",
     )
     return redirect("api_pages:exchange", slug=review.slug)
+
+
+@require_POST
+@review_view(Role.LEAD)
+def exchange_revman(request: HttpRequest, review) -> HttpResponse:
+    """Upload a RevMan 5 file: the preview says what would be created and what not."""
+    try:
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise DomainError("Choose a RevMan 5 review file (.rm5).", field="file")
+        plan, token = revman_import.revman_upload(review=review, upload=upload)
+    except DomainError as exc:
+        context = _exchange_context(review, request, revman_error=exc.message)
+        return render(request, "api/exchange.html", context, status=exc.status)
+    return render(
+        request,
+        "api/revman_preview.html",
+        {"review": review, "plan": plan, "token": token, "filename": upload.name},
+    )
+
+
+@require_POST
+@review_view(Role.LEAD)
+def exchange_revman_confirm(request: HttpRequest, review) -> HttpResponse:
+    try:
+        summary = revman_import.revman_confirm(
+            review=review, actor=request.user, token=request.POST.get("token", "")
+        )
+    except DomainError as exc:
+        context = _exchange_context(review, request, revman_error=exc.message)
+        return render(request, "api/exchange.html", context, status=exc.status)
+    messages.success(
+        request,
+        f"RevMan file {summary['file']} imported: {summary['studies']} studies, "
+        f"{summary['outcomes']} outcomes with {summary['values']} arm values, in "
+        f"{summary['subdomains']} analyses; each study's consensus is final.",
+    )
+    return redirect("extraction:studies", slug=review.slug)

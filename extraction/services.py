@@ -6,7 +6,8 @@ Every function is keyword-only, runs in one transaction and leaves a history row
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -36,6 +37,7 @@ from .models import (
     StudyEvent,
     StudyReport,
     Timepoint,
+    TimepointKind,
 )
 from .schema import (
     DEFAULT_DOMAINS,
@@ -45,7 +47,14 @@ from .schema import (
     missing_required,
     validate_template,
 )
-from .values import ARM_ATTRS, COMPARISON_ATTRS, clean_arm, clean_comparison, is_blank
+from .values import (
+    ARM_ATTRS,
+    ATTR_LABELS,
+    COMPARISON_ATTRS,
+    clean_arm,
+    clean_comparison,
+    is_blank,
+)
 
 
 class DataEntryError(DomainError):
@@ -607,3 +616,120 @@ def consensus_save(
     ).delete()
     _snapshot(consensus, "consensus finalised" if finalise else "consensus saved", actor)
     return consensus
+
+
+# --- studies brought in from another tool -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportedOutcome:
+    """An outcome of an imported study, filed under a review-level domain and subdomain."""
+
+    name: str
+    direction: str
+    domain: str
+    subdomain: str
+
+
+@dataclass(frozen=True)
+class ImportedStudy:
+    """A study with its agreed numbers, as another tool (RevMan) holds them.
+
+    ``arms`` are (name, role); ``data`` maps an outcome's index to ``{arm index: values}``
+    with the keys of ``values.ARM_ATTRS``.
+    """
+
+    label: str
+    arms: tuple[tuple[str, str], ...]
+    outcomes: tuple[ImportedOutcome, ...]
+    data: dict[int, dict[int, dict[str, Any]]]
+
+
+@transaction.atomic
+def studies_import(
+    *,
+    review: Review,
+    actor: Any,
+    studies: Sequence[ImportedStudy],
+    timepoint_label: str,
+    source: dict[str, Any],
+) -> list[Study]:
+    """Create studies whose consensus is already agreed elsewhere: arms, outcomes, one
+    timepoint and a finalised consensus holding the numbers, ready for analysis.
+
+    There is nobody's independent extraction to reconcile, so the consensus is written
+    as final at once; each study gets a StudyEvent ("imported", with ``source``) and its
+    consensus an ExtractionRevision ("consensus imported"), both naming the actor. Every
+    number is validated as in data entry and a study label the review already has is
+    refused: on any error nothing is written.
+    """
+    Review.objects.select_for_update().filter(pk=review.pk).first()
+    labels = [s.label for s in studies]
+    taken = set(review.studies.filter(label__in=labels).values_list("label", flat=True))
+    if taken:
+        raise ConflictError(
+            f"The review already has {len(taken)} of these studies (e.g. “{sorted(taken)[0]}”); "
+            "was this file imported before? Nothing was imported."
+        )
+    extraction_setup(review=review, actor=actor)
+    template = selectors.current_template(review)
+    subdomains: dict[tuple[str, str], OutcomeSubdomain] = {}
+    for spec in studies:
+        for outcome in spec.outcomes:
+            key = (outcome.domain, outcome.subdomain)
+            if key not in subdomains:
+                subdomains[key] = subdomain_save(
+                    review=review, actor=actor, domain_name=key[0], name=key[1]
+                )
+    created = []
+    for spec in studies:
+        errors: dict[str, str] = {}
+        cleaned: dict[int, dict[int, dict[str, Any]]] = {}
+        for o_index, arms in spec.data.items():
+            for a_index, raw in arms.items():
+                values, arm_errors = clean_arm(raw)
+                for attr, message in arm_errors.items():
+                    name = f"{spec.label}, {spec.outcomes[o_index].name}, {spec.arms[a_index][0]}"
+                    errors[f"{name}: {ATTR_LABELS.get(attr, attr)}"] = message
+                cleaned.setdefault(o_index, {})[a_index] = values
+        if errors:
+            raise DataEntryError(errors)
+        study = Study.objects.create(review=review, label=spec.label[:200], created_by=actor)
+        arms = Arm.objects.bulk_create(
+            Arm(study=study, name=name[:120], role=role, position=i)
+            for i, (name, role) in enumerate(spec.arms)
+        )
+        outcomes = Outcome.objects.bulk_create(
+            Outcome(
+                study=study,
+                name=o.name[:200],
+                direction=o.direction,
+                subdomain=subdomains[(o.domain, o.subdomain)],
+                position=i,
+            )
+            for i, o in enumerate(spec.outcomes)
+        )
+        timepoint = Timepoint.objects.create(
+            study=study, label=timepoint_label[:80], weeks=0, kind=TimepointKind.POST
+        )
+        consensus = Extraction.objects.create(
+            study=study,
+            kind=ExtractionKind.CONSENSUS,
+            extractor=actor,
+            template=template,
+            status=ExtractionStatus.SUBMITTED,
+            submitted_at=timezone.now(),
+        )
+        blocks = OutcomeData.objects.bulk_create(
+            OutcomeData(extraction=consensus, outcome=outcomes[o], timepoint=timepoint)
+            for o in sorted(cleaned)
+        )
+        ArmValue.objects.bulk_create(
+            ArmValue(data=block, arm=arms[a], **values)
+            for block, o in zip(blocks, sorted(cleaned), strict=True)
+            for a, values in cleaned[o].items()
+        )
+        _event(review, study, "imported", actor, **source)
+        _snapshot(consensus, "consensus imported", actor)
+        created.append(study)
+    return created
