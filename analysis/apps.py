@@ -14,6 +14,9 @@ class AnalysisConfig(AppConfig):
         from . import tasks  # noqa: F401  (registers the job kinds of this app)
         from .activity import register as register_activity_source
         from .archive import register as register_archive_tables
+        from .certainty.activity import register as register_certainty_activity
+        from .certainty.archive import register as register_certainty_tables
+        from .certainty.demo import demo_certainty
         from .dashboard import analysis_panel
         from .demo import demo_analyses
 
@@ -22,10 +25,15 @@ class AnalysisConfig(AppConfig):
             NavItem("Analyses", "analysis:index", order=80, group=group),
             NavItem("New analysis", "analysis:create", Role.LEAD, 81, group),
             NavItem("Timepoint windows", "analysis:windows", Role.LEAD, 82, group),
+            NavItem("Certainty (GRADE)", "certainty:index", order=83, group=group),
+            NavItem("Summary of findings", "certainty:sof_list", order=84, group=group),
         ):
             register_nav(item)
         register_panel(analysis_panel, order=40)
         # after extraction (30) and RoB 2 (60): the demo's consensus data exist by then
         register_demo_step(demo_analyses, order=300)
+        register_demo_step(demo_certainty, order=310)  # rates the analyses defined above
         register_archive_tables()
+        register_certainty_tables()
         register_activity_source()
+        register_certainty_activity()

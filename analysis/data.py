@@ -74,6 +74,7 @@ class Extracted:
 class RobJudgement:
     overall: str  # a key of ROB_LEVELS
     domains: dict[str, str] = field(default_factory=dict)
+    outcomes: dict[int, str] = field(default_factory=dict)  # per result: outcome id -> overall
 
 
 def effects_read(
@@ -200,7 +201,10 @@ def rob_read(review: Review) -> dict[int, RobJudgement]:
         if overall not in ROB_LEVELS:
             continue
         domains = _get(judgement, "domains", {}) or {}
+        outcomes = _get(judgement, "outcomes", {}) or {}
         out[int(study_id)] = RobJudgement(
-            str(overall), {str(k): str(_get(v, "judgement", v)) for k, v in dict(domains).items()}
+            str(overall),
+            {str(k): str(_get(v, "judgement", v)) for k, v in dict(domains).items()},
+            {int(k): str(_get(v, "overall", v)) for k, v in dict(outcomes).items()},
         )
     return out

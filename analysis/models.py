@@ -205,3 +205,6 @@ class AnalysisEvent(HistoryRow):
 
     def __str__(self) -> str:
         return f"{self.action} ({self.at:%Y-%m-%d %H:%M})"
+
+
+from .certainty.models import *  # noqa: E402, F401, F403  (GRADE certainty, Summary of Findings)

@@ -408,6 +408,11 @@ def _fit(effects: Sequence[StudyEffect], s: Settings) -> MetaResult:
     )
 
 
+def fit_effects(effects: Sequence[StudyEffect], s: Settings) -> MetaResult:
+    """Pool ``effects`` with the analysis' model (e.g. a subset, for GRADE's risk of bias)."""
+    return _fit(effects, s)
+
+
 def _pool_row(
     key: str,
     label: str,

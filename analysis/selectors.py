@@ -105,6 +105,12 @@ def _read(review: Review, analysis: Analysis, window: TimepointWindow) -> data.E
     return replace(extracted, rows=rows, left_out=extracted.left_out + cannot)
 
 
+def analysis_rows(analysis: Analysis) -> data.Extracted:
+    """The consensus rows of the analysis' main window on its effect measure (before the
+    one-per-study rule), e.g. for what each pooled study's rows say (design, outcome ids)."""
+    return _read(analysis.review, analysis, analysis.window)
+
+
 def analysis_data(analysis: Analysis, settings: Settings) -> AnalysisData:
     """Read the consensus data an analysis selects and apply its rules (one per study)."""
     review = analysis.review

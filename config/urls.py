@@ -71,6 +71,7 @@ urlpatterns = [
     path("reviews/<slug:slug>/screening/", include("screening.urls")),
     path("reviews/<slug:slug>/extraction/", include("extraction.urls")),
     path("reviews/<slug:slug>/analysis/", include("analysis.urls")),
+    path("reviews/<slug:slug>/certainty/", include("analysis.certainty.urls")),
     path("reviews/<slug:slug>/exchange/", include("api.page_urls")),
 ]
 

@@ -125,7 +125,7 @@ def default_thresholds(measure: str) -> tuple[float, ...]:
     return (-mid, null, mid)
 
 
-def _fmt(x: float | None, digits: int = 2) -> str:
+def fmt(x: float | None, digits: int = 2) -> str:
     if x is None or not math.isfinite(x):
         return "NA"
     text = f"{x:.{digits}f}"
@@ -252,8 +252,8 @@ def _shares(studies: Sequence[StudyInput]) -> dict[str, float]:
 
 def _ci_text(measure: str, p: Pooled) -> str:
     return (
-        f"{_fmt(to_natural(measure, p.estimate))} "
-        f"({_fmt(to_natural(measure, p.ci_low))} to {_fmt(to_natural(measure, p.ci_high))})"
+        f"{fmt(to_natural(measure, p.estimate))} "
+        f"({fmt(to_natural(measure, p.ci_low))} to {fmt(to_natural(measure, p.ci_high))})"
     )
 
 
@@ -353,8 +353,7 @@ def inconsistency(ev: Evidence) -> Suggestion:
     pi_crosses = False
     if ev.pi_low is not None and ev.pi_high is not None:
         numbers["95% prediction interval"] = (
-            f"{_fmt(to_natural(ev.measure, ev.pi_low))} to "
-            f"{_fmt(to_natural(ev.measure, ev.pi_high))}"
+            f"{fmt(to_natural(ev.measure, ev.pi_low))} to {fmt(to_natural(ev.measure, ev.pi_high))}"
         )
         pi_crosses = ci_side != "crosses" and side(ev.measure, ev.pi_low, ev.pi_high) == "crosses"
     pairs = _non_overlapping_opposite(ev)
@@ -412,9 +411,9 @@ def imprecision(ev: Evidence, thresholds: Sequence[float] | None = None) -> Sugg
     scaled = [to_analysis_scale(ev.measure, t) for t in natural]
     hits = crossed(ev.main.ci_low, ev.main.ci_high, scaled)
     numbers = {
-        "95% CI": f"{_fmt(to_natural(ev.measure, ev.main.ci_low))} to "
-        f"{_fmt(to_natural(ev.measure, ev.main.ci_high))}",
-        "thresholds": ", ".join(_fmt(t) for t in natural),
+        "95% CI": f"{fmt(to_natural(ev.measure, ev.main.ci_low))} to "
+        f"{fmt(to_natural(ev.measure, ev.main.ci_high))}",
+        "thresholds": ", ".join(fmt(t) for t in natural),
         "thresholds crossed": str(len(hits)),
     }
     ois = optimal_information_size(ev, natural)
@@ -423,7 +422,7 @@ def imprecision(ev: Evidence, thresholds: Sequence[float] | None = None) -> Sugg
         numbers["participants"] = f"{n:.0f}"
     if ois is not None:
         numbers["optimal information size"] = f"{math.ceil(ois)}"
-    crossed_text = ", ".join(_fmt(to_natural(ev.measure, t)) for t in hits)
+    crossed_text = ", ".join(fmt(to_natural(ev.measure, t)) for t in hits)
     if len(hits) >= 2:
         return Suggestion(
             "imprecision",

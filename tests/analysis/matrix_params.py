@@ -1,7 +1,7 @@
 """URL parameters of the analysis app's review-scoped URLs, for the permission matrix test."""
 
 from analysis import services
-from analysis.models import TimepointWindow
+from analysis.models import Analysis, TimepointWindow
 
 
 def _window(cast) -> TimepointWindow:
@@ -37,3 +37,49 @@ PARAMS = {
 
 # A plot/export format is not an object of a review.
 UNSCOPED = {"fmt"}
+
+
+# --- GRADE certainty and SoF tables (analysis.certainty) ---------------------------------------
+
+
+def _sof_table(cast):
+    from analysis.certainty import services as certainty_services
+    from analysis.certainty.models import SofTable
+
+    table = SofTable.objects.filter(review=cast.review, title="Matrix table").first()
+    return table or certainty_services.sof_table_save(
+        review=cast.review, actor=cast.lead, values={"title": "Matrix table"}
+    )
+
+
+def _sof_row(cast):
+    """A row of the matrix table. The assessment is written directly: the matrix checks who
+    may reach a row, not the ratings (the analysis has no data, so the row shows why)."""
+    from django.utils import timezone
+
+    from analysis.certainty.models import CertaintyAssessment, SofRow
+
+    table = _sof_table(cast)
+    analysis = Analysis.objects.filter(review=cast.review, title="Certainty matrix").first()
+    if analysis is None:
+        analysis = services.analysis_save(
+            review=cast.review,
+            actor=cast.lead,
+            values={"title": "Certainty matrix", "domain": "", "window": _window(cast)},
+        )
+    assessment, _ = CertaintyAssessment.objects.get_or_create(
+        review=cast.review,
+        analysis=analysis,
+        defaults={
+            "start_level": 4,
+            "certainty": 4,
+            "inputs_hash": "-",
+            "confirmed_at": timezone.now(),
+        },
+    )
+    row, _ = SofRow.objects.get_or_create(table=table, assessment=assessment)
+    return row.pk
+
+
+PARAMS["table_id"] = lambda cast: _sof_table(cast).pk
+PARAMS["sof_row_id"] = _sof_row
