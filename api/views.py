@@ -262,9 +262,15 @@ class ScreeningViewSet(ReviewViewSet):
     @extend_schema(responses=ScreeningNextSerializer)
     @action(detail=False, methods=["get"])
     def next(self, request, slug: str, stage: str):
-        """Claim your next record at this stage (the same queue as the screening page)."""
+        """Claim your next record at this stage (the same queue as the screening page:
+        the current round's records; ``?round=all`` for every round's)."""
         item = screening_services.next_item_claim(
-            review=self.review, stage=stage, actor=request.user
+            review=self.review,
+            stage=stage,
+            actor=request.user,
+            first_round=screening_selectors.since_round(
+                self.review, request.query_params.get("round")
+            ),
         )
         record = None
         if item is not None:

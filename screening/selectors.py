@@ -85,7 +85,12 @@ class Progress:
         return round(100 * self.resolved / self.total) if self.total else 0
 
 
-def _team_snapshot(review: Review, stage: str) -> dict[str, Any]:
+def since_round(review: Review, scope: str | None) -> int:
+    """The first round a page shows: the review's current one, or 1 for ``scope="all"``."""
+    return 1 if scope == "all" else review.round
+
+
+def _team_snapshot(review: Review, stage: str, first_round: int = 1) -> dict[str, Any]:
     """The stage's numbers behind everyone's progress bars, in one statement (one snapshot
     of the database, one round trip), each part answered from an index: items grouped by
     (status, n_votes) from the queue index, resolutions by decision from their count index,
@@ -96,21 +101,31 @@ def _team_snapshot(review: Review, stage: str) -> dict[str, Any]:
     resolution = connection.ops.quote_name(Resolution._meta.db_table)
     vote = connection.ops.quote_name(Vote._meta.db_table)
     needing = "i.status = %s AND i.n_votes > 0 AND i.n_votes < %s"
-    sql = f"""
-        SELECT 'item', i.status, i.n_votes, COUNT(*) FROM {item} i
-        WHERE i.review_id = %s AND i.stage = %s AND i.active
-        GROUP BY i.status, i.n_votes
-        UNION ALL
+    # From an update round on, only the items of the rounds shown (resolutions through
+    # their item); before that every item is in round 1 and the plain count is kept.
+    resolutions = f"""
         SELECT 'resolution', r.decision, 0, COUNT(*) FROM {resolution} r
         WHERE r.review_id = %s AND r.stage = %s
-        GROUP BY r.decision
+        GROUP BY r.decision"""
+    if first_round > 1:
+        resolutions = f"""
+        SELECT 'resolution', r.decision, 0, COUNT(*) FROM {resolution} r
+        JOIN {item} ri ON ri.record_id = r.record_id AND ri.stage = r.stage
+        WHERE r.review_id = %s AND r.stage = %s AND ri.round >= {int(first_round)}
+        GROUP BY r.decision"""
+    sql = f"""
+        SELECT 'item', i.status, i.n_votes, COUNT(*) FROM {item} i
+        WHERE i.review_id = %s AND i.stage = %s AND i.active AND i.round >= %s
+        GROUP BY i.status, i.n_votes
+        UNION ALL
+        {resolutions}
         UNION ALL
         SELECT 'voted', '', v.reviewer_id, COUNT(*) FROM {item} i
         JOIN {vote} v ON v.record_id = i.record_id AND v.stage = i.stage
-        WHERE i.review_id = %s AND i.stage = %s AND i.active AND {needing}
+        WHERE i.review_id = %s AND i.stage = %s AND i.active AND i.round >= %s AND {needing}
         GROUP BY v.reviewer_id
-    """  # noqa: S608 - only table names and fixed clauses are formatted in; values are params
-    params = [review.pk, stage, review.pk, stage, review.pk, stage]
+    """  # noqa: S608 - only table names, fixed clauses and an int are formatted in
+    params = [review.pk, stage, first_round, review.pk, stage, review.pk, stage, first_round]
     params += [ScreeningItem.Status.OPEN, review.votes_required]
     counts: dict[str, Any] = {"total": 0, "needing": 0, "resolved": 0, "conflicts": 0}
     decided: dict[str, int] = {}
@@ -144,8 +159,16 @@ def _team_snapshot(review: Review, stage: str) -> dict[str, Any]:
 PROGRESS_CACHE_SECONDS = 2
 
 
-def progress(review: Review, stage: str, user: Any, membership: Membership | None) -> Progress:
-    """Progress at a stage as `user` may see it.
+def progress(
+    review: Review,
+    stage: str,
+    user: Any,
+    membership: Membership | None,
+    *,
+    first_round: int | None = None,
+) -> Progress:
+    """Progress at a stage as `user` may see it, over the rounds from `first_round` on
+    (default: the review's current round; 1: all rounds).
 
     It runs on every vote, and the team totals scan the whole stage, so everything but
     the user's own done-count is cached for a moment, once for the whole team (20
@@ -155,13 +178,19 @@ def progress(review: Review, stage: str, user: Any, membership: Membership | Non
     still needing votes would make the bar move when another reviewer votes, a hint
     blinding forbids.
     """
+    first_round = review.round if first_round is None else first_round
     stamp = review.created_at.timestamp() if review.created_at else 0
-    key = f"screening:progress:{review.pk}:{stamp}:{stage}:{review.votes_required}"
+    key = f"screening:progress:{review.pk}:{stamp}:{stage}:{review.votes_required}:{first_round}"
     snapshot = cache.get(key)
     if snapshot is None:
-        snapshot = _team_snapshot(review, stage)
+        snapshot = _team_snapshot(review, stage, first_round)
         cache.set(key, snapshot, PROGRESS_CACHE_SECONDS)
-    mine_done = Vote.objects.filter(review=review, stage=stage, reviewer=user).count()
+    mine = Vote.objects.filter(review=review, stage=stage, reviewer=user)
+    if first_round > 1:  # the same one query, joined to the votes' items
+        mine = mine.filter(
+            record__screening_items__stage=stage, record__screening_items__round__gte=first_round
+        )
+    mine_done = mine.count()
     sees_conflicts = membership is not None and (membership.can_adjudicate or not review.blinded)
     return Progress(
         stage=stage,
@@ -175,10 +204,10 @@ def progress(review: Review, stage: str, user: Any, membership: Membership | Non
     )
 
 
-def stage_counts(review: Review) -> dict[str, dict[str, int]]:
+def stage_counts(review: Review, *, first_round: int = 1) -> dict[str, dict[str, int]]:
     """Per stage: total, resolved, included, excluded, conflicts (leads' and dashboards' view)."""
     rows = (
-        ScreeningItem.objects.filter(review=review, active=True)
+        ScreeningItem.objects.filter(review=review, active=True, round__gte=first_round)
         .values("stage", "status")
         .annotate(n=Count("id"))
     )
@@ -347,10 +376,14 @@ def record_corrections(record: Record) -> QuerySet[RecordCorrection] | list[Reco
 # --- Conflicts -----------------------------------------------------------------------------
 
 
-def conflicts(review: Review, stage: str) -> QuerySet[ScreeningItem]:
+def conflicts(review: Review, stage: str, *, first_round: int = 1) -> QuerySet[ScreeningItem]:
     return (
         ScreeningItem.objects.filter(
-            review=review, stage=stage, active=True, status=ScreeningItem.Status.CONFLICT
+            review=review,
+            stage=stage,
+            active=True,
+            status=ScreeningItem.Status.CONFLICT,
+            round__gte=first_round,
         )
         .select_related("record")
         .order_by("updated_at", "id")
@@ -404,7 +437,9 @@ class StageAgreement:
     resolved_only: bool = False
 
 
-def agreement(review: Review, stage: str, *, resolved_only: bool) -> StageAgreement:
+def agreement(
+    review: Review, stage: str, *, resolved_only: bool, first_round: int = 1
+) -> StageAgreement:
     """Cohen's kappa per reviewer pair and overall at one stage.
 
     Per pair: every record both reviewers decided. Overall: every pair of votes on a
@@ -412,7 +447,9 @@ def agreement(review: Review, stage: str, *, resolved_only: bool) -> StageAgreem
     record counts once with dual screening. ``resolved_only`` restricts to resolved
     records, which is what a blinded reviewer may see.
     """
-    items = ScreeningItem.objects.filter(review=review, stage=stage, active=True, n_votes__gte=2)
+    items = ScreeningItem.objects.filter(
+        review=review, stage=stage, active=True, n_votes__gte=2, round__gte=first_round
+    )
     if resolved_only:
         items = items.filter(status=ScreeningItem.Status.RESOLVED)
     votes = (
@@ -526,16 +563,17 @@ class Curve:
         return self.points[-1][1] if self.points else 0
 
 
-def screening_curve(review: Review) -> Curve:
-    decisions = list(
-        Resolution.objects.filter(
-            review=review,
-            stage=Stage.TITLE_ABSTRACT,
-            record__duplicate_of__isnull=True,
-        )
-        .order_by("created_at", "id")
-        .values_list("decision", flat=True)
+def screening_curve(review: Review, *, first_round: int = 1) -> Curve:
+    """Title/abstract includes found against records resolved, over rounds from `first_round`."""
+    resolved = Resolution.objects.filter(
+        review=review, stage=Stage.TITLE_ABSTRACT, record__duplicate_of__isnull=True
     )
+    if first_round > 1:
+        resolved = resolved.filter(
+            record__screening_items__stage=Stage.TITLE_ABSTRACT,
+            record__screening_items__round__gte=first_round,
+        )
+    decisions = list(resolved.order_by("created_at", "id").values_list("decision", flat=True))
     labels = tuple(int(d == FinalDecision.INCLUDE) for d in decisions)
     points, found = [(0, 0)], 0
     for i, label in enumerate(labels, start=1):
@@ -547,6 +585,6 @@ def screening_curve(review: Review) -> Curve:
             break
         run += 1
     total = ScreeningItem.objects.filter(
-        review=review, stage=Stage.TITLE_ABSTRACT, active=True
+        review=review, stage=Stage.TITLE_ABSTRACT, active=True, round__gte=first_round
     ).count()
     return Curve(tuple(points), total, run, labels)

@@ -174,13 +174,21 @@ def items_sync(review: Review, *, force: bool = False) -> None:
 
 
 def _queue_first(
-    review: Review, stage: str, user: Any, now, n_votes: int, *, skip_locked: bool
+    review: Review,
+    stage: str,
+    user: Any,
+    now,
+    n_votes: int,
+    *,
+    skip_locked: bool,
+    first_round: int = 1,
 ) -> ScreeningItem | None:
     """The first item with exactly `n_votes` votes that `user` may take, in queue order.
 
     With ``skip_locked`` the row is locked (FOR NO KEY UPDATE SKIP LOCKED): rows other
     reviewers hold locked right now are skipped, not waited for. Without it nothing is
-    locked (on PostgreSQL; SQLite serialises writers anyway).
+    locked (on PostgreSQL; SQLite serialises writers anyway). Items of rounds before
+    `first_round` are passed over (a filter on the index walk, not another query).
 
     One vote count at a time, so that the ordering matches an index
     (review, stage, active, status, n_votes, [relevance,] priority, id) and the database
@@ -204,7 +212,7 @@ def _queue_first(
     sql = f"""
         SELECT i.* FROM {item_table} i
         WHERE i.review_id = %s AND i.stage = %s AND i.active AND i.status = %s
-          AND i.n_votes = %s
+          AND i.n_votes = %s AND i.round >= %s
           AND NOT EXISTS (
             SELECT 1 FROM {vote_table} v
             WHERE v.record_id = i.record_id AND v.stage = %s AND v.reviewer_id = %s)
@@ -218,6 +226,7 @@ def _queue_first(
         stage,
         ScreeningItem.Status.OPEN,
         n_votes,
+        first_round,
         stage,
         user.pk,
         connection.ops.adapt_datetimefield_value(now),
@@ -254,8 +263,13 @@ def _can_take(item: ScreeningItem, review: Review, user: Any, now) -> bool:
 
 
 @retry_transient()
-def next_item_claim(*, review: Review, stage: str, actor: Any) -> ScreeningItem | None:
+def next_item_claim(
+    *, review: Review, stage: str, actor: Any, first_round: int | None = None
+) -> ScreeningItem | None:
     """Give `actor` their next record at `stage` and keep its slot for them.
+
+    The queue holds the records of the review's current round (of every round from
+    `first_round` on when given: 1 for all rounds).
 
     A record the reviewer was already given and has not voted on comes back first (a
     reload does not hand out a second slot). Otherwise the first item of the queue is
@@ -300,15 +314,18 @@ def next_item_claim(*, review: Review, stage: str, actor: Any) -> ScreeningItem 
         return mine.item
     skip_locked = connection.features.has_select_for_update_skip_locked
     levels = range(review.votes_required - 1, -1, -1)
+    first_round = review.round if first_round is None else first_round
     for _round in range(QUEUE_ROUNDS):
-        item = _claim_first(review, stage, actor, now, levels, skip_locked)
+        item = _claim_first(review, stage, actor, now, levels, skip_locked, first_round)
         if item is not None:
             return item
         # Nothing unlocked was free. Rows other reviewers hold locked for a moment (taking
         # the last records, a refit writing relevance) were skipped: if any is still
         # eligible, try again shortly rather than tell the reviewer that nothing is left.
         if not skip_locked or not any(
-            _queue_first(review, stage, actor, now, n_votes, skip_locked=False)
+            _queue_first(
+                review, stage, actor, now, n_votes, skip_locked=False, first_round=first_round
+            )
             for n_votes in levels
         ):
             return None
@@ -316,7 +333,9 @@ def next_item_claim(*, review: Review, stage: str, actor: Any) -> ScreeningItem 
     return None
 
 
-def _claim_first(review: Review, stage: str, actor: Any, now, levels, skip_locked: bool):
+def _claim_first(
+    review: Review, stage: str, actor: Any, now, levels, skip_locked: bool, first_round: int = 1
+):
     """Claim the first free item of the queue for `actor`, or return ``None``.
 
     Records that already have votes come first (most votes first), so that pairs complete.
@@ -334,7 +353,15 @@ def _claim_first(review: Review, stage: str, actor: Any, now, levels, skip_locke
             # transaction, so the rows it locked go before the queue is asked again.
             item = None
             while levels and item is None:
-                item = _queue_first(review, stage, actor, now, levels[0], skip_locked=skip_locked)
+                item = _queue_first(
+                    review,
+                    stage,
+                    actor,
+                    now,
+                    levels[0],
+                    skip_locked=skip_locked,
+                    first_round=first_round,
+                )
                 if item is None:
                     levels.pop(0)
             if item is None:

@@ -147,17 +147,20 @@ def _percent(value: float) -> str:
     return f"{round(value * 100, 1):g} %"
 
 
-def stopping_test_state(review: Review) -> StoppingTestState:
+def stopping_test_state(review: Review, *, first_round: int = 1) -> StoppingTestState:
     """The hypergeometric test of the review's target recall on its title/abstract screening.
 
     The ranked phase is every record voted on before random sampling was switched on (all
     records voted on so far while it is off); the sample is every record first voted on
     since. A sampled record still waiting for its resolution counts as an include, which
-    can only delay "stop", never bring it forward.
+    can only delay "stop", never bring it forward. ``first_round``: an update round tests
+    its own records (earlier rounds were stopped on their own).
     """
     rule = StoppingRule.objects.filter(review=review).first() or StoppingRule(review=review)
     since = rule.sampling_since
-    items = ScreeningItem.objects.filter(review=review, stage=Stage.TITLE_ABSTRACT, active=True)
+    items = ScreeningItem.objects.filter(
+        review=review, stage=Stage.TITLE_ABSTRACT, active=True, round__gte=first_round
+    )
     records = items.count()
     first_votes = (
         Vote.objects.filter(

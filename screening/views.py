@@ -60,30 +60,43 @@ def _safe_next(request: HttpRequest, fallback: str, param: str = "next") -> str:
 # --- Overview ------------------------------------------------------------------------------
 
 
+def _rounds(request: HttpRequest, review) -> tuple[int, dict]:
+    """The first round a page shows (`?round=all`: every round) and the switch's context."""
+    scope = request.GET.get("round") or request.POST.get("round")
+    first = selectors.since_round(review, scope)
+    return first, {"round_all": first == 1 and review.round > 1, "round_current": review.round}
+
+
 @review_view()
 def overview(request: HttpRequest, review) -> HttpResponse:
     services.items_sync(review)
     membership = request.membership
     full = selectors.agreement_visible_fully(review, membership)
+    first, round_context = _rounds(request, review)
     stages = []
     for stage in selectors.STAGES:
         stages.append(
             {
                 "stage": stage,
                 "label": Stage(stage).label,
-                "progress": selectors.progress(review, stage, request.user, membership),
-                "agreement": selectors.agreement(review, stage, resolved_only=not full),
+                "progress": selectors.progress(
+                    review, stage, request.user, membership, first_round=first
+                ),
+                "agreement": selectors.agreement(
+                    review, stage, resolved_only=not full, first_round=first
+                ),
                 "url": reverse(STAGE_URL[stage], kwargs={"slug": review.slug}),
             }
         )
-    curve = selectors.screening_curve(review)
+    curve = selectors.screening_curve(review, first_round=first)
     context = {
+        **round_context,
         "review": review,
         "stages": stages,
         "curve": curve,
         "curve_svg": mark_safe(_curve_svg(curve)),  # built from numbers only
         "stopping": stopping_aid(curve),
-        "stopping_test": stopping_test_state(review),
+        "stopping_test": stopping_test_state(review, first_round=first),
         "ranking": ranking.ranking_latest(review),
         "refit_every": ranking.refit_every(),
         "agreement_full": full,
@@ -149,10 +162,12 @@ def _panel_context(
             review, stage, request.user, record.pk, decided=claimed is None
         )
     keymap = keymap_for(request.user)
+    first, round_context = _rounds(request, review)
     volume = record.volume + (f"({record.issue})" if record.issue else "")
     volume += f":{record.pages}" if record.pages else ""
     source_bits = [b for b in (record.journal, str(record.year or ""), volume) if b]
     return {
+        **round_context,
         "source_bits": source_bits,
         "review": review,
         "stage": stage,
@@ -165,7 +180,9 @@ def _panel_context(
         "abstract_html": hl(record.abstract or ""),
         "keywords_html": [hl(str(k)) for k in (record.keywords or [])],
         "reasons": ExclusionReason.objects.filter(review=review, stage=stage, active=True),
-        "progress": selectors.progress(review, stage, request.user, request.membership),
+        "progress": selectors.progress(
+            review, stage, request.user, request.membership, first_round=first
+        ),
         "prev_id": prev_id,
         "next_id": next_id,
         "keymap": keymap,
@@ -183,12 +200,16 @@ def _render_screen(request, context: dict, status: int = 200) -> HttpResponse:
 def _render_done(request, review, stage, previous: int | None = None) -> HttpResponse:
     if previous is None:
         previous = selectors.history_neighbours(review, stage, request.user, 0)[0]
+    first, round_context = _rounds(request, review)
     context = {
+        **round_context,
         "review": review,
         "stage": stage,
         "stage_label": Stage(stage).label,
         "done": True,
-        "progress": selectors.progress(review, stage, request.user, request.membership),
+        "progress": selectors.progress(
+            review, stage, request.user, request.membership, first_round=first
+        ),
         "prev_id": previous,
         "keymap": keymap_for(request.user),
     }
@@ -198,7 +219,9 @@ def _render_done(request, review, stage, previous: int | None = None) -> HttpRes
 def _screen_next(request, review, stage, previous: int | None = None) -> HttpResponse:
     """The user's next record; ``previous``: the record they have just decided, which
     "Previous" leads back to (otherwise their latest decision, looked up)."""
-    item = services.next_item_claim(review=review, stage=stage, actor=request.user)
+    item = services.next_item_claim(
+        review=review, stage=stage, actor=request.user, first_round=_rounds(request, review)[0]
+    )
     if item is None:
         return _render_done(request, review, stage, previous)
     record = selectors.claimed_record(item)
@@ -447,13 +470,15 @@ def _stage_param(request: HttpRequest) -> str:
 @review_view(Role.ADJUDICATOR)
 def conflicts(request: HttpRequest, review) -> HttpResponse:
     stage = _stage_param(request)
-    items = list(selectors.conflicts(review, stage))
+    first, round_context = _rounds(request, review)
+    items = list(selectors.conflicts(review, stage, first_round=first))
     votes = selectors.conflict_votes(items, stage)
-    counts = selectors.stage_counts(review)
+    counts = selectors.stage_counts(review, first_round=first)
     return render(
         request,
         "screening/conflict_list.html",
         {
+            **round_context,
             "review": review,
             "stage": stage,
             "stage_label": Stage(stage).label,
@@ -532,9 +557,10 @@ def adjudicate(request: HttpRequest, review, stage: str, record_id: int) -> Http
 @review_view()
 def agreement(request: HttpRequest, review) -> HttpResponse:
     full = selectors.agreement_visible_fully(review, request.membership)
+    first, round_context = _rounds(request, review)
     stages = []
     for stage in selectors.STAGES:
-        result = selectors.agreement(review, stage, resolved_only=not full)
+        result = selectors.agreement(review, stage, resolved_only=not full, first_round=first)
         stages.append(
             {
                 "label": Stage(stage).label,
@@ -545,7 +571,7 @@ def agreement(request: HttpRequest, review) -> HttpResponse:
     return render(
         request,
         "screening/agreement.html",
-        {"review": review, "stages": stages, "agreement_full": full},
+        {**round_context, "review": review, "stages": stages, "agreement_full": full},
     )
 
 
