@@ -11,6 +11,13 @@ class ApiConfig(AppConfig):
     def ready(self) -> None:
         from reviews.navigation import NavItem, register_nav
 
-        from . import schema  # noqa: F401  (registers the schema extensions)
+        from . import (
+            activity,
+            archive,
+            schema,  # noqa: F401  (registers the schema extensions)
+        )
+
+        activity.register()
+        archive.register()
 
         register_nav(NavItem("Other tools", "api_pages:exchange", order=90, group="Analysis"))

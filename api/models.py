@@ -38,3 +38,33 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class DecisionsImport(models.Model):
+    """One import of another tool's screening decisions, as the lead confirmed it: the
+    history row of the Activity log, keeping the whole report (votes read, written and not
+    written, per reviewer and round or stage, and every vote left out with the reason)."""
+
+    review = models.ForeignKey(
+        "reviews.Review", on_delete=models.CASCADE, related_name="decisions_imports"
+    )
+    batch = models.ForeignKey(
+        "reviews.ImportBatch", on_delete=models.PROTECT, related_name="decisions_imports"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    tool = models.CharField(max_length=20)
+    options = models.JSONField(default=dict, blank=True)
+    report = models.JSONField(default=dict, blank=True)
+    n_read = models.PositiveIntegerField(default=0)
+    n_written = models.PositiveIntegerField(default=0)
+    n_not_written = models.PositiveIntegerField(default=0)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["review", "at"], name="api_decisions_review_at")]
+
+    def __str__(self) -> str:
+        return f"{self.tool} decisions from {self.batch_id} ({self.n_written}/{self.n_read})"

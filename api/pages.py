@@ -3,6 +3,8 @@ exchange page (files for other tools; another tool's screening decisions brought
 
 from __future__ import annotations
 
+import contextlib
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
@@ -83,18 +85,22 @@ EXPORT_LABELS = {
 
 def _exchange_context(review, request, **extra) -> dict:
     batches = review.import_batches.filter(status=ImportBatch.Status.IMPORTED).order_by("-id")
+    lead = request.membership.can_manage
     return {
         "review": review,
         "exports": [(name, *EXPORT_LABELS[name]) for name in exports.EXPORTS],
         "batches": batches,
         "tools": tools.TOOLS,
-        "covidence_lists": list(tools.COVIDENCE_LISTS),
+        "formats": [(tools.TOOLS[t], versions) for t, versions in tools.FORMATS.items()],
+        "covidence_lists": [(k, label) for k, (label, _, _) in tools.COVIDENCE_LISTS.items()],
+        "rayyan_rounds": tools.RAYYAN_ROUNDS,
         "ft_reasons": ExclusionReason.objects.filter(
             review=review, stage=Stage.FULL_TEXT, active=True
         ),
         "reviewers": review.memberships.filter(
             Q(is_reviewer=True) | Q(is_lead=True)
         ).select_related("user"),
+        "imports": (review.decisions_imports.select_related("batch", "actor")[:20] if lead else []),
         **extra,
     }
 
@@ -109,43 +115,77 @@ def exchange_download(request: HttpRequest, review, name: str) -> HttpResponse:
     return export_response(review, name)
 
 
+def _decisions_options(post) -> dict:
+    """The lead's choices in the decisions form, as `decisions_import` takes them."""
+    names = post.getlist("name")
+    return {
+        "tool": post.get("tool", ""),
+        # The mapping is posted once the preview has shown the names; before, it is guessed.
+        "reviewers": (
+            {name: post.get(f"reviewer-{i}") or None for i, name in enumerate(names)}
+            if "mapped" in post
+            else None
+        ),
+        "covidence_list": post.get("covidence_list", ""),
+        "ft_reason_id": post.get("ft_reason") or None,
+        "rayyan_rounds": post.get("rayyan_rounds") or tools.ROUNDS_LAST,
+        "create_reasons": post.get("create_reasons") == "1",
+    }
+
+
+def _preview(batch, options: dict, report: dict) -> dict:
+    names = [(name, report["mapping"].get(name) or "") for name in report.get("reviewers", [])]
+    return {"batch": batch, "options": options, "report": report, "names": names}
+
+
 @require_POST
 @review_view(Role.LEAD)
 def exchange_decisions(request: HttpRequest, review) -> HttpResponse:
-    """Import another tool's screening decisions for an imported batch. A Rayyan export names
-    its reviewers: the first post shows them to be mapped to members, the second imports."""
-    post = request.POST
-    batch = review.import_batches.filter(pk=post.get("batch") or 0).first()
-    tool = post.get("tool", "")
+    """Another tool's screening decisions for an imported batch: every post without
+    `confirm` previews (what would be written, what not and why, the reviewers to map,
+    how rounds and reasons map); `confirm` imports and shows the import's report."""
+    batch = review.import_batches.filter(pk=request.POST.get("batch") or 0).first()
+    options = _decisions_options(request.POST)
+    confirm = "confirm" in request.POST
     try:
         if batch is None:
             raise DomainError("Choose an imported file.")
-        preview = services.decisions_preview(batch=batch, tool=tool)
-        names = preview["reviewers"]
-        if names and "mapped" not in post:
-            context = _exchange_context(
-                review, request, mapping={"batch": batch, "tool": tool, "names": names}
-            )
-            return render(request, "api/exchange.html", context)
-        reviewers = {name: post.get(f"reviewer-{i}") or None for i, name in enumerate(names)}
-        summary = services.decisions_import(
-            batch=batch,
-            actor=request.user,
-            tool=tool,
-            reviewers=reviewers,
-            covidence_list=post.get("covidence_list", ""),
-            ft_reason_id=post.get("ft_reason") or None,
+        report = services.decisions_import(
+            batch=batch, actor=request.user, dry_run=not confirm, **options
         )
     except DomainError as exc:
         context = _exchange_context(review, request, error=exc.message)
+        if confirm:  # refused whole: show the preview again beside the reason
+            with contextlib.suppress(DomainError):
+                report = services.decisions_import(
+                    batch=batch, actor=request.user, dry_run=True, **options
+                )
+                context["preview"] = _preview(batch, options, report)
         return render(request, "api/exchange.html", context, status=exc.status)
+    if not confirm:
+        context = _exchange_context(review, request, preview=_preview(batch, options, report))
+        return render(request, "api/exchange.html", context)
     messages.success(
         request,
-        f"{tools.TOOLS[tool]} decisions imported: {summary['resolved']} final decisions, "
-        f"{summary['votes']} reviewer votes; {len(summary['skipped'])} records skipped "
-        "(decided here already).",
+        f"{tools.TOOLS[options['tool']]} decisions imported: {report['written']:,} of "
+        f"{report['read']:,} written ({report['resolved']:,} final decisions, "
+        f"{report['votes']:,} reviewer votes); {report['not_written']:,} not written, "
+        "each with the reason below.",
     )
-    return redirect("api_pages:exchange", slug=review.slug)
+    return redirect("api_pages:decisions_report", slug=review.slug, import_id=report["import_id"])
+
+
+@review_view(Role.LEAD)
+def decisions_report(request: HttpRequest, review, import_id: int) -> HttpResponse:
+    """What one decisions import read, wrote and left out (leads: it names every vote)."""
+    entry = get_object_or_404(
+        review.decisions_imports.select_related("batch", "actor"), pk=import_id
+    )
+    return render(
+        request,
+        "api/decisions_report.html",
+        {"review": review, "entry": entry, "report": entry.report},
+    )
 
 
 @require_POST

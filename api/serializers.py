@@ -357,18 +357,60 @@ class DecisionsImportSerializer(serializers.Serializer):
         help_text="The tool's reviewer name -> a member's username (null: leave out)",
     )
     covidence_list = serializers.ChoiceField(
-        choices=["included", "excluded", "irrelevant"], required=False
+        choices=["screen", "select", "included", "excluded", "irrelevant"],
+        required=False,
+        help_text="Which Covidence list the file is",
+    )
+    rayyan_rounds = serializers.ChoiceField(
+        choices=["last", "stages"],
+        required=False,
+        help_text="Rayyan rounds: the last decides, or round 1 title/abstract and round 2 "
+        "full text",
+    )
+    create_reasons = serializers.BooleanField(
+        required=False, help_text="Create the file's exclusion reasons this review lacks"
     )
     ft_reason = serializers.IntegerField(
-        required=False, allow_null=True, help_text="Full-text exclusion reason (Covidence excluded)"
+        required=False,
+        allow_null=True,
+        help_text="Full-text exclusion reason for exclusions the file gives none for",
+    )
+    dry_run = serializers.BooleanField(
+        required=False, help_text="Only say what the import would do; write nothing"
     )
 
 
-class DecisionsPreviewSerializer(serializers.Serializer):
+class DecisionFormatSerializer(serializers.Serializer):
     tool = serializers.CharField()
-    records = serializers.IntegerField()
-    reviewers = serializers.ListField(child=serializers.CharField())
-    decisions = serializers.DictField(child=serializers.IntegerField())
+    tool_label = serializers.CharField()
+    version = serializers.CharField(help_text="The tool's export and version")
+    columns = serializers.CharField(help_text="What is read from it")
+    example = serializers.CharField()
+
+
+class DecisionsGroupSerializer(serializers.Serializer):
+    reviewer = serializers.CharField(help_text="The tool's reviewer name; empty: final decision")
+    member = serializers.CharField(allow_null=True, help_text="The member it maps to")
+    round = serializers.IntegerField(help_text="Rayyan round (0: the tool has none)")
+    stage = serializers.CharField()
+    stage_label = serializers.CharField()
+    read = serializers.IntegerField()
+    written = serializers.IntegerField()
+    not_written = serializers.IntegerField()
+    why = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Why not written -> how many"
+    )
+
+
+class DecisionsUnwrittenSerializer(serializers.Serializer):
+    record = serializers.IntegerField(help_text="The record of the row")
+    target = serializers.IntegerField(help_text="The record it goes to (kept, for a duplicate)")
+    row = serializers.IntegerField(help_text="The row's line in the file")
+    reviewer = serializers.CharField()
+    round = serializers.IntegerField()
+    stage = serializers.CharField()
+    decision = serializers.CharField()
+    reason = serializers.CharField(help_text="Why it is not written")
 
 
 class SkippedSerializer(serializers.Serializer):
@@ -376,8 +418,29 @@ class SkippedSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
-class DecisionsResultSerializer(serializers.Serializer):
-    records = serializers.IntegerField()
-    resolved = serializers.IntegerField()
-    votes = serializers.IntegerField()
-    skipped = SkippedSerializer(many=True)
+class DecisionsReportSerializer(serializers.Serializer):
+    """What a decisions import read, wrote and left out (a preview: what it would)."""
+
+    tool = serializers.CharField()
+    dry_run = serializers.BooleanField()
+    records = serializers.IntegerField(help_text="Rows of the imported file")
+    read = serializers.IntegerField(help_text="Decisions read")
+    written = serializers.IntegerField()
+    not_written = serializers.IntegerField()
+    resolved = serializers.IntegerField(help_text="Final decisions written")
+    votes = serializers.IntegerField(help_text="Reviewer votes written")
+    reviewers = serializers.ListField(child=serializers.CharField())
+    mapping = serializers.DictField(child=serializers.CharField(allow_null=True))
+    suggested = serializers.DictField(child=serializers.CharField(allow_null=True))
+    decisions = serializers.DictField(
+        child=serializers.IntegerField(), help_text="stage:decision -> how many read"
+    )
+    groups = DecisionsGroupSerializer(many=True)
+    unwritten = DecisionsUnwrittenSerializer(many=True)
+    skipped = SkippedSerializer(many=True, help_text="The records of `unwritten` (older clients)")
+    reasons = serializers.DictField(help_text="matched, new, created, attached, fallback")
+    duplicates = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Rows linked as duplicates with decisions, and decisions they carried",
+    )
+    import_id = serializers.IntegerField(required=False, help_text="The Activity log's entry")

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from reviews import services as review_services
 from reviews.errors import ConflictError, DomainError
-from reviews.models import ExclusionReason, ImportBatch, Membership, Review
+from reviews.models import ExclusionReason, ImportBatch, Membership, Record, Review
+from screening import services as screening_services
+from screening.services import NotFoundInReview
 
 from .exchange import tools
-from .models import TOKEN_PREFIX_LEN, ApiToken, token_hash
+from .models import TOKEN_PREFIX_LEN, ApiToken, DecisionsImport, token_hash
 
 MAX_ACTIVE_TOKENS = 20
 
@@ -48,6 +52,35 @@ def token_revoke(*, token: ApiToken, actor: Any) -> ApiToken:
 
 # --- Moving in: screening decisions from another tool ------------------------------------------
 
+# Unwritten votes kept one by one in a report (the counts are always complete).
+UNWRITTEN_KEPT = 20_000
+FINAL = ""  # the "reviewer" of a record's final decision (ASReview, Covidence)
+
+
+class _DryRun(Exception):
+    """Raised inside a preview's transaction so that every write it tried is rolled back."""
+
+
+@dataclass
+class _Row:
+    record_id: int
+    target_id: int  # the record the decision goes to: the kept one for a linked duplicate
+    line: int
+    decisions: list[tools.Decision]
+
+
+@dataclass
+class _Plan:
+    """What the file says and how it maps, before anything is written."""
+
+    rows: list[_Row]
+    names: list[str]
+    mapping: dict[str, str | None]  # tool's name -> username (None: nobody)
+    users: dict[str, Any]
+    reasons: dict[tuple[str, str], ExclusionReason]  # (stage, casefolded label) -> reason
+    new_reasons: dict[tuple[str, str], str]  # (stage, casefolded label) -> label as written
+    report: dict[str, Any] = field(default_factory=dict)
+
 
 def _members_by_name(review: Review, reviewers: Mapping[str, Any]) -> dict[str, Any]:
     """The tool's reviewer names -> users of this review with the reviewer role.
@@ -71,23 +104,152 @@ def _members_by_name(review: Review, reviewers: Mapping[str, Any]) -> dict[str, 
     return out
 
 
-def decisions_preview(*, batch: ImportBatch, tool: str) -> dict[str, Any]:
-    """What an import of `batch`'s decisions as `tool`'s export would bring: counts and the
-    reviewer names the lead maps to members."""
-    rows = list(
-        batch.records.filter(duplicate_of__isnull=True).values_list("source_fields", flat=True)
+def decisions_suggested_mapping(*, review: Review, names: list[str]) -> dict[str, str | None]:
+    """A first guess of whose votes the tool's names are: a reviewer of this review whose
+    username, first name, full name or e-mail name is the tool's name (case ignored)."""
+    keys: dict[str, str] = {}
+    for m in Membership.objects.filter(review=review).select_related("user"):
+        if not m.can_screen:
+            continue
+        u = m.user
+        full = f"{u.first_name} {u.last_name}".strip()
+        for key in (u.username, u.first_name, full, (u.email or "").split("@")[0]):
+            if key:
+                keys.setdefault(key.casefold(), u.username)
+    return {name: keys.get(name.strip().casefold()) for name in names}
+
+
+def _batch_rows(batch: ImportBatch) -> list[tuple[int, int | None, int, dict]]:
+    return list(
+        batch.records.order_by("id").values_list(
+            "id", "duplicate_of_id", "source_line", "source_fields"
+        )
     )
-    counts: dict[str, int] = {}
+
+
+def _targets(review: Review, rows: list[tuple[int, int | None, int, dict]]) -> dict[int, int]:
+    """Record id -> the record its decisions go to (a linked duplicate's kept record)."""
+    parent = {rid: dup for rid, dup, _, _ in rows}
+    pending = {dup for dup in parent.values() if dup and dup not in parent}
+    for _ in range(10):  # chains are one link long; a few more cost nothing
+        if not pending:
+            break
+        found = dict(
+            Record.objects.filter(review=review, pk__in=pending).values_list("id", "duplicate_of")
+        )
+        parent.update(found)
+        pending = {dup for dup in found.values() if dup and dup not in parent}
+
+    def root(rid: int) -> int:
+        seen = set()
+        while parent.get(rid) and rid not in seen:
+            seen.add(rid)
+            rid = parent[rid]
+        return rid
+
+    return {rid: root(rid) for rid, _, _, _ in rows}
+
+
+def _plan(
+    *,
+    batch: ImportBatch,
+    tool: str,
+    reviewers: Mapping[str, Any] | None,
+    covidence_list: str,
+    rayyan_rounds: str,
+    dry_run: bool,
+) -> _Plan:
+    """Read the batch's decisions and check the lead's choices (raises DomainError)."""
+    review = batch.review
+    raw = _batch_rows(batch)
+    targets = _targets(review, raw)
+    report: dict[str, Any] = {"tool": tool, "tool_label": tools.TOOLS[tool], "records": len(raw)}
+    column = None
     try:
-        names = tools.reviewer_names(tool, rows)
-        for fields in rows:
-            for d in tools.decisions_for(tool, fields, covidence_list="included"):
-                if tool != tools.COVIDENCE:
-                    key = f"{d.stage}:{d.decision}"
-                    counts[key] = counts.get(key, 0) + 1
+        if tool == tools.ASREVIEW:
+            column = next((tools.asreview_column(f) for _, _, _, f in raw if f), None)
+            if column is None and raw and not any("TY" in f or "N1" in f for _, _, _, f in raw):
+                tools.asreview_decisions(raw[0][3])  # raises the format's message
+            report["asreview_column"] = column or ""
+        if tool == tools.RAYYAN:
+            report["rounds"] = tools.rayyan_rounds(f for _, _, _, f in raw)
+            report["rayyan_rounds"] = rayyan_rounds
+            if not any(tools.rayyan_notes_text(f) is not None for _, _, _, f in raw):
+                tools.rayyan_decisions(raw[0][3] if raw else {})  # raises the format's message
+        if tool == tools.COVIDENCE:
+            report["covidence_list_guess"] = tools.covidence_list_from_filename(batch.filename)
+            report["covidence_list"] = covidence_list
+            if covidence_list:
+                report["covidence_list_label"] = tools.COVIDENCE_LISTS.get(covidence_list, ("",))[0]
+        rows = [
+            _Row(
+                rid,
+                targets[rid],
+                line,
+                tools.decisions_for(
+                    tool,
+                    fields,
+                    covidence_list=covidence_list,
+                    rayyan_rounds=rayyan_rounds,
+                    asreview_label_column=column,
+                )
+                if fields or tool != tools.ASREVIEW
+                else [],
+            )
+            for rid, _dup, line, fields in raw
+        ]
     except tools.ToolFormatError as exc:
         raise DomainError(str(exc)) from None
-    return {"tool": tool, "records": len(rows), "reviewers": names, "decisions": counts}
+    if tool == tools.RAYYAN:
+        report["labels_only"] = sum(
+            1
+            for (_, _, _, f), row in zip(raw, rows, strict=True)
+            if not row.decisions and tools.rayyan_notes(tools.rayyan_notes_text(f) or "").labels
+        )
+    names = sorted({d.reviewer for r in rows for d in r.decisions if d.reviewer}, key=str.casefold)
+    report["reviewers"] = names
+    report["suggested"] = decisions_suggested_mapping(review=review, names=names)
+    mapping: dict[str, str | None] = {}
+    if names:
+        given = dict(reviewers or {})
+        unmapped = [n for n in names if n not in given]
+        if unmapped and not dry_run:
+            raise DomainError(
+                f"Map every {tools.TOOLS[tool]} reviewer to a member (or to nobody): "
+                f"{', '.join(unmapped)}.",
+                field="reviewers",
+            )
+        mapping = {n: (str(given[n]).strip() or None) if given.get(n) else None for n in names}
+        if dry_run and reviewers is None:
+            mapping = dict(report["suggested"])
+    users = _members_by_name(review, {n: u for n, u in mapping.items() if u})
+    report["mapping"] = {n: mapping.get(n) for n in names}
+    if reviewers is not None:
+        report["unmapped"] = [n for n in names if n not in reviewers]
+    elif dry_run:
+        report["unmapped"] = [n for n in names if not mapping.get(n)]
+    existing = {
+        (r.stage, r.label.strip().casefold()): r
+        for r in ExclusionReason.objects.filter(review=review)
+    }
+    new: dict[tuple[str, str], str] = {}
+    for row in rows:
+        for d in row.decisions:
+            for label in d.reasons:
+                key = (d.stage, label.strip().casefold())
+                if key not in existing:
+                    new.setdefault(key, label.strip()[:200])
+    return _Plan(rows, names, mapping, users, existing, new, report)
+
+
+def _why(exc: DomainError, d: tools.Decision, review: Review) -> str:
+    """A refusal of the screening services, said for a report of imported decisions."""
+    message = exc.message
+    if isinstance(exc, NotFoundInReview) and d.stage == tools.FT:
+        return "not included at title/abstract here, so it has no full-text stage yet"
+    if "votes it needs" in message:
+        return f"the record already has the {review.votes_required} votes this review needs"
+    return message.rstrip(".")
 
 
 def decisions_import(
@@ -98,85 +260,302 @@ def decisions_import(
     reviewers: Mapping[str, Any] | None = None,
     covidence_list: str = "",
     ft_reason_id: Any = None,
+    rayyan_rounds: str = tools.ROUNDS_LAST,
+    create_reasons: bool = False,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
-    """Import the screening decisions of an imported batch exported from another tool.
+    """Import (or, with ``dry_run``, preview) the screening decisions of an imported batch
+    exported from another tool, and say for every decision read whether it is written.
 
-    A record's final decision (ASReview, Covidence) becomes a resolution marked as
-    imported from the tool, by `actor`; per-reviewer decisions (Rayyan) become each mapped
-    member's votes, cast through `screening.services.vote_cast` (so agreement resolves and
-    disagreement is a conflict, as if they had screened here), marked as imported in the
-    vote history. All or nothing: a bad file or mapping stores no decision. Records
-    already decided here are skipped and reported.
+    A record's final decision (ASReview, Covidence) becomes a resolution marked as imported
+    from the tool, by `actor`; per-reviewer decisions (Rayyan) become each mapped member's
+    votes through `screening.services.vote_cast` (so agreement resolves and disagreement is
+    a conflict, as if they had screened here), marked as imported in the vote history. A
+    row linked as a duplicate carries its decisions to the record it was merged into.
+    Rayyan's exclusion reasons attach to the exclusion votes when the review has a reason
+    of that label (``create_reasons`` adds the missing ones); a full-text exclusion without
+    one takes ``ft_reason_id``. A preview runs the same writes and rolls them back, so what
+    it announces is what the import does. All or nothing: a bad file or mapping stores no
+    decision. The import itself is kept as a `DecisionsImport` row naming the actor.
     """
-    from screening import services as screening_services
-
     if batch.status != ImportBatch.Status.IMPORTED:
         raise ConflictError("Import the records first; then their decisions.")
     if tool not in tools.TOOLS:
         raise DomainError("Choose the tool: asreview, rayyan or covidence.", field="tool")
+    if tool == tools.RAYYAN and rayyan_rounds not in tools.RAYYAN_ROUNDS:
+        raise DomainError("Say how Rayyan's rounds map: last or stages.", field="rayyan_rounds")
+    if tool == tools.COVIDENCE and not covidence_list and dry_run:
+        covidence_list = tools.covidence_list_from_filename(batch.filename)
     label = tools.TOOLS[tool]
     review = batch.review
-    records = list(
-        batch.records.filter(duplicate_of__isnull=True).values_list("id", "source_fields")
+    plan = _plan(
+        batch=batch,
+        tool=tool,
+        reviewers=reviewers,
+        covidence_list=covidence_list,
+        rayyan_rounds=rayyan_rounds,
+        dry_run=dry_run,
     )
-    try:
-        parsed = [
-            (rid, tools.decisions_for(tool, fields, covidence_list=covidence_list))
-            for rid, fields in records
-        ]
-    except tools.ToolFormatError as exc:
-        raise DomainError(str(exc)) from None
-    names = {d.reviewer for _, ds in parsed for d in ds if d.reviewer}
-    users: dict[str, Any] = {}
-    if names:
-        reviewers = reviewers or {}
-        unmapped = sorted(names - set(reviewers), key=str.casefold)
-        if unmapped:
+    fallback = None
+    if ft_reason_id:
+        fallback = (
+            ExclusionReason.objects.filter(
+                review=review, stage=tools.FT, active=True, pk=str(ft_reason_id).strip() or 0
+            ).first()
+            if str(ft_reason_id).strip().isdigit()
+            else None
+        )
+        if fallback is None:
             raise DomainError(
-                f"Map every {label} reviewer to a member (or to nobody): {', '.join(unmapped)}.",
-                field="reviewers",
+                "Choose a full-text exclusion reason of this review.", field="ft_reason"
             )
-        users = _members_by_name(review, reviewers)
-    reasons = {
-        (r.stage, r.label.casefold()): r.pk
-        for r in ExclusionReason.objects.filter(review=review, active=True)
-    }
-    if tool == tools.COVIDENCE and covidence_list == "excluded" and not ft_reason_id:
+
+    def attached(d: tools.Decision, reasons: Mapping[tuple[str, str], ExclusionReason]):
+        for text in d.reasons:
+            reason = reasons.get((d.stage, text.strip().casefold()))
+            if reason is not None and reason.active:
+                return reason
+        return None
+
+    # A full-text exclusion without a reason would be refused one by one: say it up front.
+    will_have = dict(plan.reasons)
+    if create_reasons:
+        will_have.update(
+            {k: ExclusionReason(label=v, active=True) for k, v in plan.new_reasons.items()}
+        )
+    bare = sum(
+        1
+        for row in plan.rows
+        for d in row.decisions
+        if d.stage == tools.FT
+        and d.decision == "exclude"
+        and not d.unwritten
+        and (not d.reviewer or plan.mapping.get(d.reviewer))
+        and attached(d, will_have) is None
+    )
+    if bare and fallback is None and not dry_run:
         raise DomainError(
-            "References excluded at full text need the exclusion reason PRISMA counts.",
+            f"{bare} full-text exclusions have no exclusion reason of this review: choose the "
+            "reason PRISMA counts for them"
+            + (
+                " (or create the file's reasons)."
+                if plan.new_reasons and not create_reasons
+                else "."
+            ),
             field="ft_reason",
         )
+
     screening_services.items_sync(review, force=True)
-    summary: dict[str, Any] = {"records": len(records), "resolved": 0, "votes": 0, "skipped": []}
-    with transaction.atomic(), screening_services.ranking_notes_batched():
-        for record_id, decisions in parsed:
-            try:
-                for d in decisions:
-                    if d.reviewer:
-                        user = users.get(d.reviewer)
-                        if user is None:
-                            continue  # mapped to nobody
-                        screening_services.vote_cast(
-                            review=review,
-                            record_id=record_id,
-                            stage=d.stage,
-                            actor=user,
-                            decision=d.decision,
-                            reason_id=reasons.get((d.stage, d.reason.casefold())),
-                            imported_from=label,
+    report = plan.report
+    report.update(
+        dry_run=dry_run,
+        covidence_list=covidence_list if tool == tools.COVIDENCE else "",
+        ft_reason=fallback.label if fallback else "",
+        create_reasons=bool(create_reasons),
+    )
+    groups: dict[tuple[str, int, str], dict[str, Any]] = {}
+    unwritten: list[dict[str, Any]] = []
+    counts: dict[str, int] = {}
+    totals = {"read": 0, "written": 0, "not_written": 0, "resolved": 0, "votes": 0}
+    duplicates = {"rows": 0, "written": 0}
+    attached_count = {"reasons": 0, "fallback": 0}
+
+    def note_outcome(row: _Row, d: tools.Decision, why: str) -> None:
+        key = (d.reviewer, d.round, d.stage)
+        group = groups.setdefault(
+            key,
+            {
+                "reviewer": d.reviewer,
+                "member": plan.mapping.get(d.reviewer) if d.reviewer else "",
+                "round": d.round,
+                "stage": d.stage,
+                "stage_label": tools.STAGE_LABELS.get(d.stage, d.stage),
+                "read": 0,
+                "written": 0,
+                "not_written": 0,
+                "why": {},
+            },
+        )
+        group["read"] += 1
+        totals["read"] += 1
+        if why:
+            group["not_written"] += 1
+            totals["not_written"] += 1
+            group["why"][why] = group["why"].get(why, 0) + 1
+            if len(unwritten) < UNWRITTEN_KEPT:
+                unwritten.append(
+                    {
+                        "record": row.record_id,
+                        "target": row.target_id,
+                        "row": row.line,
+                        "reviewer": d.reviewer,
+                        "round": d.round,
+                        "stage": d.stage,
+                        "decision": d.decision,
+                        "reason": why,
+                    }
+                )
+        else:
+            group["written"] += 1
+            totals["written"] += 1
+            totals["votes" if d.reviewer else "resolved"] += 1
+            if row.target_id != row.record_id:
+                duplicates["written"] += 1
+
+    created: list[str] = []
+    try:
+        with transaction.atomic(), screening_services.ranking_notes_batched():
+            reasons = dict(plan.reasons)
+            if create_reasons and plan.new_reasons:
+                positions: dict[str, int] = {}
+                for (stage, key), text in sorted(plan.new_reasons.items()):
+                    if stage not in positions:
+                        last = (
+                            ExclusionReason.objects.filter(review=review, stage=stage)
+                            .order_by("-position")
+                            .values_list("position", flat=True)
+                            .first()
                         )
-                        summary["votes"] += 1
-                    else:
-                        screening_services.resolution_import(
-                            review=review,
-                            record_id=record_id,
-                            stage=d.stage,
-                            actor=actor,
-                            decision=d.decision,
-                            imported_from=label,
-                            reason_id=ft_reason_id if d.stage == "ft" else None,
+                        positions[stage] = (last or 0) + 1
+                    reasons[(stage, key)] = review_services.exclusion_reason_create(
+                        review=review,
+                        actor=actor,
+                        stage=stage,
+                        label=text,
+                        position=positions[stage],
+                    )
+                    positions[stage] += 1
+                    created.append(f"{text} ({tools.STAGE_LABELS[stage]})")
+            order = {tools.TA: 0, tools.FT: 1}
+            by_target: dict[int, list[tuple[_Row, tools.Decision]]] = {}
+            for row in plan.rows:
+                if row.target_id != row.record_id and row.decisions:
+                    duplicates["rows"] += 1
+                for d in row.decisions:
+                    by_target.setdefault(row.target_id, []).append((row, d))
+                    if not d.unwritten:
+                        k = f"{d.stage}:{d.decision}"
+                        counts[k] = counts.get(k, 0) + 1
+            for target, items in by_target.items():
+                items.sort(key=lambda item: (order.get(item[1].stage, 2), item[1].round))
+                done: dict[tuple[str, str], tuple[_Row, tools.Decision]] = {}
+                for row, d in items:
+                    why = d.unwritten
+                    who = d.reviewer
+                    if not why and who and not plan.mapping.get(who):
+                        why = (
+                            f"{who} is not mapped to a member yet"
+                            if who in report.get("unmapped", ())
+                            else f"{who} is mapped to nobody (left out)"
                         )
-                        summary["resolved"] += 1
-            except ConflictError as exc:
-                summary["skipped"].append({"record": record_id, "reason": exc.message})
-    return summary
+                    if not why and (d.stage, who) in done:
+                        first, first_d = done[(d.stage, who)]
+                        same = "the same" if first_d.decision == d.decision else "another"
+                        whose = f"{who}'s" if who else "a final"
+                        why = (
+                            f"record #{target} already has {whose} {same} decision from row "
+                            f"{first.line} of this file (this row is linked to it as a duplicate)"
+                        )
+                    reason = None
+                    if not why and d.decision == "exclude":
+                        reason = attached(d, reasons)
+                        if reason is not None:
+                            attached_count["reasons"] += 1
+                        elif d.stage == tools.FT:
+                            reason = fallback
+                            if reason is None:
+                                why = "a full-text exclusion needs a reason: the file gives none of this review's"
+                            else:
+                                attached_count["fallback"] += 1
+                    if not why:
+                        note = d.note
+                        others = [
+                            r
+                            for r in d.reasons
+                            if reason is None
+                            or r.strip().casefold() != reason.label.strip().casefold()
+                        ]
+                        if others:
+                            note = "; ".join(
+                                p for p in (note, f"{label} reasons: {', '.join(others)}") if p
+                            )
+                        try:
+                            if who:
+                                screening_services.vote_cast(
+                                    review=review,
+                                    record_id=target,
+                                    stage=d.stage,
+                                    actor=plan.users[who],
+                                    decision=d.decision,
+                                    reason_id=reason.pk if reason else None,
+                                    note=note[: screening_services.NOTE_MAX],
+                                    imported_from=label,
+                                )
+                            else:
+                                screening_services.resolution_import(
+                                    review=review,
+                                    record_id=target,
+                                    stage=d.stage,
+                                    actor=actor,
+                                    decision=d.decision,
+                                    imported_from=label,
+                                    reason_id=reason.pk if reason else None,
+                                    note=note,
+                                )
+                            done[(d.stage, who)] = (row, d)
+                        except DomainError as exc:
+                            why = _why(exc, d, review)
+                    note_outcome(row, d, why)
+            report.update(
+                totals,
+                decisions=counts,
+                groups=sorted(
+                    groups.values(),
+                    key=lambda g: (g["reviewer"].casefold(), g["round"], order.get(g["stage"], 2)),
+                ),
+                unwritten=unwritten,
+                unwritten_kept=len(unwritten),
+                skipped=[{"record": u["record"], "reason": u["reason"]} for u in unwritten],
+                duplicates=duplicates,
+                reasons={
+                    "matched": sorted(
+                        {
+                            f"{r.label} ({tools.STAGE_LABELS[r.stage]})"
+                            for row in plan.rows
+                            for d in row.decisions
+                            for text in d.reasons
+                            if (r := plan.reasons.get((d.stage, text.strip().casefold())))
+                        }
+                    ),
+                    "new": [
+                        {"stage": stage, "label": text, "stage_label": tools.STAGE_LABELS[stage]}
+                        for (stage, _), text in sorted(plan.new_reasons.items())
+                    ],
+                    "created": created,
+                    "attached": attached_count["reasons"],
+                    "fallback": attached_count["fallback"],
+                },
+            )
+            if dry_run:
+                raise _DryRun
+            history = DecisionsImport.objects.create(
+                review=review,
+                batch=batch,
+                actor=actor,
+                tool=tool,
+                options={
+                    "reviewers": plan.mapping,
+                    "covidence_list": covidence_list,
+                    "rayyan_rounds": rayyan_rounds if tool == tools.RAYYAN else "",
+                    "ft_reason": fallback.pk if fallback else None,
+                    "create_reasons": bool(create_reasons),
+                },
+                report={k: v for k, v in report.items() if k != "skipped"},
+                n_read=totals["read"],
+                n_written=totals["written"],
+                n_not_written=totals["not_written"],
+            )
+            report["import_id"] = history.pk
+    except _DryRun:
+        pass
+    return report

@@ -47,9 +47,9 @@ from .serializers import (
     AnalysisResultsSerializer,
     AnalysisSerializer,
     ConflictSerializer,
+    DecisionFormatSerializer,
     DecisionsImportSerializer,
-    DecisionsPreviewSerializer,
-    DecisionsResultSerializer,
+    DecisionsReportSerializer,
     ImportBatchSerializer,
     ImportUploadSerializer,
     JobSerializer,
@@ -200,36 +200,80 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ReviewView
 
     @extend_schema(
         methods=["GET"],
-        parameters=[OpenApiParameter("tool", str, enum=list(tools.TOOLS))],
-        responses=DecisionsPreviewSerializer,
+        parameters=[
+            OpenApiParameter("tool", str, enum=list(tools.TOOLS)),
+            OpenApiParameter("covidence_list", str, enum=list(tools.COVIDENCE_LISTS)),
+            OpenApiParameter("rayyan_rounds", str, enum=list(tools.RAYYAN_ROUNDS)),
+        ],
+        responses=DecisionsReportSerializer,
     )
     @extend_schema(
-        methods=["POST"], request=DecisionsImportSerializer, responses=DecisionsResultSerializer
+        methods=["POST"], request=DecisionsImportSerializer, responses=DecisionsReportSerializer
     )
     @action(detail=True, methods=["get", "post"])
     def decisions(self, request, slug: str, pk: str):
         """Screening decisions of an imported ASReview, Rayyan or Covidence export.
 
-        GET `?tool=` previews them (and lists Rayyan's reviewer names to map); POST imports
-        them: `reviewers` maps each of the tool's names to a member's username (or to
-        null to leave them out); `covidence_list` says which Covidence list the file is."""
+        GET `?tool=` previews them with the names guessed for the tool's reviewers; POST
+        with `dry_run: true` previews exactly what a POST would do; POST imports. Either
+        way the report gives, per reviewer and per round or stage, the votes read, written
+        and not written, and every vote not written with the reason (`unwritten`).
+        `reviewers` maps each of the tool's names to a member's username (or null to leave
+        them out); `covidence_list` says which Covidence list the file is (guessed from
+        Covidence's file name in a preview); `rayyan_rounds` how Rayyan's rounds map
+        (`last`: the last round decides; `stages`: round 1 title/abstract, round 2 full
+        text); `create_reasons` adds the file's exclusion reasons this review lacks;
+        `ft_reason` is the full-text reason for exclusions the file gives none for. The
+        formats understood, with an example of each, are at `imports/decision-formats/`."""
         batch = self.get_object()
         if request.method == "GET":
-            tool = request.query_params.get("tool", "")
+            params = request.query_params
+            tool = params.get("tool", "")
             if tool not in tools.TOOLS:
                 raise DomainError("Choose the tool: asreview, rayyan or covidence.", field="tool")
-            return Response(api_services.decisions_preview(batch=batch, tool=tool))
+            rounds = params.get("rayyan_rounds") or tools.ROUNDS_LAST
+            return Response(
+                api_services.decisions_import(
+                    batch=batch,
+                    actor=request.user,
+                    tool=tool,
+                    covidence_list=params.get("covidence_list", ""),
+                    rayyan_rounds=rounds,
+                    dry_run=True,
+                )
+            )
         form = DecisionsImportSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        summary = api_services.decisions_import(
+        data = form.validated_data
+        report = api_services.decisions_import(
             batch=batch,
             actor=request.user,
-            tool=form.validated_data["tool"],
-            reviewers=form.validated_data.get("reviewers") or {},
-            covidence_list=form.validated_data.get("covidence_list", ""),
-            ft_reason_id=form.validated_data.get("ft_reason"),
+            tool=data["tool"],
+            reviewers=data.get("reviewers") if "reviewers" in data else None,
+            covidence_list=data.get("covidence_list", ""),
+            ft_reason_id=data.get("ft_reason"),
+            rayyan_rounds=data.get("rayyan_rounds") or tools.ROUNDS_LAST,
+            create_reasons=data.get("create_reasons", False),
+            dry_run=data.get("dry_run", False),
         )
-        return Response(summary)
+        return Response(report)
+
+    @extend_schema(
+        responses=DecisionFormatSerializer(many=True),
+        description="The other tools' exports whose screening decisions `decisions/` reads, "
+        "by tool and version, with the columns it reads and an example of each.\n\n"
+        + tools.formats_markdown(),
+    )
+    @action(detail=False, methods=["get"], url_path="decision-formats")
+    def decision_formats(self, request, slug: str):
+        """The formats and versions of other tools' exports whose decisions are understood."""
+        return Response(
+            [
+                {"tool": tool, "tool_label": tools.TOOLS[tool], **version}
+                for tool, versions in tools.FORMATS.items()
+                for version in versions
+            ]
+        )
 
 
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ReviewViewSet):

@@ -761,12 +761,14 @@ def resolution_import(
     decision: str,
     imported_from: str,
     reason_id: Any = None,
+    note: str = "",
 ) -> Resolution:
     """A final decision made in another tool (ASReview, Covidence...), imported by `actor`.
 
     It counts like any resolution (PRISMA, the full-text stage, the ranking) and is kept
-    as imported, naming the tool and the lead who imported it. Refused on a record that is
-    resolved already or that reviewers have started to screen here.
+    as imported, naming the tool and the lead who imported it; ``note`` keeps what the
+    tool said beside the decision (its note, when it was made). Refused on a record that
+    is resolved already or that reviewers have started to screen here.
     """
     stage = _stage(stage)
     if decision not in FinalDecision.values:
@@ -790,7 +792,9 @@ def resolution_import(
             decision=decision,
             reason_id=reason.pk if reason else None,
             actor=actor,
-            note=f"Imported from {imported_from}",
+            note=(
+                f"Imported from {imported_from}" + (f" · {note.strip()}" if note.strip() else "")
+            )[:NOTE_MAX],
             imported_from=imported_from,
         )
 

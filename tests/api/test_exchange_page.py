@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from api.models import DecisionsImport
 from reviews import services as review_services
 from screening.models import Resolution, ScreeningItem, Vote, VoteChange
 from tests.conftest import browser_login, save_screenshot
@@ -42,24 +43,34 @@ def test_member_downloads_and_lead_imports_rayyan_votes(client, cast):
     url = f"/reviews/{cast.review.slug}/exchange/decisions/"
     step1 = client.post(url, {"batch": batch.pk, "tool": "rayyan"})
     assert step1.status_code == 200 and b"reviewer-mapping" in step1.content
-    assert not Vote.objects.exists()
+    assert not Vote.objects.exists()  # a preview writes nothing
     names = ["Alice", "Bob", "Pilot Screener"]
     assert [n.encode() in step1.content for n in names] == [True, True, True]
-    done = client.post(
-        url,
-        {
-            "batch": batch.pk,
-            "tool": "rayyan",
-            "mapped": "1",
-            "reviewer-0": "alice",
-            "reviewer-1": "bob",
-            "reviewer-2": "",
-        },
-        follow=True,
-    )
-    assert b"Rayyan decisions imported" in done.content
+    # The names are guessed (Alice -> alice), so the preview already counts their votes.
+    report = step1.context["preview"]["report"]
+    assert (report["read"], report["written"], report["not_written"]) == (8, 7, 1)
+    assert report["groups"][2]["why"] == {"Pilot Screener is not mapped to a member yet": 1}
+    assert b"Import 7 decisions" in step1.content
+    form = {"batch": batch.pk, "tool": "rayyan", "mapped": "1", "name": names}
+    form |= {"reviewer-0": "alice", "reviewer-1": "bob", "reviewer-2": ""}
+    step2 = client.post(url, form)
+    assert step2.context["preview"]["report"]["groups"][2]["why"] == {
+        "Pilot Screener is mapped to nobody (left out)": 1
+    }
+    done = client.post(url, form | {"confirm": "1"}, follow=True)
+    assert b"Rayyan decisions imported: 7 of 8 written" in done.content
+    assert b"mapped to nobody (left out)" in done.content  # the summary repeats the report
     assert Vote.objects.count() == 7
     assert set(VoteChange.objects.values_list("imported_from", flat=True)) == {"Rayyan"}
+    entry = DecisionsImport.objects.get()
+    assert (entry.actor, entry.n_read, entry.n_written, entry.n_not_written) == (cast.lead, 8, 7, 1)
+    activity = client.get(f"/reviews/{cast.review.slug}/activity/")
+    assert b"Rayyan decisions imported" in activity.content
+    assert b"8 read, 7 written, 1 not" in activity.content
+    # Reviewers do not see the report (it names every vote).
+    client.force_login(cast.bob)
+    report_url = f"/reviews/{cast.review.slug}/exchange/decisions/{entry.pk}/"
+    assert client.get(report_url).status_code == 403
 
 
 @pytest.mark.django_db
@@ -83,11 +94,18 @@ def test_lead_brings_in_asreview_decisions_and_makes_a_token_in_the_browser(new_
     page.goto(f"/reviews/{cast.review.slug}/")
     page.click("a.nav-link:has-text('Other tools')")
     page.select_option("select[name=tool]", "asreview")
-    page.click("button:has-text('Import decisions')")
-    page.wait_for_selector("text=ASReview decisions imported: 4 final decisions")
+    page.click("button:has-text('Preview decisions')")
+    page.wait_for_selector("[data-testid=decisions-report]")
+    assert "4 will be written" in " ".join(
+        page.inner_text("[data-testid=decisions-report]").split()
+    )
+    assert Resolution.objects.count() == 0  # nothing written by the preview
+    page.click("button:has-text('Import 4 decisions')")
+    page.wait_for_selector("text=ASReview decisions imported: 4 of 4 written")
     save_screenshot(page, "exchange_decisions")
     assert Resolution.objects.filter(imported_from="ASReview").count() == 4
     assert ScreeningItem.objects.filter(review=cast.review, stage="ft").count() == 2
+    page.click("text=Back to other tools")
     with page.expect_download() as info:
         page.click("text=ASReview labelled data set (CSV)")
     path = info.value.path()

@@ -65,12 +65,10 @@ def test_asreview_labels_become_imported_resolutions(api, cast, client):
     assert preview["decisions"] == {"ta:include": 2, "ta:exclude": 2}
     response = _decide(api, cast, batch, tool="asreview")
     assert response.status_code == 200, response.content
-    assert response.json() | {"skipped": []} == {
-        "records": 5,
-        "resolved": 4,
-        "votes": 0,
-        "skipped": [],
-    }
+    report = response.json()
+    assert (report["records"], report["resolved"], report["votes"]) == (5, 4, 0)
+    assert (report["read"], report["written"], report["not_written"]) == (4, 4, 0)
+    assert report["asreview_column"] == "included"
     included = _final(cast, "Peer support for people with serious")
     assert (included.decision, included.imported_from, included.actor) == (
         "include",
@@ -94,6 +92,7 @@ def test_asreview_labels_become_imported_resolutions(api, cast, client):
     # A second import of the same decisions skips what is decided already.
     again = _decide(api, cast, batch, tool="asreview").json()
     assert again["resolved"] == 0 and len(again["skipped"]) == 4
+    assert {u["reason"] for u in again["unwritten"]} == {"This record is already resolved"}
 
 
 def test_asreview_label_included_column(api, cast):
@@ -200,31 +199,6 @@ def test_a_file_of_another_tool_is_refused_whole(api, cast):
     response = _decide(api, cast, batch, tool="asreview")
     assert response.status_code == 400 and "included" in response.json()["detail"]
     assert not Resolution.objects.exists()
-
-
-@pytest.mark.parametrize(
-    "notes,expected",
-    [
-        ('RAYYAN-INCLUSION: {"A"=>"Included"}', [tools.Decision("ta", "include", "A")]),
-        (
-            'RAYYAN-INCLUSION: {"A b"=>"Excluded", "C"=>"Maybe"} | RAYYAN-EXCLUSION-REASONS: '
-            "wrong outcome,background article",
-            [
-                tools.Decision("ta", "exclude", "A b", "wrong outcome"),
-                tools.Decision("ta", "maybe", "C"),
-            ],
-        ),
-        ("RAYYAN-LABELS: later", []),
-        ("", []),
-    ],
-)
-def test_rayyan_notes_parsing(notes, expected):
-    assert tools.rayyan_decisions({"notes": notes}) == expected
-
-
-def test_rayyan_unknown_decision_is_an_error():
-    with pytest.raises(tools.ToolFormatError):
-        tools.rayyan_decisions({"notes": 'RAYYAN-INCLUSION: {"A"=>"Perhaps"}'})
 
 
 def test_detect_tool():

@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.utils import timezone
 
+from api.services import decisions_import
 from extraction.rob.services import rob_settings_update
 from extraction.services import extraction_settings_update
 from reviews import services
@@ -395,6 +396,9 @@ def test_the_demo_review_shows_every_kind_of_activity(db):
         decision="exclude",
         imported_from="ASReview",
     )
+    # Another tool's list with no decision still leaves its import in the log.
+    batch = review.import_batches.filter(status="imported").first()
+    decisions_import(batch=batch, actor=lead, tool="covidence", covidence_list="screen")
     item = screening.next_item_claim(review=review, stage="ta", actor=alice.user)
     vote(review, item.record, alice.user, "maybe")
     screening.vote_undo(review=review, stage="ta", actor=alice.user)
