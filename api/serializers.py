@@ -444,3 +444,99 @@ class DecisionsReportSerializer(serializers.Serializer):
         help_text="Rows linked as duplicates with decisions, and decisions they carried",
     )
     import_id = serializers.IntegerField(required=False, help_text="The Activity log's entry")
+
+
+class DecisionsResultSerializer(serializers.Serializer):
+    records = serializers.IntegerField()
+    resolved = serializers.IntegerField()
+    votes = serializers.IntegerField()
+    skipped = SkippedSerializer(many=True)
+
+
+# --- GRADE certainty and Summary of Findings (analysis.certainty) ------------------------------
+
+
+class CertaintyDomainSerializer(serializers.Serializer):
+    """One GRADE domain: the rules' suggestion for the current data and the lead's rating."""
+
+    domain = serializers.CharField(source="key")
+    label = serializers.CharField()
+    suggested = serializers.CharField(source="suggestion.rating")
+    rule = serializers.CharField(source="suggestion.rule")
+    numbers = serializers.DictField(child=serializers.CharField(), source="suggestion.numbers")
+    note = serializers.CharField(source="suggestion.note")
+    final = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class CertaintySerializer(serializers.Serializer):
+    """A rated outcome analysis (an ``analysis.certainty.selectors.AssessmentView``)."""
+
+    id = serializers.IntegerField(source="assessment.pk")
+    analysis = serializers.IntegerField(source="context.analysis.pk")
+    analysis_title = serializers.CharField(source="context.analysis.title")
+    outcome = serializers.CharField(source="assessment.outcome")
+    timepoint = serializers.CharField(source="context.analysis.window.label")
+    effect_measure = serializers.CharField(source="context.analysis.effect_measure")
+    studies = serializers.IntegerField(source="context.k")
+    participants = serializers.IntegerField(source="context.participants", allow_null=True)
+    starting_level = serializers.IntegerField(source="assessment.start_level")
+    starting_reason = serializers.CharField(source="assessment.start_reason")
+    domains = CertaintyDomainSerializer(many=True, source="lines")
+    large_effect = serializers.IntegerField(source="assessment.large_effect")
+    dose_response = serializers.IntegerField(source="assessment.dose_response")
+    confounding = serializers.IntegerField(source="assessment.confounding")
+    upgrade_reason = serializers.CharField(source="assessment.upgrade_reason")
+    certainty = serializers.IntegerField(source="assessment.certainty")
+    certainty_label = serializers.CharField()
+    statement = serializers.CharField(source="assessment.statement")
+    data_changed_since_rated = serializers.BooleanField(source="stale")
+    confirmed_by = serializers.CharField(source="assessment.confirmed_by", allow_null=True)
+    confirmed_at = serializers.DateTimeField(source="assessment.confirmed_at")
+
+
+class SofLineSerializer(serializers.Serializer):
+    """One outcome of a SoF table, the cells as printed and the absolute effects as numbers."""
+
+    outcome = serializers.CharField()
+    timepoint = serializers.CharField()
+    effect_measure = serializers.CharField(source="measure")
+    participants = serializers.CharField()
+    relative_effect = serializers.CharField(source="relative")
+    risk_with_comparison = serializers.CharField(source="assumed")
+    risk_with_intervention = serializers.CharField(source="corresponding")
+    risk_difference = serializers.CharField(source="difference")
+    continuous_effect = serializers.CharField(source="continuous")
+    on_named_scale = serializers.CharField(source="back_transformed")
+    assumed_per_1000 = serializers.FloatField(source="absolute.assumed", allow_null=True)
+    corresponding_per_1000 = serializers.FloatField(
+        source="absolute.corresponding", allow_null=True
+    )
+    corresponding_low = serializers.FloatField(source="absolute.corresponding_low", allow_null=True)
+    corresponding_high = serializers.FloatField(
+        source="absolute.corresponding_high", allow_null=True
+    )
+    certainty = serializers.CharField()
+    footnotes = serializers.ListField(child=serializers.CharField(), source="marks")
+    statement = serializers.CharField()
+    comments = serializers.CharField()
+    data_changed_since_rated = serializers.BooleanField(source="stale")
+    problem = serializers.CharField()
+
+
+class SofFootnoteSerializer(serializers.Serializer):
+    mark = serializers.CharField()
+    text = serializers.CharField()
+
+
+class SofTableSerializer(serializers.Serializer):
+    """A Summary of Findings table (an ``analysis.certainty.selectors.SofView``)."""
+
+    id = serializers.IntegerField(source="table.pk")
+    title = serializers.CharField(source="table.title")
+    population = serializers.CharField(source="table.population")
+    setting = serializers.CharField(source="table.setting")
+    intervention = serializers.CharField(source="table.intervention")
+    comparison = serializers.CharField(source="table.comparison")
+    rows = SofLineSerializer(many=True, source="lines")
+    footnotes = SofFootnoteSerializer(many=True)

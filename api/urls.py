@@ -25,6 +25,8 @@ router.register(rf"{REVIEW}/studies", views.StudyViewSet, basename="study")
 router.register(rf"{REVIEW}/outcomes", views.OutcomeViewSet, basename="outcome")
 router.register(rf"{REVIEW}/rob", views.RobViewSet, basename="rob")
 router.register(rf"{REVIEW}/analyses", views.AnalysisViewSet, basename="analysis")
+router.register(rf"{REVIEW}/certainty", views.CertaintyViewSet, basename="certainty")
+router.register(rf"{REVIEW}/sof", views.SofViewSet, basename="sof")
 router.register(rf"{REVIEW}/exports", views.ExportViewSet, basename="export")
 
 app_name = "api"

@@ -24,6 +24,7 @@ from rest_framework.response import Response
 
 from analysis import exports as analysis_exports
 from analysis import selectors as analysis_selectors
+from analysis.certainty import selectors as certainty_selectors
 from analysis.models import Analysis
 from analysis.report import ReportInputError
 from extraction.models import Extraction, ExtractionKind, ExtractionStatus, Outcome, Study
@@ -46,6 +47,7 @@ from .serializers import (
     AdjudicationInputSerializer,
     AnalysisResultsSerializer,
     AnalysisSerializer,
+    CertaintySerializer,
     ConflictSerializer,
     DecisionFormatSerializer,
     DecisionsImportSerializer,
@@ -60,6 +62,7 @@ from .serializers import (
     ResultRowSerializer,
     RobRowSerializer,
     ScreeningNextSerializer,
+    SofTableSerializer,
     StudyExtractionSerializer,
     StudySerializer,
     VoteInputSerializer,
@@ -526,6 +529,48 @@ class AnalysisViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ReviewVi
                 ).data,
             }
         )
+
+
+class CertaintyViewSet(ReviewViewSet):
+    """GRADE certainty per rated analysis: each domain's suggestion for the current data, the
+    lead's final rating and reason, the certainty and whether the data changed since rated.
+    Built from finalised consensus data only."""
+
+    @extend_schema(responses=CertaintySerializer(many=True))
+    def list(self, request, slug: str):
+        views = [
+            line.view
+            for line in certainty_selectors.certainty_index(self.review)
+            if line.view.assessment
+        ]
+        return Response(CertaintySerializer(views, many=True).data)
+
+    @extend_schema(responses=CertaintySerializer)
+    def retrieve(self, request, slug: str, pk: str):
+        assessment = get_object_or_404(
+            certainty_selectors.assessments_for(self.review), pk=pk if pk.isdigit() else 0
+        )
+        view = certainty_selectors.assessment_view(assessment.analysis, assessment)
+        return Response(CertaintySerializer(view).data)
+
+
+class SofViewSet(ReviewViewSet):
+    """Summary of Findings tables: rows in the lead's order with relative and absolute
+    effects, participants (studies), certainty and footnotes."""
+
+    @extend_schema(responses=SofTableSerializer(many=True))
+    def list(self, request, slug: str):
+        views = [
+            certainty_selectors.sof_view(t) for t in certainty_selectors.sof_tables_for(self.review)
+        ]
+        return Response(SofTableSerializer(views, many=True).data)
+
+    @extend_schema(responses=SofTableSerializer)
+    def retrieve(self, request, slug: str, pk: str):
+        table = get_object_or_404(
+            certainty_selectors.sof_tables_for(self.review), pk=pk if pk.isdigit() else 0
+        )
+        return Response(SofTableSerializer(certainty_selectors.sof_view(table)).data)
 
 
 # --- Exports (moving out) ----------------------------------------------------------------------

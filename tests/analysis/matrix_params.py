@@ -81,5 +81,12 @@ def _sof_row(cast):
     return row.pk
 
 
+def certainty_assessment(cast) -> int:
+    """The matrix table's row's assessment (for the API's certainty/{pk}/)."""
+    from analysis.certainty.models import SofRow
+
+    return SofRow.objects.get(pk=_sof_row(cast)).assessment_id
+
+
 PARAMS["table_id"] = lambda cast: _sof_table(cast).pk
 PARAMS["sof_row_id"] = _sof_row

@@ -9,6 +9,7 @@ from __future__ import annotations
 from reviews.models import ImportBatch
 from screening.models import ScreeningItem
 from tests.analysis.matrix_params import PARAMS as ANALYSIS_PARAMS
+from tests.analysis.matrix_params import certainty_assessment
 from tests.extraction.matrix_params import PARAMS as EXTRACTION_PARAMS
 from tests.factories import ImportBatchFactory
 from tests.reviews.matrix_params import PARAMS as REVIEW_PARAMS
@@ -33,6 +34,8 @@ PARAMS: dict[str, dict] = {
     "conflict": {"pk": _conflict},
     "study": {"pk": EXTRACTION_PARAMS["study_id"]},
     "analysis": {"pk": ANALYSIS_PARAMS["analysis_id"]},
+    "certainty": {"pk": certainty_assessment},
+    "sof": {"pk": ANALYSIS_PARAMS["table_id"]},
 }
 
 # Keywords that are not objects of a review (a stage): the "another review's object"
