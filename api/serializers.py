@@ -143,6 +143,7 @@ class ImportBatchSerializer(serializers.ModelSerializer):
             "n_read",
             "n_skipped",
             "skipped",
+            "notes",
             "n_imported",
             "n_duplicates",
             "created_at",

@@ -16,6 +16,9 @@ FORMAT_CHOICES = [
     ("bibtex", "BibTeX"),
     ("csv", "CSV"),
     ("endnote_xml", "EndNote XML"),
+    ("wos", "Web of Science plain text (other reference software)"),
+    ("wos_tab", "Web of Science tab-delimited"),
+    ("ovid", "Ovid direct export (<1. > records, no TY)"),
 ]
 
 
@@ -150,7 +153,10 @@ class SearchForm(forms.ModelForm):
 
 
 class ImportUploadForm(forms.Form):
-    file = forms.FileField(help_text="RIS (EndNote, Embase, Ovid...), PubMed nbib, BibTeX or CSV.")
+    file = forms.FileField(
+        help_text="RIS (EndNote, Embase, Ovid...), PubMed nbib, BibTeX, CSV, EndNote XML, "
+        "Web of Science plain text or tab-delimited, or an Ovid direct export."
+    )
     format = forms.ChoiceField(
         choices=[("", "Detect from content")] + FORMAT_CHOICES, required=False
     )

@@ -316,6 +316,12 @@ class ImportBatch(models.Model):
         default=list, blank=True, help_text="Skipped records: [{line, reason}], capped."
     )
     preview = models.JSONField(default=list, blank=True)
+    notes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What the reader passed over that is not a record (a preamble, text "
+        "outside records, unknown tags): sentences shown with the preview.",
+    )
     n_imported = models.PositiveIntegerField(default=0)
     n_duplicates = models.PositiveIntegerField(default=0)
     # The review's round when the batch was confirmed: its new records are screened in it.

@@ -27,6 +27,7 @@ from .bulk import gc_paused, links_insert, records_insert, records_link_duplicat
 from .errors import ConflictError, DomainError
 from .importing import (
     ImportFormatError,
+    Notes,
     ParsedRecord,
     SkippedRecord,
     decode_stream,
@@ -513,14 +514,21 @@ def _scan(
     progress: ProgressFn = _no_progress,
 ) -> dict[str, Any]:
     """Parse the export once: count and sample it, and write its rows to `spill`."""
-    scan: dict[str, Any] = {"n_skipped": 0, "skipped": [], "preview": [], "keys": []}
+    notes = Notes()
+    scan: dict[str, Any] = {
+        "n_skipped": 0,
+        "skipped": [],
+        "preview": [],
+        "keys": [],
+        "notes": notes,
+    }
     skipped, preview, keys = scan["skipped"], scan["preview"], scan["keys"]
     size = stream.seek(0, io.SEEK_END) or 1
     stream.seek(0)
 
     def readable() -> Iterator[tuple]:
         n = 0
-        for item in iter_records(stream, fmt=fmt, csv_mapping=csv_mapping or None):
+        for item in iter_records(stream, fmt=fmt, csv_mapping=csv_mapping or None, notes=notes):
             n += 1
             if n % 500 == 0:
                 # The stream's position runs ahead of the parser by one read buffer only.
@@ -618,7 +626,9 @@ def import_preview(
             detected = fmt or detect_format(decode_stream(io.BytesIO(head)).read())
             if detected is None:
                 raise ImportFormatError(
-                    "The file's format could not be recognised: expected RIS, PubMed (nbib), BibTeX or CSV."
+                    "The file's format could not be recognised: expected RIS, PubMed (nbib), "
+                    "BibTeX, CSV, EndNote XML, Web of Science (plain text or tab-delimited) "
+                    "or an Ovid direct export."
                 )
             scan = _scan(file, detected, csv_mapping, spill, progress)
         except ImportFormatError as exc:
@@ -646,6 +656,7 @@ def import_preview(
             n_skipped=scan["n_skipped"],
             skipped=scan["skipped"],
             preview=scan["preview"],
+            notes=[without_nul(note) for note in scan["notes"]],
             uploaded_by=actor,
         )
         try:

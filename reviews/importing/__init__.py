@@ -1,4 +1,5 @@
-"""Reading search exports (RIS, PubMed MEDLINE, BibTeX, CSV, EndNote XML) record by record.
+"""Reading search exports (RIS, PubMed MEDLINE, BibTeX, CSV, EndNote XML, Web of Science
+plain text and tab-delimited, Ovid direct export) record by record.
 
 Pure Python (no Django): ``reviews.services`` stores what this yields.
 """
@@ -11,18 +12,21 @@ from collections.abc import Iterator
 from typing import BinaryIO, TextIO
 
 from .bibtex import parse_bibtex
-from .csvfmt import TARGET_FIELDS, guess_csv_mapping, parse_csv
+from .csvfmt import TARGET_FIELDS, find_header, guess_csv_mapping, parse_csv
 from .detect import FORMATS, detect_format
 from .encoding import decode_stream, detect_encoding
 from .endnote_xml import parse_endnote_xml
 from .medline import parse_medline
-from .records import ImportFormatError, ParsedRecord, SkippedRecord
+from .ovid import parse_ovid
+from .records import ImportFormatError, Notes, ParsedRecord, SkippedRecord
 from .ris import parse_ris
+from .wos import parse_wos, parse_wos_tab
 
 __all__ = [
     "FORMATS",
     "TARGET_FIELDS",
     "ImportFormatError",
+    "Notes",
     "ParsedRecord",
     "SkippedRecord",
     "csv_headers",
@@ -61,11 +65,14 @@ def iter_records(
     binary_file: BinaryIO,
     fmt: str | None = None,
     csv_mapping: dict[str, str] | None = None,
+    notes: Notes | None = None,
 ) -> Iterator[ParsedRecord | SkippedRecord]:
     """Stream the records of an export, one at a time.
 
     A record that cannot be read becomes a SkippedRecord (line and reason) and the
-    reading goes on.
+    reading goes on. What is passed over without being a record (a preamble above a CSV
+    header, text outside records, tags a format does not define) is told in ``notes``,
+    complete once every record has been read.
 
     Raises
     ------
@@ -82,7 +89,8 @@ def iter_records(
     if fmt is None:
         raise ImportFormatError(
             "The file's format could not be recognised: expected RIS, PubMed (nbib), "
-            "BibTeX, CSV or EndNote XML."
+            "BibTeX, CSV, EndNote XML, Web of Science (plain text or tab-delimited) or an "
+            "Ovid direct export."
         )
     if fmt == "ris":
         return parse_ris(_text_chunks(head, text))
@@ -92,13 +100,20 @@ def iter_records(
         return parse_bibtex(lines)
     if fmt == "endnote_xml":
         return parse_endnote_xml(lines)
-    header_line = next((ln for ln in io.StringIO(head) if ln.strip()), "")
+    if fmt == "wos":
+        return parse_wos(lines, notes)
+    if fmt == "wos_tab":
+        # The header is checked now, like a CSV's.
+        return parse_wos_tab(lines, notes)
+    if fmt == "ovid":
+        return parse_ovid(lines, notes)
     # The header is checked now, so a CSV without a title column fails before streaming.
-    return parse_csv(lines, header_line, csv_mapping)
+    return parse_csv(lines, head, csv_mapping, notes)
 
 
 def csv_headers(binary_file: BinaryIO) -> list[str]:
-    """Column names of a CSV export (for the column-mapping step).
+    """Column names of a CSV export (for the column-mapping step): those of its header
+    row, found below any preamble (see find_header).
 
     Raises
     ------
@@ -106,18 +121,6 @@ def csv_headers(binary_file: BinaryIO) -> list[str]:
         The file is empty, binary or has no header row of at least two columns.
     """
     head, _, _ = _open_text(binary_file)
-    import csv
-
-    from .csvfmt import sniff_delimiter
-
-    for line in io.StringIO(head):
-        if line.strip():
-            try:
-                row = next(csv.reader([line], delimiter=sniff_delimiter(line)))
-            except csv.Error as exc:
-                raise ImportFormatError(f"The CSV's first line cannot be read: {exc}.") from exc
-            headers = [h.strip().lstrip("\ufeff") for h in row]
-            if len(headers) < 2:
-                raise ImportFormatError("The CSV's first line has fewer than two columns.")
-            return headers
-    raise ImportFormatError("The file is empty.")
+    if not head.strip("\ufeff \t\r\n"):
+        raise ImportFormatError("The file is empty.")
+    return find_header(head)[1]

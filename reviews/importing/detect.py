@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import re
 
+from .wos import wos_tab_header
+
 __all__ = ["FORMATS", "detect_format"]
 
-FORMATS = ("ris", "nbib", "bibtex", "csv", "endnote_xml")
+FORMATS = ("ris", "nbib", "bibtex", "csv", "endnote_xml", "wos", "wos_tab", "ovid")
 
 _RIS_TY = re.compile(r"^\s*TY {1,2}- ?", re.MULTILINE)
 _RIS_ANY = re.compile(r"^[A-Z][A-Z0-9] {1,2}-( |$)", re.MULTILINE)
@@ -15,10 +17,19 @@ _NBIB = re.compile(r"^PMID- ?\d", re.MULTILINE)
 _NBIB_ANY = re.compile(r"^(?:FAU|TI  |AB  |DP  |PT  )- ", re.MULTILINE)
 _BIBTEX = re.compile(r"^\s*@\s*[A-Za-z]+\s*[{(]", re.MULTILINE)
 _XML = re.compile(r"<records?>|<ref-type\b", re.IGNORECASE)
+# Web of Science plain text: "FN Clarivate Analytics Web of Science" / "FN Thomson Reuters
+# Web of Science" then "VR 1.0"; without that header, "PT J" records closed by "ER".
+_WOS_FN = re.compile(r"\AFN [^\n]*\n\s*(?:VR|PT) ")
+_WOS_PT = re.compile(r"^PT [A-Z]\s*$", re.MULTILINE)
+_WOS_ER = re.compile(r"^ER\s*$", re.MULTILINE)
+_WOS_TAG = re.compile(r"^(?:AU|AF|TI|SO|PY|UT|DI|AB) \S", re.MULTILINE)
+# Ovid direct export: "<1. >" record markers and "VN  - Ovid Technologies" tag lines.
+_OVID_MARKER = re.compile(r"^<\s*\d+(?:\.\s*)?>\s*$", re.MULTILINE)
+_OVID_TAG = re.compile(r"^(?:VN|DB|UI|TI|AU|YR|SO)  - ", re.MULTILINE)
 
 
 def detect_format(head_text: str) -> str | None:
-    """Return "ris", "nbib", "bibtex", "csv", "endnote_xml" or None for the start of a file.
+    """Return one of FORMATS, or None, for the start of a file.
 
     Junk before the first record (Ovid/Embase banners, blank lines) is tolerated.
     """
@@ -34,6 +45,16 @@ def detect_format(head_text: str) -> str | None:
         return "endnote_xml"
     if _BIBTEX.search(text):
         return "bibtex"
+    if _WOS_FN.match(text) or (
+        _WOS_PT.search(text) and _WOS_ER.search(text) and len(_WOS_TAG.findall(text)) >= 2
+    ):
+        return "wos"
+    if text.startswith("PT\t") and wos_tab_header(text.split("\n", 1)[0]):
+        return "wos_tab"
+    if (_OVID_MARKER.search(text) and _OVID_TAG.search(text)) or text.startswith(
+        ("VN  - Ovid", "VN - Ovid")
+    ):
+        return "ovid"
     if len(_NBIB_ANY.findall(text)) >= 2 and "FAU - " in text:
         return "nbib"
     if len(_RIS_ANY.findall(text)) >= 3:

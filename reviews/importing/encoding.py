@@ -114,7 +114,8 @@ def detect_encoding(head: bytes) -> str:
     # A few NULs are one corrupt record (reported and skipped); many mean a binary file.
     if sample and (sample.count(0) > len(sample) * 0.01 or controls > len(sample) * 0.05):
         raise ImportFormatError(
-            "The file is binary, not a text export of references (RIS, PubMed, BibTeX or CSV)."
+            "The file is binary, not a text export of references (RIS, PubMed, BibTeX, CSV, "
+            "Web of Science, Ovid...)."
         )
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:

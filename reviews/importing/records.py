@@ -8,7 +8,14 @@ from typing import Any
 
 from reviews.dedup import normalise_doi, normalise_pmid
 
-__all__ = ["ImportFormatError", "ParsedRecord", "SkippedRecord", "parse_year", "split_keywords"]
+__all__ = [
+    "ImportFormatError",
+    "Notes",
+    "ParsedRecord",
+    "SkippedRecord",
+    "parse_year",
+    "split_keywords",
+]
 
 
 class ImportFormatError(ValueError):
@@ -45,6 +52,19 @@ class SkippedRecord:
     reason: str
 
 
+class Notes(list[str]):
+    """What a reader passed over without a record to show for it (a preamble above a CSV
+    header, text between records, tags it does not know), told to the user in the preview.
+
+    A list of sentences; a reader appends while it streams, so the list is complete once
+    the records have all been read.
+    """
+
+    def add(self, message: str) -> None:
+        if message not in self:
+            self.append(message)
+
+
 _YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d|21\d\d)(?!\d)")
 
 
@@ -56,21 +76,19 @@ def parse_year(value: str | None) -> int | None:
     return int(match.group(1)) if match else None
 
 
-_KW_SPLIT = re.compile(r"\s*(?:\n|;\s)\s*")
+_KW_SPLIT = re.compile(r"\s*[\n;]\s*")
 
 
 def split_keywords(values: list[str]) -> list[str]:
-    """Keywords from tag values: one per line (EndNote/Embase continuation) or "; "-separated."""
+    """Keywords from tag values or cells: one per line (EndNote/Embase continuation) or
+    separated by ";" with or without a space (Rayyan and IEEE write ``Humans;Animals``)."""
     out: list[str] = []
     for value in values:
-        if "; " not in value:
+        if ";" not in value:
             # Fast path: one keyword per line (already stripped by the readers).
             out.extend(kw for kw in (k.strip() for k in value.split("\n")) if kw)
             continue
-        for kw in _KW_SPLIT.split(value):
-            kw = kw.strip().rstrip(";").strip()
-            if kw:
-                out.append(kw)
+        out.extend(kw for kw in (k.strip() for k in _KW_SPLIT.split(value)) if kw)
     return out
 
 

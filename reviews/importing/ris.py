@@ -65,17 +65,21 @@ def _pmid(fields: dict[str, list[str]]) -> str:
 
 
 def _doi(fields: dict[str, list[str]]) -> str:
-    for tag in ("DO", "DI", "M3", "N1", "UR", "L3"):
+    for tag in ("DO", "DI", "M3", "N1", "UR", "L3", "L1"):
         for value in fields.get(tag, ()):
             if tag in ("M3", "N1") and "10." not in value:
                 continue
-            if tag in ("UR", "L3", "N1") and "doi" not in value.lower():
+            # EBSCO's CINAHL writes a bare DOI in L3; Ovid's ERIC a dx.doi.org link in L1.
+            bare = tag == "L3" and value.startswith("10.")
+            if tag in ("UR", "L3", "L1", "N1") and "doi" not in value.lower() and not bare:
                 continue
             if tag == "DO":
                 value = value.split("\n", 1)[0]
-            elif tag in ("UR", "L3"):
+            elif tag in ("UR", "L3", "L1"):
                 # One URL per line; the query string is not part of the DOI.
-                value = next((u for u in value.split("\n") if "doi" in u.lower()), "")
+                value = next(
+                    (u for u in value.split("\n") if "doi" in u.lower() or u.startswith("10.")), ""
+                )
                 value = value.split("?", 1)[0].split("#", 1)[0]
             doi = clean_doi(value)
             if doi:

@@ -37,7 +37,7 @@ SHARED_IMPORTS = Path(__file__).resolve().parents[2].parent / "shared" / "data" 
 SEEDS: dict[str, bytes] = {
     p.name: p.read_bytes()[:6000]
     for p in sorted((FIXTURES / "imports").iterdir())
-    if p.suffix in {".ris", ".nbib", ".bib", ".csv", ".xml"}
+    if p.suffix in {".ris", ".nbib", ".bib", ".csv", ".xml", ".txt", ".isi", ".ovd", ".cgi", ".tsv"}
 }
 SEEDS["kwok2020_embase_excerpt.ris"] = (
     FIXTURES / "reviews" / "kwok2020_embase_excerpt.ris"
@@ -48,7 +48,18 @@ if SHARED_IMPORTS.exists():
             SEEDS[_path.name] = _fh.read(8000)
 SEED_NAMES = sorted(SEEDS)
 READABLE = [name for name in SEED_NAMES if name != "no_title_column.csv"]  # it has no records
-FORMAT_OF = {".ris": "ris", ".nbib": "nbib", ".bib": "bibtex", ".csv": "csv", ".xml": "endnote_xml"}
+FORMAT_OF = {
+    ".ris": "ris",
+    ".nbib": "nbib",
+    ".bib": "bibtex",
+    ".csv": "csv",
+    ".xml": "endnote_xml",
+    ".txt": "wos",
+    ".isi": "wos",
+    ".tsv": "wos_tab",
+    ".ovd": "ovid",
+    ".cgi": "ovid",
+}
 
 JUNK = [
     b"\x00",
@@ -284,6 +295,14 @@ HOSTILE_FILES = {
     "huge-line.ris": b"TY  - JOUR\nTI  - " + b"x" * 3_000_000 + b"\nER  - \n",
     "truncated.xml": SEEDS["endnote_sample.xml"][:700],
     "formula.csv": b'title,authors\n=HYPERLINK("http://x"),@SUM(1)\n',
+    "nul.isi": b"FN Clarivate Analytics Web of Science\nVR 1.0\nPT J\nTI Nul\x00title\nER\n"
+    + b"PT J\nTI A record after the corrupt one, long enough to keep NULs rare\nER\nEF\n" * 4,
+    "nul.ovd": b"<1. >\nVN  - Ovid Technologies\nTI  - Nul\x00title\n"
+    + b"<2. >\nVN  - Ovid Technologies\nTI  - A readable record, long enough for the head\n" * 4,
+    "preamble-only.csv": b'"SEARCH QUERY","dinosaur:ti"\n-----------------\n\n',
+    "wos-no-records.txt": b"FN Clarivate Analytics Web of Science\nVR 1.0\nEF\n",
+    "ovid-banner-only.txt": b"<1. >\nVN  - Ovid Technologies\nDB  - Embase\n",
+    "wos-tab-header-only.txt": b"PT\tAU\tTI\tSO\tPY\tDI\tUT\n",
 }
 
 

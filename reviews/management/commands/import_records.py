@@ -8,19 +8,20 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
 from reviews import services
+from reviews.importing import FORMATS
 from reviews.management.base import ReviewflowCommand
 from reviews.models import Review
 
 
 class Command(ReviewflowCommand):
-    help = "Import records: manage.py import_records REVIEW_SLUG FILE [--format ris|nbib|bibtex|csv] [--search ID]"
+    help = (
+        "Import records: manage.py import_records REVIEW_SLUG FILE [--format FORMAT] [--search ID]"
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("review_slug")
         parser.add_argument("file", type=Path)
-        parser.add_argument(
-            "--format", choices=["ris", "nbib", "bibtex", "csv", "endnote_xml"], default=None
-        )
+        parser.add_argument("--format", choices=list(FORMATS), default=None)
         parser.add_argument("--search", type=int, default=None, help="Id of the search in the log.")
         parser.add_argument("--user", default=None, help="Username recorded as importer.")
         parser.add_argument(
@@ -56,6 +57,8 @@ class Command(ReviewflowCommand):
         self.stdout.write(
             f"{path.name}: {batch.n_read} records read as {batch.format.upper()}, {batch.n_skipped} skipped"
         )
+        for note in batch.notes:
+            self.stdout.write(f"  note: {note}")
         for skipped in batch.skipped[:50]:
             self.stdout.write(f"  skipped line {skipped['line']}: {skipped['reason']}")
         for row in batch.preview:
