@@ -29,12 +29,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .errors import PrioritisationError
-from .ranker import DEFAULT_MODEL, TITLE_REPEATS, Ranker, record_text
+from .ranker import DEFAULT_MODEL, TITLE_REPEATS, USE_KEYWORDS, Ranker, record_text
 from .recall_test import DEFAULT_CONFIDENCE, DEFAULT_TARGET_RECALL, recall_test
 from .schedule import DEFAULT_REFIT_EVERY, DEFAULT_REFIT_FRACTION, refit_interval
 
@@ -175,8 +176,10 @@ class StoppingRun:
 
     target_recall: float
     confidence: float
+    correction: bool
     switch_after: int
     switched_at: int
+    ranked_found: int
     screened: int
     found: int
     relevant: int
@@ -209,6 +212,7 @@ def stopping_replay(
     target_recall: float = DEFAULT_TARGET_RECALL,
     confidence: float = DEFAULT_CONFIDENCE,
     switch_after: int | None = None,
+    correction: bool = True,
 ) -> StoppingRun:
     """Replay the stopping rule on a ranked screening ``order`` of rows with ``labels``.
 
@@ -242,6 +246,7 @@ def stopping_replay(
             sample_found=k,
             target_recall=target_recall,
             confidence=confidence,
+            correction=correction,
         )
 
     state = test()
@@ -258,8 +263,10 @@ def stopping_replay(
     return StoppingRun(
         target_recall=target_recall,
         confidence=confidence,
+        correction=correction,
         switch_after=switch_after,
         switched_at=switched_at,
+        ranked_found=ranked_found,
         screened=switched_at + sampled,
         found=ranked_found + k,
         relevant=int(labels.sum()),
@@ -359,20 +366,9 @@ def simulate(
     texts = labelled_texts(df, keywords=keywords, title_repeats=title_repeats)
     corpus = ranker.vectorise(dict(enumerate(texts)))
     priors = list(prior_rows(labels, seed, prior_included, prior_excluded))
-    known: dict[int, int] = {row: int(labels[row]) for row in priors}
-    order = list(priors)
-    queue: list[int] = []
-    refits = 0
-    while len(order) < len(labels):
-        if not queue:
-            ranking = ranker.fit(corpus, known)
-            refits += 1
-            batch = refit_interval(len(known), every=refit_every, fraction=refit_fraction)
-            # Reversed so that pop() takes the top-ranked record first in O(1).
-            queue = list(ranking.order[:batch])[::-1]
-        row = queue.pop()
-        known[row] = int(labels[row])
-        order.append(row)
+    order, refits = _screen_ranked(
+        ranker, corpus, labels, priors, refit_every=refit_every, refit_fraction=refit_fraction
+    )
     seconds = time.perf_counter() - started
     cpu_seconds = time.process_time() - cpu_started
     in_order = labels[np.array(order)]
@@ -406,6 +402,89 @@ def simulate(
             if stopping
             else None
         ),
+    )
+
+
+def _screen_ranked(
+    ranker: Ranker,
+    corpus: Any,
+    labels: np.ndarray,
+    priors: list[int],
+    *,
+    refit_every: int,
+    refit_fraction: float,
+    stop_after_excludes: int | None = None,
+) -> tuple[list[int], int]:
+    """Screen in ranked order from ``priors`` (refitting on the app's schedule) until every
+    record is screened, or until ``stop_after_excludes`` excludes in a row; the order and
+    the number of refits."""
+    known: dict[int, int] = {row: int(labels[row]) for row in priors}
+    order = list(priors)
+    queue: list[int] = []
+    refits = 0
+    run = 0
+    while len(order) < len(labels):
+        if not queue:
+            ranking = ranker.fit(corpus, known)
+            refits += 1
+            batch = refit_interval(len(known), every=refit_every, fraction=refit_fraction)
+            # Reversed so that pop() takes the top-ranked record first in O(1).
+            queue = list(ranking.order[:batch])[::-1]
+        row = queue.pop()
+        known[row] = int(labels[row])
+        order.append(row)
+        run = 0 if known[row] else run + 1
+        if stop_after_excludes is not None and run >= stop_after_excludes:
+            break
+    return order, refits
+
+
+def stopping_simulate(
+    df: pd.DataFrame,
+    label_column: str,
+    seed: int,
+    *,
+    keywords: bool = USE_KEYWORDS,
+    switch_after: int | None = None,
+    target_recall: float = DEFAULT_TARGET_RECALL,
+    confidence: float = DEFAULT_CONFIDENCE,
+    corrections: Sequence[bool] = (True,),
+) -> tuple[StoppingRun, ...]:
+    """The stopping rule on one simulated screening, ranked only as far as the switch.
+
+    The same ranked phase as :func:`simulate` (same priors, ranker and refit schedule for
+    a seed) but it stops ranking at the switch to random sampling, which is all the rule
+    needs; the sampling phase is replayed once per entry of ``corrections`` (the α
+    spending of :func:`~screening.prioritisation.recall_test.recall_test` on or off) on
+    the same random sample, so the two can be compared run for run.
+    """
+    labelled_check(df, label_column)
+    labels = df[label_column].to_numpy(dtype=np.int64)
+    switch_after = switch_after or default_switch_after(len(labels))
+    ranker = Ranker(DEFAULT_MODEL, seed=seed)
+    texts = labelled_texts(df, keywords=keywords)
+    corpus = ranker.vectorise(dict(enumerate(texts)))
+    priors = list(prior_rows(labels, seed, 1, 1))
+    order, _ = _screen_ranked(
+        ranker,
+        corpus,
+        labels,
+        priors,
+        refit_every=DEFAULT_REFIT_EVERY,
+        refit_fraction=DEFAULT_REFIT_FRACTION,
+        stop_after_excludes=switch_after,
+    )
+    return tuple(
+        stopping_replay(
+            labels,
+            order,
+            seed,
+            target_recall=target_recall,
+            confidence=confidence,
+            switch_after=switch_after,
+            correction=correction,
+        )
+        for correction in corrections
     )
 
 

@@ -157,11 +157,14 @@ def test_keywords_join_the_text_only_when_asked() -> None:
 def test_stopping_replay_on_a_perfect_order_by_hand() -> None:
     # 10 includes first, then 90 excludes. A run of 20 excludes ends the ranked phase at 30
     # records; H0 then needs K = floor(10 / 0.95) + 1 - 10 = 1 include among the 70 left,
-    # and P(none in n draws) = (70 - n) / 70 < 0.05 first at n = 67: stop after 97.
+    # and P(none in n draws) = (70 - n) / 70 falls below alpha_0 = 0.05 * 6 / pi^2 = 0.0304
+    # first at n = 68: stop after 98 (uncorrected, below 0.05 at n = 67: after 97).
     labels = np.array([1] * 10 + [0] * 90)
     run = stopping_replay(labels, list(range(100)), seed=1, switch_after=20)
-    assert (run.switched_at, run.screened, run.found, run.recall) == (30, 97, 10, 1.0)
-    assert run.work_saved == pytest.approx(0.03)
+    assert (run.switched_at, run.screened, run.found, run.recall) == (30, 98, 10, 1.0)
+    assert run.work_saved == pytest.approx(0.02)
+    plain = stopping_replay(labels, list(range(100)), seed=1, switch_after=20, correction=False)
+    assert (plain.screened, plain.correction) == (97, False)
     assert default_switch_after(100) == 20 and default_switch_after(1000) == 50
 
 
