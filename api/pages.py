@@ -63,17 +63,24 @@ EXPORT_LABELS = {
         "record_id, title, abstract, authors, doi, label_included (1/0; empty while undecided "
         "at title/abstract) — for a simulation or a switch of tools.",
     ),
-    "revman-characteristics.csv": (
-        "RevMan Web: study characteristics (CSV)",
-        "One row per study with a finalised consensus, one “Char:” column per form field.",
+    "revman-web-study-information.csv": (
+        "RevMan Web: Study information (CSV)",
+        "One row per study with a finalised consensus: Study ID, Year and a “Char:” column per "
+        "form field.",
     ),
-    "revman-continuous.csv": (
-        "RevMan Web: continuous outcome data (CSV)",
-        "Mean, SD and total per experimental and control arm, per study, outcome and timepoint.",
+    "revman-web-study-arms.csv": (
+        "RevMan Web: Study arms (CSV)",
+        "One row per arm of each study: Study ID, Arm and the Intervention it maps to.",
     ),
-    "revman-dichotomous.csv": (
-        "RevMan Web: dichotomous outcome data (CSV)",
-        "Events and total per experimental and control arm, per study, outcome and timepoint.",
+    "revman-web-study-results.csv": (
+        "RevMan Web: Study results (CSV)",
+        "One row per arm: events and total, or mean, SD (or SE or 95% CI) and total, per "
+        "study, outcome and timepoint.",
+    ),
+    "revman-web-risk-of-bias.csv": (
+        "RevMan Web: Risk of bias (CSV)",
+        "RoB 2 final consensus, one row per assessed result: each domain's judgement and "
+        "support, and the overall judgement.",
     ),
     "extraction.csv": (
         "The whole extraction, wide (CSV)",

@@ -19,6 +19,7 @@ from .records import (
     parse_year,
     split_keywords,
 )
+from .revman_csv import refuse_revman_analyses
 
 __all__ = [
     "TARGET_FIELDS",
@@ -368,6 +369,7 @@ def parse_csv(
     except csv.Error as exc:  # a header longer than the csv module's field limit
         raise ImportFormatError(f"The CSV's header line cannot be read: {exc}.") from exc
     headers = [h.strip().lstrip("\ufeff") for h in headers]
+    refuse_revman_analyses(headers)
     if any(ln.strip() for ln in above):
         shown = " / ".join(ln.strip()[:80] for ln in above if ln.strip())[:240]
         notes.add(

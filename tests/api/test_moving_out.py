@@ -1,18 +1,18 @@
-"""Moving out: the ASReview labelled CSV, RevMan Web's CSVs and the wide extraction,
+"""Moving out: the ASReview labelled CSV, RevMan Web's study-centric CSVs and the wide extraction,
 checked column by column against the resolutions and the consensus extraction."""
 
 from __future__ import annotations
 
 import csv
 import io
-import math
 
 import pytest
 from openpyxl import load_workbook
 
-from api.exchange import exports
+from api.exchange import exports, revman_web
 from extraction import selectors as extraction_selectors
 from extraction.models import ArmValue, ExtractionKind
+from extraction.rob import selectors as rob_selectors
 from tests.analysis.factories import build_twelve
 from tests.screening.factories import pair, records, vote
 
@@ -52,90 +52,96 @@ def twelve(cast):
     return build_twelve(cast)
 
 
-def test_revman_continuous_matches_the_consensus(api, cast, twelve):
-    response = _get(api, cast, "revman-continuous.csv")
-    assert response.status_code == 200
-    text = response.content.decode()
-    assert text.splitlines()[0] == (
-        "Study,Outcome,Timepoint,Experimental arm,Control arm,Experimental Mean,"
-        "Experimental SD,Experimental Total,Control Mean,Control SD,Control Total"
-    )
-    rows = _rows(text)
-    values = ArmValue.objects.filter(
+def _consensus_values(cast):
+    return ArmValue.objects.filter(
         data__extraction__kind=ExtractionKind.CONSENSUS,
+        data__extraction__status="submitted",
         data__extraction__study__review=cast.review,
     ).select_related("arm", "data__extraction__study", "data__outcome", "data__timepoint")
-    # One row per study × outcome × timepoint (one experimental and one control arm each).
-    assert len(rows) == values.count() // 2 > 0
-    for row in rows:
-        block = [
-            v
-            for v in values
-            if v.data.extraction.study.label == row["Study"]
-            and exports.outcome_label(v.data.outcome) == row["Outcome"]
-            and v.data.timepoint.label == row["Timepoint"]
-        ]
-        exp = next(v for v in block if v.arm.name == row["Experimental arm"])
-        ctl = next(v for v in block if v.arm.name == row["Control arm"])
-        assert (exp.arm.role, ctl.arm.role) == ("intervention", "control")
-        assert float(row["Experimental Mean"]) == exp.mean
-        assert float(row["Experimental SD"]) == exp.sd
-        assert int(row["Experimental Total"]) == exp.n
-        assert float(row["Control Mean"]) == ctl.mean
-        assert float(row["Control SD"]) == ctl.sd
-        assert int(row["Control Total"]) == ctl.n
-    # No dichotomous data in these trials: the file has its header only.
-    assert _get(api, cast, "revman-dichotomous.csv").content.decode().splitlines() == [
-        "Study,Outcome,Timepoint,Experimental arm,Control arm,Experimental Events,"
-        "Experimental Total,Control Events,Control Total"
-    ]
 
 
-def test_revman_dichotomous_and_sd_from_se(cast, twelve):
+def test_revman_web_study_results_one_row_per_arm(api, cast, twelve):
+    response = _get(api, cast, "revman-web-study-results.csv")
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv"
+    text = response.content.decode()
+    assert text.splitlines()[0].split(",") == list(revman_web.STUDY_RESULTS)
+    rows = _rows(text)
+    values = list(_consensus_values(cast))
+    assert len(rows) == len(values) > 0  # one row per arm, not per pair of arms
+    for v in values:
+        row = next(
+            r
+            for r in rows
+            if r["Study ID"] == v.data.extraction.study.label
+            and r["Outcome"] == revman_web.outcome_label(v.data.outcome)
+            and r["Timepoint"] == v.data.timepoint.label
+            and r["Arm"] == v.arm.name
+        )
+        assert row["Data type"] == "Continuous" and row["Events"] == ""
+        assert (float(row["Mean"]), float(row["SD"]), int(row["Total"])) == (v.mean, v.sd, v.n)
+
+
+def test_revman_web_results_keep_events_and_an_se_as_entered(cast, twelve):
     study = twelve[0]
-    consensus = study.extractions.get(kind=ExtractionKind.CONSENSUS)
-    data = consensus.data.first()
+    data = study.extractions.get(kind=ExtractionKind.CONSENSUS).data.first()
     exp, ctl = sorted(
         data.arm_values.select_related("arm"), key=lambda v: v.arm.role != "intervention"
     )
-    # Dichotomous numbers on one block, an SE instead of an SD on another.
     ArmValue.objects.filter(pk=exp.pk).update(mean=None, sd=None, events=12, n=40)
-    ArmValue.objects.filter(pk=ctl.pk).update(mean=None, sd=None, events=20, n=41)
-    rows = _rows(exports.revman_dichotomous_csv(cast.review))
-    assert rows == [
-        {
-            "Study": study.label,
-            "Outcome": exports.outcome_label(data.outcome),
-            "Timepoint": data.timepoint.label,
-            "Experimental arm": exp.arm.name,
-            "Control arm": ctl.arm.name,
-            "Experimental Events": "12",
-            "Experimental Total": "40",
-            "Control Events": "20",
-            "Control Total": "41",
-        }
-    ]
-    other = ArmValue.objects.filter(data__extraction=consensus).exclude(data=data).first()
-    if other is None:
-        other = (
-            ArmValue.objects.filter(
-                data__extraction__kind=ExtractionKind.CONSENSUS,
-                data__extraction__study__review=cast.review,
-                arm__role="intervention",
-            )
-            .exclude(data=data)
-            .first()
-        )
-    ArmValue.objects.filter(pk=other.pk).update(sd=None, se=2.0, n=25)
-    row = next(
+    ArmValue.objects.filter(pk=ctl.pk).update(mean=None, sd=None, se=2.0, n=41)
+    rows = [
         r
-        for r in _rows(exports.revman_continuous_csv(cast.review))
-        if r["Study"] == other.data.extraction.study.label
-        and r["Outcome"] == exports.outcome_label(other.data.outcome)
-        and r["Experimental arm"] == other.arm.name
-        and r["Timepoint"] == other.data.timepoint.label
-    )
-    assert float(row["Experimental SD"]) == pytest.approx(2.0 * math.sqrt(25))
+        for r in _rows(exports.EXPORTS["revman-web-study-results.csv"][1](cast.review))
+        if r["Study ID"] == study.label
+        and r["Outcome"] == revman_web.outcome_label(data.outcome)
+        and r["Timepoint"] == data.timepoint.label
+    ]
+    by_arm = {r["Arm"]: r for r in rows}
+    assert by_arm[exp.arm.name]["Data type"] == "Dichotomous"
+    assert (by_arm[exp.arm.name]["Events"], by_arm[exp.arm.name]["Total"]) == ("12", "40")
+    assert by_arm[exp.arm.name]["Mean"] == ""
+    # RevMan Web's calculator derives the SD from the SE: the SE goes as entered.
+    assert (by_arm[ctl.arm.name]["SE"], by_arm[ctl.arm.name]["SD"]) == ("2.0", "")
+
+
+def test_revman_web_study_arms_and_information_cover_final_consensus_only(api, cast, twelve):
+    arms = _rows(_get(api, cast, "revman-web-study-arms.csv").content.decode())
+    expected = [
+        (s.label, a.name)
+        for s in sorted(twelve, key=lambda s: (s.label, s.pk))
+        for a in s.arms.all()
+    ]
+    assert [(r["Study ID"], r["Arm"]) for r in arms] == expected
+    assert all(r["Intervention"] == r["Arm"] for r in arms)
+    assert "Pfeiffer 2019" not in {r["Study ID"] for r in arms}  # no consensus yet
+
+    text = _get(api, cast, "revman-web-study-information.csv").content.decode()
+    header = text.splitlines()[0].split(",")
+    template = extraction_selectors.current_template(cast.review)
+    assert header == ["Study ID", "Year", *(f"Char: {f['label']}" for f in template.fields())]
+    info = {r["Study ID"]: r for r in _rows(text)}
+    assert len(info) == 12
+    study = twelve[0]
+    answers = study.extractions.get(kind=ExtractionKind.CONSENSUS).answers
+    assert info[study.label]["Char: Intervention name"] == answers["intervention_name"]
+    assert info[study.label]["Year"] == str(study.reports.first().record.year or "")
+
+
+def test_revman_web_risk_of_bias_is_the_final_rob2_consensus(api, cast, twelve):
+    text = _get(api, cast, "revman-web-risk-of-bias.csv").content.decode()
+    assert text.splitlines()[0].split(",")[:3] == [
+        "Study ID",
+        "Outcome",
+        "Randomization process: Judgement",
+    ]
+    rows = _rows(text)
+    final = rob_selectors.consensus_rob(cast.review)
+    assert len(rows) == len(final) > 0
+    labels = {"low": "Low risk", "some_concerns": "Some concerns", "high": "High risk"}
+    for row in rows:
+        entry = next(e for e in final.values() if e["label"] == row["Study ID"])
+        assert row["Overall: Judgement"] == labels[entry["overall"]]
+        assert row["Randomization process: Judgement"] == labels[entry["domains"]["D1"]]
 
 
 def test_wide_extraction_one_row_per_study_with_the_forms_labels(api, cast, twelve):
@@ -164,10 +170,6 @@ def test_wide_extraction_one_row_per_study_with_the_forms_labels(api, cast, twel
     sheet = load_workbook(io.BytesIO(response.content)).active
     assert [c.value for c in sheet[1]][:3] == ["Study", "Study ID", "Consensus"]
     assert sheet.max_row == 14
-
-    chars = _rows(_get(api, cast, "revman-characteristics.csv").content.decode())
-    assert len(chars) == 12  # finalised consensus only
-    assert chars[0]["Study"] and f"Char: {field['label']}" in chars[0]
 
 
 def test_unknown_export_is_404(api, cast):

@@ -6,6 +6,7 @@ The files are real (tests/fixtures/revman/README.md says where each comes from).
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,9 @@ from extraction.models import (
     StudyEvent,
 )
 from extraction.services import DataEntryError, ImportedOutcome, ImportedStudy, studies_import
+from reviews import services as review_services
 from reviews.errors import DomainError
+from reviews.models import ImportBatch, Record
 from tests.conftest import browser_login, save_screenshot
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "revman"
@@ -326,6 +329,30 @@ def test_imported_data_pooled_with_revmans_method_equals_revmans_stored_results(
             compared += 1
         assert not ours  # no estimable row of ours that RevMan did not have
     assert compared >= 10
+
+
+# --- RevMan's "Data and analyses" CSV in the record importer -------------------------------
+
+
+@pytest.mark.django_db
+def test_revmans_analyses_csv_is_refused_as_records_and_points_to_the_rm5_import(cast):
+    """RevMan 5's CSV export of Fleiss 1993 used to become 3 "records" named after a
+    comparison and two outcomes, plus one per study row; it is now refused at once."""
+    data = _read("Fleiss1993_CR.csv")
+    with pytest.raises(DomainError, match="“Data and analyses” export") as info:
+        review_services.import_check(file=io.BytesIO(data), fmt=None)
+    assert "A RevMan 5 review" in info.value.message and info.value.status == 400
+    with pytest.raises(DomainError, match="Other tools"):
+        review_services.import_preview(
+            review=cast.review,
+            actor=cast.lead,
+            file=SimpleUploadedFile("Fleiss1993_CR.csv", data),
+            filename="Fleiss1993_CR.csv",
+        )
+    assert not Record.objects.exists() and not ImportBatch.objects.exists()
+    # A reference list with a "Name" column but none of RevMan's columns still imports.
+    plain = b"Name,Title,Year\nSmith,Peer support in psychosis,2001\n"
+    review_services.import_check(file=io.BytesIO(plain), fmt=None)
 
 
 # --- the page -------------------------------------------------------------------------------
