@@ -289,3 +289,38 @@ def test_suggest_returns_every_domain_in_order():
     out = rules.suggest(_ev())
     assert list(out) == list(rules.DOMAINS)
     assert all(s.rule for s in out.values())
+
+
+# --------------------------------------------------------------------------- SoF effects
+
+
+def test_smd_sizes_and_back_transformation_to_a_named_scale():
+    from analysis.certainty import absolute
+
+    assert absolute.smd_size(0.19) == "a trivial difference"
+    assert absolute.smd_size(0.2) == "a small effect"
+    assert absolute.smd_size(-0.5) == "a moderate effect"
+    assert absolute.smd_size(0.8) == "a large effect"
+    assert absolute.smd_text(0.25, 0.1, 0.4) == (
+        "SMD 0.25 (0.10 to 0.40): a small effect (positive favours the intervention)"
+    )
+    md, lo, hi, text = absolute.back_transform(0.25, 0.1, 0.4, 10.0, "BDI-II")
+    assert (md, lo, hi) == pytest.approx((2.5, 1.0, 4.0))
+    assert text == "2.5 points better on BDI-II (1.0 to 4.0; SD 10.0)"
+    with pytest.raises(rules.RuleInputError):
+        absolute.back_transform(0.25, 0.1, 0.4, 0.0, "BDI-II")
+
+
+def test_risk_ratio_per_1000_and_bounds():
+    from analysis.certainty import absolute
+
+    a = absolute.absolute_effect("RR", 300, 0.75, 0.6, 0.94)
+    assert (a.corresponding, a.corresponding_low, a.corresponding_high) == pytest.approx(
+        (225, 180, 282)
+    )
+    assert absolute.difference_text(a) == "75 fewer per 1,000 (from 120 fewer to 18 fewer)"
+    # a risk ratio cannot carry a risk past 1,000 per 1,000
+    capped = absolute.absolute_effect("RR", 600, 2.0, 1.5, 3.0)
+    assert capped.corresponding == 1000 and capped.corresponding_high == 1000
+    with pytest.raises(rules.RuleInputError):
+        absolute.corresponding_risk("SMD", 0.3, 0.5)

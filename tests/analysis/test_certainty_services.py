@@ -227,3 +227,100 @@ def test_review_archive_carries_ratings_and_sof_tables(cast, rr_analysis):
     assert restored.sof_rows.get().table.review == copy
     # the restored rating is current for the copy's (identical) data
     assert selectors.assessment_view(restored.analysis).stale is False
+
+
+@pytest.mark.django_db
+def test_a_new_rob_consensus_or_changed_analysis_settings_also_mark_it_changed(cast, rr_analysis):
+    from analysis import services as analysis_services
+
+    analysis, studies = rr_analysis
+    ctx = selectors.evidence_for(analysis)
+    a = services.assessment_save(analysis=analysis, actor=cast.lead, finals=accept_all(ctx))
+    rob_consensus(cast, studies[3], "some_concerns")
+    view = selectors.assessment_view(analysis)
+    assert view.stale is True
+    robs = {s.label: s.rob for s in view.context.evidence.studies}
+    assert robs["Halama 1991"] == "some_concerns"
+    # the suggestions shown are those of the current data; the stored ones are kept
+    assert a.domains.get(domain="risk_of_bias").numbers == ctx.suggestions["risk_of_bias"].numbers
+    services.assessment_confirm(assessment=a, actor=cast.lead)
+    assert selectors.assessment_view(analysis).stale is False
+    values = {name: getattr(analysis, name) for name in analysis_services.ANALYSIS_FIELDS}
+    analysis_services.analysis_save(
+        review=cast.review,
+        actor=cast.lead,
+        values={**values, "pooling_method": "IV", "tau2_method": "DL"},
+        analysis=analysis,
+    )
+    analysis.refresh_from_db()
+    assert selectors.assessment_view(analysis).stale is True
+
+
+def test_study_design_answers():
+    assert selectors.randomised_from("Randomised controlled trial") is True
+    assert selectors.randomised_from("Cluster-randomized trial") is True
+    assert selectors.randomised_from("Non-randomised controlled study") is False
+    assert selectors.randomised_from("Prospective cohort") is False
+    assert selectors.randomised_from(["Quasi-randomised"]) is False
+    assert selectors.randomised_from("") is None
+    assert selectors.randomised_from(None) is None
+    assert selectors.randomised_from("Other") is None
+
+
+def test_rob_of_the_pooled_result_per_outcome():
+    from analysis.data import EffectInput, RobJudgement
+    from analysis.report import StudyEffect
+
+    def row(outcome_id, name, instrument):
+        return EffectInput(
+            1, "S", outcome_id, name, "D", "Sub", instrument, None, "Post", 12.0, "post", "",
+            0.1, 0.01, 50, 50,
+        )  # fmt: skip
+
+    rows = [row(10, "Depression", "BDI-II"), row(11, "Depression", "HRSD")]
+    per_outcome = {1: RobJudgement("high", {}, {10: "low", 11: "high"})}
+    effect = StudyEffect(1, "S", 0.1, 0.01, outcome="Depression (BDI-II)")
+    assert selectors._result_rob(effect, rows, per_outcome) == "low"
+    averaged = StudyEffect(1, "S", 0.1, 0.01, outcome="Depression (BDI-II); Depression (HRSD)")
+    assert selectors._result_rob(averaged, rows, per_outcome) == "high"
+    unassessed = {1: RobJudgement("high", {}, {11: "high"})}
+    assert selectors._result_rob(effect, rows, unassessed) == ""
+    per_study = {1: RobJudgement("some_concerns", {}, {})}
+    assert selectors._result_rob(effect, rows, per_study) == "some_concerns"
+    assert selectors._result_rob(effect, rows, {}) == ""
+
+
+@pytest.mark.django_db
+def test_continuous_outcome_smd_row_with_a_named_scale(cast):
+    from tests.analysis.factories import twelve_trials
+
+    review_setup(cast)
+    specs = twelve_trials()[:6]
+    for spec in specs:
+        spec.outcomes = spec.outcomes[:1]
+        study_extracted(cast, spec)
+    analysis = clinical_analysis(cast, title="Depressive symptoms", subgroup_fields=[])
+    report, _ = analysis_selectors.analysis_report(analysis)
+    ctx = selectors.evidence_for(analysis)
+    ev = ctx.evidence
+    # REML with Hartung-Knapp: the prediction interval and I²'s CI reach the rules
+    assert (ev.pi_low, ev.pi_high) == (report.main.pi_low, report.main.pi_high)
+    assert ev.I2_low == report.main.I2_qprofile_ci_low
+    incon = ctx.suggestions["inconsistency"]
+    assert "95% prediction interval" in incon.numbers and "I² 95% CI" in incon.numbers
+    assert {s.rob for s in ev.studies} == {"high", "some_concerns", "low"}
+    a = services.assessment_save(
+        analysis=analysis, actor=cast.lead, finals=accept_all(ctx), intervention="peer support"
+    )
+    assert "peer support" in a.statement.lower()
+    table = services.sof_table_save(review=cast.review, actor=cast.lead, values={"title": "T"})
+    row = services.sof_row_add(table=table, assessment=a, actor=cast.lead)
+    services.sof_row_save(
+        row=row, actor=cast.lead, values={"scale_name": "the BDI-II", "scale_sd": 8.0}
+    )
+    line = selectors.sof_view(table).lines[0]
+    g = report.main.estimate
+    assert line.continuous.startswith(f"SMD {rules.fmt(g)} ")
+    assert line.back_transformed.startswith(f"{rules.fmt(abs(g * 8.0), 1)} points ")
+    assert line.relative == "" and line.absolute is None
+    assert line.participants == f"{ctx.participants:,} (6 RCTs)"
