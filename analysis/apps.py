@@ -27,6 +27,7 @@ class AnalysisConfig(AppConfig):
             NavItem("Timepoint windows", "analysis:windows", Role.LEAD, 82, group),
             NavItem("Certainty (GRADE)", "certainty:index", order=83, group=group),
             NavItem("Summary of findings", "certainty:sof_list", order=84, group=group),
+            NavItem("Versions", "analysis:versions", order=85, group=group),
         ):
             register_nav(item)
         register_panel(analysis_panel, order=40)

@@ -6,7 +6,7 @@ from typing import Any
 
 from reviews.archive import Table, register_tables
 
-from .models import Analysis, AnalysisEvent, TimepointWindow
+from .models import Analysis, AnalysisEvent, ReviewVersion, TimepointWindow
 
 WINDOW, ANALYSIS = "analysis.timepointwindow", "analysis.analysis"
 
@@ -35,4 +35,6 @@ def register() -> None:
         Table(Analysis, "review"),
         Table(Analysis.long_term_windows.through, "analysis__review"),
         Table(AnalysisEvent, "review", encode=_event, decode=_event, depends=(WINDOW, ANALYSIS)),
+        # Snapshots name records, studies and analyses by content, not by id: kept as is.
+        Table(ReviewVersion, "review"),
     )

@@ -208,3 +208,4 @@ class AnalysisEvent(HistoryRow):
 
 
 from .certainty.models import *  # noqa: E402, F401, F403  (GRADE certainty, Summary of Findings)
+from .versions.models import *  # noqa: E402, F401, F403

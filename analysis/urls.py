@@ -24,3 +24,8 @@ urlpatterns = [
     path("<int:analysis_id>/results.xlsx", views.results, {"fmt": "xlsx"}, name="results_xlsx"),
     path("<int:analysis_id>/script.R", views.r_script, name="r_script"),
 ]
+
+# Published versions (a package of its own: analysis/versions/).
+from .versions.urls import urlpatterns as version_urlpatterns  # noqa: E402
+
+urlpatterns += version_urlpatterns

@@ -28,7 +28,7 @@ from django.db import models
 from reviews.errors import DomainError
 
 FORMAT = "reviewflow-review-archive"
-FORMAT_VERSION = 2  # 2: review rounds, search runs, screening items' rounds
+FORMAT_VERSION = 2  # 2: review rounds, search runs, screening items' rounds, published versions
 MANIFEST = "manifest.json"
 USERS_FILE = "data/users.jsonl"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # every entry's timestamp, so that exports compare equal

@@ -2,6 +2,8 @@
 
 from analysis import services
 from analysis.models import Analysis, TimepointWindow
+from analysis.versions.models import ReviewVersion
+from analysis.versions.selectors import snapshot_digest, version_snapshot
 
 
 def _window(cast) -> TimepointWindow:
@@ -29,7 +31,16 @@ def _spare_window(cast):
     ).pk
 
 
+def _version(cast) -> int:
+    """A published version (its snapshot as version_snapshot writes it, nothing included)."""
+    snapshot = version_snapshot(cast.review)
+    return ReviewVersion.objects.create(
+        review=cast.review, number=1, round=1, snapshot=snapshot, digest=snapshot_digest(snapshot)
+    ).number
+
+
 PARAMS = {
+    "number": _version,
     "analysis_id": _analysis,
     "window_id": _spare_window,
     "fmt": lambda cast: "svg",

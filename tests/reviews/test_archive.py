@@ -17,6 +17,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db import models
 
+from analysis.versions.models import ReviewVersion
+from analysis.versions.selectors import snapshot_digest, version_snapshot
 from reviews.archive import FORMAT_VERSION, ArchiveError
 from reviews.archive.export import review_export
 from reviews.archive.format import MANIFEST, UNKNOWN_ID, data_file
@@ -128,6 +130,10 @@ def full(cast):
     )
     round_open(review=review, actor=cast.lead, note="June update")
     review.refresh_from_db()
+    snapshot = version_snapshot(review)
+    ReviewVersion.objects.create(
+        review=review, number=1, round=2, snapshot=snapshot, digest=snapshot_digest(snapshot)
+    )
     return review
 
 
@@ -160,6 +166,7 @@ def test_every_kind_of_row_round_trips(full, cast):
         "reviews.duplicatelink",
         "reviews.searchrun",
         "reviews.reviewround",
+        "analysis.reviewversion",
     ):
         assert manifest["files"][data_file(label)]["rows"] >= 1, label
     assert "token" not in _rows(first, "reviews.invitation")[0]
@@ -179,6 +186,9 @@ def test_every_kind_of_row_round_trips(full, cast):
     assert invitation.token != Invitation.objects.get(review=full).token
     assert copy.round == 2 and ReviewRound.objects.get(review=copy).note == "June update"
     assert SearchRun.objects.get(review=copy).batch.review_id == copy.pk
+    version = ReviewVersion.objects.get(review=copy)
+    assert version.snapshot == ReviewVersion.objects.get(review=full).snapshot
+    assert version.digest == ReviewVersion.objects.get(review=full).digest
 
 
 def test_unknown_users_become_inactive_accounts_and_known_ones_keep_their_keymap(full, cast):

@@ -1,0 +1,1 @@
+"""Published versions of a review: frozen snapshots, their list and their comparison."""
