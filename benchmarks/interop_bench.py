@@ -8,9 +8,13 @@ Prints seconds for, on a fresh SQLite database (or DATABASE_URL):
   3. the records API: walking every cursor page of 50 as a reviewer, against the records
      page of the site (`/reviews/<slug>/records/`, pages of 50).
 
+  4. reading N records of the database formats added for issue 20 (no database): Web of
+     Science plain text and tab-delimited against the `wosfile` package on the same
+     files, and the Ovid direct export (no peer reads it).
+
 Ranking refits are switched off (review.prioritise) so both sides of 2 measure the writes.
 
-Usage: python benchmarks/interop_bench.py [N=2000]
+Usage: python benchmarks/interop_bench.py [N=2000] [--formats-only]
 """
 
 from __future__ import annotations
@@ -122,5 +126,81 @@ def main(n: int) -> None:
     )
 
 
+def formats(n: int) -> None:
+    """4. Parse N records of Web of Science (plain text, tab-delimited) and Ovid exports."""
+    from reviews.importing import ParsedRecord, iter_records
+
+    fixtures = REPO / "tests" / "fixtures" / "imports"
+    tmp = Path(tempfile.mkdtemp(prefix="formats-bench-"))
+
+    def records_of(name: str, start: str) -> list[str]:
+        text = (fixtures / name).read_text(encoding="utf-8-sig")
+        return [start + part for part in text.split(start)[1:]]
+
+    def ours(path: Path) -> tuple[int, float]:
+        t0 = time.perf_counter()
+        with path.open("rb") as fh:
+            count = sum(1 for r in iter_records(fh) if isinstance(r, ParsedRecord))
+        return count, time.perf_counter() - t0
+
+    # Web of Science plain text: the real records repeated, each title made unique.
+    wos = [
+        r.split("\nEF")[0].rstrip() + "\n"
+        for r in records_of("wos_plaintext_clarivate.txt", "PT J\n")
+    ]
+    body = "".join(wos[i % len(wos)].replace("\nTI ", f"\nTI {i} ", 1) + "\n" for i in range(n))
+    plain = tmp / "wos.txt"
+    plain.write_text("FN Clarivate Analytics Web of Science\nVR 1.0\n" + body + "EF\n")
+    # Tab-delimited: the same records under the tags they use, one line each.
+    from reviews.importing.wos import parse_wos
+
+    parsed = list(parse_wos(plain.read_text().splitlines(keepends=True)))
+    tags = sorted({t for r in parsed for t in r.source_fields})
+    people = {"AU", "AF", "CA", "BA", "BF", "BE", "GP", "CR", "C1"}
+    lines = ["\t".join(tags)]
+    for r in parsed:
+        cells = [
+            ("; " if t in people else " ").join(r.source_fields.get(t, [""])[0].split("\n"))
+            for t in tags
+        ]
+        # wosfile reads the file with the csv module, which a '"' would derail.
+        lines.append("\t".join(c.replace('"', "'") for c in cells))
+    tab = tmp / "wos_tab.txt"
+    tab.write_text("\n".join(lines) + "\n")
+    ovid = records_of("ovid_embase_citavi.ovd", "<")
+    ovd = tmp / "ovid.ovd"
+    ovd.write_text("".join(f"<{i + 1}. >" + ovid[i % len(ovid)].split(">", 1)[1] for i in range(n)))
+
+    try:
+        from wosfile import PlainTextReader, TabDelimitedReader, records_from
+    except ImportError:  # requirements-dev.txt installs it
+        records_from = None
+    for label, path, reader in (
+        ("Web of Science plain text", plain, "PlainTextReader"),
+        ("Web of Science tab-delimited", tab, "TabDelimitedReader"),
+    ):
+        count, seconds = ours(path)
+        mb = path.stat().st_size / 1e6
+        line = f"4. {label}, {count} records ({mb:.1f} MB): ours {seconds:.2f} s"
+        if records_from is not None:
+            using = PlainTextReader if reader == "PlainTextReader" else TabDelimitedReader
+            t0 = time.perf_counter()
+            peer = sum(1 for _ in records_from(str(path), using=using, encoding="utf-8"))
+            peer_s = time.perf_counter() - t0
+            line += (
+                f"; wosfile 0.7.0 {peer_s:.2f} s ({peer} records), ratio {peer_s / seconds:.1f}x"
+            )
+        print(line)
+    count, seconds = ours(ovd)
+    print(
+        f"4. Ovid direct export, {count} records ({ovd.stat().st_size / 1e6:.1f} MB): "
+        f"ours {seconds:.2f} s (no peer package reads it)"
+    )
+
+
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 2000)
+    args = [a for a in sys.argv[1:] if a.isdigit()]
+    size = int(args[0]) if args else 2000
+    if "--formats-only" not in sys.argv:
+        main(size)
+    formats(size)

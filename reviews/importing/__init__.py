@@ -93,9 +93,9 @@ def iter_records(
             "Ovid direct export."
         )
     if fmt == "ris":
-        return parse_ris(_text_chunks(head, text))
+        return parse_ris(_text_chunks(head, text), notes)
     if fmt == "nbib":
-        return parse_medline(lines)
+        return parse_medline(lines, notes)
     if fmt == "bibtex":
         return parse_bibtex(lines)
     if fmt == "endnote_xml":

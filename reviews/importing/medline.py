@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from .records import ParsedRecord, SkippedRecord, clean_doi, clean_pmid, parse_year
+from .records import Notes, ParsedRecord, SkippedRecord, clean_doi, clean_pmid, parse_year
 
 __all__ = ["parse_medline"]
 
@@ -60,9 +60,13 @@ def medline_record(line: int, fields: dict[str, list[str]]) -> ParsedRecord | Sk
     )
 
 
-def parse_medline(lines: Iterable[str]) -> Iterator[ParsedRecord | SkippedRecord]:
+def parse_medline(
+    lines: Iterable[str], notes: Notes | None = None
+) -> Iterator[ParsedRecord | SkippedRecord]:
     """Stream records from MEDLINE text: ``TAG - value`` with 4-column tags, continuation
-    lines indented by six spaces, records separated by blank lines (or a new ``PMID-``)."""
+    lines indented by six spaces, records separated by blank lines (or a new ``PMID-``).
+    Text between records is told in ``notes``."""
+    outside: list[int] = []
     fields: dict[str, list[str]] | None = None
     last: list[str] | None = None
     start = 0
@@ -93,13 +97,19 @@ def parse_medline(lines: Iterable[str]) -> Iterator[ParsedRecord | SkippedRecord
                 fields, last = None, None
             continue
         if fields is None or last is None:
-            continue  # text between records (a search banner): not part of any record
+            outside.append(lineno)  # text between records (a search banner)
+            continue
         if "\x00" in text or "\ufffd" in text:
             corrupt = corrupt or f"unreadable characters on line {lineno}"
         # MEDLINE wraps long values at ~80 columns: a continuation joins with a space.
         last[-1] = f"{last[-1]} {text}" if last[-1] else text
     if fields is not None:
         yield _finish(start, fields, corrupt)
+    if outside and notes is not None:
+        notes.add(
+            f"{len(outside)} line(s) of text outside any record were skipped (first on line "
+            f"{outside[0]}): a search banner, not a record."
+        )
 
 
 def _finish(start: int, fields: dict[str, list[str]], corrupt: str) -> ParsedRecord | SkippedRecord:

@@ -12,7 +12,15 @@ import re
 import string
 from collections.abc import Iterable, Iterator
 
-from .records import ParsedRecord, SkippedRecord, clean_doi, clean_pmid, parse_year, split_keywords
+from .records import (
+    Notes,
+    ParsedRecord,
+    SkippedRecord,
+    clean_doi,
+    clean_pmid,
+    parse_year,
+    split_keywords,
+)
 
 __all__ = ["parse_ris", "ris_record"]
 
@@ -176,12 +184,15 @@ def split_ris_record(text: str, single_space: bool = False) -> dict[str, list[st
     return fields
 
 
-def parse_ris(chunks: Iterable[str]) -> Iterator[ParsedRecord | SkippedRecord]:
+def parse_ris(
+    chunks: Iterable[str], notes: Notes | None = None
+) -> Iterator[ParsedRecord | SkippedRecord]:
     """Stream records from RIS text given in pieces that each end at a line end.
 
     Untagged lines inside a record continue the previous tag (kept with ``\\n``); lines
     between records are ignored; a ``TY`` without the previous ``ER`` closes that record;
-    tagged lines outside any record are reported as a skipped record.
+    tagged lines outside any record are reported as a skipped record, other text there
+    (a database banner, a search history) in ``notes``.
 
     Record boundaries are found with one regular expression per 64 KiB+ of text and each
     record is split into tags with another, so the per-line work happens in C (about 3x
@@ -190,6 +201,7 @@ def parse_ris(chunks: Iterable[str]) -> Iterator[ParsedRecord | SkippedRecord]:
     # Invariant: buffer starts with "\n" (the end of the line before it); lines_before is
     # the number of lines before buffer[1:]. A record's text runs from the "\n" before its
     # TY line to the "\n" before its ER line.
+    between = _Between()
     buffer = "\n"
     lines_before = 0
     in_record = False
@@ -215,7 +227,7 @@ def parse_ris(chunks: Iterable[str]) -> Iterator[ParsedRecord | SkippedRecord]:
                 yield _finish(seg_line, buffer[seg_start:pos], single_space)
                 in_record = False
             else:
-                orphan = _orphan(buffer[seg_start:pos], seg_line, counted_line - is_ty)
+                orphan = _orphan(buffer[seg_start:pos], seg_line, counted_line - is_ty, between)
                 if orphan:
                     yield orphan
             if is_ty:
@@ -230,9 +242,15 @@ def parse_ris(chunks: Iterable[str]) -> Iterator[ParsedRecord | SkippedRecord]:
         # The last record lacks its ER line (a truncated export): keep what was read.
         yield _finish(lines_before + 1, buffer, single_space)
     else:
-        orphan = _orphan(buffer, lines_before + 1, lines_before + buffer.rstrip().count("\n"))
+        last_line = lines_before + buffer.rstrip().count("\n")
+        orphan = _orphan(buffer, lines_before + 1, last_line, between)
         if orphan:
             yield orphan
+    if between.lines and notes is not None:
+        notes.add(
+            f"{between.lines} line(s) of text outside any record were skipped (first on line "
+            f"{between.first}): a database banner or search history, not a record."
+        )
 
 
 def _finish(line: int, text: str, single_space: bool) -> ParsedRecord | SkippedRecord:
@@ -243,11 +261,25 @@ def _finish(line: int, text: str, single_space: bool) -> ParsedRecord | SkippedR
     return ris_record(line, split_ris_record(text, single_space))
 
 
-def _orphan(text: str, first_line: int, last_line: int) -> SkippedRecord | None:
-    """Tagged lines between records (a record whose TY line is missing) -> SkippedRecord."""
+class _Between:
+    """Untagged text seen between records: how many lines, and the first one."""
+
+    __slots__ = ("first", "lines")
+
+    def __init__(self) -> None:
+        self.lines, self.first = 0, 0
+
+
+def _orphan(text: str, first_line: int, last_line: int, between: _Between) -> SkippedRecord | None:
+    """Tagged lines between records (a record whose TY line is missing) -> SkippedRecord;
+    other text there is counted in ``between``."""
     match = _TAG_LINE_1.search(text)
     if not match:
-        return None  # blank lines or a database banner between records
+        if text.strip():  # a database banner between records: told, not a record
+            lines = [i for i, ln in enumerate(text.split("\n")) if ln.strip()]
+            between.first = between.first or first_line - 1 + lines[0]
+            between.lines += len(lines)
+        return None
     line = first_line - 1 + text.count("\n", 0, match.start() + 1)
     return SkippedRecord(
         line, f"lines {line}-{last_line} are outside a record (no 'TY  -' line before them)"

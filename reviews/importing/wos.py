@@ -9,12 +9,12 @@ fields (authors) separated by ``"; "`` and no quoting at all, so a title may hol
 (the csv module would swallow the lines after it).
 
 Both become the same ``{tag: [value]}`` fields (continuation lines joined with ``"\\n"``)
-and the same ParsedRecord. Tags are from Clarivate's "Web of Science Core Collection
-field tags" list.
+and the same ParsedRecord.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 
 from .records import (
@@ -30,10 +30,15 @@ from .records import (
 
 __all__ = ["WOS_TAGS", "parse_wos", "parse_wos_tab", "wos_record"]
 
+# Clarivate's export tags of every Web of Science database (Core Collection, MEDLINE,
+# BIOSIS, Derwent, KCI, SciELO...), from its "Export records" help page.
 _TAG_LIST = (
-    "FN VR PT AU AF BA BF CA GP BE TI SO SE BS LA DT CT CY CL SP HO DE ID AB C1 C3 RP EM RI "
-    "OI FU FP FX CR NR TC Z9 U1 U2 PU PI PA SN EI BN J9 JI PD PY VL IS PN SU SI MA BP EP AR "
-    "DI DL D2 EA EY PG P2 WC WE SC GA PM OA HC HP DA UT ER EF"
+    "A2 AA AB AD AE AF AK AN AR AU AW BA BD BE BF BN BP BS C1 C2 C3 CA CC CE CH CI CL CN CO "
+    "CP CR CT CY D2 DA DC DE DF DI DL DM DN DP DS DT DY EA EC ED EF EI EM EP ER EY FD FN FP "
+    "FS FT FU FX GA GE GI GN GP GS GT HC HO HP ID IO IP IS IV J9 JC JI LA LS LT MA MC ME MH "
+    "MI MN MQ NM NO NP NR NT OA OB OC OD OI OP OR OS P1 P2 PA PC PD PE PG PI PM PN PR PS PT "
+    "PU PV PY RC RG RI RP S1 SA SC SD SE SF SI SN SO SP SS ST SU TA TC TF TI TL TM TN TR TS "
+    "U1 U2 UC UR UT VL VN VR WC WE WP X1 X2 X4 X5 Y1 Y4 Y5 Z1 Z2 Z3 Z4 Z5 Z6 Z7 Z8 Z9 ZK"
 )
 WOS_TAGS = frozenset(_TAG_LIST.split())
 # Tags whose continuation lines (plain text) or "; "-separated parts (tab-delimited) are
@@ -93,17 +98,7 @@ def wos_record(line: int, fields: dict[str, list[str]]) -> ParsedRecord | Skippe
     )
 
 
-def _is_tag(line: str) -> bool:
-    return (
-        len(line) >= 2
-        and "A" <= line[0] <= "Z"
-        and ("A" <= line[1] <= "Z" or "0" <= line[1] <= "9")
-        and (len(line) == 2 or line[2] == " ")
-    )
-
-
-def _corrupt(text: str) -> bool:
-    return "\x00" in text or "\ufffd" in text
+_TAG = re.compile(r"[A-Z][A-Z0-9](?: |$)")
 
 
 def parse_wos(
@@ -118,48 +113,54 @@ def parse_wos(
     """
     notes = notes if notes is not None else Notes()
     fields: dict[str, list[str]] | None = None
-    last: list[str] | None = None
+    values: list[str] = []  # the current tag's values
+    parts: list[str] = []  # the lines of its last value (joined once, not per line)
     start = 0
     corrupt = ""
     unknown: set[str] = set()
     outside: list[int] = []
+    tag_line = _TAG.match
     for lineno, raw in enumerate(lines, 1):
-        line = raw.rstrip("\r\n").lstrip("\ufeff")
-        if not line.strip():
+        line = raw.rstrip("\r\n")
+        if not line or line.isspace():
             continue
-        if _is_tag(line):
+        if lineno == 1:
+            line = line.lstrip("\ufeff")
+        bad = "\x00" in line or "\ufffd" in line
+        if tag_line(line):
+            if len(parts) > 1:
+                values[-1] = "\n".join(p for p in parts if p)
             tag, value = line[:2], line[3:].strip()
             if fields is None and tag in ("FN", "VR", "EF"):
+                parts = []
                 continue  # the file's header and end: not part of a record
             if tag == "ER" or tag == "EF":
                 if fields is not None:
                     yield _finish(start, fields, corrupt)
-                fields, last = None, None
+                fields, corrupt, parts = None, "", []
                 continue
             if tag == "PT" and fields is not None:
                 yield _finish(start, fields, corrupt)
                 fields = None
             if fields is None:
                 fields, start, corrupt = {}, lineno, ""
+            if bad and not corrupt:
+                corrupt = f"unreadable characters on line {lineno}"
             if tag not in WOS_TAGS:
                 unknown.add(tag)
-            if not corrupt and _corrupt(value):
-                corrupt = f"unreadable characters on line {lineno}"
-            values = fields.get(tag)
-            if values is None:
-                last = fields[tag] = [value]
-            else:
-                values.append(value)
-                last = values
+            values = fields.setdefault(tag, [])
+            values.append(value)
+            parts = [value]
             continue
-        if fields is None or last is None:
+        if fields is None or not parts:
             outside.append(lineno)
             continue
-        text = line.strip()
-        if not corrupt and _corrupt(text):
+        if bad and not corrupt:
             corrupt = f"unreadable characters on line {lineno}"
-        last[-1] = f"{last[-1]}\n{text}" if last[-1] else text
+        parts.append(line.strip())
     if fields is not None:
+        if len(parts) > 1:
+            values[-1] = "\n".join(p for p in parts if p)
         yield _finish(start, fields, corrupt)
     if outside:
         notes.add(
@@ -235,7 +236,7 @@ def _tab_rows(
                 lineno, f"row has {len(cells)} columns, the header {n_cols} (a stray tab?)"
             )
             continue
-        if _corrupt(line):
+        if "\x00" in line or "\ufffd" in line:
             yield SkippedRecord(lineno, f"corrupt record: unreadable characters on line {lineno}")
             continue
         fields: dict[str, list[str]] = {}

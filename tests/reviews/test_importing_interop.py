@@ -190,6 +190,7 @@ EXPECTED = {
         keywords=["*school health service", "Academic achievement", "Analysis of covariance"],
         abstract="BACKGROUND: School interventions such as",
         on_every=("title", "abstract", "authors", "year", "journal", "doi"),
+        notes=("9 line(s) of text outside any record were skipped (first on line 1)",),
     ),
     "databases/cff_baseline_embase.csv": File(
         n=10,
@@ -262,6 +263,7 @@ EXPECTED = {
         keywords=["Adolescent Literature", "Biological Influences", "Biology"],
         abstract="Discusses books and materials published ",
         on_every=("title", "abstract", "year", "keywords"),
+        notes=("10 line(s) of text outside any record were skipped (first on line 1)",),
     ),
     "databases/cff_baseline_mendeley.ris": File(
         n=10,
@@ -292,6 +294,7 @@ EXPECTED = {
         ],
         abstract="Background: Anxiety disorders are highly",
         on_every=("title", "abstract", "authors", "year", "journal", "doi", "keywords"),
+        notes=("10 line(s) of text outside any record were skipped (first on line 1)",),
     ),
     "databases/cff_baseline_pubmed.csv": File(
         n=10,

@@ -407,3 +407,43 @@ def test_ovid_direct_export_round_trip(recs):
         (r["title"], r["authors"], r["year"], r["keywords"]) for r in recs
     ]
     assert list(notes) == []
+
+
+# --- The wosfile package (a dedicated Web of Science reader) agrees --------------------------
+
+
+@pytest.mark.parametrize("name", ["wos_plaintext_clarivate.txt", "wos_plaintext_thomson.isi"])
+def test_wosfile_reads_the_same_records(name):
+    wosfile = pytest.importorskip("wosfile")
+    path = FIXTURES / name
+    theirs = list(wosfile.records_from(str(path)))
+    ours = records(read(path.read_bytes())[0])
+    assert len(theirs) == len(ours) > 0
+    for their, our in zip(theirs, ours, strict=True):
+        assert our.title == their["TI"]
+        assert our.authors == their.get("AF", their["AU"])
+        assert our.year == int(their["PY"])
+        assert our.journal == their["SO"]
+        assert our.doi == their["DI"].lower()
+        assert our.pmid == their.get("PM", "")
+        keywords = [k for tag in ("DE", "ID") for k in their.get(tag, [])]
+        assert our.keywords == list(dict.fromkeys(keywords))
+        # wosfile joins abstract paragraphs with a space, we keep them as lines.
+        assert our.abstract.replace("\n", " ") == their.get("AB", "")
+
+
+# --- Text between records of the older formats is told too ---------------------------------
+
+
+def test_ris_and_medline_banners_between_records_are_told():
+    items, notes = read((FIXTURES / "ovid_zotero_dialects.ris").read_bytes())
+    assert len(records(items)) == 3
+    (note,) = notes  # the 4-line Ovid banner, and "<2>" / "Unique Identifier" between records
+    assert note.startswith("6 line(s) of text outside any record were skipped (first on line 1)")
+    nbib = b"Search: peer support\n\nPMID- 1\nTI  - One\n\nPMID- 2\nTI  - Two\n"
+    items, notes = read(nbib)
+    assert [r.title for r in records(items)] == ["One", "Two"]
+    assert list(notes) == [
+        "1 line(s) of text outside any record were skipped (first on line 1): a search "
+        "banner, not a record."
+    ]
