@@ -324,3 +324,61 @@ def test_continuous_outcome_smd_row_with_a_named_scale(cast):
     assert line.back_transformed.startswith(f"{rules.fmt(abs(g * 8.0), 1)} points ")
     assert line.relative == "" and line.absolute is None
     assert line.participants == f"{ctx.participants:,} (6 RCTs)"
+
+
+@pytest.mark.django_db
+def test_non_randomised_evidence_starts_low_and_may_be_rated_up(cast):
+    import copy
+
+    from extraction import services as extraction_services
+    from extraction.schema import DEFAULT_TEMPLATE
+
+    review_setup(cast)
+    schema = copy.deepcopy(DEFAULT_TEMPLATE)
+    schema["sections"][0]["fields"].append(
+        {
+            "key": "study_design",
+            "label": "Study design",
+            "type": "single_choice",
+            "help": "",
+            "required": False,
+            "choices": ["Randomised controlled trial", "Non-randomised controlled study"],
+        }
+    )
+    extraction_services.form_template_save(review=cast.review, schema=schema, actor=cast.lead)
+    for row in LINDE:
+        spec = response_spec(*row)
+        spec.answers["study_design"] = "Non-randomised controlled study"
+        study_extracted(cast, spec)
+    analysis = clinical_analysis(
+        cast,
+        title="Response",
+        subdomain="Depressive symptoms",
+        effect_measure="RR",
+        pooling_method="MH",
+        subgroup_fields=[],
+    )
+    ctx = selectors.evidence_for(analysis)
+    assert ctx.start == (rules.LOW, "non-randomised studies start at low")
+    assert ctx.large_effect == 1  # RR about 2.9, its CI above 1
+    finals = accept_all(ctx)
+    with pytest.raises(DomainError, match="Say why"):
+        services.assessment_save(
+            analysis=analysis, actor=cast.lead, finals=finals, upgrades={"large_effect": 1}
+        )
+    a = services.assessment_save(
+        analysis=analysis,
+        actor=cast.lead,
+        finals=finals,
+        upgrades={"large_effect": 1},
+        upgrade_reason="RR above 2 in every trial.",
+    )
+    downs = [rules.LEVELS_DOWN[r] for r, _ in finals.values()]
+    assert a.start_level == rules.LOW
+    assert a.certainty == rules.certainty(rules.LOW, downs, [1])
+    assert (
+        selectors.sof_view(
+            services.sof_table_save(review=cast.review, actor=cast.lead, values={"title": "T"})
+        ).lines
+        == ()
+    )
