@@ -376,9 +376,6 @@ def test_non_randomised_evidence_starts_low_and_may_be_rated_up(cast):
     downs = [rules.LEVELS_DOWN[r] for r, _ in finals.values()]
     assert a.start_level == rules.LOW
     assert a.certainty == rules.certainty(rules.LOW, downs, [1])
-    assert (
-        selectors.sof_view(
-            services.sof_table_save(review=cast.review, actor=cast.lead, values={"title": "T"})
-        ).lines
-        == ()
-    )
+    table = services.sof_table_save(review=cast.review, actor=cast.lead, values={"title": "T"})
+    services.sof_row_add(table=table, assessment=a, actor=cast.lead)
+    assert selectors.sof_view(table).lines[0].participants.endswith("(7 studies)")
