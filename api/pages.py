@@ -99,6 +99,7 @@ def _exchange_context(review, request, **extra) -> dict:
         "batches": batches,
         "tools": tools.TOOLS,
         "formats": [(tools.TOOLS[t], versions) for t, versions in tools.FORMATS.items()],
+        "revman_formats": revman_import.FORMATS,
         "covidence_lists": [(k, label) for k, (label, _, _) in tools.COVIDENCE_LISTS.items()],
         "rayyan_rounds": tools.RAYYAN_ROUNDS,
         "ft_reasons": ExclusionReason.objects.filter(

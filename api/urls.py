@@ -28,6 +28,7 @@ router.register(rf"{REVIEW}/analyses", views.AnalysisViewSet, basename="analysis
 router.register(rf"{REVIEW}/certainty", views.CertaintyViewSet, basename="certainty")
 router.register(rf"{REVIEW}/sof", views.SofViewSet, basename="sof")
 router.register(rf"{REVIEW}/exports", views.ExportViewSet, basename="export")
+router.register(rf"{REVIEW}/revman", views.RevManViewSet, basename="revman")
 
 app_name = "api"
 

@@ -41,7 +41,7 @@ from . import selectors
 from . import services as api_services
 from .access import ReviewAccess
 from .exchange import exports as exchange_exports
-from .exchange import tools
+from .exchange import revman_import, tools
 from .filters import RecordFilter
 from .serializers import (
     AdjudicationInputSerializer,
@@ -577,9 +577,10 @@ class SofViewSet(ReviewViewSet):
 
 
 class ExportViewSet(ReviewViewSet):
-    """Files for other tools: ASReview labelled CSV, RevMan Web CSVs (characteristics,
-    continuous, dichotomous), the whole consensus extraction (CSV/XLSX). Built from
-    resolutions and finalised consensus only, so blinding holds for every member."""
+    """Files for other tools: ASReview labelled CSV, RevMan Web's study-centric CSVs (study
+    information, study arms, study results one row per arm, RoB 2 risk of bias), the whole
+    consensus extraction (CSV/XLSX). Built from resolutions and finalised consensus only,
+    so blinding holds for every member."""
 
     lookup_value_regex = r"[-a-z0-9]+\.[a-z]+"
 
@@ -595,3 +596,39 @@ class ExportViewSet(ReviewViewSet):
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.BINARY})
     def retrieve(self, request, slug: str, pk: str):
         return export_response(self.review, pk)
+
+
+class RevManViewSet(ReviewViewSet):
+    """RevMan 5 review files (.rm5) brought in as studies with a finalised consensus.
+
+    `formats/` lists what is understood (with an example each); `preview/` (leads, a
+    multipart `file`) reads the file and answers what would be created, what not and why,
+    and RevMan's stored results next to ours, with a `token`; `import/` (leads, that
+    `token`) writes it in one transaction. A file that cannot be read is a 400 saying why.
+    """
+
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    review_roles = {"preview": Role.LEAD, "import_file": Role.LEAD}
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @action(detail=False, methods=["get"])
+    def formats(self, request, slug: str):
+        """RevMan formats and versions understood, with an example of each."""
+        return Response(revman_import.FORMATS)
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @action(detail=False, methods=["post"])
+    def preview(self, request, slug: str):
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise DomainError("Send the RevMan 5 file (.rm5) as `file`.", field="file")
+        plan, token = revman_import.revman_upload(review=self.review, upload=upload)
+        return Response({**revman_import.plan_as_dict(plan), "token": token})
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @action(detail=False, methods=["post"], url_path="import")
+    def import_file(self, request, slug: str):
+        summary = revman_import.revman_confirm(
+            review=self.review, actor=request.user, token=str(request.data.get("token", ""))
+        )
+        return Response(summary, status=201)

@@ -310,3 +310,80 @@ def revman_confirm(*, review: Review, actor: Any, token: str) -> dict[str, Any]:
     default_storage.delete(name)
     agreed, computed = plan.checked
     return {**plan.counts, "file": filename, "checked": agreed, "computed": computed}
+
+
+# --- what is understood, for the "Other tools" page and the API ---------------------------------
+
+FORMATS: list[dict[str, str]] = [
+    {
+        "direction": "import",
+        "version": "RevMan 5 review file (.rm5), RevMan 5.0 to 5.4, intervention reviews; "
+        "also Cochrane's “data only” downloads (<CD number>StatsDataOnly.rm5)",
+        "reads": "STUDIES_AND_REFERENCES/STUDIES/INCLUDED_STUDIES/STUDY (ID, NAME, YEAR); "
+        "ANALYSES_AND_DATA/COMPARISON with DICH_OUTCOME/DICH_DATA (EVENTS_1, TOTAL_1, "
+        "EVENTS_2, TOTAL_2) and CONT_OUTCOME/CONT_DATA (MEAN_1, SD_1, TOTAL_1, MEAN_2, SD_2, "
+        "TOTAL_2), their subgroups, and RevMan's EFFECT_MEASURE, METHOD, RANDOM, "
+        "EFFECT_SIZE, CI_START, CI_END to compare with",
+        "example": '<COCHRANE_REVIEW REVMAN_VERSION="5" TYPE="INTERVENTION">\n'
+        "  <STUDIES_AND_REFERENCES><STUDIES><INCLUDED_STUDIES>\n"
+        '    <STUDY ID="STD-ISIS_x002d_2" NAME="ISIS-2" YEAR="1988"/>\n'
+        "  </INCLUDED_STUDIES></STUDIES></STUDIES_AND_REFERENCES>\n"
+        '  <ANALYSES_AND_DATA><COMPARISON NO="1"><NAME>Aspirin versus control</NAME>\n'
+        '    <DICH_OUTCOME NO="1" EFFECT_MEASURE="OR" METHOD="MH" RANDOM="NO" '
+        'EFFECT_SIZE="0.897" CI_START="0.841" CI_END="0.957">\n'
+        "      <NAME>Death</NAME><GROUP_LABEL_1>Aspirin</GROUP_LABEL_1>"
+        "<GROUP_LABEL_2>Control</GROUP_LABEL_2>\n"
+        '      <DICH_DATA STUDY_ID="STD-ISIS_x002d_2" EVENTS_1="1570" TOTAL_1="8587" '
+        'EVENTS_2="1720" TOTAL_2="8600"/>\n'
+        "    </DICH_OUTCOME></COMPARISON></ANALYSES_AND_DATA>\n</COCHRANE_REVIEW>",
+    },
+    {
+        "direction": "not read",
+        "version": "RevMan 5 “Data and analyses” CSV export",
+        "reads": "refused by the record importer (its rows are analyses, not references), "
+        "with a pointer to the .rm5 import; generic inverse-variance, O − E and “other "
+        "data” outcomes of a .rm5 are listed as not imported",
+        "example": "Comparison Number,Outcome Number,Subgroup Number,Name,Data Type,"
+        "Statistical Method,Effect Measure,Analysis Model,Events 1,…",
+    },
+    {
+        "direction": "export",
+        "version": "RevMan Web study-centric import (study information, study arms, study "
+        "results one row per arm, risk of bias: RoB 2)",
+        "reads": "finalised consensus extractions and final consensus RoB 2 assessments "
+        "only (exports/revman-web-*.csv)",
+        "example": "Study ID,Outcome,Timepoint,Arm,Intervention,Data type,Events,Total,Mean,"
+        "SD,SE,95% CI lower,95% CI upper\n"
+        "ISIS-2,1.1 Death,As analysed in RevMan,Aspirin,Aspirin,Dichotomous,1570,8587,,,,,",
+    },
+]
+
+
+def plan_as_dict(plan: RevManPlan) -> dict[str, Any]:
+    """The preview as plain data (the API's answer)."""
+    return {
+        "title": plan.file.title,
+        "revman_version": plan.file.version,
+        "counts": plan.counts,
+        "conflicts": list(plan.conflicts),
+        "checked": {"agree": plan.checked[0], "computed": plan.checked[1]},
+        "analyses": [
+            {
+                "number": o.outcome.number,
+                "name": o.outcome.name,
+                "data_type": o.outcome.kind,
+                "method": o.method,
+                "rows": o.rows,
+                "rows_imported": o.imported,
+                "revman": {
+                    "estimate": o.outcome.stored.effect,
+                    "ci": [o.outcome.stored.ci_start, o.outcome.stored.ci_end],
+                },
+                "ours": {"estimate": o.check.estimate, "ci": list(o.check.ci or ())},
+                "agrees": o.check.agrees if o.check.comparisons else None,
+            }
+            for o in plan.outcomes
+        ],
+        "not_imported": [{"what": s.what, "reason": s.reason} for s in plan.not_imported],
+        "studies": [s.label for s in plan.studies],
+    }

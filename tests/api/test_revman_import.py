@@ -364,6 +364,9 @@ def test_lead_previews_then_imports_and_others_may_not(client, cast):
     client.force_login(cast.bob)
     page = client.get(f"/reviews/{cast.review.slug}/exchange/")
     assert b"A RevMan 5 review (.rm5)" not in page.content  # leads only
+    # Every member sees which RevMan files are understood, with an example of each.
+    assert "RevMan 5 review file (.rm5), RevMan 5.0 to 5.4" in page.content.decode()
+    assert "RevMan Web study-centric import" in page.content.decode()
     upload = SimpleUploadedFile("Fleiss1993.rm5", _read("Fleiss1993.rm5"))
     assert client.post(url, {"file": upload}).status_code == 403
     assert client.post(url + "confirm/", {"token": "x"}).status_code == 403
@@ -420,3 +423,32 @@ def test_lead_imports_a_revman_file_in_the_browser(new_page, cast):
         assert page.locator(f"text={label}").count() >= 1
     save_screenshot(page, "revman_import_done")
     assert Study.objects.filter(review=cast.review).count() == 3
+
+
+# --- the API --------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_api_previews_and_imports_for_leads_only(api, cast):
+    base = f"/api/v1/reviews/{cast.review.slug}/revman/"
+    formats = api("bob").get(base + "formats/")
+    assert formats.status_code == 200
+    assert {f["direction"] for f in formats.json()} == {"import", "export", "not read"}
+    assert all(f["example"] for f in formats.json())
+    upload = SimpleUploadedFile("F.rm5", _read("Fleiss1993.rm5"))
+    assert api("bob").post(base + "preview/", {"file": upload}).status_code == 403
+    assert api("outsider").post(base + "preview/", {"file": upload}).status_code == 404
+    bad = api("lead").post(base + "preview/", {"file": SimpleUploadedFile("x.rm5", b"<x/>")})
+    assert bad.status_code == 400 and "not <COCHRANE_REVIEW>" in str(bad.json())
+    upload = SimpleUploadedFile("F.rm5", _read("Fleiss1993.rm5"))
+    preview = api("lead").post(base + "preview/", {"file": upload})
+    assert preview.status_code == 200
+    body = preview.json()
+    assert body["counts"]["studies"] == 12 and body["checked"] == {"agree": 1, "computed": 1}
+    assert body["analyses"][0]["agrees"] is True and body["analyses"][1]["agrees"] is None
+    assert not Study.objects.exists()
+    done = api("lead").post(base + "import/", {"token": body["token"]}, format="json")
+    assert done.status_code == 201 and done.json()["studies"] == 12
+    assert Study.objects.filter(review=cast.review).count() == 12
+    again = api("lead").post(base + "import/", {"token": body["token"]}, format="json")
+    assert again.status_code == 400
