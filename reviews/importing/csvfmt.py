@@ -175,6 +175,7 @@ def _unique(headers: list[str]) -> list[str]:
 
 _AUTHOR_SPLIT = re.compile(r"\s*;\s*|\s*\|\s*|\n")
 _LEADING_AND = re.compile(r"^and\s+")
+_INITIALS = re.compile(r"(?:[A-Z]\.?-?){1,4}")
 
 
 def _split_authors(value: str) -> list[str]:
@@ -184,10 +185,14 @@ def _split_authors(value: str) -> list[str]:
         return [a for a in names if a]
     if " and " in value:
         return [a.strip() for a in value.split(" and ") if a.strip()]
-    # "Smith J, Doe A" (Scopus/PubMed CSV) has no "Last, First" commas inside names.
+    # "Smith J, Doe A" (Scopus/PubMed CSV) has no "Last, First" commas inside names; two
+    # such names ("Smith J., Doe A.", Embase.com) must both end in initials, or "de la
+    # Cruz, Maria José" would be two people.
     parts = [p.strip() for p in value.split(",")]
     if len(parts) > 2 and all(" " in p for p in parts if p):
         return [p for p in parts if p]
+    if len(parts) == 2 and all(" " in p and _INITIALS.fullmatch(p.split()[-1]) for p in parts):
+        return parts
     return [value.strip()] if value.strip() else []
 
 

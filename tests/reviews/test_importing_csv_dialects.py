@@ -176,3 +176,22 @@ def test_the_preview_page_tells_the_skipped_preamble(cast, client):
     assert "Passed over while reading" in page and "above the header row were skipped" in page
     api = client.get(f"/api/v1/reviews/{cast.review.slug}/imports/{batch.pk}/")
     assert api.status_code == 200 and api.json()["notes"] == batch.notes  # the API too
+
+
+@pytest.mark.parametrize(
+    ("cell", "authors"),
+    [
+        ("Smith J., Doe A.", ["Smith J.", "Doe A."]),  # Embase.com, two authors
+        ("Yang Z., Jiang B., Xu J.", ["Yang Z.", "Jiang B.", "Xu J."]),
+        ("de la Cruz, Maria José", ["de la Cruz, Maria José"]),
+        ("Martínez, Ricardo N.", ["Martínez, Ricardo N."]),
+        (
+            "Longrich, N.R.\n and Pereda-Suberbiola, X.\n",
+            ["Longrich, N.R.", "Pereda-Suberbiola, X."],
+        ),
+        ("Yang, Z. and Jiang, B.", ["Yang, Z.", "Jiang, B."]),  # Rayyan
+    ],
+)
+def test_author_cells(cell, authors):
+    (rec,), _ = read(f'title,authors\nA,"{cell}"\n')
+    assert rec.authors == authors
