@@ -15,6 +15,7 @@ class ApiConfig(AppConfig):
             activity,
             archive,
             schema,  # noqa: F401  (registers the schema extensions)
+            tasks,  # noqa: F401  (registers the job kinds)
         )
 
         activity.register()

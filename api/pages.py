@@ -3,21 +3,23 @@ exchange page (files for other tools; another tool's screening decisions brought
 
 from __future__ import annotations
 
-import contextlib
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from reviews import services as review_services
 from reviews.access import review_view
 from reviews.errors import DomainError
-from reviews.models import ExclusionReason, ImportBatch, Role, Stage
+from reviews.models import ExclusionReason, ImportBatch, Job, Role, Stage
 
 from . import services
+from . import tasks as api_tasks
 from .exchange import exports, revman_import, tools
 from .models import ApiToken
 from .views import export_response
@@ -141,46 +143,69 @@ def _decisions_options(post) -> dict:
     }
 
 
-def _preview(batch, options: dict, report: dict) -> dict:
+def _preview(batch, options: dict, report: dict, job_id: int | None = None) -> dict:
     names = [(name, report["mapping"].get(name) or "") for name in report.get("reviewers", [])]
-    return {"batch": batch, "options": options, "report": report, "names": names}
+    return {"batch": batch, "options": options, "report": report, "names": names, "job": job_id}
+
+
+def _preview_job(review, job_id: Any) -> Job | None:
+    return (
+        review.jobs.filter(
+            pk=job_id, kind=api_tasks.DECISIONS_PREVIEW, status=Job.Status.SUCCEEDED
+        ).first()
+        if str(job_id or "").isdigit()
+        else None
+    )
 
 
 @require_POST
 @review_view(Role.LEAD)
 def exchange_decisions(request: HttpRequest, review) -> HttpResponse:
-    """Another tool's screening decisions for an imported batch: every post without
-    `confirm` previews (what would be written, what not and why, the reviewers to map,
-    how rounds and reasons map); `confirm` imports and shows the import's report."""
+    """Another tool's screening decisions for an imported batch: a post without `confirm`
+    previews them (what would be written, what not and why, the reviewers to map, how
+    rounds and reasons map), one with `confirm` imports them; both run as jobs whose page
+    follows to the preview or to the import's report. What the import would refuse is
+    said at once, beside the preview it came from."""
     batch = review.import_batches.filter(pk=request.POST.get("batch") or 0).first()
     options = _decisions_options(request.POST)
     confirm = "confirm" in request.POST
     try:
         if batch is None:
             raise DomainError("Choose an imported file.")
-        report = services.decisions_import(
-            batch=batch, actor=request.user, dry_run=not confirm, **options
+        services.decisions_import(
+            batch=batch, actor=request.user, dry_run=not confirm, check_only=True, **options
         )
     except DomainError as exc:
         context = _exchange_context(review, request, error=exc.message)
-        if confirm:  # refused whole: show the preview again beside the reason
-            with contextlib.suppress(DomainError):
-                report = services.decisions_import(
-                    batch=batch, actor=request.user, dry_run=True, **options
-                )
-                context["preview"] = _preview(batch, options, report)
+        job = _preview_job(review, request.POST.get("preview_job"))
+        if confirm and job is not None:  # refused whole: the preview again, beside the reason
+            context["preview"] = _preview(batch, options, job.result["report"], job.pk)
         return render(request, "api/exchange.html", context, status=exc.status)
-    if not confirm:
-        context = _exchange_context(review, request, preview=_preview(batch, options, report))
-        return render(request, "api/exchange.html", context)
-    messages.success(
-        request,
-        f"{tools.TOOLS[options['tool']]} decisions imported: {report['written']:,} of "
-        f"{report['read']:,} written ({report['resolved']:,} final decisions, "
-        f"{report['votes']:,} reviewer votes); {report['not_written']:,} not written, "
-        "each with the reason below.",
+    job = review_services.job_create(
+        review=review,
+        kind=api_tasks.DECISIONS_IMPORT if confirm else api_tasks.DECISIONS_PREVIEW,
+        actor=request.user,
+        params={"batch_id": batch.pk, "options": options},
     )
-    return redirect("api_pages:decisions_report", slug=review.slug, import_id=report["import_id"])
+    if confirm:
+        messages.success(
+            request,
+            f"Importing {tools.TOOLS[options['tool']]} decisions: the report says what was "
+            "written and what was not, and why.",
+        )
+    return redirect("reviews:job", slug=review.slug, job_id=job.pk)
+
+
+@review_view(Role.LEAD)
+def decisions_preview(request: HttpRequest, review, preview_id: int) -> HttpResponse:
+    """The preview a job made: nothing is written until the lead imports from it."""
+    job = _preview_job(review, preview_id)
+    if job is None:
+        raise Http404("No such preview.")
+    params = job.params
+    batch = get_object_or_404(review.import_batches, pk=params.get("batch_id"))
+    preview = _preview(batch, params.get("options", {}), job.result["report"], job.pk)
+    return render(request, "api/exchange.html", _exchange_context(review, request, preview=preview))
 
 
 @review_view(Role.LEAD)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -263,6 +263,9 @@ def decisions_import(
     rayyan_rounds: str = tools.ROUNDS_LAST,
     create_reasons: bool = False,
     dry_run: bool = False,
+    check_only: bool = False,
+    progress: Callable[[float, str], None] | None = None,
+    job_id: int | None = None,
 ) -> dict[str, Any]:
     """Import (or, with ``dry_run``, preview) the screening decisions of an imported batch
     exported from another tool, and say for every decision read whether it is written.
@@ -277,6 +280,8 @@ def decisions_import(
     one takes ``ft_reason_id``. A preview runs the same writes and rolls them back, so what
     it announces is what the import does. All or nothing: a bad file or mapping stores no
     decision. The import itself is kept as a `DecisionsImport` row naming the actor.
+    ``check_only`` stops once the file, the mapping and the reasons are checked (raising
+    what an import would refuse), before anything is written or tried.
     """
     if batch.status != ImportBatch.Status.IMPORTED:
         raise ConflictError("Import the records first; then their decisions.")
@@ -345,6 +350,8 @@ def decisions_import(
             field="ft_reason",
         )
 
+    if check_only:
+        return plan.report
     screening_services.items_sync(review, force=True)
     report = plan.report
     report.update(
@@ -436,7 +443,10 @@ def decisions_import(
                     if not d.unwritten:
                         k = f"{d.stage}:{d.decision}"
                         counts[k] = counts.get(k, 0) + 1
-            for target, items in by_target.items():
+            n_targets = len(by_target) or 1
+            for done_targets, (target, items) in enumerate(by_target.items()):
+                if progress is not None:
+                    progress(done_targets / n_targets, f"{done_targets:,} of {n_targets:,} records")
                 items.sort(key=lambda item: (order.get(item[1].stage, 2), item[1].round))
                 done: dict[tuple[str, str], tuple[_Row, tools.Decision]] = {}
                 for row, d in items:
@@ -549,6 +559,7 @@ def decisions_import(
                     "rayyan_rounds": rayyan_rounds if tool == tools.RAYYAN else "",
                     "ft_reason": fallback.pk if fallback else None,
                     "create_reasons": bool(create_reasons),
+                    "job": job_id,
                 },
                 report={k: v for k, v in report.items() if k != "skipped"},
                 n_read=totals["read"],

@@ -41,7 +41,9 @@ def test_member_downloads_and_lead_imports_rayyan_votes(client, cast):
 
     client.force_login(cast.lead)
     url = f"/reviews/{cast.review.slug}/exchange/decisions/"
-    step1 = client.post(url, {"batch": batch.pk, "tool": "rayyan"})
+    # The preview runs as a job; its page follows to the preview when it is done.
+    step1 = client.post(url, {"batch": batch.pk, "tool": "rayyan"}, follow=True)
+    assert step1.redirect_chain[-1][0].startswith(f"/reviews/{cast.review.slug}/exchange/")
     assert step1.status_code == 200 and b"reviewer-mapping" in step1.content
     assert not Vote.objects.exists()  # a preview writes nothing
     names = ["Alice", "Bob", "Pilot Screener"]
@@ -53,11 +55,12 @@ def test_member_downloads_and_lead_imports_rayyan_votes(client, cast):
     assert b"Import 7 decisions" in step1.content
     form = {"batch": batch.pk, "tool": "rayyan", "mapped": "1", "name": names}
     form |= {"reviewer-0": "alice", "reviewer-1": "bob", "reviewer-2": ""}
-    step2 = client.post(url, form)
+    step2 = client.post(url, form, follow=True)
     assert step2.context["preview"]["report"]["groups"][2]["why"] == {
         "Pilot Screener is mapped to nobody (left out)": 1
     }
     done = client.post(url, form | {"confirm": "1"}, follow=True)
+    assert done.redirect_chain[-1][0].startswith(f"/reviews/{cast.review.slug}/exchange/decisions/")
     assert b"Rayyan decisions imported: 7 of 8 written" in done.content
     assert b"mapped to nobody (left out)" in done.content  # the summary repeats the report
     assert Vote.objects.count() == 7
@@ -78,7 +81,7 @@ def test_bad_decisions_request_is_a_clear_4xx(client, cast):
     batch = _imported(cast, "covidence_included.csv")
     client.force_login(cast.lead)
     url = f"/reviews/{cast.review.slug}/exchange/decisions/"
-    response = client.post(url, {"batch": batch.pk, "tool": "covidence"})
+    response = client.post(url, {"batch": batch.pk, "tool": "covidence", "confirm": "1"})
     assert response.status_code == 400 and b"Covidence list" in response.content
     response = client.post(url, {"batch": 999999, "tool": "asreview"})
     assert response.status_code == 400
