@@ -311,6 +311,11 @@ def parse_rm5(data: bytes) -> Rm5Review:
             "The file declares a DTD or XML entities, which RevMan files never do; "
             "it is refused for safety."
         ) from None
+    except (LookupError, ValueError, UnicodeError):  # an encoding expat cannot read
+        raise RevManFileError(
+            "The file declares a character encoding that cannot be read; RevMan writes "
+            "ISO-8859-1 or UTF-8."
+        ) from None
     except ParseError as exc:
         line = getattr(exc, "position", (None,))[0]
         raise RevManFileError(
