@@ -69,6 +69,8 @@ class AnalysisData:
     left_out: tuple[LeftOutStudy, ...]
     partial: tuple[data.LeftOut, ...]  # studies in the analysis with some outcome missing
     cache_key: str
+    # the main window's rows before the one-per-study rule (design answers, outcome ids)
+    main_rows: tuple[data.EffectInput, ...] = ()
 
 
 def settings_for(
@@ -103,12 +105,6 @@ def _read(review: Review, analysis: Analysis, window: TimepointWindow) -> data.E
     )
     rows, cannot = rows_for_measure(extracted.rows, analysis.effect_measure)
     return replace(extracted, rows=rows, left_out=extracted.left_out + cannot)
-
-
-def analysis_rows(analysis: Analysis) -> data.Extracted:
-    """The consensus rows of the analysis' main window on its effect measure (before the
-    one-per-study rule), e.g. for what each pooled study's rows say (design, outcome ids)."""
-    return _read(analysis.review, analysis, analysis.window)
 
 
 def analysis_data(analysis: Analysis, settings: Settings) -> AnalysisData:
@@ -176,7 +172,7 @@ def analysis_data(analysis: Analysis, settings: Settings) -> AnalysisData:
         LeftOutStudy(sid, label, tuple(texts))
         for sid, (label, texts) in sorted(reasons.items(), key=lambda kv: kv[1][0].casefold())
     )
-    return AnalysisData(inp, left_out, tuple(partial), input_key(inp))
+    return AnalysisData(inp, left_out, tuple(partial), input_key(inp), main_read.rows)
 
 
 def input_key(inp: ReportInput) -> str:

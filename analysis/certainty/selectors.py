@@ -25,7 +25,7 @@ from reviews.models import Review
 from .. import data
 from ..models import Analysis
 from ..report import ReportInputError, StudyEffect, fit_effects
-from ..selectors import analyses_for, analysis_report, analysis_rows
+from ..selectors import analyses_for, analysis_report
 from ..stats import StatsInputError
 from . import absolute, rules
 from .models import CertaintyAssessment, CertaintyDomain, CertaintyEvent, SofRow, SofTable
@@ -145,7 +145,7 @@ def evidence_for(
     measure = settings.measure
     effects = ad.input.main.effects
     by_study: dict[int, list[data.EffectInput]] = {}
-    for r in analysis_rows(analysis).rows:
+    for r in ad.main_rows:
         by_study.setdefault(r.study_id, []).append(r)
     rob = data.rob_read(analysis.review)
     studies = []
