@@ -10,6 +10,7 @@ class AnalysisConfig(AppConfig):
         from reviews.demo import register_demo_step
         from reviews.models import Role
         from reviews.navigation import NavItem, register_nav
+        from screening.prisma import register_previous_version_provider
 
         from . import tasks  # noqa: F401  (registers the job kinds of this app)
         from .activity import register as register_activity_source
@@ -19,6 +20,7 @@ class AnalysisConfig(AppConfig):
         from .certainty.demo import demo_certainty
         from .dashboard import analysis_panel
         from .demo import demo_analyses
+        from .versions.selectors import previous_version_included
 
         group = "Analysis"
         for item in (
@@ -35,6 +37,7 @@ class AnalysisConfig(AppConfig):
         register_demo_step(demo_analyses, order=300)
         register_demo_step(demo_certainty, order=310)  # rates the analyses defined above
         register_archive_tables()
+        register_previous_version_provider(previous_version_included)
         register_certainty_tables()
         register_activity_source()
         register_certainty_activity()

@@ -87,14 +87,17 @@ def record_counts(review: Review) -> dict[str, int]:
     return totals
 
 
-def identification_counts(review: Review) -> dict[str, Any]:
-    """Records identified per source and duplicates removed, for PRISMA.
+def identification_counts(review: Review, *, round_: int | None = None) -> dict[str, Any]:
+    """Records identified per source and duplicates removed, for PRISMA (of one round's
+    imports when `round_` is given: an update's diagram counts what the update found).
 
     Records from imports not tied to a search are counted under "Other/unspecified".
     """
+    batches = ImportBatch.objects.filter(review=review, status=ImportBatch.Status.IMPORTED)
+    if round_ is not None:
+        batches = batches.filter(round=round_)
     per_batch = (
-        ImportBatch.objects.filter(review=review, status=ImportBatch.Status.IMPORTED)
-        .values("search__source", "search__source_detail")
+        batches.values("search__source", "search__source_detail")
         .annotate(n=Sum("n_imported"))
         .order_by("search__source")
     )
@@ -108,7 +111,13 @@ def identification_counts(review: Review) -> dict[str, Any]:
             other_methods if source in {Search.Source.CITATION, Search.Source.OTHER} else databases
         )
         target[label] = target.get(label, 0) + (row["n"] or 0)
-    counts = record_counts(review)
+    if round_ is None:
+        counts = record_counts(review)
+    else:
+        counts = review.records.filter(batch__round=round_).aggregate(
+            total=Count("id"), duplicates=Count("id", filter=Q(duplicate_of__isnull=False))
+        )
+        counts["unique"] = counts["total"] - counts["duplicates"]
     return {
         "databases": sorted(databases.items()),
         "other_methods": sorted(other_methods.items()),

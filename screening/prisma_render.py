@@ -1,7 +1,10 @@
 """PRISMA 2020 flow diagram rendering (SVG, PNG, PDF and CSV).
 
 Draws the template for "new systematic reviews which included searches of databases,
-registers and other sources" (Page et al., 2021). The diagram is hand-built SVG so that
+registers and other sources" (Page et al., 2021), or, given the counts of the previous
+version (``previous_studies``, ``previous_reports``), the template for "updated systematic
+reviews": a "Previous studies" column whose boxes carry the studies and reports included in
+the previous version and the totals, the main column counting what the update added. The diagram is hand-built SVG so that
 every box label and number stays searchable text; PNG and PDF are produced from the same
 SVG with CairoSVG, so all three exports look identical.
 
@@ -69,6 +72,7 @@ ARROW_HEAD_HALF_WIDTH = 4.5
 WIDTH_SAFETY = 1.03
 
 HEADER_DB_FILL = "#ffc000"
+HEADER_PREVIOUS_FILL = "#ffc000"
 HEADER_OTHER_FILL = "#d9d9d9"
 PHASE_FILL = "#9dc3e6"
 BOX_STROKE = "#1a1a1a"
@@ -134,6 +138,10 @@ class PrismaCounts:
     other_reports_not_retrieved: int | None = None
     other_reports_assessed: int | None = None
     other_reports_excluded: tuple[tuple[str, int], ...] | None = None
+    # Updated reviews: what the previous version included. Then `studies_included` and
+    # `reports_included` are the new ones, and the totals are drawn beside them.
+    previous_studies: int | None = None
+    previous_reports: int | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen dataclass: normalise in place once
@@ -185,6 +193,24 @@ class PrismaCounts:
             )
         if self.other_reports_excluded is not None and self.other_reports_assessed is None:
             raise PrismaCountsError("other_reports_excluded needs other_reports_assessed")
+        if (self.previous_studies is None) != (self.previous_reports is None):
+            raise PrismaCountsError("previous_studies and previous_reports come together")
+        for name in ("previous_studies", "previous_reports"):
+            if getattr(self, name) is not None:
+                _as_count(getattr(self, name), name)
+
+    @property
+    def is_update(self) -> bool:
+        """Drawn with the template for updated reviews (a previous version's counts)."""
+        return self.previous_studies is not None
+
+    @property
+    def total_studies(self) -> int:
+        return (self.previous_studies or 0) + self.studies_included
+
+    @property
+    def total_reports(self) -> int:
+        return (self.previous_reports or 0) + self.reports_included
 
     @property
     def records_identified(self) -> int:
@@ -505,11 +531,36 @@ def _box_specs(c: PrismaCounts) -> dict[str, tuple[int, str, list[_Entry]]]:
             5,
             "main",
             [
+                _Entry("New studies included in review", c.studies_included),
+                _Entry("Reports of new included studies", c.reports_included),
+            ]
+            if c.is_update
+            else [
                 _Entry("Studies included in review", c.studies_included),
                 _Entry("Reports of included studies", c.reports_included),
             ],
         ),
     }
+    if c.is_update:
+        specs["previous"] = (
+            1,
+            "prev",
+            [
+                _Entry("Studies included in previous version of review", c.previous_studies),
+                _Entry(
+                    "Reports of studies included in previous version of review",
+                    c.previous_reports,
+                ),
+            ],
+        )
+        specs["total"] = (
+            5,
+            "prev",
+            [
+                _Entry("Total studies included in review", c.total_studies),
+                _Entry("Reports of total included studies", c.total_reports),
+            ],
+        )
     if c.has_other_methods:
         specs["other_identification"] = (
             1,
@@ -552,6 +603,9 @@ def prisma_layout(counts: PrismaCounts) -> PrismaLayout:
     """
     col_x = {}
     x = MARGIN + PHASE_WIDTH + PHASE_GAP
+    if counts.is_update:  # "Previous studies" comes first, left of the databases section
+        col_x["prev"] = x
+        x += MAIN_WIDTH + SECTION_GAP
     col_x["main"] = x
     col_x["side"] = x + MAIN_WIDTH + ARROW_GAP
     width = col_x["side"] + SIDE_WIDTH + MARGIN
@@ -559,7 +613,13 @@ def prisma_layout(counts: PrismaCounts) -> PrismaLayout:
         col_x["omain"] = col_x["side"] + SIDE_WIDTH + SECTION_GAP
         col_x["oside"] = col_x["omain"] + MAIN_WIDTH + ARROW_GAP
         width = col_x["oside"] + SIDE_WIDTH + MARGIN
-    col_w = {"main": MAIN_WIDTH, "side": SIDE_WIDTH, "omain": MAIN_WIDTH, "oside": SIDE_WIDTH}
+    col_w = {
+        "prev": MAIN_WIDTH,
+        "main": MAIN_WIDTH,
+        "side": SIDE_WIDTH,
+        "omain": MAIN_WIDTH,
+        "oside": SIDE_WIDTH,
+    }
 
     # Section headers (row 0).
     headers = []
@@ -581,8 +641,15 @@ def prisma_layout(counts: PrismaCounts) -> PrismaLayout:
                 HEADER_OTHER_FILL,
             )
         )
+    if counts.is_update:
+        header_texts.insert(
+            0, ("header_previous", "prev", "Previous studies", HEADER_PREVIOUS_FILL)
+        )
+    header_w = {
+        key: MAIN_WIDTH if col == "prev" else db_header_w for key, col, _, _ in header_texts
+    }
     header_lines = {
-        key: wrap_text(text, db_header_w - 2 * PAD_X, size=HEADER_FONT_SIZE, bold=True)
+        key: wrap_text(text, header_w[key] - 2 * PAD_X, size=HEADER_FONT_SIZE, bold=True)
         for key, _, text, _ in header_texts
     }
     header_h = max(
@@ -593,7 +660,7 @@ def prisma_layout(counts: PrismaCounts) -> PrismaLayout:
     for key, col, text, fill in header_texts:
         item = BoxItem(label=text, n=None, indent=0.0, lines=tuple(header_lines[key]))
         headers.append(
-            LayoutBox(key, "header", col_x[col], y, db_header_w, header_h, (item,), fill)
+            LayoutBox(key, "header", col_x[col], y, header_w[key], header_h, (item,), fill)
         )
     y += header_h + ROW_GAP * 0.75
 
@@ -661,6 +728,11 @@ def _arrows(boxes: dict[str, LayoutBox], counts: PrismaCounts) -> list[Arrow]:
     b = boxes
     chain = ["identification", "records_screened", "reports_sought", "reports_assessed", "included"]
     arrows = [_down(b[p], b[q]) for p, q in zip(chain, chain[1:], strict=False)]
+    if counts.is_update:
+        # The previous version's studies run down to the totals, and so do the new ones.
+        arrows.append(_down(b["previous"], b["total"]))
+        inc, total = b["included"], b["total"]
+        arrows.append(Arrow(inc.key, total.key, ((inc.x, inc.cy), (total.right, inc.cy))))
     for main, side in (
         ("identification", "removed_before_screening"),
         ("records_screened", "records_excluded"),

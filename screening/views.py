@@ -582,14 +582,22 @@ def _svg_inline(svg: str) -> str:
     return svg.split("?>", 1)[1].strip() if svg.startswith("<?xml") else svg
 
 
+def _prisma_update(request: HttpRequest) -> bool:
+    """The template for updated reviews when there is a previous version, unless
+    ``?template=new`` asks for the whole review as one flow."""
+    return request.GET.get("template") != "new"
+
+
 @review_view()
 def prisma_view(request: HttpRequest, review) -> HttpResponse:
     services.items_sync(review)
-    counts = prisma.prisma_counts(review)
+    counts = prisma.prisma_counts(review, update=_prisma_update(request))
     extra = PrismaExtra.objects.filter(review=review).first()
     context = {
         "review": review,
         "counts": counts,
+        "template_query": "" if _prisma_update(request) else "?template=new",
+        "can_update": review.round > 1,
         # The renderer escapes every label through ElementTree, so the markup is safe.
         "svg": mark_safe(_svg_inline(prisma_render.render_svg(counts))),
         "problems": counts.inconsistencies(),
@@ -613,7 +621,8 @@ def prisma_download(request: HttpRequest, review, fmt: str) -> HttpResponse:
         raise Http404("Unknown format.")
     services.items_sync(review)
     content_type, render_fn = PRISMA_FORMATS[fmt]
-    response = HttpResponse(render_fn(prisma.prisma_counts(review)), content_type=content_type)
+    counts = prisma.prisma_counts(review, update=_prisma_update(request))
+    response = HttpResponse(render_fn(counts), content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="prisma-{review.slug}.{fmt}"'
     return response
 
@@ -642,6 +651,8 @@ def prisma_extra(request: HttpRequest, review) -> HttpResponse:
             "problems": counts.inconsistencies(),
             "pending": prisma.prisma_pending(review),
             "extra_form": form,
+            "template_query": "",
+            "can_update": review.round > 1,
         },
         status=400,
     )

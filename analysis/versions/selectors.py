@@ -30,8 +30,8 @@ RATIO_MEASURES = ("OR", "RR")
 PRISMA_ROWS = (
     ("records_screened", "Records screened"),
     ("reports_assessed", "Reports assessed for eligibility"),
-    ("studies_included", "Studies included"),
-    ("reports_included", "Reports of included studies"),
+    ("total_studies", "Studies included in review"),
+    ("total_reports", "Reports of included studies"),
 )
 
 
@@ -42,6 +42,27 @@ def versions_for(review: Review) -> QuerySet[ReviewVersion]:
 
 def version_latest(review: Review) -> ReviewVersion | None:
     return review.versions.order_by("-number").first()
+
+
+def previous_version_included(review: Review) -> tuple[int, int] | None:
+    """(studies, reports) the last version published before the current round included,
+    for PRISMA's template for updated reviews (``screening.prisma``'s registry)."""
+    version = (
+        review.versions.filter(round__lt=review.round)
+        .order_by("-number")
+        .values_list("snapshot__prisma", flat=True)
+        .first()
+    )
+    if version is None:
+        return None
+    return _total(version, "studies"), _total(version, "reports")
+
+
+def _total(prisma: dict[str, Any], what: str) -> int:
+    """Studies or reports a version's PRISMA counts include, previous versions' too."""
+    if f"total_{what}" in prisma:
+        return int(prisma[f"total_{what}"])
+    return int(prisma.get(f"previous_{what}") or 0) + int(prisma[f"{what}_included"])
 
 
 # --- The snapshot ------------------------------------------------------------------------------
@@ -205,7 +226,12 @@ def version_snapshot(review: Review) -> dict[str, Any]:
             "extraction": _extraction(review),
             "rob": _rob(review),
             "analyses": [_analysis(a) for a in analyses_for(review)],
-            "prisma": dataclasses.asdict(counts),
+            "prisma": {
+                **dataclasses.asdict(counts),
+                "is_update": counts.is_update,
+                "total_studies": counts.total_studies,
+                "total_reports": counts.total_reports,
+            },
             "certainty": _certainty(review),
         }
     )
@@ -287,7 +313,7 @@ def version_compare(older: ReviewVersion, newer: ReviewVersion) -> Comparison:
     prisma = [
         (label, before["prisma"].get(name, 0), after["prisma"].get(name, 0))
         for name, label in PRISMA_ROWS
-    ]
+    ]  # an update's own flow counts only its round: the totals compare across versions
     return Comparison(
         older=older,
         newer=newer,

@@ -333,3 +333,53 @@ def test_svg_can_be_inlined_without_xml_declaration():
     assert svg.startswith("<svg")
     assert render_svg(small_counts()).startswith("<?xml")
     assert box_texts(svg)["records_screened"] == ["Records screened (n = 90)"]
+
+
+# --- PRISMA 2020 for updated reviews -----------------------------------------------------
+
+
+def test_the_updated_review_template_adds_previous_studies_and_totals():
+    counts = big_counts(previous_studies=40, previous_reports=52)
+    assert counts.is_update and (counts.total_studies, counts.total_reports) == (200, 226)
+    layout = prisma_layout(counts)
+    for i, a in enumerate(layout.boxes):
+        assert a.right <= layout.width and a.bottom <= layout.height
+        for b in layout.boxes[i + 1 :]:
+            assert not a.overlaps(b), (a.key, b.key)
+    previous, total, included = (layout.box(k) for k in ("previous", "total", "included"))
+    assert previous.x == total.x < included.x  # the "Previous studies" column, leftmost
+    assert layout.box("header_previous").x == previous.x
+    pairs = {(a.start, a.end) for a in layout.arrows}
+    assert {("previous", "total"), ("included", "total")} <= pairs
+    for arrow in layout.arrows:
+        for seg in _segments(arrow.points):
+            for box in layout.boxes:
+                if box.key not in (arrow.start, arrow.end):
+                    assert not _segment_hits_box(seg, box), (arrow, box.key)
+    texts = box_texts(render_svg(counts))
+    assert texts["previous"] == [
+        "Studies included in previous version of review (n = 40)",
+        "Reports of studies included in previous version of review (n = 52)",
+    ]
+    assert texts["included"] == [
+        "New studies included in review (n = 160)",
+        "Reports of new included studies (n = 174)",
+    ]
+    assert texts["total"] == [
+        "Total studies included in review (n = 200)",
+        "Reports of total included studies (n = 226)",
+    ]
+    assert texts["header_previous"] == ["Previous studies"]
+    rows = list(csv.DictReader(io.StringIO(counts_csv(counts))))
+    by_box = {(r["box"], r["label"]): int(r["n"]) for r in rows}
+    assert by_box[("previous", "Studies included in previous version of review")] == 40
+    assert by_box[("total", "Reports of total included studies")] == 226
+    assert render_png(counts).startswith(b"\x89PNG") and render_pdf(counts).startswith(b"%PDF")
+
+
+def test_a_new_review_has_no_previous_column_and_half_an_update_is_refused():
+    texts = box_texts(render_svg(small_counts()))
+    assert "previous" not in texts and "total" not in texts
+    assert texts["included"][0] == "Studies included in review (n = 9)"
+    with pytest.raises(PrismaCountsError, match="come together"):
+        small_counts(previous_studies=3)
