@@ -142,6 +142,7 @@ def test_an_update_round_from_import_to_the_updated_prisma_diagram(client, cast)
     assert sorted(s["label"] for s in comparison.added) == sorted(
         _records(cast, [12, 18])[n].citation for n in (12, 18)
     )
-    assert dict((label, (a, b)) for label, a, b in comparison.prisma)[
-        "Studies included in review"
-    ] == (3, 5)
+    assert {label: (a, b) for label, a, b in comparison.prisma}["Studies included in review"] == (
+        3,
+        5,
+    )
