@@ -330,8 +330,24 @@ class ImportUploadSerializer(serializers.Serializer):
         return value
 
 
+# Job kinds whose result names reviewers' decisions (another tool's votes, before they are
+# resolved here): only leads see it whole, as they alone see the preview and the report.
+LEAD_ONLY_RESULTS = frozenset({"decisions_preview", "decisions_import"})
+_PUBLIC_RESULT_KEYS = ("url", "label", "follow", "message", "import_id")
+
+
 class JobSerializer(serializers.ModelSerializer):
     started_by = serializers.CharField(source="started_by.username", default="", read_only=True)
+    result = serializers.SerializerMethodField()
+
+    def get_result(self, job: Job) -> dict:
+        result = job.result or {}
+        if job.kind in LEAD_ONLY_RESULTS:
+            request = self.context.get("request")
+            membership = getattr(request, "membership", None)
+            if membership is None or not membership.can_manage:
+                return {k: result[k] for k in _PUBLIC_RESULT_KEYS if k in result}
+        return result
 
     class Meta:
         model = Job
@@ -378,6 +394,11 @@ class DecisionsImportSerializer(serializers.Serializer):
     )
     dry_run = serializers.BooleanField(
         required=False, help_text="Only say what the import would do; write nothing"
+    )
+    background = serializers.BooleanField(
+        required=False,
+        help_text="Run it as a job (202; follow jobs/{id}/, whose result holds the preview's "
+        "report or the import's import_id): for files of thousands of decisions",
     )
 
 

@@ -39,6 +39,7 @@ from screening.prisma import prisma_counts, prisma_pending
 
 from . import selectors
 from . import services as api_services
+from . import tasks as api_tasks
 from .access import ReviewAccess
 from .exchange import exports as exchange_exports
 from .exchange import revman_import, tools
@@ -211,7 +212,9 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ReviewView
         responses=DecisionsReportSerializer,
     )
     @extend_schema(
-        methods=["POST"], request=DecisionsImportSerializer, responses=DecisionsReportSerializer
+        methods=["POST"],
+        request=DecisionsImportSerializer,
+        responses={200: DecisionsReportSerializer, 202: JobSerializer},
     )
     @action(detail=True, methods=["get", "post"])
     def decisions(self, request, slug: str, pk: str):
@@ -248,18 +251,35 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ReviewView
         form = DecisionsImportSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
-        report = api_services.decisions_import(
-            batch=batch,
-            actor=request.user,
-            tool=data["tool"],
-            reviewers=data.get("reviewers") if "reviewers" in data else None,
-            covidence_list=data.get("covidence_list", ""),
-            ft_reason_id=data.get("ft_reason"),
-            rayyan_rounds=data.get("rayyan_rounds") or tools.ROUNDS_LAST,
-            create_reasons=data.get("create_reasons", False),
-            dry_run=data.get("dry_run", False),
+        options = {
+            "tool": data["tool"],
+            "reviewers": data.get("reviewers") if "reviewers" in data else None,
+            "covidence_list": data.get("covidence_list", ""),
+            "ft_reason_id": data.get("ft_reason"),
+            "rayyan_rounds": data.get("rayyan_rounds") or tools.ROUNDS_LAST,
+            "create_reasons": data.get("create_reasons", False),
+        }
+        dry_run = data.get("dry_run", False)
+        if not data.get("background"):
+            report = api_services.decisions_import(
+                batch=batch, actor=request.user, dry_run=dry_run, **options
+            )
+            return Response(report)
+        # What the import would refuse is said now; the writes run as a job.
+        api_services.decisions_import(
+            batch=batch, actor=request.user, dry_run=dry_run, check_only=True, **options
         )
-        return Response(report)
+        job = review_services.job_create(
+            review=self.review,
+            kind=api_tasks.DECISIONS_PREVIEW if dry_run else api_tasks.DECISIONS_IMPORT,
+            actor=request.user,
+            params={"batch_id": batch.pk, "options": options},
+        )
+        job.refresh_from_db()
+        return Response(
+            JobSerializer(job, context={"request": request}).data,
+            status=status.HTTP_202_ACCEPTED,
+        )
 
     @extend_schema(
         responses=DecisionFormatSerializer(many=True),

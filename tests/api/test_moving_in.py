@@ -225,3 +225,35 @@ def test_a_batch_of_imported_decisions_tells_the_ranking_once(
     with django_capture_on_commit_callbacks(execute=True):
         pair(cast.review, record, cast.alice, cast.bob, "include", "include")
     assert calls == [cast.review.pk, cast.review.pk]
+
+
+def test_a_big_file_runs_as_a_job_whose_report_only_leads_read(api, cast):
+    batch = _import(api, cast, "rayyan_articles.csv")
+    reviewers = {"Alice": "alice", "Bob": "bob", "Pilot Screener": None}
+    body = {"tool": "rayyan", "reviewers": reviewers, "background": True}
+    preview = _decide(api, cast, batch, **body, dry_run=True)
+    assert preview.status_code == 202, preview.content
+    job = preview.json()
+    assert job["kind"] == "decisions_preview" and job["status"] == "succeeded"
+    assert job["result"]["report"]["written"] == 7 and not Vote.objects.exists()
+    # A reviewer may follow the job, but not read the votes it names (blinding).
+    seen = api("alice").get(_base(cast) + f"jobs/{job['id']}/").json()
+    assert "report" not in seen["result"] and seen["result"]["url"]
+    # What the import would refuse is said at once, not in a failed job.
+    refused = _decide(
+        api, cast, batch, tool="rayyan", reviewers={"Alice": "alice"}, background=True
+    )
+    assert refused.status_code == 400 and not Job.objects.filter(kind="decisions_import").exists()
+    done = _decide(api, cast, batch, **body)
+    assert done.status_code == 202 and done.json()["result"]["import_id"]
+    assert Vote.objects.count() == 7
+
+
+def test_the_formats_understood_are_listed_with_an_example(api, cast):
+    formats = api("alice").get(_base(cast) + "imports/decision-formats/").json()
+    assert {f["tool"] for f in formats} == {"asreview", "rayyan", "covidence"}
+    assert all(f["version"] and f["example"] for f in formats)
+    assert any("asreview_label" in f["columns"] for f in formats)
+    schema = api("alice").get("/api/v1/schema/?format=json").json()
+    described = schema["paths"]["/api/v1/reviews/{slug}/imports/decision-formats/"]["get"]
+    assert "RAYYAN-INCLUSION" in described["description"]
