@@ -52,7 +52,15 @@ TARGET_FIELDS = (
 # dropping non-letters. Earlier spellings win when a file has several ("Source title"
 # over Embase's whole-citation "Source", Ovid's "JN" over its "SO").
 _SYNONYMS: dict[str, tuple[str, ...]] = {
-    "title": ("title", "articletitle", "primarytitle", "ti", "documenttitle", "name"),
+    "title": (
+        "title",
+        "articletitle",
+        "primarytitle",
+        "ti",
+        "documenttitle",
+        "name",
+        "artinfotigatl",  # EBSCO's JSON flattened to columns (read by its own rules)
+    ),
     "abstract": ("abstract", "abstractnote", "ab", "summary", "notesabstract"),
     "authors": (
         "authors",

@@ -361,3 +361,25 @@ def test_mutated_uploads_never_answer_500(cast, client, data):
 def test_hostile_files_through_the_upload_views(cast, client, name):
     client.force_login(cast.lead)
     _upload_through_views(client, cast.review, name, HOSTILE_FILES[name])
+
+
+# --- The formats of issue 20 through the upload views ---------------------------------------
+
+_INTEROP = SHARED_IMPORTS.parent / "interop"
+NEW_FORMAT_FILES = {
+    p.name: p.read_bytes()
+    for p in sorted((FIXTURES / "imports").iterdir())
+    if p.suffix in {".txt", ".isi", ".ovd", ".cgi"}
+}
+if _INTEROP.exists():
+    for _name in ("cff_baseline_embase.csv", "dimitrov_cinahl.csv", "dimitrov_psychinfo.csv"):
+        NEW_FORMAT_FILES[_name] = (_INTEROP / "databases" / _name).read_bytes()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(NEW_FORMAT_FILES))
+def test_new_formats_through_the_upload_views(cast, client, name):
+    client.force_login(cast.lead)
+    n_records = Record.objects.count()
+    _upload_through_views(client, cast.review, name, NEW_FORMAT_FILES[name])
+    assert Record.objects.count() > n_records  # read, previewed and imported whole
