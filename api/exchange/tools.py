@@ -237,7 +237,7 @@ def asreview_decisions(fields: Mapping[str, Any], column: str | None = None) -> 
     )
     if _blank(value):
         return []
-    with contextlib.suppress(ValueError):  # "1.0": pandas writes a labels column with NaN so
+    with contextlib.suppress(ValueError, OverflowError):  # "1.0": pandas writes labels so
         value = str(int(float(value)))
     if value in _ASREVIEW_INCLUDE:
         return [Decision(TA, "include", note=note)]

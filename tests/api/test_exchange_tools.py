@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from api.exchange import tools
 from api.exchange.tools import Decision
@@ -180,3 +182,50 @@ def test_every_format_has_an_example():
     for versions in tools.FORMATS.values():
         assert versions and all(v["version"] and v["example"] for v in versions)
     assert "RAYYAN-INCLUSION" in tools.formats_markdown()
+
+
+# --- Hostile notes: nothing but a ToolFormatError, whatever a file holds --------------------
+
+_PIECES = st.sampled_from(
+    [
+        "RAYYAN-INCLUSION: {",
+        "RAYYAN-EXCLUSION-REASONS: ",
+        "RAYYAN-LABELS: ",
+        " | ",
+        '"A"=>"Included"',
+        '"B\\"x"=>"Excluded", ',
+        "}",
+        ",",
+        "ASReview_relevant",
+        "Exclusion reason: ",
+        ";",
+        "\x00",
+        "\n",
+        "é",
+    ]
+)
+_TEXT = st.lists(st.one_of(_PIECES, st.text(max_size=8)), max_size=30).map("".join)
+
+
+@given(notes=_TEXT, rounds=st.sampled_from(list(tools.RAYYAN_ROUNDS)), ris=st.booleans())
+def test_rayyan_notes_never_raise(notes, rounds, ris):
+    fields = {"TY": ["JOUR"], "N1": [notes]} if ris else {"key": "1", "notes": notes}
+    for d in tools.rayyan_decisions(fields, rounds):
+        assert d.stage in ("ta", "ft") and d.round >= 1
+        assert d.unwritten or d.decision in ("include", "exclude", "maybe")
+
+
+@given(
+    value=st.one_of(_TEXT, st.sampled_from(["1", "0", "NA", "nan", "1.0", "-1", "inf", "1e309"])),
+    column=st.sampled_from([*tools.ASREVIEW_COLUMNS, "N1"]),
+)
+def test_asreview_labels_never_raise(value, column):
+    fields = {"TY": ["JOUR"], "N1": [value]} if column == "N1" else {column: value}
+    for d in tools.asreview_decisions(fields):
+        assert d.unwritten or d.decision in ("include", "exclude")
+
+
+@given(notes=_TEXT, covidence_list=st.sampled_from(list(tools.COVIDENCE_LISTS)))
+def test_covidence_notes_never_raise(notes, covidence_list):
+    for d in tools.covidence_decisions({"Title": "x", "Notes": notes}, covidence_list):
+        assert d.decision in ("include", "exclude")
