@@ -117,9 +117,11 @@ def assessment_save(
     thresholds: Sequence[Any] | None = None,
     outcome_label: str = "",
     intervention: str = "",
+    confirming: bool = False,
 ) -> CertaintyAssessment:
     """Rate (or re-rate) an analysis: the lead's final rating per domain against the
-    current suggestions, with the numbers they came from kept as the snapshot."""
+    current suggestions, with the numbers they came from kept as the snapshot.
+    ``confirming``: the same ratings confirmed against changed data (the history says so)."""
     clean_thresholds = _clean_thresholds(analysis.effect_measure, thresholds)
     ctx = selectors.evidence_for(analysis, thresholds=clean_thresholds)
     if not ctx.ok:
@@ -184,7 +186,7 @@ def assessment_save(
     _event(
         analysis.review,
         actor,
-        "rated" if created else "re-rated",
+        "rated" if created else ("confirmed" if confirming else "re-rated"),
         assessment=assessment,
         analysis=analysis.title,
         certainty=[old_level, level],
@@ -221,6 +223,7 @@ def assessment_confirm(*, assessment: CertaintyAssessment, actor: Any) -> Certai
         thresholds=assessment.thresholds,
         outcome_label=assessment.outcome_label,
         intervention=assessment.intervention,
+        confirming=True,
     )
 
 

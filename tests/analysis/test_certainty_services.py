@@ -133,7 +133,9 @@ def test_editing_an_extracted_value_after_rating_marks_the_assessment_changed(ca
         services.assessment_save(analysis=analysis, actor=cast.lead, finals=accept_all(fresh))
     assert selectors.assessment_view(analysis).stale is False
     assert not selectors.sof_view(table).any_stale
-    assert CertaintyEvent.objects.filter(action="re-rated", actor=cast.lead).exists()
+    assert CertaintyEvent.objects.filter(
+        action__in=("confirmed", "re-rated"), actor=cast.lead
+    ).exists()
 
 
 @pytest.mark.django_db
@@ -245,6 +247,7 @@ def test_a_new_rob_consensus_or_changed_analysis_settings_also_mark_it_changed(c
     assert a.domains.get(domain="risk_of_bias").numbers == ctx.suggestions["risk_of_bias"].numbers
     services.assessment_confirm(assessment=a, actor=cast.lead)
     assert selectors.assessment_view(analysis).stale is False
+    assert CertaintyEvent.objects.filter(action="confirmed", actor=cast.lead).count() == 1
     values = {name: getattr(analysis, name) for name in analysis_services.ANALYSIS_FIELDS}
     analysis_services.analysis_save(
         review=cast.review,
