@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
+# axe-core for the browser tests' accessibility check, from package.json/package-lock.json
+NODE_STAMP := node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -22,7 +24,12 @@ $(DEV_STAMP): $(STAMP) requirements-dev.txt
 
 install: $(STAMP)
 
-install-dev: $(DEV_STAMP)
+# JavaScript the browser tests inject into pages (axe-core): npm ci installs exactly the lock.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+install-dev: $(DEV_STAMP) $(NODE_STAMP)
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
@@ -39,11 +46,12 @@ run: demo
 serve: install
 	BIN=$(BIN) HOST=$(HOST) PORT=$(PORT) ./deploy/serve.sh
 
-# Debian packages the tests need: Chromium for the browser tests (never a downloaded browser)
-# and R with metafor, which the tests marked `r` run to check exported R scripts.
+# Debian packages the tests need: Chromium for the browser tests (never a downloaded browser),
+# npm for axe-core, and R with metafor, which the tests marked `r` run to check exported R scripts.
 system-deps:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium fonts-dejavu-core"; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	Rscript -e 'library(metafor); library(metadat); library(jsonlite)' >/dev/null 2>&1 || \
 		missing="$$missing r-cran-metafor r-cran-metadat r-cran-jsonlite"; \
 	if [ -n "$$missing" ]; then \
@@ -51,7 +59,7 @@ system-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-test: install-dev system-deps
+test: system-deps install-dev
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	@# pytest exits 5 when it collected no test: that is a failure here, said plainly.
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
@@ -69,4 +77,4 @@ bench: install-dev
 	for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache
+	rm -rf $(VENV) staticfiles .pytest_cache node_modules

@@ -117,6 +117,20 @@ def save_screenshot(page, name: str) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def demo_site_url(tmp_path_factory) -> str:
+    """A fresh demo site (`load_demo` into its own SQLite database, `runserver`), built once
+    per test session for the tests that walk the demo as its users do. While working on
+    pages, REVIEWFLOW_DEMO_SITE_URL=http://... walks a demo server already running instead."""
+    from tools.demo_site import demo_site
+
+    if os.environ.get("REVIEWFLOW_DEMO_SITE_URL"):
+        yield os.environ["REVIEWFLOW_DEMO_SITE_URL"].rstrip("/")
+        return
+    with demo_site(tmp_path_factory.mktemp("demo-site")) as url:
+        yield url
+
+
 # --- Property-based tests ---------------------------------------------------------------
 # Few examples and no deadline: the fuzz tests must keep the suite fast on a shared machine
 # (HYPOTHESIS_PROFILE=thorough runs many more by hand).

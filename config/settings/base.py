@@ -223,7 +223,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     # No validator badge: Swagger UI would load it from validator.swagger.io (on any host
     # but localhost), which the CSP blocks.
-    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # No deep links either: they put a link inside each operation's button (nested
+    # interactive controls, which screen readers cannot reach; axe-core refuses them).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": False, "validatorUrl": None},
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",

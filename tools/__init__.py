@@ -1,0 +1,1 @@
+"""Developer tools run from the Makefile (no app imports them)."""
