@@ -252,6 +252,246 @@ def _why(exc: DomainError, d: tools.Decision, review: Review) -> str:
     return message.rstrip(".")
 
 
+def _attached(
+    d: tools.Decision, reasons: Mapping[tuple[str, str], ExclusionReason]
+) -> ExclusionReason | None:
+    """The first of the tool's reasons for ``d`` that is a reason in use in this review."""
+    for text in d.reasons:
+        reason = reasons.get((d.stage, text.strip().casefold()))
+        if reason is not None and reason.active:
+            return reason
+    return None
+
+
+def _fallback_reason(review: Review, ft_reason_id: Any) -> ExclusionReason | None:
+    """The lead's full-text reason for exclusions the file gives none for."""
+    if not ft_reason_id:
+        return None
+    text = str(ft_reason_id).strip()
+    reason = (
+        ExclusionReason.objects.filter(
+            review=review, stage=tools.FT, active=True, pk=int(text)
+        ).first()
+        if text.isdigit()
+        else None
+    )
+    if reason is None:
+        raise DomainError("Choose a full-text exclusion reason of this review.", field="ft_reason")
+    return reason
+
+
+def _bare_ft_exclusions(plan: _Plan, create_reasons: bool) -> int:
+    """Full-text exclusions that would be written without a reason of this review."""
+    will_have = dict(plan.reasons)
+    if create_reasons:
+        will_have.update(
+            {k: ExclusionReason(label=v, active=True) for k, v in plan.new_reasons.items()}
+        )
+    return sum(
+        1
+        for row in plan.rows
+        for d in row.decisions
+        if d.stage == tools.FT
+        and d.decision == "exclude"
+        and not d.unwritten
+        and (not d.reviewer or plan.mapping.get(d.reviewer))
+        and _attached(d, will_have) is None
+    )
+
+
+def _reasons_create(
+    *, review: Review, actor: Any, new_reasons: Mapping[tuple[str, str], str]
+) -> tuple[dict[tuple[str, str], ExclusionReason], list[str]]:
+    """The file's reasons this review lacks, added after its own (the history names the lead)."""
+    made: dict[tuple[str, str], ExclusionReason] = {}
+    labels: list[str] = []
+    positions: dict[str, int] = {}
+    for (stage, key), text in sorted(new_reasons.items()):
+        if stage not in positions:
+            last = (
+                ExclusionReason.objects.filter(review=review, stage=stage)
+                .order_by("-position")
+                .values_list("position", flat=True)
+                .first()
+            )
+            positions[stage] = (last or 0) + 1
+        made[(stage, key)] = review_services.exclusion_reason_create(
+            review=review, actor=actor, stage=stage, label=text, position=positions[stage]
+        )
+        positions[stage] += 1
+        labels.append(f"{text} ({tools.STAGE_LABELS[stage]})")
+    return made, labels
+
+
+_STAGE_ORDER = {tools.TA: 0, tools.FT: 1}
+
+
+@dataclass
+class _Tally:
+    """The report's counts, per reviewer and round or stage, and every decision not written."""
+
+    mapping: Mapping[str, str | None]
+    groups: dict[tuple[str, int, str], dict[str, Any]] = field(default_factory=dict)
+    unwritten: list[dict[str, Any]] = field(default_factory=list)
+    totals: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("read", "written", "not_written", "resolved", "votes"), 0
+        )
+    )
+    duplicates: dict[str, int] = field(default_factory=lambda: {"rows": 0, "written": 0})
+    reasons: dict[str, int] = field(default_factory=lambda: {"attached": 0, "fallback": 0})
+
+    def add(self, row: _Row, d: tools.Decision, why: str) -> None:
+        group = self.groups.setdefault(
+            (d.reviewer, d.round, d.stage),
+            {
+                "reviewer": d.reviewer,
+                "member": self.mapping.get(d.reviewer) if d.reviewer else "",
+                "round": d.round,
+                "stage": d.stage,
+                "stage_label": tools.STAGE_LABELS.get(d.stage, d.stage),
+                "read": 0,
+                "written": 0,
+                "not_written": 0,
+                "why": {},
+            },
+        )
+        group["read"] += 1
+        self.totals["read"] += 1
+        if why:
+            group["not_written"] += 1
+            self.totals["not_written"] += 1
+            group["why"][why] = group["why"].get(why, 0) + 1
+            if len(self.unwritten) < UNWRITTEN_KEPT:
+                self.unwritten.append(
+                    {
+                        "record": row.record_id,
+                        "target": row.target_id,
+                        "row": row.line,
+                        "reviewer": d.reviewer,
+                        "round": d.round,
+                        "stage": d.stage,
+                        "decision": d.decision,
+                        "reason": why,
+                    }
+                )
+            return
+        group["written"] += 1
+        self.totals["written"] += 1
+        self.totals["votes" if d.reviewer else "resolved"] += 1
+        if row.target_id != row.record_id:
+            self.duplicates["written"] += 1
+
+    def as_report(self) -> dict[str, Any]:
+        def order(g: dict[str, Any]) -> tuple:
+            return (g["reviewer"].casefold(), g["round"], _STAGE_ORDER.get(g["stage"], 2))
+
+        return {
+            **self.totals,
+            "groups": sorted(self.groups.values(), key=order),
+            "unwritten": self.unwritten,
+            "unwritten_kept": len(self.unwritten),
+            "skipped": [{"record": u["record"], "reason": u["reason"]} for u in self.unwritten],
+            "duplicates": self.duplicates,
+        }
+
+
+@dataclass
+class _Writer:
+    """Writes one record's decisions through the screening services, in the order they
+    were made, and says for each why it is not written when it is not."""
+
+    review: Review
+    actor: Any
+    plan: _Plan
+    reasons: dict[tuple[str, str], ExclusionReason]
+    fallback: ExclusionReason | None
+    tally: _Tally
+
+    def record(self, target: int, items: list[tuple[_Row, tools.Decision]]) -> None:
+        items.sort(key=lambda item: (_STAGE_ORDER.get(item[1].stage, 2), item[1].round))
+        done: dict[tuple[str, str], tuple[_Row, tools.Decision]] = {}
+        for row, d in items:
+            why = d.unwritten or self._not_to_write(target, d, done)
+            reason = None
+            if not why and d.decision == "exclude":
+                reason, why = self._reason(d)
+            if not why:
+                why = self._write(target, d, reason)
+                if not why:
+                    done[(d.stage, d.reviewer)] = (row, d)
+            self.tally.add(row, d, why)
+
+    def _not_to_write(self, target: int, d: tools.Decision, done) -> str:
+        who = d.reviewer
+        if who and not self.plan.mapping.get(who):
+            if who in self.plan.report.get("unmapped", ()):
+                return f"{who} is not mapped to a member yet"
+            return f"{who} is mapped to nobody (left out)"
+        if (d.stage, who) in done:
+            first, first_d = done[(d.stage, who)]
+            same = "the same" if first_d.decision == d.decision else "another"
+            whose = f"{who}'s" if who else "a final"
+            return (
+                f"record #{target} already has {whose} {same} decision from row "
+                f"{first.line} of this file (this row is linked to it as a duplicate)"
+            )
+        return ""
+
+    def _reason(self, d: tools.Decision) -> tuple[ExclusionReason | None, str]:
+        reason = _attached(d, self.reasons)
+        if reason is not None:
+            self.tally.reasons["attached"] += 1
+            return reason, ""
+        if d.stage != tools.FT:
+            return None, ""
+        if self.fallback is None:
+            return (
+                None,
+                "a full-text exclusion needs a reason: the file gives none of this review's",
+            )
+        self.tally.reasons["fallback"] += 1
+        return self.fallback, ""
+
+    def _write(self, target: int, d: tools.Decision, reason: ExclusionReason | None) -> str:
+        label = self.plan.report["tool_label"]
+        note = d.note
+        # A vote keeps one reason: the tool's others stay in its note.
+        others = [
+            r
+            for r in d.reasons
+            if reason is None or r.strip().casefold() != reason.label.strip().casefold()
+        ]
+        if others:
+            note = "; ".join(p for p in (note, f"{label} reasons: {', '.join(others)}") if p)
+        try:
+            if d.reviewer:
+                screening_services.vote_cast(
+                    review=self.review,
+                    record_id=target,
+                    stage=d.stage,
+                    actor=self.plan.users[d.reviewer],
+                    decision=d.decision,
+                    reason_id=reason.pk if reason else None,
+                    note=note[: screening_services.NOTE_MAX],
+                    imported_from=label,
+                )
+            else:
+                screening_services.resolution_import(
+                    review=self.review,
+                    record_id=target,
+                    stage=d.stage,
+                    actor=self.actor,
+                    decision=d.decision,
+                    imported_from=label,
+                    reason_id=reason.pk if reason else None,
+                    note=note,
+                )
+        except DomainError as exc:
+            return _why(exc, d, self.review)
+        return ""
+
+
 def decisions_import(
     *,
     batch: ImportBatch,
@@ -291,7 +531,6 @@ def decisions_import(
         raise DomainError("Say how Rayyan's rounds map: last or stages.", field="rayyan_rounds")
     if tool == tools.COVIDENCE and not covidence_list and dry_run:
         covidence_list = tools.covidence_list_from_filename(batch.filename)
-    label = tools.TOOLS[tool]
     review = batch.review
     plan = _plan(
         batch=batch,
@@ -301,57 +540,19 @@ def decisions_import(
         rayyan_rounds=rayyan_rounds,
         dry_run=dry_run,
     )
-    fallback = None
-    if ft_reason_id:
-        fallback = (
-            ExclusionReason.objects.filter(
-                review=review, stage=tools.FT, active=True, pk=str(ft_reason_id).strip() or 0
-            ).first()
-            if str(ft_reason_id).strip().isdigit()
-            else None
-        )
-        if fallback is None:
-            raise DomainError(
-                "Choose a full-text exclusion reason of this review.", field="ft_reason"
-            )
-
-    def attached(d: tools.Decision, reasons: Mapping[tuple[str, str], ExclusionReason]):
-        for text in d.reasons:
-            reason = reasons.get((d.stage, text.strip().casefold()))
-            if reason is not None and reason.active:
-                return reason
-        return None
-
+    fallback = _fallback_reason(review, ft_reason_id)
     # A full-text exclusion without a reason would be refused one by one: say it up front.
-    will_have = dict(plan.reasons)
-    if create_reasons:
-        will_have.update(
-            {k: ExclusionReason(label=v, active=True) for k, v in plan.new_reasons.items()}
-        )
-    bare = sum(
-        1
-        for row in plan.rows
-        for d in row.decisions
-        if d.stage == tools.FT
-        and d.decision == "exclude"
-        and not d.unwritten
-        and (not d.reviewer or plan.mapping.get(d.reviewer))
-        and attached(d, will_have) is None
-    )
+    bare = _bare_ft_exclusions(plan, create_reasons)
     if bare and fallback is None and not dry_run:
+        offer = " (or create the file's reasons)" if plan.new_reasons and not create_reasons else ""
         raise DomainError(
             f"{bare} full-text exclusions have no exclusion reason of this review: choose the "
-            "reason PRISMA counts for them"
-            + (
-                " (or create the file's reasons)."
-                if plan.new_reasons and not create_reasons
-                else "."
-            ),
+            f"reason PRISMA counts for them{offer}.",
             field="ft_reason",
         )
-
     if check_only:
         return plan.report
+
     screening_services.items_sync(review, force=True)
     report = plan.report
     report.update(
@@ -360,173 +561,33 @@ def decisions_import(
         ft_reason=fallback.label if fallback else "",
         create_reasons=bool(create_reasons),
     )
-    groups: dict[tuple[str, int, str], dict[str, Any]] = {}
-    unwritten: list[dict[str, Any]] = []
+    tally = _Tally(plan.mapping)
     counts: dict[str, int] = {}
-    totals = {"read": 0, "written": 0, "not_written": 0, "resolved": 0, "votes": 0}
-    duplicates = {"rows": 0, "written": 0}
-    attached_count = {"reasons": 0, "fallback": 0}
-
-    def note_outcome(row: _Row, d: tools.Decision, why: str) -> None:
-        key = (d.reviewer, d.round, d.stage)
-        group = groups.setdefault(
-            key,
-            {
-                "reviewer": d.reviewer,
-                "member": plan.mapping.get(d.reviewer) if d.reviewer else "",
-                "round": d.round,
-                "stage": d.stage,
-                "stage_label": tools.STAGE_LABELS.get(d.stage, d.stage),
-                "read": 0,
-                "written": 0,
-                "not_written": 0,
-                "why": {},
-            },
-        )
-        group["read"] += 1
-        totals["read"] += 1
-        if why:
-            group["not_written"] += 1
-            totals["not_written"] += 1
-            group["why"][why] = group["why"].get(why, 0) + 1
-            if len(unwritten) < UNWRITTEN_KEPT:
-                unwritten.append(
-                    {
-                        "record": row.record_id,
-                        "target": row.target_id,
-                        "row": row.line,
-                        "reviewer": d.reviewer,
-                        "round": d.round,
-                        "stage": d.stage,
-                        "decision": d.decision,
-                        "reason": why,
-                    }
-                )
-        else:
-            group["written"] += 1
-            totals["written"] += 1
-            totals["votes" if d.reviewer else "resolved"] += 1
-            if row.target_id != row.record_id:
-                duplicates["written"] += 1
-
-    created: list[str] = []
+    by_target: dict[int, list[tuple[_Row, tools.Decision]]] = {}
+    for row in plan.rows:
+        if row.target_id != row.record_id and row.decisions:
+            tally.duplicates["rows"] += 1
+        for d in row.decisions:
+            by_target.setdefault(row.target_id, []).append((row, d))
+            if not d.unwritten:
+                counts[f"{d.stage}:{d.decision}"] = counts.get(f"{d.stage}:{d.decision}", 0) + 1
     try:
         with transaction.atomic(), screening_services.ranking_notes_batched():
             reasons = dict(plan.reasons)
+            created: list[str] = []
             if create_reasons and plan.new_reasons:
-                positions: dict[str, int] = {}
-                for (stage, key), text in sorted(plan.new_reasons.items()):
-                    if stage not in positions:
-                        last = (
-                            ExclusionReason.objects.filter(review=review, stage=stage)
-                            .order_by("-position")
-                            .values_list("position", flat=True)
-                            .first()
-                        )
-                        positions[stage] = (last or 0) + 1
-                    reasons[(stage, key)] = review_services.exclusion_reason_create(
-                        review=review,
-                        actor=actor,
-                        stage=stage,
-                        label=text,
-                        position=positions[stage],
-                    )
-                    positions[stage] += 1
-                    created.append(f"{text} ({tools.STAGE_LABELS[stage]})")
-            order = {tools.TA: 0, tools.FT: 1}
-            by_target: dict[int, list[tuple[_Row, tools.Decision]]] = {}
-            for row in plan.rows:
-                if row.target_id != row.record_id and row.decisions:
-                    duplicates["rows"] += 1
-                for d in row.decisions:
-                    by_target.setdefault(row.target_id, []).append((row, d))
-                    if not d.unwritten:
-                        k = f"{d.stage}:{d.decision}"
-                        counts[k] = counts.get(k, 0) + 1
-            n_targets = len(by_target) or 1
-            for done_targets, (target, items) in enumerate(by_target.items()):
+                made, created = _reasons_create(
+                    review=review, actor=actor, new_reasons=plan.new_reasons
+                )
+                reasons.update(made)
+            writer = _Writer(review, actor, plan, reasons, fallback, tally)
+            for i, (target, items) in enumerate(by_target.items()):
                 if progress is not None:
-                    progress(done_targets / n_targets, f"{done_targets:,} of {n_targets:,} records")
-                items.sort(key=lambda item: (order.get(item[1].stage, 2), item[1].round))
-                done: dict[tuple[str, str], tuple[_Row, tools.Decision]] = {}
-                for row, d in items:
-                    why = d.unwritten
-                    who = d.reviewer
-                    if not why and who and not plan.mapping.get(who):
-                        why = (
-                            f"{who} is not mapped to a member yet"
-                            if who in report.get("unmapped", ())
-                            else f"{who} is mapped to nobody (left out)"
-                        )
-                    if not why and (d.stage, who) in done:
-                        first, first_d = done[(d.stage, who)]
-                        same = "the same" if first_d.decision == d.decision else "another"
-                        whose = f"{who}'s" if who else "a final"
-                        why = (
-                            f"record #{target} already has {whose} {same} decision from row "
-                            f"{first.line} of this file (this row is linked to it as a duplicate)"
-                        )
-                    reason = None
-                    if not why and d.decision == "exclude":
-                        reason = attached(d, reasons)
-                        if reason is not None:
-                            attached_count["reasons"] += 1
-                        elif d.stage == tools.FT:
-                            reason = fallback
-                            if reason is None:
-                                why = "a full-text exclusion needs a reason: the file gives none of this review's"
-                            else:
-                                attached_count["fallback"] += 1
-                    if not why:
-                        note = d.note
-                        others = [
-                            r
-                            for r in d.reasons
-                            if reason is None
-                            or r.strip().casefold() != reason.label.strip().casefold()
-                        ]
-                        if others:
-                            note = "; ".join(
-                                p for p in (note, f"{label} reasons: {', '.join(others)}") if p
-                            )
-                        try:
-                            if who:
-                                screening_services.vote_cast(
-                                    review=review,
-                                    record_id=target,
-                                    stage=d.stage,
-                                    actor=plan.users[who],
-                                    decision=d.decision,
-                                    reason_id=reason.pk if reason else None,
-                                    note=note[: screening_services.NOTE_MAX],
-                                    imported_from=label,
-                                )
-                            else:
-                                screening_services.resolution_import(
-                                    review=review,
-                                    record_id=target,
-                                    stage=d.stage,
-                                    actor=actor,
-                                    decision=d.decision,
-                                    imported_from=label,
-                                    reason_id=reason.pk if reason else None,
-                                    note=note,
-                                )
-                            done[(d.stage, who)] = (row, d)
-                        except DomainError as exc:
-                            why = _why(exc, d, review)
-                    note_outcome(row, d, why)
+                    progress(i / len(by_target), f"{i:,} of {len(by_target):,} records")
+                writer.record(target, items)
             report.update(
-                totals,
+                tally.as_report(),
                 decisions=counts,
-                groups=sorted(
-                    groups.values(),
-                    key=lambda g: (g["reviewer"].casefold(), g["round"], order.get(g["stage"], 2)),
-                ),
-                unwritten=unwritten,
-                unwritten_kept=len(unwritten),
-                skipped=[{"record": u["record"], "reason": u["reason"]} for u in unwritten],
-                duplicates=duplicates,
                 reasons={
                     "matched": sorted(
                         {
@@ -542,8 +603,7 @@ def decisions_import(
                         for (stage, _), text in sorted(plan.new_reasons.items())
                     ],
                     "created": created,
-                    "attached": attached_count["reasons"],
-                    "fallback": attached_count["fallback"],
+                    **tally.reasons,
                 },
             )
             if dry_run:
@@ -562,9 +622,9 @@ def decisions_import(
                     "job": job_id,
                 },
                 report={k: v for k, v in report.items() if k != "skipped"},
-                n_read=totals["read"],
-                n_written=totals["written"],
-                n_not_written=totals["not_written"],
+                n_read=tally.totals["read"],
+                n_written=tally.totals["written"],
+                n_not_written=tally.totals["not_written"],
             )
             report["import_id"] = history.pk
     except _DryRun:
