@@ -532,11 +532,21 @@ def consensus_sources(study: Study) -> list[Extraction]:
     )
 
 
+def _consensus_imported(study: Study) -> bool:
+    return ExtractionRevision.objects.filter(
+        extraction__study=study,
+        extraction__kind=ExtractionKind.CONSENSUS,
+        action="consensus imported",
+    ).exists()
+
+
 def consensus_check_ready(*, study: Study, user: Any) -> list[Extraction]:
     """Raise unless the consensus may be seen by `user`: blinding holds until all have submitted."""
     settings = selectors.settings_of(study.review)
     sources = consensus_sources(study)
     needed = settings.extractors_needed
+    if not sources and _consensus_imported(study):
+        return sources  # agreed in another tool: no one's independent work to keep blind
     if len(sources) < needed:
         raise ConflictError(
             f"The consensus opens when {needed} extraction(s) are submitted "

@@ -26,6 +26,8 @@ from api.exchange.revman import (
     outcome_checks,
     parse_rm5,
 )
+from extraction import selectors as extraction_selectors
+from extraction import services as extraction_services
 from extraction.models import (
     ArmValue,
     Extraction,
@@ -524,3 +526,53 @@ def test_any_damaged_file_is_read_or_refused_in_words(data):
         assert exc.message
         return
     outcome_checks(review)
+
+
+@pytest.mark.django_db
+def test_pages_of_imported_studies_open_for_the_team(client, cast):
+    """Studies without reports, with an imported consensus: their pages, the outcome
+    table, the exports and the Activity log all answer (no 500 on any of them)."""
+    _import(cast, "benzodiazepines_gad_excerpt.rm5")
+    study = Study.objects.get(review=cast.review, label="Pande 2003")
+    slug = cast.review.slug
+    client.force_login(cast.lead)
+    for url in (
+        f"/reviews/{slug}/extraction/",
+        f"/reviews/{slug}/extraction/studies/{study.pk}/",
+        f"/reviews/{slug}/extraction/studies/{study.pk}/consensus/",
+        f"/reviews/{slug}/extraction/outcomes/",
+        f"/reviews/{slug}/activity/",
+        f"/reviews/{slug}/exchange/revman-web-study-results.csv",
+        f"/reviews/{slug}/exchange/revman-web-study-information.csv",
+    ):
+        response = client.get(url)
+        assert response.status_code < 500, url
+        assert response.status_code == 200, (url, response.status_code)
+    activity = client.get(f"/reviews/{slug}/activity/").content.decode()
+    assert "Study imported" in activity and "Consensus consensus imported" in activity
+    results = client.get(f"/reviews/{slug}/exchange/revman-web-study-results.csv")
+    lines = results.content.decode().splitlines()
+    # 28 study outcomes (the empty analysis 1.4 has none), two arms each.
+    assert len(lines) == 1 + 2 * 28
+
+
+@pytest.mark.django_db
+def test_an_imported_consensus_can_be_corrected_by_the_team(cast):
+    """Nobody's independent extraction exists to keep blind, so the consensus of an
+    imported study opens at once; a correction keeps it final and leaves a revision."""
+    _import(cast, "Fleiss1993.rm5")
+    study = Study.objects.get(review=cast.review, label="ISIS-2")
+    consensus = study.extractions.get()
+    cells = extraction_selectors.extraction_cells(consensus)
+    key = next(k for k, v in cells.items() if k.endswith(":events") and v == 1570)
+    cells[key] = 1571
+    extraction_services.consensus_save(study=study, cells=cells, actor=cast.alice)
+    consensus.refresh_from_db()
+    assert consensus.status == ExtractionStatus.SUBMITTED
+    assert ArmValue.objects.filter(data__extraction=consensus, events=1571).exists()
+    assert consensus.revisions.first().action == "consensus saved"
+    assert consensus.revisions.first().actor == cast.alice
+    # A study extracted in the usual way still waits for its extractors.
+    other = Study.objects.create(review=cast.review, label="Own 2024")
+    with pytest.raises(DomainError, match="opens when 2 extraction"):
+        extraction_services.consensus_check_ready(study=other, user=cast.lead)
