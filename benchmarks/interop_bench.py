@@ -154,7 +154,7 @@ def formats(n: int) -> None:
     # Tab-delimited: the same records under the tags they use, one line each.
     from reviews.importing.wos import parse_wos
 
-    parsed = list(parse_wos(plain.read_text().splitlines(keepends=True)))
+    parsed = list(parse_wos([plain.read_text()]))
     tags = sorted({t for r in parsed for t in r.source_fields})
     people = {"AU", "AF", "CA", "BA", "BF", "BE", "GP", "CR", "C1"}
     lines = ["\t".join(tags)]

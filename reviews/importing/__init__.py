@@ -101,7 +101,7 @@ def iter_records(
     if fmt == "endnote_xml":
         return parse_endnote_xml(lines)
     if fmt == "wos":
-        return parse_wos(lines, notes)
+        return parse_wos(_text_chunks(head, text), notes)
     if fmt == "wos_tab":
         # The header is checked now, like a CSV's.
         return parse_wos_tab(lines, notes)

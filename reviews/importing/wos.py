@@ -54,6 +54,11 @@ def _lines(fields: dict[str, list[str]], tag: str) -> list[str]:
 
 
 def _joined(fields: dict[str, list[str]], tag: str, sep: str = " ") -> str:
+    values = fields.get(tag)
+    if not values:
+        return ""
+    if len(values) == 1 and "\n" not in values[0]:
+        return values[0]  # the common case, without building lists
     return sep.join(_lines(fields, tag))
 
 
@@ -98,76 +103,120 @@ def wos_record(line: int, fields: dict[str, list[str]]) -> ParsedRecord | Skippe
     )
 
 
-_TAG = re.compile(r"[A-Z][A-Z0-9](?: |$)")
+# Patterns anchored on a literal "\n" (text handed to them starts with one), as in ris.py:
+# the record boundaries and the tags inside a record are found in C, not line by line.
+_BOUNDARY = re.compile(r"\n(?:(PT) [^\n]*|(ER|EF)[ \t]*)(?=\n|$)")
+_TAG_SPLIT = re.compile(r"\n([A-Z][A-Z0-9])(?: |(?=\n)|$)")
+_INDENT = re.compile(r"\n\s*")
+_HEADER_TAGS = frozenset({"FN", "VR", "EF", "ER"})
 
 
 def parse_wos(
-    lines: Iterable[str], notes: Notes | None = None
+    chunks: Iterable[str], notes: Notes | None = None
 ) -> Iterator[ParsedRecord | SkippedRecord]:
-    """Stream records from Web of Science plain text.
+    """Stream records from Web of Science plain text given in pieces ending at line ends.
 
-    A record runs from ``PT`` (or the first tag after an ``ER``, when ``PT`` was lost) to
-    ``ER``; a new ``PT`` closes a record whose ``ER`` is missing. Lines outside records
-    and tags the format does not define are reported in ``notes`` (the latter are kept in
-    ``source_fields``).
+    A record runs from ``PT`` to ``ER``; a new ``PT`` closes a record whose ``ER`` is
+    missing, and tagged lines after an ``ER`` whose ``PT`` was lost are a record too.
+    Untagged lines continue the tag above them. Other text outside records, and tags the
+    format does not define (kept in ``source_fields``), are reported in ``notes``.
     """
     notes = notes if notes is not None else Notes()
-    fields: dict[str, list[str]] | None = None
-    values: list[str] = []  # the current tag's values
-    parts: list[str] = []  # the lines of its last value (joined once, not per line)
-    start = 0
-    corrupt = ""
-    unknown: set[str] = set()
-    outside: list[int] = []
-    tag_line = _TAG.match
-    for lineno, raw in enumerate(lines, 1):
-        line = raw.rstrip("\r\n")
-        if not line or line.isspace():
-            continue
-        if lineno == 1:
-            line = line.lstrip("\ufeff")
-        bad = "\x00" in line or "\ufffd" in line
-        if tag_line(line):
-            if len(parts) > 1:
-                values[-1] = "\n".join(p for p in parts if p)
-            tag, value = line[:2], line[3:].strip()
-            if fields is None and tag in ("FN", "VR", "EF"):
-                parts = []
-                continue  # the file's header and end: not part of a record
-            if tag == "ER" or tag == "EF":
-                if fields is not None:
-                    yield _finish(start, fields, corrupt)
-                fields, corrupt, parts = None, "", []
+    state = _State()
+    # Invariant, as in parse_ris: buffer starts with "\n"; lines_before counts the lines
+    # before buffer[1:].
+    buffer, lines_before, in_record = "\n", 0, False
+    source = iter(chunks)
+    while True:
+        chunk = next(source, None)
+        if chunk is not None:
+            buffer += chunk
+            if len(buffer) < 1 << 16:
                 continue
-            if tag == "PT" and fields is not None:
-                yield _finish(start, fields, corrupt)
-                fields = None
-            if fields is None:
-                fields, start, corrupt = {}, lineno, ""
-            if bad and not corrupt:
-                corrupt = f"unreadable characters on line {lineno}"
-            if tag not in WOS_TAGS:
-                unknown.add(tag)
-            values = fields.setdefault(tag, [])
-            values.append(value)
-            parts = [value]
-            continue
-        if fields is None or not parts:
-            outside.append(lineno)
-            continue
-        if bad and not corrupt:
-            corrupt = f"unreadable characters on line {lineno}"
-        parts.append(line.strip())
-    if fields is not None:
-        if len(parts) > 1:
-            values[-1] = "\n".join(p for p in parts if p)
-        yield _finish(start, fields, corrupt)
-    if outside:
+        seg_start, seg_line = 0, lines_before + 1
+        counted_pos, counted_line = 0, lines_before
+        # An open record's own PT line is at 0: look for its end after it.
+        for match in _BOUNDARY.finditer(buffer, 1 if in_record else 0):
+            pos = match.start()
+            counted_line += buffer.count("\n", counted_pos, pos + 1)
+            counted_pos = pos + 1
+            is_pt = match.group(1) == "PT"
+            if in_record:
+                yield _record(seg_line, buffer[seg_start:pos], state)
+            else:
+                yield from _between(buffer[seg_start:pos], seg_line, state)
+            if is_pt:
+                in_record, seg_start, seg_line = True, pos, counted_line
+            else:
+                in_record, seg_start, seg_line = False, match.end(), counted_line + 1
+        buffer, lines_before = buffer[seg_start:], seg_line - 1
+        if chunk is None:
+            break
+    if in_record:
+        yield _record(lines_before + 1, buffer, state)  # a truncated export: keep it
+    else:
+        yield from _between(buffer, lines_before + 1, state)
+    if state.outside:
         notes.add(
-            f"{len(outside)} line(s) outside any record were skipped "
-            f"(first on line {outside[0]}): not part of a Web of Science record."
+            f"{state.outside} line(s) outside any record were skipped "
+            f"(first on line {state.first_outside}): not part of a Web of Science record."
         )
-    _note_unknown(notes, unknown)
+    _note_unknown(notes, state.unknown)
+
+
+class _State:
+    """What parse_wos gathers for its notes."""
+
+    __slots__ = ("first_outside", "outside", "unknown")
+
+    def __init__(self) -> None:
+        self.outside, self.first_outside = 0, 0
+        self.unknown: set[str] = set()
+
+
+def _record(line: int, text: str, state: _State) -> ParsedRecord | SkippedRecord:
+    """One record's text (from the "\\n" before its first tag line) -> a record."""
+    if "\x00" in text or "\ufffd" in text:
+        bad = text.find("\x00") if "\x00" in text else text.find("\ufffd")
+        bad_line = line - 1 + text.count("\n", 0, bad)
+        return SkippedRecord(line, f"corrupt record: unreadable characters on line {bad_line}")
+    parts = _TAG_SPLIT.split(text)
+    fields: dict[str, list[str]] = {}
+    for k in range(1, len(parts) - 1, 2):
+        tag, value = parts[k], parts[k + 1].strip()
+        if "\n" in value:
+            # Continuation lines are indented three spaces; trailing blanks are dropped too.
+            value = _INDENT.sub("\n", value)
+            if "\n\n" in value:
+                value = "\n".join(v for v in value.split("\n") if v)
+        values = fields.get(tag)
+        if values is None:
+            fields[tag] = [value]
+        else:
+            values.append(value)
+    unknown = fields.keys() - WOS_TAGS
+    if unknown:
+        state.unknown.update(unknown)
+    return wos_record(line, fields)
+
+
+def _between(text: str, first_line: int, state: _State) -> Iterator[ParsedRecord | SkippedRecord]:
+    """Text outside PT...ER: the FN/VR header, blank lines, stray text (counted for the
+    notes), or the tagged lines of a record whose PT line was lost (read as a record)."""
+    if not text.strip():
+        return
+    start = None
+    for match in _TAG_SPLIT.finditer(text):
+        if match.group(1) not in _HEADER_TAGS:
+            start = match.start()
+            break
+    stray = text if start is None else text[:start]
+    for offset, line in enumerate(stray.split("\n")):
+        if line.strip() and not _TAG_SPLIT.match("\n" + line):
+            state.outside += 1
+            state.first_outside = state.first_outside or first_line - 1 + offset
+    if start is not None:
+        yield _record(first_line - 1 + text.count("\n", 0, start + 1), text[start:], state)
 
 
 def _note_unknown(notes: Notes, unknown: Iterable[str]) -> None:

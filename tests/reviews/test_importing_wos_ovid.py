@@ -191,6 +191,21 @@ def test_wos_missing_er_unknown_tags_and_stray_lines_are_told():
     assert any("XQ" in n and "not shown" in n for n in notes)
 
 
+def test_wos_records_across_chunk_boundaries_keep_their_line_numbers():
+    """3 MB: records cross the 1 MiB pieces the reader is handed; none is cut or lost."""
+    text = (FIXTURES / "wos_plaintext_clarivate.txt").read_text(encoding="utf-8-sig")
+    body = text[text.index("PT J") : text.rindex("EF")]
+    copies = 3 * 1024 * 1024 // len(body) + 1
+    data = ("FN Clarivate Analytics Web of Science\nVR 1.0\n" + body * copies + "EF\n").encode()
+    items, notes = read(data)
+    got = records(items)
+    assert len(got) == 3 * copies
+    lines = data.decode().split("\n")
+    assert all(lines[r.line - 1] == "PT J" for r in got)
+    assert [r.doi for r in got[:3]] == [r.doi for r in got[-3:]]
+    assert list(notes) == []
+
+
 def test_wos_corrupt_record_is_skipped_and_the_rest_read():
     good = "PT J\nTI A good record with a title long enough\nPY 2001\nER\n\n" * 10
     text = "FN x\nVR 1.0\nPT J\nTI Bad\x00title\nER\n\n" + good + "EF\n"
