@@ -134,3 +134,37 @@ def test_lead_brings_in_asreview_decisions_and_makes_a_token_in_the_browser(new_
         f"/api/v1/reviews/{cast.review.slug}/prisma/", headers={"Authorization": f"Token {key}"}
     )
     assert response.status == 401
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_lead_maps_a_two_round_rayyan_export_in_the_browser(new_page, cast):
+    from tests.factories import MembershipFactory, UserFactory
+
+    for username in ("dana", "eli"):
+        MembershipFactory(review=cast.review, user=UserFactory(username=username), is_reviewer=True)
+    _imported(cast, "rayyan_two_rounds_four_reviewers.csv")
+    page = new_page()
+    browser_login(page, "lead")
+    page.goto(f"/reviews/{cast.review.slug}/exchange/")
+    page.select_option("select[name=tool]", "rayyan")
+    page.click("button:has-text('Preview decisions')")
+    page.wait_for_selector("[data-testid=reviewer-mapping]", timeout=90_000)
+    # Names sorted: Coralie, Lorenzo, Losia, z5393783; none is a username here.
+    for i, username in enumerate(["bob", "dana", "eli", "alice"]):
+        page.select_option(f"#reviewer-{i}", username)
+    assert page.is_checked("#rounds-last")
+    page.check("#create_reasons")
+    page.click("button:has-text('Preview again')")
+    page.wait_for_selector("[data-testid=decisions-groups]", timeout=90_000)
+    groups = page.inner_text("[data-testid=decisions-groups]")
+    assert "round 1 of 2: the last round decides" in groups
+    assert not Vote.objects.exists()
+    page.click("button[name=confirm]")
+    page.wait_for_selector("text=Rayyan decisions imported:", timeout=90_000)
+    entry = DecisionsImport.objects.get()
+    assert (entry.n_read, entry.n_written, entry.n_not_written) == (262, 130, 132)
+    assert Vote.objects.count() == 130
+    save_screenshot(page, "exchange_rayyan_rounds_report")
+    page.goto(f"/reviews/{cast.review.slug}/activity/")
+    assert "Rayyan decisions imported" in page.content()
