@@ -17,6 +17,7 @@ from .records import (
     clean_doi,
     clean_pmid,
     parse_year,
+    split_keywords,
 )
 
 __all__ = ["parse_endnote_xml"]
@@ -55,7 +56,8 @@ def endnote_record(line: int, fields: dict[str, list[str]]) -> ParsedRecord | Sk
         pages=_first(fields, "pages"),
         doi=doi,
         pmid=pmid,
-        keywords=list(fields.get("keywords/keyword", [])),
+        # EndNote may hold several keywords in one element, one per line or "; "-separated.
+        keywords=split_keywords(list(fields.get("keywords/keyword", []))),
         language=_first(fields, "language"),
         url=_first(fields, "urls/related-urls/url", "urls/web-urls/url"),
         record_type=_first(fields, "ref-type@name", "ref-type"),

@@ -42,6 +42,12 @@ def _lines(fields: dict[str, list[str]], *tags: str) -> list[str]:
 
 
 def _joined(fields: dict[str, list[str]], *tags: str, sep: str = " ") -> str:
+    for tag in tags:
+        values = fields.get(tag)
+        if values and len(values) == 1 and "\n" not in values[0] and values[0].strip():
+            return values[0].strip()  # the common case, without building lists
+        if values:
+            break
     return sep.join(_lines(fields, *tags))
 
 
@@ -106,12 +112,15 @@ def ovid_record(line: int, fields: dict[str, list[str]]) -> ParsedRecord | Skipp
     )
 
 
+# A tag line: the tag (2-4 capitals or digits) padded to four columns, then "- ".
+_TAG_LINE = re.compile(r"([A-Z][A-Z0-9]{1,3}) *-(?: |\s*$)")
+
+
 def _tag(line: str) -> str | None:
     """``"TI"`` for ``"TI  - text"``; None for any other line."""
-    if line[4:6] == "- " or line[4:].rstrip() == "-":
-        tag = line[:4].rstrip()
-        if 2 <= len(tag) <= 4 and tag.isalnum() and tag.isupper() and tag[0].isalpha():
-            return tag
+    match = _TAG_LINE.match(line)
+    if match and match.end() >= 5 and line[4] == "-":
+        return match.group(1)
     return None
 
 
@@ -130,10 +139,12 @@ def parse_ovid(
     start, corrupt = 0, ""
     outside: list[int] = []
     for lineno, raw in enumerate(lines, 1):
-        line = raw.rstrip("\r\n").lstrip("\ufeff")
-        if not line.strip():
+        line = raw.rstrip("\r\n")
+        if not line or line.isspace():
             continue
-        if OVID_MARKER.match(line):
+        if lineno == 1:
+            line = line.lstrip("\ufeff")
+        if line[0] == "<" and OVID_MARKER.match(line):
             if fields:
                 yield _finish(start, fields, corrupt)
             fields, last, start, corrupt = {}, None, lineno, ""

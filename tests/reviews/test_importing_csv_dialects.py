@@ -195,3 +195,13 @@ def test_the_preview_page_tells_the_skipped_preamble(cast, client):
 def test_author_cells(cell, authors):
     (rec,), _ = read(f'title,authors\nA,"{cell}"\n')
     assert rec.authors == authors
+
+
+def test_endnote_xml_keywords_held_in_one_element_are_split():
+    xml = (
+        "<xml><records><record><titles><title>T</title></titles>"
+        "<keywords><keyword>Humans\nMale</keyword><keyword>peer; support</keyword></keywords>"
+        "</record></records></xml>\n"
+    )
+    (rec,), _ = read(xml)
+    assert rec.keywords == ["Humans", "Male", "peer", "support"]
