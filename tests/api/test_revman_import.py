@@ -385,6 +385,7 @@ def test_lead_previews_then_imports_and_others_may_not(client, cast):
     assert preview.status_code == 200
     text = preview.content.decode()
     assert "12 studies" in text and "agrees" in text and "Not imported" in text
+    assert "ISIS-2: Aspirin (intervention), Control (control)" in text
     assert not Study.objects.exists()
     token = preview.context["token"]
     done = client.post(url + "confirm/", {"token": token}, follow=True)
