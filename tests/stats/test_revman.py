@@ -6,12 +6,17 @@ to 1e-6: MH and IV, fixed and random, OR, RR and MD, zero cells, subgroups). The
 those files do not use (Peto, RD, SMD) are checked here where RevMan's published
 algorithm coincides with metafor's, through the engine's metafor-verified functions
 (``rma_peto``, ``rma_mh``, ``escalc_*``, ``rma``), and against the published formulas
-where it does not (Hedges' adjusted g with RevMan's approximations).
+where it does not (Hedges' adjusted g with RevMan's approximations); and against the
+metafor fixtures of ``reference/binary`` (made by ``reference/make_reference.R``) for every
+case where the two algorithms coincide.
 """
 
 from __future__ import annotations
 
+import csv
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -121,3 +126,46 @@ def test_impossible_counts_are_refused():
         revman_dichotomous([5], [4], [1], [4], measure="OR", method="MH")
     with pytest.raises(StatsInputError, match="one value per study"):
         revman_dichotomous([1, 2], [4], [1], [4], measure="OR", method="MH")
+
+
+# --- against metafor's fixtures (tests/stats/reference/make_reference.R) --------------------
+
+BINARY_DIR = Path(__file__).resolve().parent / "reference" / "binary"
+
+
+def _tables_without_zero_cells() -> list[str]:
+    """The metafor cases where no table has a zero cell: there RevMan's algorithms and
+    metafor's coincide (RevMan corrects zero cells inside the MH sums and leaves double-zero
+    tables out of OR/RR fits; metafor does neither)."""
+    names = []
+    for path in sorted(BINARY_DIR.glob("*.csv")):
+        rows = list(csv.DictReader(path.open()))
+        cells = [(float(r["ai"]), float(r["n1i"]), float(r["ci"]), float(r["n2i"])) for r in rows]
+        if all(0 < a < n1 and 0 < c < n2 for a, n1, c, n2 in cells):
+            names.append(path.stem)
+    return names
+
+
+@pytest.mark.parametrize("case", _tables_without_zero_cells())
+def test_revman_pooling_equals_metafor_where_the_algorithms_coincide(case):
+    rows = list(csv.DictReader((BINARY_DIR / f"{case}.csv").open()))
+    fits = json.loads((BINARY_DIR / f"{case}.json").read_text())["fits"]
+    e1, n1, e2, n2 = ([float(r[k]) for r in rows] for k in ("ai", "n1i", "ci", "n2i"))
+    runs = [
+        (measure, method, random, key)
+        for measure in ("OR", "RR", "RD")
+        for method, random, key in (("IV", False, "FE"), ("IV", True, "DL"), ("MH", False, "MH"))
+    ] + [("PETO_OR", "PETO", False, "PETO")]
+    for measure, method, random, key in runs:
+        ref = fits[f"{'OR' if measure == 'PETO_OR' else measure}_{key}_z"]
+        ours = revman_dichotomous(e1, n1, e2, n2, measure=measure, method=method, random=random)
+        assert ours.estimate == pytest.approx(ref["estimate"], abs=1e-9), (measure, key)
+        assert ours.chi2 == pytest.approx(ref["Q"], abs=1e-8), (measure, key)
+        if not (measure == "RD" and method == "MH"):  # RevMan: Greenland & Robins' SE
+            assert ours.se == pytest.approx(ref["se"], abs=1e-9), (measure, key)
+        if random:
+            assert ours.tau2 == pytest.approx(ref["tau2"], abs=1e-9), (measure, key)
+        if method == "IV":
+            assert [r.yi for r in ours.rows] == pytest.approx(ref["yi"], abs=1e-9)
+            assert [r.se**2 for r in ours.rows] == pytest.approx(ref["vi"], abs=1e-9)
+            assert [r.weight for r in ours.rows] == pytest.approx(ref["weights"], abs=1e-7)
