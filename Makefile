@@ -9,7 +9,7 @@ NODE_STAMP := node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run serve test install install-dev system-deps migrate demo lint format bench clean
+.PHONY: run serve test install install-dev system-deps migrate demo lint format bench clean docs-screenshots
 
 # The runtime (requirements.txt) is all `make run` installs; test and lint tools come on top.
 $(STAMP): requirements.txt build-constraints.txt
@@ -64,6 +64,11 @@ test: system-deps install-dev
 	@# pytest exits 5 when it collected no test: that is a failure here, said plainly.
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
 		if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
+
+# The user guide's screenshots (docs/guide/img/): a fresh demo database, the server and
+# Chromium, all on this machine (tools/docs_screenshots.py).
+docs-screenshots: system-deps install-dev
+	$(BIN)/python -m tools.docs_screenshots --out docs/guide/img
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -9,6 +9,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 
 from api import pages as api_pages
+from config.guide import guide_image, guide_page
 from config.healthz import healthz
 
 
@@ -23,6 +24,10 @@ urlpatterns = [
     # For load balancers and monitoring: no login, JSON, 503 when a part is down
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    # The user guide (docs/guide/), open to anyone: newcomers read it before logging in
+    path("guide/", guide_page, name="guide"),
+    path("guide/img/<str:name>", guide_image, name="guide_image"),
+    path("guide/<slug:page>/", guide_page, name="guide_page"),
     # Accounts
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

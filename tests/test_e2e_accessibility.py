@@ -78,4 +78,8 @@ def test_no_axe_violation_on_any_page_of_the_review_navigation(axe_page, usernam
     for url in dict.fromkeys([*nav, *top_bar, *footer, *extra]):
         if url not in seen:
             _check(page, url, found, seen)
+    if lead:  # the user guide's pages, linked from its index (the footer's "User guide")
+        page.goto("/guide/")
+        for url in dict.fromkeys(_links(page, "article.guide a[href^='/guide/']")):
+            _check(page, url, found, seen)
     assert not found, f"{len(found)} axe violations on {len(seen)} pages:\n" + "\n".join(found)
