@@ -10,6 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.urls import reverse
+
+from .selectors import scheduled_runs_waiting
+
 
 @dataclass(frozen=True)
 class StageCount:
@@ -47,3 +51,24 @@ def register_panel(provider: PanelProvider, *, order: int = 100) -> None:
 def panels_for(review: Any, membership: Any) -> list[Panel]:
     panels = [provider(review, membership) for _, provider in _providers]
     return [panel for panel in panels if panel is not None]
+
+
+def scheduled_runs_panel(review: Any, membership: Any) -> Panel | None:
+    """Tells every member that a scheduled search found records awaiting confirmation."""
+    waiting = list(scheduled_runs_waiting(review)[:5])
+    if not waiting:
+        return None
+    return Panel(
+        "Scheduled searches",
+        counts=[StageCount("Update runs awaiting confirmation", len(waiting))],
+        tasks=[
+            NextTask(
+                f"{batch.search}: {batch.n_read} records found",
+                reverse(
+                    "reviews:import_detail", kwargs={"slug": review.slug, "batch_id": batch.pk}
+                ),
+                "a lead confirms or discards the run",
+            )
+            for batch in waiting
+        ],
+    )

@@ -6,7 +6,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 
-from .models import ExclusionReason, Review, Search, Stage
+from .models import ExclusionReason, Review, Search, SearchSchedule, Stage
 
 User = get_user_model()
 
@@ -150,6 +150,14 @@ class SearchForm(forms.ModelForm):
             "search_string": forms.Textarea(attrs={"rows": 6, "class": "font-monospace"}),
             "notes": forms.Textarea(attrs={"rows": 2}),
         }
+
+
+class SearchScheduleForm(forms.ModelForm):
+    class Meta:
+        model = SearchSchedule
+        fields = ["provider", "query", "every_days", "active"]
+        widgets = {"query": forms.Textarea(attrs={"rows": 3, "class": "font-monospace"})}
+        labels = {"every_days": "Run every (days)", "active": "Run on schedule"}
 
 
 class ImportUploadForm(forms.Form):

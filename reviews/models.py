@@ -282,6 +282,52 @@ class SearchRun(models.Model):
         return f"{self.search} run {self.date_run:%Y-%m-%d}"
 
 
+class SearchSchedule(models.Model):
+    """A saved query run again on a schedule (Celery beat): PubMed or OpenAlex.
+
+    Each run fetches what the source added since the last one and leaves it as an update
+    run of the search awaiting the lead's confirmation (an import preview); members see
+    it on their dashboard. No credentials are stored here: the NCBI API key is a setting.
+    """
+
+    class Provider(models.TextChoices):
+        PUBMED = "pubmed", "PubMed (NCBI E-utilities)"
+        OPENALEX = "openalex", "OpenAlex"
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="search_schedules")
+    search = models.OneToOneField(Search, on_delete=models.CASCADE, related_name="schedule")
+    provider = models.CharField(max_length=10, choices=Provider.choices)
+    query = models.TextField(help_text="PubMed query syntax, or OpenAlex search words.")
+    every_days = models.PositiveSmallIntegerField(default=30)
+    active = models.BooleanField(default=True)
+    # The last day a run covered: the next run asks for records from the day after.
+    covered_to = models.DateField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(every_days__gte=1) & Q(every_days__lte=365),
+                name="search_schedule_every_1_to_365_days",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_provider_display()} every {self.every_days} days"
+
+    @property
+    def next_run_on(self) -> dt.date:
+        """The day the schedule is due: a new one at once, then every ``every_days``."""
+        if self.covered_to is None:
+            return timezone.localdate()
+        return self.covered_to + dt.timedelta(days=self.every_days)
+
+
 def import_upload_path(batch: ImportBatch, filename: str) -> str:
     return f"imports/{batch.review_id}/{filename}"
 

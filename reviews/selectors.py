@@ -167,3 +167,12 @@ def activity_query(review: Review, data: dict, *, limit: int | None) -> Activity
         until=start_of(data["date_to"] + dt.timedelta(days=1)) if data.get("date_to") else None,
         limit=limit,
     )
+
+
+def scheduled_runs_waiting(review: Review) -> QuerySet[ImportBatch]:
+    """Update runs a scheduled search brought that wait for a lead's confirmation."""
+    return review.import_batches.filter(
+        status=ImportBatch.Status.PREVIEW,
+        uploaded_by__isnull=True,
+        search_run__search__schedule__isnull=False,
+    ).select_related("search", "search_run")

@@ -22,7 +22,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
-from . import dedup, overlap
+from . import dedup, overlap, sources
 from .bulk import gc_paused, links_insert, records_insert, records_link_duplicates
 from .errors import ConflictError, DomainError
 from .importing import (
@@ -51,6 +51,7 @@ from .models import (
     Search,
     SearchChange,
     SearchRun,
+    SearchSchedule,
     SettingChange,
     Stage,
 )
@@ -461,6 +462,108 @@ def search_update(*, search: Search, actor: Any, **values: Any) -> Search:
             actor=actor,
         )
     return search
+
+
+# --- Scheduled searches --------------------------------------------------------------------
+
+SCHEDULE_FIELDS = ("provider", "query", "every_days", "active")
+
+
+@transaction.atomic
+def search_schedule_set(*, search: Search, actor: Any, **values: Any) -> SearchSchedule:
+    """Create or change the schedule of a search; the search log's history keeps it."""
+    _unknown_fields(values, SCHEDULE_FIELDS, "a search schedule")
+    if "query" in values:
+        values["query"] = values["query"].strip()
+        if not values["query"]:
+            raise DomainError("A scheduled search needs a query.", field="query")
+    if "every_days" in values and not 1 <= int(values["every_days"]) <= 365:
+        raise DomainError("Run it every 1 to 365 days.", field="every_days")
+    if "provider" in values and values["provider"] not in SearchSchedule.Provider.values:
+        raise DomainError("Schedule a PubMed or an OpenAlex search.", field="provider")
+    schedule = SearchSchedule.objects.select_for_update().filter(search=search).first()
+    before = {name: getattr(schedule, name) for name in values} if schedule else {}
+    if schedule is None:
+        schedule = SearchSchedule(review_id=search.review_id, search=search, created_by=actor)
+    for name, value in values.items():
+        setattr(schedule, name, value)
+    schedule.save()
+    changes = {f"schedule {name}": pair for name, pair in _changes(before, values).items()}
+    if changes:
+        SearchChange.objects.create(
+            review_id=search.review_id,
+            search=search,
+            action=SearchChange.Action.EDITED,
+            changes=changes,
+            actor=actor,
+        )
+    return schedule
+
+
+def _source_fetch(schedule: SearchSchedule, since: Any, until: Any) -> sources.Fetched:
+    if schedule.provider == SearchSchedule.Provider.PUBMED:
+        return sources.pubmed_fetch(
+            schedule.query,
+            since,
+            until,
+            base_url=settings.REVIEWFLOW_NCBI_EUTILS_URL,
+            api_key=settings.REVIEWFLOW_NCBI_API_KEY,
+            email=settings.REVIEWFLOW_NCBI_EMAIL,
+        )
+    return sources.openalex_fetch(
+        schedule.query,
+        since,
+        until,
+        base_url=settings.REVIEWFLOW_OPENALEX_URL,
+        mailto=settings.REVIEWFLOW_OPENALEX_MAILTO,
+    )
+
+
+def search_schedule_run(*, schedule: SearchSchedule, today: Any = None) -> ImportBatch | None:
+    """Run a scheduled search for what its source added since the last run.
+
+    What it finds becomes an update run of the search awaiting the lead's confirmation
+    (an import preview, de-duplicated against the review like any upload); nothing found,
+    no batch. A source that fails leaves the schedule where it was, with the error kept,
+    so the next run asks for the same dates again.
+    """
+    today = today or timezone.localdate()
+    search = schedule.search
+    since = schedule.covered_to + dt.timedelta(days=1) if schedule.covered_to else search.date_run
+    try:
+        fetched = _source_fetch(schedule, since, today)
+    except sources.SourceError as exc:
+        SearchSchedule.objects.filter(pk=schedule.pk).update(
+            last_run_at=timezone.now(), last_error=str(exc)[:500]
+        )
+        raise DomainError(str(exc)) from exc
+    batch = None
+    if fetched.hits:
+        batch = import_preview(
+            review=search.review,
+            actor=None,
+            file=io.BytesIO(fetched.content),
+            filename=f"{schedule.provider}-{since:%Y%m%d}-{today:%Y%m%d}.{fetched.fmt}",
+            fmt=fetched.fmt,
+            search=search,
+            run={
+                "date_run": today,
+                "covers_from": since,
+                "covers_to": today,
+                "hits_reported": fetched.hits,
+            },
+        )
+    SearchSchedule.objects.filter(pk=schedule.pk).update(
+        covered_to=today, last_run_at=timezone.now(), last_error=""
+    )
+    return batch
+
+
+def search_schedules_due(*, today: Any = None) -> list[SearchSchedule]:
+    """Active schedules whose next run is due by `today`."""
+    today = today or timezone.localdate()
+    schedules = SearchSchedule.objects.filter(active=True).select_related("search__review")
+    return [s for s in schedules if s.next_run_on <= today]
 
 
 # --- Update rounds -----------------------------------------------------------------------

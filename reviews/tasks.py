@@ -7,6 +7,7 @@ killed half-way leaves nothing half-written, and the next delivery finishes the 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import tempfile
 from typing import Any
 
@@ -23,6 +24,7 @@ from .job_queue import register_job_kind
 from .jobs import Progress, run_job, start_reaper
 from .models import ImportBatch, Job
 
+log = logging.getLogger(__name__)
 IMPORT_PREVIEW = "import_preview"
 IMPORT_CONFIRM = "import_confirm"
 DUPLICATES_FIND = "duplicates_find"
@@ -207,3 +209,17 @@ register_job_kind(DUPLICATES_FIND, label="Finding duplicates", task=duplicates_f
 def _take_up_jobs_of_dead_workers(**_: Any) -> None:
     """Each worker looks for jobs whose worker died, from its start on (`jobs.start_reaper`)."""
     start_reaper()
+
+
+@shared_task(name="reviews.search_schedules_due", ignore_result=True)
+def search_schedules_due_task() -> int:
+    """Celery beat, hourly: run every scheduled search that is due, one after the other
+    (so that the sources' rate limits hold across the deployment); returns how many ran."""
+    n = 0
+    for schedule in services.search_schedules_due():
+        try:
+            services.search_schedule_run(schedule=schedule)
+        except DomainError as exc:  # kept on the schedule (last_error); the others still run
+            log.warning("Scheduled search %s failed: %s", schedule.pk, exc)
+        n += 1
+    return n

@@ -46,6 +46,11 @@ urlpatterns = [
     path("reviews/<slug:slug>/searches/", views.search_list, name="searches"),
     path("reviews/<slug:slug>/searches/new/", views.search_edit, name="search_create"),
     path("reviews/<slug:slug>/rounds/open/", views.round_open, name="round_open"),
+    path(
+        "reviews/<slug:slug>/searches/<int:search_id>/schedule/",
+        views.search_schedule,
+        name="search_schedule",
+    ),
     path("reviews/<slug:slug>/searches/<int:search_id>/", views.search_edit, name="search_edit"),
     # Imports
     path("reviews/<slug:slug>/imports/", views.import_list, name="imports"),

@@ -39,6 +39,7 @@ from .forms import (
     MembershipRolesForm,
     ReviewForm,
     SearchForm,
+    SearchScheduleForm,
     SignupForm,
 )
 from .importing import ImportFormatError, csv_headers, guess_csv_mapping
@@ -50,6 +51,7 @@ from .models import (
     Job,
     Membership,
     Role,
+    SearchSchedule,
 )
 
 
@@ -417,6 +419,35 @@ def round_open(request: HttpRequest, review) -> HttpResponse:
     return redirect(reverse("reviews:searches", kwargs={"slug": review.slug}) + "#rounds")
 
 
+@require_POST
+@review_view(Role.LEAD)
+def search_schedule(request: HttpRequest, review, search_id: int) -> HttpResponse:
+    search = get_object_or_404(review.searches, pk=search_id)
+    schedule = SearchSchedule.objects.filter(search=search).first()
+    form = SearchScheduleForm(request.POST, instance=schedule)
+    if form.is_valid():
+        try:
+            services.search_schedule_set(search=search, actor=request.user, **form.cleaned_data)
+        except DomainError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(
+                request, "Schedule saved: new records will wait for your confirmation."
+            )
+            return redirect("reviews:search_edit", slug=review.slug, search_id=search.pk)
+    return render(
+        request,
+        "reviews/search_form.html",
+        {
+            "review": review,
+            "form": SearchForm(instance=search),
+            "search": search,
+            "schedule_form": form,
+        },
+        status=400,
+    )
+
+
 @review_view(Role.LEAD)
 def search_edit(request: HttpRequest, review, search_id: int | None = None) -> HttpResponse:
     search = get_object_or_404(review.searches, pk=search_id) if search_id else None
@@ -428,10 +459,16 @@ def search_edit(request: HttpRequest, review, search_id: int | None = None) -> H
             services.search_update(search=search, actor=request.user, **form.cleaned_data)
         messages.success(request, "Search saved.")
         return redirect("reviews:searches", slug=review.slug)
+    schedule = SearchSchedule.objects.filter(search=search).first() if search else None
     return render(
         request,
         "reviews/search_form.html",
-        {"review": review, "form": form, "search": search},
+        {
+            "review": review,
+            "form": form,
+            "search": search,
+            "schedule_form": SearchScheduleForm(instance=schedule) if search else None,
+        },
         status=400 if form.errors else 200,
     )
 

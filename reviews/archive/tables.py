@@ -18,6 +18,7 @@ def register() -> None:
         # `rows` is the preview's parse spill, rebuilt from the upload when it is missing.
         Table(m.ImportBatch, "review", skip=("rows",)),
         Table(m.SearchRun, "review"),
+        Table(m.SearchSchedule, "review"),
         Table(m.ReviewRound, "review"),
         Table(m.Record, "review"),
         Table(m.DuplicateLink, "review"),
