@@ -460,7 +460,9 @@ class DecisionsReportSerializer(serializers.Serializer):
     groups = DecisionsGroupSerializer(many=True)
     unwritten = DecisionsUnwrittenSerializer(many=True)
     skipped = SkippedSerializer(many=True, help_text="The records of `unwritten` (older clients)")
-    reasons = serializers.DictField(help_text="matched, new, created, attached, fallback")
+    reasons = serializers.DictField(
+        help_text="matched, retired (not attached), new, created, attached, fallback"
+    )
     duplicates = serializers.DictField(
         child=serializers.IntegerField(),
         help_text="Rows linked as duplicates with decisions, and decisions they carried",

@@ -323,6 +323,19 @@ def _reasons_create(
     return made, labels
 
 
+def _matched(plan: _Plan, *, active: bool) -> list[str]:
+    """The file's reasons this review has (in use, or retired), as "label (stage)"."""
+    return sorted(
+        {
+            f"{r.label} ({tools.STAGE_LABELS[r.stage]})"
+            for row in plan.rows
+            for d in row.decisions
+            for text in d.reasons
+            if (r := plan.reasons.get((d.stage, text.strip().casefold()))) and r.active == active
+        }
+    )
+
+
 _STAGE_ORDER = {tools.TA: 0, tools.FT: 1}
 
 
@@ -589,15 +602,9 @@ def decisions_import(
                 tally.as_report(),
                 decisions=counts,
                 reasons={
-                    "matched": sorted(
-                        {
-                            f"{r.label} ({tools.STAGE_LABELS[r.stage]})"
-                            for row in plan.rows
-                            for d in row.decisions
-                            for text in d.reasons
-                            if (r := plan.reasons.get((d.stage, text.strip().casefold())))
-                        }
-                    ),
+                    "matched": _matched(plan, active=True),
+                    # A retired reason is not attached: the vote's note keeps its label.
+                    "retired": _matched(plan, active=False),
                     "new": [
                         {"stage": stage, "label": text, "stage_label": tools.STAGE_LABELS[stage]}
                         for (stage, _), text in sorted(plan.new_reasons.items())

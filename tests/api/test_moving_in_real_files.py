@@ -327,3 +327,17 @@ def test_asreview_exports_of_each_version(cast, name, included, excluded, column
             "Imported from ASReview · meets PICO; labelled in ASReview by Jane Smith at "
             "2025-01-20 10:02:11; ASReview tags: design_rct"
         )
+
+
+@needs_shared
+def test_a_reason_retired_here_is_said_and_kept_in_the_note(cast):
+    ExclusionReason.objects.filter(review=cast.review, label="Wrong population").update(
+        active=False
+    )
+    batch = _imported(cast, SHARED / "rayyan" / "rayyanR_tinea_update.ris")
+    mapping = {"Zbys": "alice", "m.el-gohary": "bob"}
+    report = decisions_import(batch=batch, actor=cast.lead, tool="rayyan", reviewers=mapping)
+    assert report["reasons"]["retired"] == ["Wrong population (title/abstract)"]
+    assert "Wrong population (title/abstract)" not in report["reasons"]["matched"]
+    assert not Vote.objects.filter(reason__label="Wrong population").exists()
+    assert Vote.objects.filter(note__contains="Rayyan reasons: wrong population").exists()
