@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from django.urls import reverse
+
 from reviews.activity import (
     Activity,
     ActivityQuery,
     ActivitySource,
     history_rows,
+    merged,
     register_activity_source,
     username,
 )
 
-from .models import AnalysisEvent
+from .models import AnalysisEvent, ReviewVersion
 
 
 def _events(query: ActivityQuery) -> Iterator[Activity]:
@@ -39,7 +42,32 @@ def _events(query: ActivityQuery) -> Iterator[Activity]:
         )
 
 
+def _versions(query: ActivityQuery) -> Iterator[Activity]:
+    rows = (
+        ReviewVersion.objects.filter(review=query.review)
+        .select_related("published_by")
+        .defer("snapshot")
+    )
+    for row in history_rows(rows, query, at="published_at", actor="published_by"):
+        yield Activity(
+            row.published_at,
+            "analysis",
+            username(row.published_by),
+            "Version published",
+            f"Version {row.number} (round {row.round})",
+            row.note[:500],
+            reverse(
+                "analysis:version_detail",
+                kwargs={"slug": query.review.slug, "number": row.number},
+            ),
+        )
+
+
+def _items(query: ActivityQuery) -> Iterator[Activity]:
+    return merged(_events(query), _versions(query))
+
+
 def register() -> None:
     register_activity_source(
-        ActivitySource("analysis", {"analysis": "Analysis settings"}, _events, order=40)
+        ActivitySource("analysis", {"analysis": "Analysis settings"}, _items, order=40)
     )

@@ -25,6 +25,7 @@ from .models import (
     ImportBatch,
     MembershipChange,
     Review,
+    ReviewRound,
     SearchChange,
     SettingChange,
 )
@@ -232,6 +233,22 @@ def _searches(query: ActivityQuery) -> Iterator[Activity]:
         )
 
 
+def _rounds(query: ActivityQuery) -> Iterator[Activity]:
+    """Update rounds opened, listed with the search log (the searches they re-run)."""
+    rows = ReviewRound.objects.filter(review=query.review).select_related("actor")
+    url = reverse("reviews:searches", kwargs={"slug": query.review.slug}) + "#rounds"
+    for row in history_rows(rows, query):
+        yield Activity(
+            row.at,
+            "search",
+            username(row.actor),
+            "Update round opened",
+            f"Round {row.number}",
+            _short(row.note),
+            url,
+        )
+
+
 def _short(text: str, n: int = 120) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
@@ -244,6 +261,7 @@ def _reviews_items(query: ActivityQuery) -> Iterator[Activity]:
             ("settings", _settings),
             ("exclusion_reason", _reasons),
             ("search", _searches),
+            ("search", _rounds),
             ("import", _imports),
             ("duplicates", _duplicates),
         )

@@ -106,6 +106,8 @@ def test_pages_list_show_and_compare_versions(client, cast):
         and 'data-col="change">+' in compared
         or ('data-col="change">-' in compared)
     )
+    activity = client.get(f"/reviews/{cast.review.slug}/activity/").content.decode()
+    assert "Version published" in activity and "Version 2 (round 1)" in activity
     client.force_login(cast.alice)  # reviewers read versions, only leads publish
     assert client.get(base + "compare/?a=1&b=2").status_code == 200
     assert client.post(base + "publish/").status_code == 403

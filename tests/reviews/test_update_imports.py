@@ -8,6 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from reviews import dedup, overlap, services
+from reviews.activity import ActivityQuery, activity_list
 from reviews.errors import ConflictError, DomainError
 from reviews.models import ImportBatch, Record, ReviewRound, SearchRun
 from screening.models import Resolution, ScreeningItem
@@ -93,6 +94,17 @@ def test_an_update_round_needs_the_current_one_imported(cast):
     with pytest.raises(ConflictError, match="Round 2 has no imported"):
         services.round_open(review=cast.review, actor=cast.lead)
     assert ReviewRound.objects.count() == 1
+    (item,) = [
+        a
+        for a in activity_list(ActivityQuery(review=cast.review, limit=20))
+        if a.action == "Update round opened"
+    ]
+    assert (item.kind, item.actor, item.subject, item.detail) == (
+        "search",
+        "lead",
+        "Round 2",
+        "June update",
+    )
 
 
 def test_an_update_import_links_what_was_seen_and_queues_only_new_records(cast):
