@@ -419,11 +419,19 @@ class ConflictViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ReviewVi
 
 
 class PrismaViewSet(ReviewViewSet):
-    """The PRISMA 2020 counts, as on the PRISMA page."""
+    """The PRISMA 2020 counts, as on the PRISMA page: in an update round with a version
+    published before it, those of the template for updated reviews (``previous_*`` and the
+    totals set); ``?template=new`` for the whole review as one flow."""
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def list(self, request, slug: str):
-        counts = asdict(prisma_counts(self.review))
+        found = prisma_counts(self.review, update=request.query_params.get("template") != "new")
+        counts = asdict(found)
+        counts |= {
+            "is_update": found.is_update,
+            "total_studies": found.total_studies,
+            "total_reports": found.total_reports,
+        }
         counts["pending"] = prisma_pending(self.review)
         return Response(counts)
 

@@ -133,6 +133,12 @@ def test_an_update_round_from_import_to_the_updated_prisma_diagram(client, cast)
     assert by_box[("included", "New studies included in review")] == 2
     assert by_box[("total", "Total studies included in review")] == 5
 
+    api = client.get(f"/api/v1/reviews/{cast.review.slug}/prisma/").json()
+    assert (api["is_update"], api["previous_studies"], api["studies_included"]) == (True, 3, 2)
+    assert api["total_studies"] == 5 and api["records_screened"] == 8
+    whole_api = client.get(f"/api/v1/reviews/{cast.review.slug}/prisma/?template=new").json()
+    assert (whole_api["is_update"], whole_api["records_screened"]) == (False, 20)
+
     # Version 1 is as it was published; version 2 adds the update's two studies.
     v1.refresh_from_db()
     assert v1.snapshot == v1_snapshot and v1.digest == v1_digest
