@@ -1,82 +1,70 @@
-"""Demo step: default analyses over the demo review's consensus data (idempotent)."""
+"""Demo step: the demo review's analyses over its consensus data (idempotent).
+
+- HbA1c, drug versus placebo: the placebo-controlled trials of Senn et al. (2013) as a
+  mean difference (random effects, REML, Hartung-Knapp), subgroups by drug class;
+  Willms 1999 gives two effects (metformin and acarbose, placebo arm split).
+- Myocardial infarction, rosiglitazone versus control: the 38 type 2 diabetes trials of
+  Nissen & Wolski (2007) as a Peto odds ratio, their original method.
+
+Later demo steps (dependent effects, certainty) find these analyses with
+``demo_analysis(review, key)``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import data, services
+from extraction.demo import HBA1C, MI, PLACEBO
+
+from . import services
 from .models import Analysis, TimepointKind
 
+HBA1C_TITLE = "HbA1c: oral glucose-lowering drug versus placebo (mean difference)"
+MI_TITLE = "Myocardial infarction: rosiglitazone versus control (Peto odds ratio)"
+DEMO_ANALYSES: dict[str, dict[str, Any]] = {
+    "hba1c": {
+        "title": HBA1C_TITLE,
+        "domain": HBA1C[0],
+        "subdomain": HBA1C[1],
+        "effect_measure": "MD",
+        "study_filters": {"comparator_type": PLACEBO},
+        "subgroup_fields": ["drug_class"],
+    },
+    "mi": {
+        "title": MI_TITLE,
+        "domain": MI[0],
+        "subdomain": MI[1],
+        "effect_measure": "OR",
+        "pooling_method": "PETO",
+        "subgroup_fields": ["comparator_type"],
+    },
+}
 
-def _varying_fields(review, rows) -> list[str]:
-    """Categorical fields whose consensus answers differ between studies (subgroup candidates);
-    if none differs, the first answered one, so the subgroup block can still be seen."""
-    answered = []
-    varying = []
-    for key, _, _ in data.categorical_fields(review):
-        levels = {str(r.fields.get(key)) for r in rows if r.fields.get(key) not in (None, "", [])}
-        if levels:
-            answered.append(key)
-        if len(levels) >= 2:
-            varying.append(key)
-    return varying[:3] or answered[:1]
 
-
-# The dichotomous outcome extraction's demo enters (Linde et al. 2005, metadat dat.linde2005):
-# responders to St John's wort versus placebo, pooled as a risk ratio by Mantel-Haenszel.
-RESPONSE = ("Clinical recovery", "Treatment response")
-RESPONSE_TITLE = "Response to treatment (risk ratio)"
-
-
-def _risk_ratio_demo(review, lead, window) -> list[str]:
-    domain, subdomain = RESPONSE
-    if Analysis.objects.filter(review=review, title=RESPONSE_TITLE).exists():
-        return []
-    rows = data.effects_read(review, domain=domain, subdomain=subdomain).rows
-    if not any(r.events is not None for r in rows):
-        return []
-    analysis = services.analysis_save(
-        review=review,
-        actor=lead,
-        values={
-            "title": RESPONSE_TITLE,
-            "domain": domain,
-            "subdomain": subdomain,
-            "window": window,
-            "effect_measure": "RR",
-            "pooling_method": "MH",
-            "subgroup_fields": [],
-        },
-    )
-    return [analysis.title]
+def demo_analysis(review, key: str) -> Analysis | None:
+    """One of the demo's analyses ("hba1c", "mi"), or None before the demo step has run."""
+    return Analysis.objects.filter(review=review, title=DEMO_ANALYSES[key]["title"]).first()
 
 
 def demo_analyses(review, users: dict[str, Any]) -> str | None:
-    """One post-treatment analysis per outcome domain with consensus data."""
+    """Define the demo's analyses once their outcome has consensus data."""
+    from . import data
+
     lead = users.get("lead")
     windows = services.windows_ensure_default(review=review, actor=lead)
     post = next(w for w in windows if w.kind == TimepointKind.POST)
-    follow_up = [w for w in windows if w.kind == TimepointKind.FOLLOW_UP]
     created = []
-    for domain, _ in data.outcome_domains(review):
-        if Analysis.objects.filter(review=review, domain=domain, subdomain="").exists():
+    for key, values in DEMO_ANALYSES.items():
+        if demo_analysis(review, key) is not None:
             continue
-        rows = data.effects_read(review, domain=domain).rows
-        if not rows:
+        if not data.effects_read(
+            review, domain=values["domain"], subdomain=values["subdomain"]
+        ).rows:
             continue
         analysis = services.analysis_save(
-            review=review,
-            actor=lead,
-            values={
-                "title": domain,
-                "domain": domain,
-                "window": post,
-                "subgroup_fields": _varying_fields(review, rows),
-            },
-            long_term_windows=follow_up,
+            review=review, actor=lead, values=values | {"window": post}
         )
         created.append(analysis.title)
-    created += _risk_ratio_demo(review, lead, post)
     if not created:
         return None
-    return f"Analysis demo: {', '.join(created)} defined (report, forest and funnel plots ready)."
+    return f"Analysis demo: {'; '.join(created)} defined (report, forest and funnel plots ready)."

@@ -22,7 +22,8 @@ FILTER_PREFIX = "filter_"
 
 class AnalysisForm(forms.Form):
     title = forms.CharField(
-        max_length=200, help_text='As the table caption names it, e.g. "Clinical recovery".'
+        max_length=200,
+        help_text='As the table caption names it, e.g. "Primary outcome, post-treatment".',
     )
     outcome = forms.ChoiceField(
         label="Outcomes",

@@ -108,7 +108,7 @@ class Analysis(models.Model):
     """One pooled analysis of a review (one table, one forest plot)."""
 
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="analyses")
-    title = models.CharField(max_length=200, help_text='E.g. "Clinical recovery".')
+    title = models.CharField(max_length=200, help_text='E.g. "Primary outcome, post-treatment".')
     position = models.PositiveIntegerField(default=0)
     # What to pool
     domain = models.CharField(

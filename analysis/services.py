@@ -144,7 +144,9 @@ def _validate(review: Review, values: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(values)
     title = (out.get("title") or "").strip()
     if not title:
-        raise DomainError("Give the analysis a title, e.g. “Clinical recovery”.", field="title")
+        raise DomainError(
+            "Give the analysis a title, e.g. “Primary outcome, post-treatment”.", field="title"
+        )
     out["title"] = title
     domains = data.outcome_domains(review)
     domain, subdomain = out.get("domain") or "", out.get("subdomain") or ""

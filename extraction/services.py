@@ -132,6 +132,25 @@ def subdomain_save(
     return sub
 
 
+@transaction.atomic
+def outcome_domains_replace(
+    *, review: Review, actor: Any, domains: Sequence[tuple[str, Sequence[str]]]
+) -> list[OutcomeSubdomain]:
+    """Replace a review's outcome domains (e.g. the defaults) before any outcome uses them."""
+    if Outcome.objects.filter(study__review=review, subdomain__isnull=False).exists():
+        raise ConflictError("Outcomes already use this review's domains; edit them one by one.")
+    review.outcome_domains.all().delete()
+    made = []
+    for d_pos, (domain_name, subdomains) in enumerate(domains):
+        domain = OutcomeDomain.objects.create(review=review, name=domain_name, position=d_pos)
+        made += OutcomeSubdomain.objects.bulk_create(
+            OutcomeSubdomain(domain=domain, name=name, position=pos)
+            for pos, name in enumerate(subdomains)
+        )
+    _event(review, None, "domains replaced", actor, domains=[d for d, _ in domains])
+    return made
+
+
 # --- studies ----------------------------------------------------------------------------------
 
 

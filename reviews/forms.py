@@ -35,11 +35,15 @@ class ReviewForm(forms.ModelForm):
             "eligibility_criteria",
             "registration",
             "status",
+            "data_sources",
         ]
         widgets = {
             name: forms.Textarea(attrs={"rows": 3})
             for name in ["question", "population", "intervention", "comparator", "outcomes"]
-        } | {"eligibility_criteria": forms.Textarea(attrs={"rows": 6})}
+        } | {
+            name: forms.Textarea(attrs={"rows": 6})
+            for name in ["eligibility_criteria", "data_sources"]
+        }
 
 
 class ActivityFilterForm(forms.Form):

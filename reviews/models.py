@@ -47,6 +47,14 @@ class Review(models.Model):
         max_length=200, blank=True, help_text="e.g. PROSPERO CRD42021..., OSF registration"
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROTOCOL)
+    data_sources = models.TextField(
+        "data sources",
+        blank=True,
+        help_text="Where the records and data come from, cited; shown on the dashboard.",
+    )
+    # Parts of the review not done by people (e.g. a demo's simulated votes), by page area
+    # ("screening", "extraction", "rob", "analysis"): each page of that area says so.
+    generated_notes = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

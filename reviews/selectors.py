@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
 
 from .activity import ActivityQuery
@@ -74,6 +76,43 @@ def rounds(review: Review) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+@dataclass(frozen=True)
+class SetupStep:
+    key: str
+    label: str
+    url: str
+    done: bool
+
+
+def setup_steps(review: Review) -> list[SetupStep]:
+    """A new review's first steps for its lead, each marked done once it has been taken."""
+    slug = {"slug": review.slug}
+    team = review.memberships.count() > 1 or review.invitations.exists()
+    return [
+        SetupStep(
+            "invite", "Invite the team's members", reverse("reviews:invite", kwargs=slug), team
+        ),
+        SetupStep(
+            "criteria",
+            "Set the eligibility criteria",
+            reverse("reviews:edit", kwargs=slug) + "#id_eligibility_criteria",
+            bool(review.eligibility_criteria.strip()),
+        ),
+        SetupStep(
+            "search",
+            "Log a search",
+            reverse("reviews:search_create", kwargs=slug),
+            review.searches.exists(),
+        ),
+        SetupStep(
+            "import",
+            "Import the search's records",
+            reverse("reviews:import_upload", kwargs=slug),
+            review.records.exists(),
+        ),
+    ]
 
 
 def record_counts(review: Review) -> dict[str, int]:

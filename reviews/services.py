@@ -252,6 +252,32 @@ def review_update(
     return review
 
 
+GENERATED_AREAS = ("screening", "extraction", "rob", "analysis")
+
+
+def review_source_add(*, review: Review, actor: Any, citation: str) -> Review:
+    """Cite a data source in the review's "Data sources" (once: a repeated citation is kept)."""
+    citation = citation.strip()
+    if not citation:
+        raise DomainError("Give the citation of the data source.", field="data_sources")
+    current = Review.objects.only("data_sources").get(pk=review.pk).data_sources
+    if citation in current:
+        return review
+    text = f"{current.rstrip()}\n\n{citation}" if current.strip() else citation
+    return review_update(review=review, actor=actor, data_sources=text)
+
+
+def review_generated_note_set(*, review: Review, actor: Any, area: str, note: str) -> Review:
+    """Say on every page of ``area`` which of its contents were generated, not done by people."""
+    if area not in GENERATED_AREAS:
+        raise DomainError(f"Unknown page area “{area}”.", field="area")
+    notes = dict(Review.objects.only("generated_notes").get(pk=review.pk).generated_notes or {})
+    if notes.get(area) == note.strip():
+        return review
+    notes[area] = note.strip()
+    return review_update(review=review, actor=actor, section="provenance", generated_notes=notes)
+
+
 def _ensure_other_lead(review: Review, membership: Membership) -> None:
     if not review.memberships.filter(is_lead=True).exclude(pk=membership.pk).exists():
         raise DomainError("A review needs at least one lead.")

@@ -85,6 +85,9 @@ def dashboard(request: HttpRequest, review) -> HttpResponse:
         "counts": selectors.record_counts(review),
         "panels": panels_for(review, request.membership),
         "searches": selectors.searches_with_counts(review),
+        "next_steps": [step for step in selectors.setup_steps(review) if not step.done]
+        if request.membership.can_manage
+        else [],
     }
     return render(request, "reviews/dashboard.html", context)
 

@@ -10,6 +10,7 @@ only while the proposal it was made against stands.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -17,7 +18,7 @@ from django.utils import timezone
 
 from reviews.errors import ConflictError, DomainError
 from reviews.models import Membership, Review, Role
-from reviews.services import setting_changes_log
+from reviews.services import review_generated_note_set, setting_changes_log
 
 from .algorithm import (
     BIAS_DIRECTIONS,
@@ -46,6 +47,7 @@ from .models import (
 __all__ = [
     "RobInputError",
     "rob_answer_save",
+    "rob_domain_answers_save",
     "rob_assessment_start",
     "rob_assessment_submit",
     "rob_consensus_finalise",
@@ -319,42 +321,66 @@ def rob_answer_save(
     it relevant, ...) and the answer must be one of its options. Answers to
     questions that stop applying are kept but ignored by the algorithm.
     """
-    assessment = _lock(assessment)
-    _check_can_write(assessment, actor)
     domain_id = "D" + question_id.split(".")[0] if "." in question_id else ""
     if domain_id not in DOMAIN_BY_ID:
         raise RobInputError(f"Unknown signalling question “{question_id}”.", field="question")
+    return rob_domain_answers_save(
+        assessment=assessment,
+        domain_id=domain_id,
+        answers={question_id: answer},
+        actor=actor,
+        support=support,
+    )
+
+
+@transaction.atomic
+def rob_domain_answers_save(
+    *,
+    assessment: RobAssessment,
+    domain_id: str,
+    answers: Mapping[str, str],
+    actor: Any,
+    support: str | None = None,
+) -> RobDomain:
+    """Answer several signalling questions of one domain, in order, as one by one.
+
+    Each answer is checked as ``rob_answer_save`` checks it, against the answers before
+    it; the judgements are re-proposed once at the end (a whole domain in one write).
+    """
+    assessment = _lock(assessment)
+    _check_can_write(assessment, actor)
     row = _domain_row(assessment, domain_id)
     domain = DOMAIN_BY_ID[domain_id]
-    try:
-        question = domain.question(question_id)
-    except Rob2Error as exc:
-        raise RobInputError(str(exc), field="question") from None
-    answer = (answer or "").strip()
-    if answer:
-        applicable = {q.id for q in questions_for(domain_id, row.answers)}
-        if question_id not in applicable:
-            raise RobInputError(
-                f"Question {question_id} does not apply given the answers so far "
-                f"({question.condition.text if question.condition else ''}).",
-                field="answer",
-            )
-        if answer not in question.options:
-            raise RobInputError(
-                f"Question {question_id}: “{answer}” is not one of its answers "
-                f"({', '.join(question.options)}).",
-                field="answer",
-            )
-    old = row.answers.get(question_id, "")
-    answers = dict(row.answers)
-    if answer:
-        answers[question_id] = answer
-    else:
-        answers.pop(question_id, None)
-    row.answers = answers
-    _log(assessment, actor, question_id, old, answer)
-    if support is not None:
-        _set_support(assessment, row, question_id, support, actor)
+    for question_id, raw in answers.items():
+        try:
+            question = domain.question(question_id)
+        except Rob2Error as exc:
+            raise RobInputError(str(exc), field="question") from None
+        answer = (raw or "").strip()
+        if answer:
+            applicable = {q.id for q in questions_for(domain_id, row.answers)}
+            if question_id not in applicable:
+                raise RobInputError(
+                    f"Question {question_id} does not apply given the answers so far "
+                    f"({question.condition.text if question.condition else ''}).",
+                    field="answer",
+                )
+            if answer not in question.options:
+                raise RobInputError(
+                    f"Question {question_id}: “{answer}” is not one of its answers "
+                    f"({', '.join(question.options)}).",
+                    field="answer",
+                )
+        old = row.answers.get(question_id, "")
+        updated = dict(row.answers)
+        if answer:
+            updated[question_id] = answer
+        else:
+            updated.pop(question_id, None)
+        row.answers = updated
+        _log(assessment, actor, question_id, old, answer)
+        if support is not None:
+            _set_support(assessment, row, question_id, support, actor)
     _recompute_domain(row, actor)
     _recompute_overall(assessment, actor)
     return row
@@ -647,6 +673,12 @@ def rob_consensus_reopen(*, consensus: RobAssessment, actor: Any, reason: str) -
 
 # --- demo ---------------------------------------------------------------------------------------
 
+DEMO_SUPPORT = "Generated for the demo: not a judgement of this trial's report."
+DEMO_NOTE = (
+    "in this demo review, every RoB 2 assessment (alice's, bob's and each consensus) was "
+    "generated by the demo script: the judgements are illustrative, cycled over the studies, "
+    "and say nothing about the real trials. No public RoB 2 judgements exist for them."
+)
 # Answer sets walking to a known judgement per domain (see tests/extraction/test_rob2_paths.py).
 _DEMO_ANSWERS: dict[str, dict[str, dict[str, str]]] = {
     "low": {
@@ -684,14 +716,22 @@ _DEMO_PROFILES: tuple[dict[str, str], ...] = (
 
 
 def _demo_fill(assessment: RobAssessment, profile: dict[str, str], actor: Any) -> None:
+    """Give each domain the profile's answers (those not already given), one write a domain."""
+    rows = {d.domain: d for d in assessment.domains.all()}
     for domain_id, judgement in profile.items():
-        for qid, answer in _DEMO_ANSWERS[judgement][domain_id].items():
-            rob_answer_save(
+        given = rows[domain_id].answers if domain_id in rows else {}
+        todo = {
+            qid: answer
+            for qid, answer in _DEMO_ANSWERS[judgement][domain_id].items()
+            if given.get(qid) != answer
+        }
+        if todo:
+            rob_domain_answers_save(
                 assessment=assessment,
-                question_id=qid,
-                answer=answer,
+                domain_id=domain_id,
+                answers=todo,
                 actor=actor,
-                support="Demo: as reported in the trial's methods section.",
+                support=DEMO_SUPPORT,
             )
     assessment.refresh_from_db()
     if not assessment.overall_judgement:
@@ -699,7 +739,7 @@ def _demo_fill(assessment: RobAssessment, profile: dict[str, str], actor: Any) -
             assessment=assessment,
             actor=actor,
             judgement="some_concerns",
-            justification="Concerns are minor and point in different directions.",
+            justification=DEMO_SUPPORT,
         )
 
 
@@ -709,11 +749,13 @@ def rob_demo_step(review: Review, users: dict[str, Any]) -> str | None:
     Every study (or study × outcome, following the review's unit) is assessed by
     alice and bob independently through the services, with a mix of low, some
     concerns and high; where bob disagrees with alice on 1.2 the consensus
-    resolves it, and every consensus is finalised.
+    resolves it, and every consensus is finalised. The judgements are generated, not
+    assessments of the trials: the RoB pages say so (``DEMO_NOTE``).
     """
     alice, bob = users.get("alice"), users.get("bob")
     if alice is None or bob is None:
         return "RoB 2: no demo assessors; skipped."
+    review_generated_note_set(review=review, actor=alice, area="rob", note=DEMO_NOTE)
     per_outcome = RobSettings.objects.get_or_create(review=review)[0].unit == RobUnit.OUTCOME
     studies = review.studies.prefetch_related("outcomes").order_by("label", "id")
     targets = [
@@ -742,7 +784,7 @@ def rob_demo_step(review: Review, users: dict[str, Any]) -> str | None:
                             question_id="1.2",
                             answer="PY",
                             actor=bob,
-                            support="Demo: sealed envelopes mentioned in the protocol.",
+                            support=DEMO_SUPPORT + " (a disagreement for the consensus to resolve)",
                         )
                     rob_assessment_submit(assessment=own, actor=user)
             consensus = rob_consensus_open(target=target, actor=alice)

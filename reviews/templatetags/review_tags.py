@@ -38,3 +38,29 @@ def percent(part, whole) -> int:
 def attr(obj, name: str):
     """`{{ record|attr:"title" }}`: read a field named in a variable."""
     return getattr(obj, name, "")
+
+
+def page_area(resolver_match) -> str | None:
+    """The part of the review a page belongs to, for the notes on generated contents."""
+    if resolver_match is None:
+        return None
+    namespace, name = resolver_match.namespace, resolver_match.url_name or ""
+    if namespace == "extraction":
+        return "rob" if name.startswith("rob") else "extraction"
+    if namespace in ("screening", "analysis"):
+        return namespace
+    if namespace == "reviews" and name in ("records", "record"):
+        return "screening"  # the record pages show screening decisions
+    return None
+
+
+@register.inclusion_tag("includes/generated_notes.html", takes_context=True)
+def generated_notes(context, review, every: bool = False):
+    """The review's notes on generated contents that concern this page (``every``: all)."""
+    notes = getattr(review, "generated_notes", None) or {}
+    if every:
+        shown = [notes[a] for a in sorted(notes) if notes[a]]
+    else:
+        area = page_area(getattr(context.get("request"), "resolver_match", None))
+        shown = [notes[area]] if area and notes.get(area) else []
+    return {"notes": shown}

@@ -1,41 +1,60 @@
-"""The demo: after extraction's (Normand 1999) and RoB's steps, a full report at once."""
+"""The demo's analyses, after extraction's and RoB's steps, equal metafor's.
+
+Fixture: tests/stats/reference/demo/demo_glucose.json, written by make_demo_reference.R
+beside it from the same data files the demo reads.
+"""
 
 from __future__ import annotations
 
-import csv
+import json
+import math
+from pathlib import Path
 
 import pytest
 
-from analysis import selectors, stats
-from analysis.demo import demo_analyses
-from analysis.models import Analysis
-from extraction.demo import DATA, demo_extraction
+from analysis import selectors
+from analysis.demo import HBA1C_TITLE, MI_TITLE, demo_analyses, demo_analysis
+from extraction.demo import demo_extraction, demo_extraction_dichotomous
 from extraction.rob.services import rob_demo_step
 from tests.factories import UserFactory
 
+FIXTURE = Path(__file__).resolve().parents[1] / "stats" / "reference" / "demo" / "demo_glucose.json"
 
-def test_demo_defines_an_analysis_that_pools_the_normand_trials(cast):
+
+def test_demo_defines_two_analyses_that_equal_metafor(cast):
     users = {"lead": cast.lead, "alice": cast.alice, "bob": cast.bob, "carol": UserFactory()}
     assert demo_analyses(cast.review, users) is None  # nothing extracted yet: nothing to define
     demo_extraction(cast.review, users)
+    demo_extraction_dichotomous(cast.review, users)
     rob_demo_step(cast.review, users)
-    assert "Service use" in demo_analyses(cast.review, users)
+    message = demo_analyses(cast.review, users)
+    assert HBA1C_TITLE in message and MI_TITLE in message
     assert demo_analyses(cast.review, users) is None  # idempotent
-    analysis = Analysis.objects.get(review=cast.review)
-    assert analysis.long_term_windows.count() == 2
-    report, ad = selectors.analysis_report(analysis)
+    ref = json.loads(FIXTURE.read_text())
 
-    with DATA.open(encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    es = stats.escalc_smd(
-        *([float(r[c]) for r in rows] for c in ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"))
-    )
-    # length of stay: lower is better, so the app flips the sign (g > 0 favours stroke units)
-    ref = stats.rma(-es.yi, es.vi, method="REML", test="knha")
-    main = report.row("all").numbers
-    assert report.row("all").k == 9 == ref.k
-    assert main.estimate == pytest.approx(ref.estimate, rel=1e-9)
-    assert main.pi_high == pytest.approx(ref.pi_high, rel=1e-9)
-    assert report.row("rob:head").k == 9  # the RoB demo judged every study
-    assert report.egger is not None and report.row("outliers").numbers is not None
-    assert ad.left_out == ()
+    # HbA1c: placebo-controlled trials, mean difference, REML with Hartung-Knapp
+    hba1c = demo_analysis(cast.review, "hba1c")
+    assert (hba1c.effect_measure, hba1c.study_filters) == ("MD", {"comparator_type": "Placebo"})
+    report, ad = selectors.analysis_report(hba1c)
+    main = report.main
+    assert main.k == ref["hba1c"]["k"] == 20  # 19 trials, Willms 1999 twice
+    for name in ("estimate", "se", "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "I2", "Q"):
+        assert getattr(main, name) == pytest.approx(ref["hba1c"][name], rel=1e-6), name
+    # left out, saying why: the 7 trials with an active comparator (the filter) and the
+    # 38 rosiglitazone trials of the other outcome
+    left_out = {lo.label for lo in ad.left_out}
+    active = {"Hanefeld 2004", "Derosa 2004", "Yang 2003", "Vongthavaravat 2002", "Oyama 2008"}
+    assert active | {"Alex 1998", "Kim 2007", "ADOPT"} <= left_out and len(left_out) == 45
+    assert report.row("rob:head").k == 20  # the RoB demo judged every study
+    assert report.egger is not None
+
+    # Myocardial infarction: Peto odds ratio, 38 trials in type 2 diabetes
+    mi = demo_analysis(cast.review, "mi")
+    assert (mi.effect_measure, mi.pooling_method) == ("OR", "PETO")
+    report, ad = selectors.analysis_report(mi)
+    main = report.main
+    assert main.k == ref["mi"]["k"] == 38 and len(ad.left_out) == 26  # the HbA1c trials
+    for name in ("estimate", "se", "ci_low", "ci_high", "p", "Q"):
+        assert getattr(main, name) == pytest.approx(ref["mi"][name], rel=1e-6), name
+    # OR 1.37 (0.96 to 1.96); Nissen & Wolski's 1.43 includes the four non-diabetes trials
+    assert math.exp(main.estimate) == pytest.approx(1.371, abs=1e-3)

@@ -541,7 +541,7 @@ def test_applying_the_rule_answers_3_1_and_proposes_low(cast, s, target):
 def test_demo_step_follows_the_extraction_demo_and_is_idempotent(cast):
     users = {"lead": cast.lead, "alice": cast.alice, "bob": cast.bob, "carol": cast.carol}
     demo_extraction(cast.review, users)
-    assert "9 consensus" in svc.rob_demo_step(cast.review, users)
+    assert "26 consensus" in svc.rob_demo_step(cast.review, users)
     counts = (RobTarget.objects.count(), RobAssessment.objects.count(), RobChange.objects.count())
     assert svc.rob_demo_step(cast.review, users) is None
     assert (
@@ -550,7 +550,7 @@ def test_demo_step_follows_the_extraction_demo_and_is_idempotent(cast):
         RobChange.objects.count(),
     ) == counts
     rob = sel.consensus_rob(cast.review)
-    assert len(rob) == 9
+    assert len(rob) == 26
     overall = [e["overall"] for e in rob.values()]
     assert {"low", "some_concerns", "high"} <= set(overall)
     # bob's disagreements on 1.2 were resolved in the consensus, which follows alice.

@@ -16,6 +16,7 @@ from extraction.rob.services import rob_settings_update
 from extraction.services import extraction_settings_update
 from reviews import services
 from reviews.activity import ActivityQuery, activity_kinds, activity_list
+from reviews.demo import DEMO_SLUG
 from reviews.models import (
     DuplicateDecision,
     DuplicateLink,
@@ -362,7 +363,7 @@ def test_the_demo_review_shows_every_kind_of_activity(db):
     """Every kind an app registers has rows behind it (a source that reads the wrong
     table shows up here as a missing kind)."""
     call_command("load_demo", stdout=io.StringIO())
-    review = Review.objects.get(slug="peer-support")
+    review = Review.objects.get(slug=DEMO_SLUG)
     lead = review.memberships.get(is_lead=True).user
     alice = review.memberships.get(user__username="alice")
     services.membership_set_roles(

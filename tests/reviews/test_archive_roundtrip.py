@@ -16,6 +16,7 @@ from extraction.rob.selectors import figure_data
 from reviews.archive.export import review_export
 from reviews.archive.format import MANIFEST
 from reviews.archive.restore import review_import
+from reviews.demo import DEMO_SLUG
 from reviews.models import Review
 from screening.prisma import prisma_counts
 from screening.selectors import agreement
@@ -50,7 +51,7 @@ def _figures(review: Review) -> dict:
 @pytest.fixture
 def demo(db) -> Review:
     call_command("load_demo", stdout=io.StringIO())
-    return Review.objects.get(slug="peer-support")
+    return Review.objects.get(slug=DEMO_SLUG)
 
 
 def _same_data(a: bytes, b: bytes) -> None:
@@ -75,7 +76,7 @@ def test_demo_round_trip(demo):
     assert before["pooled"] and before["rob"].rows and before["prisma"]
 
     # Under a new slug, beside the original (same users)
-    copy = review_import(source=io.BytesIO(first), slug="peer-support-copy")
+    copy = review_import(source=io.BytesIO(first), slug=f"{DEMO_SLUG}-copy")
     assert copy.pk != demo.pk and copy.title == demo.title
     _same_data(first, _export(copy))
     assert repr(_figures(copy)) == repr(before)  # repr: a NaN (an unused variance) equals itself
@@ -86,6 +87,6 @@ def test_demo_round_trip(demo):
     call_command("flush", interactive=False, verbosity=0, inhibit_post_migrate=True)
     assert not Review.objects.exists()
     restored = review_import(source=io.BytesIO(first))
-    assert restored.slug == "peer-support"
+    assert restored.slug == DEMO_SLUG
     _same_data(first, _export(restored))
     assert repr(_figures(restored)) == repr(before)

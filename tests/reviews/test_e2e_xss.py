@@ -126,11 +126,11 @@ def test_hostile_text_never_runs_and_shows_literally(new_page, cast, settings):
     demo_analyses(review, users)
     # The demo's studies cite records: make them hostile as well (their tables, figures).
     Record.objects.filter(review=review, source_fields__dataset__isnull=False).update(
-        title=f"Trial {SCRIPT}", authors=[f"Normand {IMG}"]
+        title=f"Trial {SCRIPT}", authors=[f"Senn {IMG}"]
     )
     study = Study.objects.filter(review=review).order_by("pk").first()
-    Outcome.objects.filter(study__review=review).update(name=f"Length of stay {SVG}")
-    Analysis.objects.filter(review=review).update(title=f"Service use {SCRIPT}")
+    Outcome.objects.filter(study__review=review).update(name=f"HbA1c {SVG}")
+    Analysis.objects.filter(review=review).update(title=f"HbA1c analysis {SCRIPT}")
     client = Client()
     client.force_login(cast.lead)
     _hostile_forms(client, slug, study, Stage.TITLE_ABSTRACT)
@@ -172,11 +172,11 @@ def test_hostile_text_never_runs_and_shows_literally(new_page, cast, settings):
     _check(page, f"{base}/extraction/rob/figures/")
     _check_svg(page, f"{base}/extraction/rob/figures/traffic-light.svg")
     _check_svg(page, f"{base}/extraction/rob/figures/summary.svg")
-    _check(page, f"{base}/analysis/", literal=[f"Service use {SCRIPT}"])
+    _check(page, f"{base}/analysis/", literal=[f"HbA1c analysis {SCRIPT}"])
     _check(
         page,
         f"{base}/analysis/{analysis.pk}/",
-        literal=[f"Service use {SCRIPT}", f"Smit {SCRIPT}"],
+        literal=[f"HbA1c analysis {SCRIPT}", f"Smit {SCRIPT}"],
     )
     save_screenshot(page, "xss-analysis")
     _check_svg(page, f"{base}/analysis/{analysis.pk}/forest.svg", literal="Smit &lt;script&gt;")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
@@ -205,15 +204,3 @@ def test_dashboard_for_members(client, cast, user):
     response = client.get(f"/reviews/{cast.review.slug}/")
     assert response.status_code == 200
     assert b"Records imported" in response.content
-
-
-def test_demo_loader_is_idempotent(db):
-    from django.core.management import call_command
-
-    call_command("load_demo", stdout=io.StringIO())
-    n = Review.objects.get(slug="peer-support").records.count()
-    out = io.StringIO()
-    call_command("load_demo", stdout=out)
-    assert "exists already" in out.getvalue()
-    assert Review.objects.filter(slug="peer-support").count() == 1
-    assert Review.objects.get(slug="peer-support").records.count() == n > 100
