@@ -19,10 +19,11 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from reviews.demo import DEMO_SLUG  # noqa: F401  (the guide and tests open the demo review)
+
 ROOT = Path(__file__).resolve().parent.parent
 # `load_demo` prints these; the guide and the tests log in with them.
 DEMO_PASSWORD = "reviewflow-demo"
-DEMO_SLUG = "peer-support"
 
 
 def demo_env(workdir: Path) -> dict[str, str]:
