@@ -86,12 +86,12 @@ FORMATS: dict[str, list[dict[str, str]]] = {
             "version": "ASReview LAB 2.x export (CSV/TSV/XLSX saved as CSV)",
             "columns": "asreview_label, asreview_time, asreview_note",
             "example": "record_id,title,abstract,asreview_label,asreview_time,asreview_note\n"
-            "7,Peer support…,…,1,2025-01-20 10:02:11,fits the PICO",
+            "7,Metformin versus placebo…,…,1,2025-01-20 10:02:11,fits the PICO",
         },
         {
             "version": "ASReview LAB 1.x export, labelled data sets",
             "columns": "included (or label_included, final_included); -1 or empty = not seen",
-            "example": "record_id,title,abstract,included,asreview_ranking\n0,Peer support…,…,1,1",
+            "example": "record_id,title,abstract,included,asreview_ranking\n0,Metformin versus placebo…,…,1,1",
         },
         {
             "version": "Re-written by R (write.csv) or pandas",
@@ -103,21 +103,21 @@ FORMATS: dict[str, list[dict[str, str]]] = {
         {
             "version": "ASReview RIS export",
             "columns": "N1 holds ASReview_relevant / ASReview_irrelevant / ASReview_not_seen",
-            "example": "TY  - JOUR\nTI  - Peer support…\nN1  - ASReview_relevant\nER  -",
+            "example": "TY  - JOUR\nTI  - Metformin versus placebo…\nN1  - ASReview_relevant\nER  -",
         },
     ],
     RAYYAN: [
         {
             "version": "Rayyan articles.csv (export with notes)",
             "columns": "notes: RAYYAN-INCLUSION per round, RAYYAN-EXCLUSION-REASONS, RAYYAN-LABELS",
-            "example": 'key,title,…,notes\nrayyan-1,Peer support…,…,"RAYYAN-INCLUSION: '
+            "example": 'key,title,…,notes\nrayyan-1,Metformin versus placebo…,…,"RAYYAN-INCLUSION: '
             '{""Alice""=>""Included"", ""Bob""=>""Excluded""} | RAYYAN-INCLUSION: '
             '{""Alice""=>""Excluded""} | RAYYAN-EXCLUSION-REASONS: wrong population"',
         },
         {
             "version": "Rayyan RIS export",
             "columns": "N1 (one or two spaces after the tag) with the same blocks",
-            "example": 'TY  - JOUR\nTI  - Peer support…\nN1  -  RAYYAN-INCLUSION: {"Zbys"=>'
+            "example": 'TY  - JOUR\nTI  - Metformin versus placebo…\nN1  -  RAYYAN-INCLUSION: {"Zbys"=>'
             '"Excluded"} | RAYYAN-LABELS: please review | RAYYAN-EXCLUSION-REASONS: wrong drug\n'
             "ER  -",
         },
@@ -128,13 +128,13 @@ FORMATS: dict[str, list[dict[str, str]]] = {
             "(review_<id>_<screen|select|included|excluded|irrelevant>_csv_<date>.csv)",
             "columns": "Title, Authors, Abstract, Published Year, …, Covidence #, Study, Notes, "
             "Tags; the list is the decision",
-            "example": "Title,Authors,…,Covidence #,Study,Notes,Tags\nPeer support…,"
+            "example": "Title,Authors,…,Covidence #,Study,Notes,Tags\nMetformin versus placebo…,"
             '"Wong, E",…,#30,Wong 2020,Exclusion reason: Wrong population; ,',
         },
         {
             "version": "Covidence reference lists, RIS (EndNote, Mendeley, RefWorks, Zotero)",
             "columns": "the list is the decision; N1 holds the notes",
-            "example": "TY  - JOUR\nTI  - Peer support…\nN1  - Exclusion reason: Wrong population;"
+            "example": "TY  - JOUR\nTI  - Metformin versus placebo…\nN1  - Exclusion reason: Wrong population;"
             "\nER  -",
         },
     ],

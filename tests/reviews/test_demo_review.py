@@ -62,7 +62,12 @@ class _Links(HTMLParser):
 
 
 def _text(html: str) -> str:
+    """The page's visible text, without scripts and without form hints: a hint's example
+    ("e.g. ...") is the app's, not the review's data."""
     html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S | re.I)
+    html = re.sub(
+        r'<(div|span|small)\b[^>]*class="form-text[^"]*"[^>]*>.*?</\1>', " ", html, flags=re.S
+    )
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
