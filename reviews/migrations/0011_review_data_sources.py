@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reviews', '0009_import_batch_notes'),
+        ('reviews', '0010_search_schedule'),
     ]
 
     operations = [
