@@ -929,6 +929,14 @@ def import_discard(*, batch: ImportBatch, actor: Any) -> None:
         batch.status = ImportBatch.Status.DISCARDED
         batch.save(update_fields=["status"])
         # A run is the export it imported: a discarded export was not a run of the search.
+        # A scheduled run's dates are asked for again at the schedule's next run, so that
+        # a preview discarded (by a lead, or by cleanup_files when nobody confirmed it)
+        # loses no record.
+        run = SearchRun.objects.filter(batch=batch).first()
+        if run is not None and batch.uploaded_by_id is None and run.covers_from is not None:
+            SearchSchedule.objects.filter(
+                search_id=run.search_id, covered_to__gte=run.covers_from
+            ).update(covered_to=run.covers_from - dt.timedelta(days=1))
         SearchRun.objects.filter(batch=batch).delete()
         batch.rows.delete(save=False)
         batch.file.delete(save=True)

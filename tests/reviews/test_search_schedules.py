@@ -227,3 +227,19 @@ def test_the_lead_schedules_a_search_on_its_page(client, cast):
     assert (schedule.provider, schedule.every_days, schedule.active) == ("openalex", 14, True)
     page = client.get(f"/reviews/{cast.review.slug}/searches/{search.pk}/").content.decode()
     assert 'id="schedule-form"' in page and "Next run due" in page
+
+
+@pytest.mark.django_db
+def test_a_discarded_scheduled_run_is_asked_for_again(source, cast):
+    search = SearchFactory(review=cast.review, date_run=dt.date(2026, 1, 1))
+    schedule = services.search_schedule_set(
+        search=search, actor=cast.lead, provider="pubmed", query="peer support", every_days=7
+    )
+    batch = services.search_schedule_run(schedule=schedule, today=dt.date(2026, 3, 1))
+    services.import_discard(batch=batch, actor=cast.lead)
+    schedule.refresh_from_db()
+    assert (
+        schedule.covered_to == dt.date(2025, 12, 31) and schedule in services.search_schedules_due()
+    )
+    again = services.search_schedule_run(schedule=schedule, today=dt.date(2026, 3, 2))
+    assert SearchRun.objects.get(batch=again).covers_from == dt.date(2026, 1, 1)
