@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -16,6 +16,7 @@ from .activity import ActivityQuery
 from .models import (
     DuplicateLink,
     ImportBatch,
+    Invitation,
     Job,
     MembershipChange,
     Record,
@@ -86,10 +87,21 @@ class SetupStep:
     done: bool
 
 
-def setup_steps(review: Review) -> list[SetupStep]:
-    """A new review's first steps for its lead, each marked done once it has been taken."""
+def setup_steps(review: Review, *, has_searches: bool, has_records: bool) -> list[SetupStep]:
+    """A new review's first steps for its lead, each marked done once it has been taken.
+
+    The dashboard knows already whether searches and records exist; the team costs one query.
+    """
     slug = {"slug": review.slug}
-    team = review.memberships.count() > 1 or review.invitations.exists()
+    team = (
+        Review.objects.filter(pk=review.pk)
+        .annotate(
+            members=Count("memberships", distinct=True),
+            invited=Exists(Invitation.objects.filter(review=OuterRef("pk"))),
+        )
+        .values_list("members", "invited")
+        .get()
+    )
     return [
         SetupStep(
             "invite", "Invite the team's members", reverse("reviews:invite", kwargs=slug), team
@@ -104,13 +116,13 @@ def setup_steps(review: Review) -> list[SetupStep]:
             "search",
             "Log a search",
             reverse("reviews:search_create", kwargs=slug),
-            review.searches.exists(),
+            has_searches,
         ),
         SetupStep(
             "import",
             "Import the search's records",
             reverse("reviews:import_upload", kwargs=slug),
-            review.records.exists(),
+            has_records,
         ),
     ]
 

@@ -80,14 +80,21 @@ def review_create(request: HttpRequest) -> HttpResponse:
 
 @review_view()
 def dashboard(request: HttpRequest, review) -> HttpResponse:
+    counts = selectors.record_counts(review)
+    searches = list(selectors.searches_with_counts(review))
+    steps = (
+        selectors.setup_steps(
+            review, has_searches=bool(searches), has_records=bool(counts["total"])
+        )
+        if request.membership.can_manage
+        else []
+    )
     context = {
         "review": review,
-        "counts": selectors.record_counts(review),
+        "counts": counts,
         "panels": panels_for(review, request.membership),
-        "searches": selectors.searches_with_counts(review),
-        "next_steps": [step for step in selectors.setup_steps(review) if not step.done]
-        if request.membership.can_manage
-        else [],
+        "searches": searches,
+        "next_steps": [step for step in steps if not step.done],
     }
     return render(request, "reviews/dashboard.html", context)
 
