@@ -28,6 +28,8 @@ DEMO_RATINGS: dict[str, dict[str, Any]] = {
     "hba1c": {
         "outcome_label": "HbA1c (%)",
         "intervention": "oral glucose-lowering drugs",
+        # Demo judgement: 0.3 percentage points as the minimal important difference
+        "thresholds": [-0.3, 0.0, 0.3],
         "finals": {},
         "row": {
             "timepoint": "End of treatment",
@@ -56,7 +58,7 @@ DEMO_RATINGS: dict[str, dict[str, Any]] = {
 def _rate(analysis: Analysis, lead, spec: dict[str, Any]) -> bool:
     if CertaintyAssessment.objects.filter(analysis=analysis).exists():
         return False
-    ctx = selectors.evidence_for(analysis)
+    ctx = selectors.evidence_for(analysis, thresholds=spec.get("thresholds"))
     if not ctx.ok:
         return False
     finals = {key: (s.rating, "") for key, s in ctx.suggestions.items()}
@@ -67,6 +69,7 @@ def _rate(analysis: Analysis, lead, spec: dict[str, Any]) -> bool:
         finals=finals,
         outcome_label=spec.get("outcome_label", ""),
         intervention=spec.get("intervention", ""),
+        thresholds=spec.get("thresholds"),
     )
     return True
 

@@ -563,6 +563,16 @@ def certainty_label(level: int) -> str:
     return f"{symbols} {name}"
 
 
+def in_sentence(name: str) -> str:
+    """An outcome's name inside a sentence: "Clinical recovery" -> "clinical recovery",
+    while a first word that is not plain lower case after its capital ("HbA1c", "BDI-II",
+    "QoL") is kept as written."""
+    first, _, rest = name.partition(" ")
+    if first[1:] == first[1:].lower() and first[:1].isupper():
+        first = first[:1].lower() + first[1:]
+    return f"{first} {rest}" if rest else first
+
+
 def statement(
     level: int,
     *,

@@ -138,7 +138,7 @@ def assessment_save(
         measure=analysis.effect_measure,
         estimate=ctx.evidence.main.estimate,
         intervention=intervention.strip() or "the intervention",
-        outcome=(outcome_label.strip() or analysis.title).lower(),
+        outcome=rules.in_sentence(outcome_label.strip() or analysis.title),
         thresholds=ctx.thresholds,
     )
     assessment = CertaintyAssessment.objects.select_for_update().filter(analysis=analysis).first()

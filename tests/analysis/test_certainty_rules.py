@@ -324,3 +324,11 @@ def test_risk_ratio_per_1000_and_bounds():
     assert capped.corresponding == 1000 and capped.corresponding_high == 1000
     with pytest.raises(rules.RuleInputError):
         absolute.corresponding_risk("SMD", 0.3, 0.5)
+
+
+def test_outcome_names_in_a_sentence():
+    assert rules.in_sentence("Clinical recovery") == "clinical recovery"
+    assert rules.in_sentence("HbA1c (%)") == "HbA1c (%)"
+    assert rules.in_sentence("BDI-II score") == "BDI-II score"
+    assert rules.in_sentence("QoL") == "QoL"
+    assert rules.in_sentence("hope") == "hope"

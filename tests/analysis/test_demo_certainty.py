@@ -59,4 +59,6 @@ def test_demo_rates_its_analyses_and_builds_one_sof_table():
     report, _ = analysis_selectors.analysis_report(hba1c)
     line = view.lines[0]
     assert line.continuous.startswith(f"MD {rules.fmt(report.main.estimate)} ")
+    assert line.statement.startswith("Oral glucose-lowering drugs ")
+    assert "HbA1c (%)." in line.statement
     assert line.participants.endswith(f"({report.main.k} RCTs)")
