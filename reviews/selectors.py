@@ -93,7 +93,7 @@ def setup_steps(review: Review, *, has_searches: bool, has_records: bool) -> lis
     The dashboard knows already whether searches and records exist; the team costs one query.
     """
     slug = {"slug": review.slug}
-    team = (
+    members, invited = (
         Review.objects.filter(pk=review.pk)
         .annotate(
             members=Count("memberships", distinct=True),
@@ -104,7 +104,10 @@ def setup_steps(review: Review, *, has_searches: bool, has_records: bool) -> lis
     )
     return [
         SetupStep(
-            "invite", "Invite the team's members", reverse("reviews:invite", kwargs=slug), team
+            "invite",
+            "Invite the team's members",
+            reverse("reviews:invite", kwargs=slug),
+            members > 1 or invited,
         ),
         SetupStep(
             "criteria",
