@@ -52,8 +52,8 @@ system-deps:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium fonts-dejavu-core"; \
 	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
-	Rscript -e 'library(metafor); library(metadat); library(jsonlite)' >/dev/null 2>&1 || \
-		missing="$$missing r-cran-metafor r-cran-metadat r-cran-jsonlite"; \
+	Rscript -e 'library(metafor); library(metadat); library(jsonlite); library(clubSandwich)' >/dev/null 2>&1 || \
+		missing="$$missing r-cran-metafor r-cran-metadat r-cran-jsonlite r-cran-clubsandwich"; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing Debian packages:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

@@ -179,6 +179,25 @@ def categorical_fields(review: Review) -> list[tuple[str, str, list[str]]]:
     return out
 
 
+ROB_MODERATOR = "rob"
+
+
+def moderator_fields(review: Review) -> list[tuple[str, str, str]]:
+    """(key, label, kind) of the candidate moderators of a meta-regression: the current
+    form's numeric fields ("numeric"), its choice and yes/no fields ("categorical") and the
+    RoB 2 overall judgement (key "rob")."""
+    template = extraction_selectors.current_template(review)
+    out: list[tuple[str, str, str]] = []
+    if template is not None:
+        for f in template.fields():
+            if f.get("type") in ("number", "integer"):
+                out.append((f["key"], f["label"], "numeric"))
+            elif "choices" in f or f.get("type") == "yes_no":
+                out.append((f["key"], f["label"], "categorical"))
+    out.append((ROB_MODERATOR, "Risk of bias (RoB 2 overall)", "categorical"))
+    return out
+
+
 def _get(obj: Any, name: str, default: Any = None) -> Any:
     if isinstance(obj, Mapping):
         return obj.get(name, default)

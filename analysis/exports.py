@@ -226,6 +226,12 @@ def results_xlsx(report: Report) -> bytes:
     numbers.append(list(RESULT_COLUMNS))
     for rec in results_records(report):
         numbers.append([rec[c] for c in RESULT_COLUMNS])
+    if report.model is not None:
+        model = wb.create_sheet("Model")
+        model.append([report.model.title, report.model.error])
+        model.append(list(MODEL_COLUMNS))
+        for rec in model_records(report):
+            model.append([rec[c] for c in MODEL_COLUMNS])
     data = wb.create_sheet("Data")
     cols = data_columns(report)
     data.append(cols)
@@ -234,6 +240,133 @@ def results_xlsx(report: Report) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- model section
+
+MODEL_COLUMNS = ("term", "b", "se", "ci_low", "ci_high", "stat", "df", "p")
+MODEL_EXTRA = ("sigma2_level3", "sigma2_level2", "tau2", "QE", "QE_p", "QM", "QM_p", "logLik")
+
+
+def model_records(report: Report) -> list[dict[str, Any]]:
+    """The model section's coefficients, then one row per model statistic (term = name)."""
+    section = report.model
+    if section is None or section.result is None:
+        return []
+    res = section.result
+    out: list[dict[str, Any]] = []
+    for i, name in enumerate(res.names):
+        out.append(
+            {
+                "term": name,
+                "b": res.b[i],
+                "se": res.se[i],
+                "ci_low": res.ci_low[i],
+                "ci_high": res.ci_high[i],
+                "stat": res.stat[i],
+                "df": None if res.df is None else res.df[i],
+                "p": res.p[i],
+            }
+        )
+    extra = {
+        "sigma2_level3": res.sigma2[0] if res.sigma2 else None,
+        "sigma2_level2": res.sigma2[1] if res.sigma2 else None,
+        "tau2": res.tau2,
+        "QE": res.QE,
+        "QE_p": res.QE_p,
+        "QM": res.QM,
+        "QM_p": res.QM_p,
+        "logLik": res.logLik,
+    }
+    for name in MODEL_EXTRA:
+        if extra[name] is not None:
+            out.append(dict.fromkeys(MODEL_COLUMNS) | {"term": name, "b": extra[name]})
+    return out
+
+
+def model_csv(report: Report) -> str:
+    return _csv(MODEL_COLUMNS, model_records(report))
+
+
+def model_data_csv(report: Report) -> str:
+    """The model's effect sizes: cluster (study), es, yi, vi and the moderators."""
+    section = report.model
+    if section is None:
+        return ""
+    keys = [m.key for m in section.moderators]
+    records = []
+    counts: dict[int, int] = {}
+    for e in section.effects:
+        counts[e.study_id] = counts.get(e.study_id, 0) + 1
+        records.append(
+            {
+                "study": e.study_id,
+                "label": e.study,
+                "es": counts[e.study_id],
+                "yi": e.yi,
+                "vi": e.vi,
+            }
+            | {k: e.values[k] for k in keys}
+        )
+    return _csv(["study", "label", "es", "yi", "vi", *keys], records)
+
+
+def _r_model(report: Report) -> list[str]:
+    """R lines fitting the model section as metafor (and clubSandwich) do."""
+    section = report.model
+    if section is None:
+        return []
+    out = [f"# --- {section.title}"]
+    if section.result is None:
+        out.append(f"# Not fitted: {section.error}")
+        return out
+    numeric = [m.key for m in section.moderators if m.kind == "numeric"]
+    classes = ", ".join(
+        f"{c} = {_r_str('numeric' if c in ('study', 'es', 'yi', 'vi', *numeric) else 'character')}"
+        for c in ["study", "label", "es", "yi", "vi", *[m.key for m in section.moderators]]
+    )
+    out.append(
+        'model_dat <- read.csv(text = r"---(\n'
+        + model_data_csv(report)
+        + f')---", stringsAsFactors = FALSE, colClasses = c({classes}))'
+    )
+    mods = " + ".join(m.key for m in section.moderators) or "1"
+    method, test = _r_str(section.method), _r_str(section.test)
+    if section.kind == "three_level":
+        out.append(
+            f"model <- rma.mv(yi, vi, mods = ~ {mods}, random = ~ 1 | study/es, "
+            f"data = model_dat, method = {method}, test = {test}, level = settings$level)"
+        )
+    else:
+        out.append(
+            f"model <- rma(yi, vi, mods = ~ {mods}, data = model_dat, method = {method}, "
+            f"test = {test}, level = settings$level)"
+        )
+    out.append("fitted <- model")
+    if section.robust:
+        out.append("suppressPackageStartupMessages(library(clubSandwich))")
+        out.append("model <- robust(model, cluster = model_dat$study, clubSandwich = TRUE)")
+    out.append(
+        "model_results <- data.frame(term = rownames(model$beta), b = as.numeric(model$beta), "
+        "se = model$se, ci_low = model$ci.lb, ci_high = model$ci.ub, stat = model$zval,\n"
+        "  df = if (is.null(model$ddf) || all(is.na(model$ddf))) NA else "
+        "rep_len(model$ddf, length(model$beta)), p = model$pval)"
+    )
+    extra = (
+        "c(sigma2_level3 = if (is.null(fitted$sigma2)) NA else fitted$sigma2[1],\n"
+        "  sigma2_level2 = if (is.null(fitted$sigma2)) NA else fitted$sigma2[2],\n"
+        '  tau2 = if (inherits(fitted, "rma.mv")) NA else fitted$tau2, QE = fitted$QE, '
+        "QE_p = fitted$QEp, QM = model$QM, QM_p = model$QMp, logLik = as.numeric(logLik(fitted)))"
+    )
+    out.append(f"model_extra <- {extra}")
+    out.append(
+        "model_extra <- model_extra[!is.na(model_extra)]\n"
+        "model_results <- rbind(model_results, data.frame(term = names(model_extra), "
+        "b = as.numeric(model_extra), se = NA, ci_low = NA, ci_high = NA, stat = NA, df = NA, "
+        "p = NA))"
+    )
+    out.append("")
+    return out
 
 
 # --------------------------------------------------------------------------- R script
@@ -422,13 +555,20 @@ def r_script(report: Report) -> str:
                 else:
                     out.append(f"add({key}, {label}, empty({r.k}))")
         out.append("")
+    out.extend(_r_model(report))
+    model_out = (
+        'if (exists("model_results")) {\n'
+        "  if (length(args) >= 2) write.csv(model_results, args[[2]], row.names = FALSE)"
+        " else print(model)\n"
+        "}\n"
+    )
     out.append(
         "args <- commandArgs(trailingOnly = TRUE)\n"
         "if (length(args) >= 1) {\n"
         "  write.csv(results, args[[1]], row.names = FALSE)\n"
         "} else {\n"
         "  print(format(results, digits = 3), right = FALSE)\n"
-        "}\n"
+        "}\n" + model_out
     )
     return "\n".join(out)
 

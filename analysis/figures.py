@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from matplotlib.figure import Figure
+from scipy import stats
 
 from . import measures
 from .plots import (
@@ -12,6 +14,7 @@ from .plots import (
     PooledSummary,
     SubgroupBlock,
     SubgroupDifference,
+    bubble_plot,
     forest_plot,
     funnel_plot,
 )
@@ -183,4 +186,66 @@ def funnel_figure(report: Report) -> Figure:
             if report.settings.measure in measures.RATIOS
             else report.input.effect_label
         ),
+    )
+
+
+def bubble_figure(report: Report) -> Figure:
+    """Bubble plot of the model section: effect sizes against its first continuous
+    moderator, the fitted line (other numeric moderators at their mean, factors at their
+    reference level) and its confidence band; point area by inverse sampling variance."""
+    section = report.model
+    if section is None or section.result is None:
+        raise FigureError(section.error if section else "This analysis has no meta-regression.")
+    mod = section.bubble
+    if mod is None:
+        raise FigureError("A bubble plot needs a continuous (numeric) moderator.")
+    res = section.result
+    x = np.array([e.values[mod.key] for e in section.effects], dtype=float)
+    y = np.array([e.yi for e in section.effects])
+    w = 1 / np.array([e.vi for e in section.effects])
+    means = {
+        m.key: float(np.mean([e.values[m.key] for e in section.effects]))
+        for m in section.moderators
+        if m.kind == "numeric"
+    }
+    grid = np.linspace(x.min(), x.max(), 60) if np.ptp(x) > 0 else np.array([x.min()])
+    rows = []
+    for g in grid:
+        row = []
+        for name in res.names:
+            if name == "intrcpt":
+                row.append(1.0)
+            elif name == mod.key:
+                row.append(float(g))
+            elif name in means:
+                row.append(means[name])
+            else:
+                row.append(0.0)  # a factor's dummy: its reference level
+        rows.append(row)
+    Xg = np.array(rows)
+    b = np.array(res.b)
+    vb = np.array(res.vb)
+    pred = Xg @ b
+    se = np.sqrt(np.einsum("ij,jk,ik->i", Xg, vb, Xg))
+    j = res.names.index(mod.key)
+    df = res.df[j] if res.df is not None else None
+    alpha = 1 - res.level / 100
+    crit = float(stats.t.isf(alpha / 2, df) if df is not None else stats.norm.isf(alpha / 2))
+    model = "three-level model" if section.kind == "three_level" else "meta-regression"
+    caption = (
+        f"{len(y)} effect sizes; line: {model} prediction with its {res.level:g}% CI"
+        + (" (cluster-robust CR2)" if section.robust else "")
+        + "; point area proportional to the inverse sampling variance."
+    )
+    return bubble_plot(
+        x,
+        y,
+        w,
+        line_x=grid,
+        line_y=pred,
+        band_low=pred - crit * se,
+        band_high=pred + crit * se,
+        x_label=mod.label,
+        effect_label=measures.LABELS[report.settings.measure],
+        caption=caption,
     )

@@ -11,6 +11,7 @@ from .models import (
     TAU2_CHOICES,
     Analysis,
     EffectMeasure,
+    EffectsModel,
     MultipleOutcomes,
     PoolingMethod,
     TimepointKind,
@@ -70,6 +71,25 @@ class AnalysisForm(forms.Form):
     subgroup_fields = forms.MultipleChoiceField(
         required=False, widget=forms.CheckboxSelectMultiple, label="Subgroup variables"
     )
+    effects_model = forms.ChoiceField(
+        choices=EffectsModel.choices,
+        initial=EffectsModel.ONE_PER_STUDY,
+        required=False,
+        widget=forms.RadioSelect,
+        label="How a study's several effect sizes enter the model",
+        help_text="The three-level model keeps every effect at the study's timepoint "
+        "(metafor rma.mv, random = ~ 1 | study/es); the table rows keep one per study.",
+    )
+    robust_variance = forms.BooleanField(
+        required=False,
+        label="Cluster-robust inference by study (CR2, Satterthwaite df)",
+    )
+    moderators = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Moderators (meta-regression)",
+        help_text="Numeric and categorical extraction fields, or the risk of bias.",
+    )
     show_specific_outcomes = forms.BooleanField(
         required=False, initial=True, label="Specific outcomes"
     )
@@ -102,6 +122,9 @@ class AnalysisForm(forms.Form):
         ]
         categorical = data.categorical_fields(review)
         self.fields["subgroup_fields"].choices = [(k, label) for k, label, _ in categorical]
+        self.fields["moderators"].choices = [
+            (k, f"{label} ({kind})") for k, label, kind in data.moderator_fields(review)
+        ]
         self.filter_names = []
         for key, label, options in categorical:
             name = FILTER_PREFIX + key
@@ -142,6 +165,9 @@ class AnalysisForm(forms.Form):
         )
         return [self[n] for n in names]
 
+    def dependence_fields(self):
+        return [self[n] for n in ("effects_model", "robust_variance", "moderators")]
+
     def block_fields(self):
         names = (
             "hartung_knapp",
@@ -177,6 +203,9 @@ class AnalysisForm(forms.Form):
             "min_per_subgroup": c["min_per_subgroup"],
             "multiple_outcomes": c["multiple_outcomes"],
             "subgroup_fields": list(c.get("subgroup_fields") or []),
+            "effects_model": c.get("effects_model") or EffectsModel.ONE_PER_STUDY,
+            "robust_variance": bool(c.get("robust_variance")),
+            "moderators": list(c.get("moderators") or []),
             "show_specific_outcomes": c["show_specific_outcomes"],
             "show_small_study": c["show_small_study"],
             "show_outliers": c["show_outliers"],
@@ -204,6 +233,9 @@ def initial_for(analysis: Analysis) -> dict[str, Any]:
         "min_studies": analysis.min_studies,
         "min_per_subgroup": analysis.min_per_subgroup,
         "subgroup_fields": analysis.subgroup_fields,
+        "effects_model": analysis.effects_model,
+        "robust_variance": analysis.robust_variance,
+        "moderators": analysis.moderators,
         "show_specific_outcomes": analysis.show_specific_outcomes,
         "show_small_study": analysis.show_small_study,
         "show_outliers": analysis.show_outliers,

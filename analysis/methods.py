@@ -7,6 +7,7 @@ import math
 from .figures import TAU2_NAMES
 from .formatting import fmt_i2, fmt_num, fmt_p_text, fmt_range
 from .measures import LABELS, RATIOS, SHORT
+from .modelling import model_sentences
 from .report import Report, Row
 
 
@@ -195,7 +196,9 @@ def methods_paragraph(report: Report) -> str:
             parts.append(f"At {r.label.lower()}, {_studies(r.k)} gave {_g(r.numbers, s.measure)}.")
         elif r.k:
             parts.append(f"At {r.label.lower()}, only {_studies(r.k)} had data (not pooled).")
-    return " ".join(parts)
+    if report.model is not None:
+        parts.append(model_sentences(report.model))
+    return " ".join(p for p in parts if p)
 
 
 def _lower_first(text: str) -> str:

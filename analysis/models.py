@@ -73,6 +73,13 @@ class MultipleOutcomes(models.TextChoices):
     AVERAGE = "average", "Average the study's effect sizes"
 
 
+class EffectsModel(models.TextChoices):
+    """How a study's several effect sizes enter the model."""
+
+    ONE_PER_STUDY = "one_per_study", "One effect per study (the rule above)"
+    THREE_LEVEL = "three_level", "All effect sizes: three-level model (effects within studies)"
+
+
 class EffectMeasure(models.TextChoices):
     SMD = "SMD", "Standardised mean difference (Hedges' g)"
     MD = "MD", "Mean difference"
@@ -158,6 +165,23 @@ class Analysis(models.Model):
     )
     subgroup_fields = models.JSONField(
         default=list, blank=True, help_text="Categorical extraction fields to compare."
+    )
+    effects_model = models.CharField(
+        "effect sizes in the model",
+        max_length=16,
+        choices=EffectsModel.choices,
+        default=EffectsModel.ONE_PER_STUDY,
+    )
+    robust_variance = models.BooleanField(
+        "cluster-robust inference (CR2)",
+        default=False,
+        help_text="Standard errors valid whatever the dependence within studies "
+        "(CR2, Satterthwaite df).",
+    )
+    moderators = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Extraction fields (numeric or categorical) or 'rob': a meta-regression.",
     )
     show_specific_outcomes = models.BooleanField("specific outcomes", default=True)
     show_small_study = models.BooleanField("small-study bias (Egger, trim-and-fill)", default=True)

@@ -48,6 +48,7 @@ __all__ = [
     "PlotInputError",
     "forest_plot",
     "funnel_plot",
+    "bubble_plot",
     "figure_to_bytes",
     "format_estimate",
     "format_p",
@@ -965,6 +966,90 @@ def funnel_plot(
     ax.tick_params(labelsize=FONT_SIZE, labelfontfamily=FONT_FAMILY)
     ax.set_xlabel(effect_label, **_text_kw())
     ax.set_ylabel("Standard error", **_text_kw())
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    if title:
+        fig.text(
+            left / fig_w,
+            1 - 0.15 / fig_h,
+            title,
+            ha="left",
+            va="top",
+            **_text_kw(FONT_SIZE + 2, fontweight="bold"),
+        )
+    y_in = top + ax_h + bottom_axis + 0.05
+    for line in cap_lines:
+        fig.text(
+            left / fig_w,
+            1 - y_in / fig_h,
+            line,
+            ha="left",
+            va="top",
+            **_text_kw(SMALL_FONT_SIZE, color="#222222"),
+        )
+        y_in += 0.17
+    return fig
+
+
+def bubble_plot(
+    x: Sequence[float],
+    yi: Sequence[float],
+    weights: Sequence[float],
+    *,
+    line_x: Sequence[float],
+    line_y: Sequence[float],
+    band_low: Sequence[float],
+    band_high: Sequence[float],
+    x_label: str,
+    effect_label: str = "Hedges' g",
+    caption: str = "",
+    title: str | None = None,
+) -> Figure:
+    """Bubble plot of a meta-regression: effect sizes against a continuous moderator.
+
+    Points are sized by ``weights`` (area proportional), the fitted regression line is
+    drawn with its confidence band (``band_low``/``band_high`` along ``line_x``), as
+    metafor's ``regplot``.
+    """
+    xv = _as_array(x, "x")
+    yv = _as_array(yi, "yi")
+    wv = _as_array(weights, "weights")
+    if xv.size == 0:
+        raise PlotInputError("a bubble plot needs at least one effect size")
+    if not (xv.shape == yv.shape == wv.shape):
+        raise PlotInputError("x, yi and weights must have the same length")
+    if np.any(wv <= 0):
+        raise PlotInputError("weights must be positive")
+    lx, ly = _as_array(line_x, "line_x"), _as_array(line_y, "line_y")
+    lo, hi = _as_array(band_low, "band_low"), _as_array(band_high, "band_high")
+    if not (lx.shape == ly.shape == lo.shape == hi.shape):
+        raise PlotInputError("the regression line and its band must have the same length")
+    fig_w, left, right = 6.0, 0.8, 0.25
+    cap_chars = int((fig_w - left - right) * 72 / (SMALL_FONT_SIZE * 0.56))
+    cap_lines = textwrap.wrap(caption, cap_chars) if caption else []
+    cap_h = 0.1 + 0.17 * len(cap_lines)
+    ax_h, top, bottom_axis = 3.8, (0.5 if title else 0.15), 0.6
+    fig_h = top + ax_h + bottom_axis + cap_h + 0.1
+    fig = Figure(figsize=(fig_w, fig_h))
+    fig.patch.set_facecolor("white")
+    ax = fig.add_axes(
+        (
+            left / fig_w,
+            (bottom_axis + cap_h + 0.1) / fig_h,
+            (fig_w - left - right) / fig_w,
+            ax_h / fig_h,
+        )
+    )
+    ax.fill_between(lx, lo, hi, color="#c9d3e0", alpha=0.7, linewidth=0, zorder=1)
+    ax.plot(lx, ly, color=DIAMOND_COLOR, linewidth=1.4, zorder=2)
+    area = 20 + 280 * wv / wv.max()
+    ax.scatter(
+        xv, yv, s=area, facecolor="#8fa3bf", edgecolor=SQUARE_COLOR, linewidths=0.7, zorder=3
+    )
+    ax.axhline(0, color=GRID_GRAY, linewidth=0.8, linestyle=(0, (2, 2)), zorder=0)
+    ax.tick_params(labelsize=FONT_SIZE, labelfontfamily=FONT_FAMILY)
+    ax.set_xlabel(x_label, **_text_kw())
+    ax.set_ylabel(effect_label, **_text_kw())
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     if title:

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .formatting import fmt_p_text
+from .modelling import ModelEffect, ModelSection, ModeratorVar, model_compute
 from .stats import (
     BINARY_MEASURES,
     MH_METHODS,
@@ -75,6 +76,7 @@ class StudyEffect:
     rob: str = ""
     note: str = ""
     events: tuple[float, float] | None = None  # per arm, for Mantel-Haenszel / Peto
+    values: Mapping[str, Any] = field(default_factory=dict)  # raw answers of moderator fields
 
     @property
     def se(self) -> float:
@@ -157,6 +159,12 @@ class ReportInput:
     show_outliers: bool = True
     show_rob: bool = True
     effect_label: str = "Hedges' g"
+    # the model section: "three_level" (every effect size) or, with moderators, a
+    # meta-regression of the main one-per-study effects ("" = no section)
+    model_kind: str = ""
+    model_effects: tuple[ModelEffect, ...] = ()
+    moderators: tuple[ModeratorVar, ...] = ()
+    robust: bool = False
 
     @property
     def datasets(self) -> tuple[Dataset, ...]:
@@ -183,6 +191,7 @@ def one_per_study(
     rule: str,
     subgroup_keys: Sequence[str] = (),
     rob: Mapping[int, str] | None = None,
+    value_keys: Sequence[str] = (),
 ) -> tuple[StudyEffect, ...]:
     """Reduce consensus effect rows to one effect per study (per comparison if split).
 
@@ -256,6 +265,7 @@ def one_per_study(
                 rob=rob.get(study_id, ""),
                 note="; ".join(notes),
                 events=getattr(chosen, "events", None),
+                values={k: fields.get(k) for k in value_keys},
             )
         )
     return tuple(out)
@@ -368,6 +378,7 @@ class Report:
     trimfill_k0: int | None = None
     trimfill_side: str = ""
     outliers: tuple[str, ...] = ()
+    model: ModelSection | None = None
 
     @property
     def settings(self) -> Settings:
@@ -730,6 +741,16 @@ def report_compute(inp: ReportInput) -> Report:
         ]
         blocks.append(Block("Long-term", tuple(rows)))
 
+    if inp.model_kind:
+        report_extra["model"] = model_compute(
+            kind=inp.model_kind,
+            effects=inp.model_effects,
+            moderators=inp.moderators,
+            method=s.method,
+            hartung_knapp=s.hartung_knapp,
+            robust=inp.robust,
+            level=s.level,
+        )
     return Report(inp, tuple(blocks), main_fit, **report_extra)
 
 

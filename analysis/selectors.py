@@ -21,7 +21,8 @@ from reviews.models import Review
 
 from . import data, measures
 from .measures import rows_for_measure
-from .models import Analysis, TimepointWindow
+from .modelling import ROB_KEY, ModelEffect, ModeratorVar, all_effects, moderator_value
+from .models import Analysis, EffectsModel, TimepointWindow
 from .report import (
     Dataset,
     Report,
@@ -35,7 +36,7 @@ from .report import (
 from .stats import METHODS
 
 # Bump when the computation changes so cached results of the old code are not served.
-REPORT_CODE_VERSION = "2"
+REPORT_CODE_VERSION = "3"
 CACHE_PREFIX = "analysis-report"
 # Reports and figures are keyed by a hash of their inputs, so they never go stale; they
 # expire all the same, so that a shared cache (Redis) does not grow without bound.
@@ -120,7 +121,35 @@ def analysis_data(analysis: Analysis, settings: Settings) -> AnalysisData:
     # measures other than g always take the preferred instrument.
     rule = settings.multiple_outcomes if settings.measure == "SMD" else "preferred"
     main_read = _read(review, analysis, analysis.window)
-    main = one_per_study(main_read.rows, rule, keys, rob)
+    known = {key: (label, kind) for key, label, kind in data.moderator_fields(review)}
+    moderators = tuple(
+        ModeratorVar(k, known[k][0], known[k][1]) for k in analysis.moderators or [] if k in known
+    )
+    value_keys = [m.key for m in moderators if m.key != ROB_KEY]
+    main = one_per_study(main_read.rows, rule, keys, rob, value_keys)
+    model_kind = ""
+    model_effects: tuple[ModelEffect, ...] = ()
+    if analysis.effects_model == EffectsModel.THREE_LEVEL:
+        model_kind = "three_level"
+        model_effects = all_effects(main_read.rows, moderators, rob)
+    elif moderators:
+        model_kind = "metareg"
+        model_effects = tuple(
+            ModelEffect(
+                e.study_id,
+                e.label,
+                e.outcome,
+                e.yi,
+                e.vi,
+                {
+                    m.key: moderator_value(
+                        e.rob if m.key == ROB_KEY else e.values.get(m.key), m.kind
+                    )
+                    for m in moderators
+                },
+            )
+            for e in main
+        )
 
     specific: list[Dataset] = []
     if analysis.show_specific_outcomes and not analysis.subdomain:
@@ -154,6 +183,10 @@ def analysis_data(analysis: Analysis, settings: Settings) -> AnalysisData:
         show_outliers=analysis.show_outliers,
         show_rob=analysis.show_rob,
         effect_label=measures.LABELS[settings.measure],
+        model_kind=model_kind,
+        model_effects=model_effects,
+        moderators=moderators,
+        robust=analysis.robust_variance,
     )
     in_main = {e.study_id for e in main}
     reasons: OrderedDict[int, tuple[str, list[str]]] = OrderedDict()
@@ -208,7 +241,7 @@ def cached_bytes(key: str, make) -> bytes:
     return value
 
 
-PLOT_KINDS = ("forest", "funnel")
+PLOT_KINDS = ("forest", "funnel", "bubble")
 
 
 def figure_bytes(
@@ -221,12 +254,17 @@ def figure_bytes(
     """
     from reviews.errors import DomainError
 
-    from .figures import FigureError, forest_figure, funnel_figure
+    from .figures import FigureError, bubble_figure, forest_figure, funnel_figure
     from .plots import PlotInputError, figure_to_bytes
 
     def make() -> bytes:
         try:
-            fig = forest_figure(report, subgroup) if kind == "forest" else funnel_figure(report)
+            if kind == "forest":
+                fig = forest_figure(report, subgroup)
+            elif kind == "bubble":
+                fig = bubble_figure(report)
+            else:
+                fig = funnel_figure(report)
             return figure_to_bytes(fig, fmt)
         except (FigureError, PlotInputError) as exc:
             raise DomainError(str(exc)) from None

@@ -22,6 +22,7 @@ from .models import (
     Analysis,
     AnalysisEvent,
     EffectMeasure,
+    EffectsModel,
     MultipleOutcomes,
     PoolingMethod,
     TimepointKind,
@@ -51,6 +52,9 @@ ANALYSIS_FIELDS = (
     "min_per_subgroup",
     "multiple_outcomes",
     "subgroup_fields",
+    "effects_model",
+    "robust_variance",
+    "moderators",
     "show_specific_outcomes",
     "show_small_study",
     "show_outliers",
@@ -203,6 +207,25 @@ def _validate(review: Review, values: Mapping[str, Any]) -> dict[str, Any]:
                 f"“{value}” is not an answer of “{fields[key][0]}”.", field="study_filters"
             )
     out["study_filters"] = filters
+    if out.get("effects_model", EffectsModel.ONE_PER_STUDY) not in EffectsModel.values:
+        raise DomainError("Unknown way for effect sizes to enter.", field="effects_model")
+    needs_iv = out.get("effects_model") == EffectsModel.THREE_LEVEL or out.get("moderators")
+    if needs_iv and (measure != EffectMeasure.SMD or method != PoolingMethod.INVERSE_VARIANCE):
+        raise DomainError(
+            "A three-level model or a meta-regression pools Hedges' g by inverse variance.",
+            field="effects_model",
+        )
+    known = {key: label for key, label, _kind in data.moderator_fields(review)}
+    moderators = list(out.get("moderators") or [])
+    for key in moderators:
+        if key not in known:
+            raise DomainError(
+                f"“{key}” is not a numeric or categorical field of the extraction form.",
+                field="moderators",
+            )
+    if len(set(moderators)) != len(moderators):
+        raise DomainError("A moderator is listed twice.", field="moderators")
+    out["moderators"] = moderators
     return out
 
 

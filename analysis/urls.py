@@ -18,6 +18,7 @@ urlpatterns = [
     path("<int:analysis_id>/model/", views.analysis_save_settings, name="save_settings"),
     path("<int:analysis_id>/forest.<str:fmt>", views.forest, name="forest"),
     path("<int:analysis_id>/funnel.<str:fmt>", views.funnel, name="funnel"),
+    path("<int:analysis_id>/bubble.<str:fmt>", views.bubble, name="bubble"),
     path("<int:analysis_id>/figures/", views.figure_prepare, name="figure_prepare"),
     path("<int:analysis_id>/data.csv", views.data_csv, name="data_csv"),
     path("<int:analysis_id>/results.csv", views.results, {"fmt": "csv"}, name="results_csv"),

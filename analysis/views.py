@@ -17,9 +17,11 @@ from reviews.models import Role
 
 from . import exports, selectors, services, tasks
 from .figures import method_text
+from .formatting import fmt_num, fmt_p, fmt_p_text, fmt_range
 from .forms import AnalysisForm, WindowForm
 from .measures import SHORT
 from .methods import methods_paragraph
+from .modelling import coefficient_label
 from .models import TAU2_CHOICES, Analysis, TimepointWindow
 from .report import ReportInputError
 
@@ -93,6 +95,66 @@ def analysis_index(request: HttpRequest, review) -> HttpResponse:
     return render(request, "analysis/analysis_index.html", context)
 
 
+def _model_context(report) -> dict | None:
+    """The model section (three-level model / meta-regression), formatted for the page."""
+    section = report.model
+    if section is None:
+        return None
+    out: dict = {"section": section, "title": section.title, "error": section.error}
+    res = section.result
+    if res is None:
+        return out
+    stat_name = "z" if res.df is None else "t"
+    out["stat_name"] = stat_name
+    out["coefficients"] = [
+        {
+            "label": coefficient_label(name, section.moderators),
+            "b": fmt_num(res.b[i], 3),
+            "se": fmt_num(res.se[i], 3),
+            "ci": fmt_range(res.ci_low[i], res.ci_high[i], 3),
+            "stat": fmt_num(res.stat[i], 2),
+            "df": "" if res.df is None else fmt_num(res.df[i], 1),
+            "p": fmt_p(res.p[i]),
+        }
+        for i, name in enumerate(res.names)
+    ]
+    if res.sigma2 is not None:
+        cis = res.sigma2_ci or ((None, None), (None, None))
+        out["variance"] = [
+            {
+                "label": label,
+                "value": fmt_num(res.sigma2[j], 4),
+                "ci": fmt_range(cis[j][0], cis[j][1], 4),
+                "i2": fmt_num(res.I2_levels[j], 1) + "%" if res.I2_levels else "",
+            }
+            for j, label in enumerate(("Between studies (level 3)", "Within studies (level 2)"))
+        ]
+    else:
+        out["variance"] = [
+            {
+                "label": "Residual between-study (τ²)",
+                "value": fmt_num(res.tau2, 4),
+                "ci": "",
+                "i2": fmt_num(res.I2, 1) + "%",
+            }
+        ]
+    if res.QM is not None and res.QM_df is not None and len(res.names) > 1:
+        df1, df2 = res.QM_df
+        test = (
+            f"F({df1:g}, {fmt_num(df2, 1)}) = {fmt_num(res.QM, 2)}"
+            if df2 is not None
+            else f"QM({df1:g}) = {fmt_num(res.QM, 2)}"
+        )
+        out["qm"] = f"Test of moderators: {test}, {fmt_p_text(res.QM_p)}"
+    out["qe"] = (
+        f"Residual heterogeneity: QE({res.QE_df}) = {fmt_num(res.QE, 2)}, {fmt_p_text(res.QE_p)}"
+    )
+    if res.R2 is not None:
+        out["r2"] = f"R² = {fmt_num(res.R2, 1)}%"
+    out["has_bubble"] = section.bubble is not None
+    return out
+
+
 def _report_context(request: HttpRequest, review, analysis: Analysis) -> dict:
     report, ad = _report(analysis, request)
     blocks = [
@@ -113,6 +175,7 @@ def _report_context(request: HttpRequest, review, analysis: Analysis) -> dict:
         "data": ad,
         "blocks": blocks,
         "methods": methods_paragraph(report),
+        "model": _model_context(report),
         "method_text": method_text(report),
         "measure_short": SHORT[report.settings.measure],
         "query": query,
@@ -285,6 +348,11 @@ def funnel(request: HttpRequest, review, analysis_id: int, fmt: str) -> HttpResp
     return _plot(request, review, analysis_id, fmt, "funnel")
 
 
+@review_view()
+def bubble(request: HttpRequest, review, analysis_id: int, fmt: str) -> HttpResponse:
+    return _plot(request, review, analysis_id, fmt, "bubble")
+
+
 @require_POST
 @review_view()
 def figure_prepare(request: HttpRequest, review, analysis_id: int) -> HttpResponse:
@@ -292,7 +360,7 @@ def figure_prepare(request: HttpRequest, review, analysis_id: int) -> HttpRespon
     analysis = _analysis(review, analysis_id)
     kind, fmt = request.POST.get("kind", ""), request.POST.get("fmt", "")
     if kind not in selectors.PLOT_KINDS or fmt not in {"png", "pdf"}:
-        raise DomainError("Choose a forest or funnel plot as PNG or PDF.")
+        raise DomainError("Choose a forest, funnel or bubble plot as PNG or PDF.")
     params = {
         "analysis_id": analysis.pk,
         "kind": kind,

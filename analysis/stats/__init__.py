@@ -28,6 +28,7 @@ from .effect_sizes import (
     tables_from_totals,
 )
 from .errors import ConvergenceError, EffectSizeError, StatsInputError
+from .moderators import Moderator, design_matrix
 from .pooling import (
     MetaResult,
     ModsResult,
@@ -39,6 +40,8 @@ from .pooling import (
     rma_mods,
     tau2_ci_qprofile,
 )
+from .regression import ModelResult, metareg, multilevel
+from .robust import ROBUST_TYPES, RobustResult
 from .sensitivity import (
     LeaveOneOutResult,
     LeaveOneOutRow,
@@ -68,6 +71,13 @@ __all__ = [
     "LeaveOneOutResult",
     "LeaveOneOutRow",
     "MetaResult",
+    "ModelResult",
+    "Moderator",
+    "ROBUST_TYPES",
+    "RobustResult",
+    "design_matrix",
+    "metareg",
+    "multilevel",
     "ModsResult",
     "OutlierResult",
     "Prediction",

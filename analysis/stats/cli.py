@@ -20,7 +20,11 @@ from .bias import egger_test, trimfill
 from .binary import BINARY_MEASURES, MH_METHODS, check_binary_options, pool_binary
 from .effect_sizes import escalc_binary, escalc_md, escalc_smd, tables_from_totals
 from .errors import StatsInputError
+from .multilevel import ML_METHODS, ML_TESTS
 from .pooling import METHODS, TESTS, clean_number, rma
+from .regression import FIELDS as MODEL_FIELDS
+from .regression import metareg, multilevel
+from .robust import ROBUST_TYPES
 from .sensitivity import find_outliers, leave1out
 from .subgroups import subgroup_analysis
 
@@ -184,6 +188,65 @@ def _cmd_leave1out(df, args) -> str:
     return _dump({"rows": [{k: r.to_dict()[k] for k in LEAVE1OUT_FIELDS} for r in res.rows]})
 
 
+def _moderators(df: pd.DataFrame, names: Sequence[str]) -> dict[str, list[object]]:
+    """Moderator columns: numeric columns stay numbers, any other column is a factor."""
+    out: dict[str, list[object]] = {}
+    for name in names:
+        if name not in df.columns:
+            raise StatsInputError(f"moderator column '{name}' not found in the input")
+        col = df[name]
+        bad = np.flatnonzero(col.isna().to_numpy())
+        if bad.size:
+            raise StatsInputError(f"row {bad[0] + 1}, moderator '{name}' is missing")
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            out[name] = [float(x) for x in col]
+        else:
+            out[name] = [str(x) for x in col]
+    return out
+
+
+def _yi_vi(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    if not ("yi" in df.columns and "vi" in df.columns):
+        raise StatsInputError("input needs columns yi and vi")
+    return _numeric(df, "yi"), _numeric(df, "vi")
+
+
+def _cmd_multilevel(df, args) -> str:
+    if "study" not in df.columns:
+        raise StatsInputError("a three-level model needs a 'study' column")
+    yi, vi = _yi_vi(df)
+    study = study_labels(df)
+    es = [str(x) for x in df["es"]] if "es" in df.columns else None
+    res = multilevel(
+        yi,
+        vi,
+        study,
+        es=es,
+        mods=_moderators(df, args.mods or []),
+        method=args.method,
+        test=args.test,
+        level=args.level,
+        robust=args.robust,
+        profile=False,
+    )
+    return _dump(res.fields())
+
+
+def _cmd_metareg(df, args) -> str:
+    yi, vi = _yi_vi(df)
+    res = metareg(
+        yi,
+        vi,
+        _moderators(df, args.mods),
+        method=args.method,
+        test=args.test,
+        level=args.level,
+        study=study_labels(df) if args.robust else None,
+        robust=args.robust,
+    )
+    return _dump(res.fields())
+
+
 COMMANDS = {
     "pool": _cmd_pool,
     "escalc": _cmd_escalc,
@@ -192,6 +255,8 @@ COMMANDS = {
     "subgroup": _cmd_subgroup,
     "outliers": _cmd_outliers,
     "leave1out": _cmd_leave1out,
+    "multilevel": _cmd_multilevel,
+    "metareg": _cmd_metareg,
 }
 
 
@@ -244,7 +309,27 @@ def build_parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="one tau^2 for all subgroups (metafor mods)",
             )
+    _add_model_parsers(sub)
     return parser
+
+
+def _add_model_parsers(sub: Any) -> None:
+    text = "three-level model rma.mv(random = ~ 1 | study/es), optional moderators (JSON)"
+    p = sub.add_parser("multilevel", help=text, description=text)
+    p.add_argument("input", metavar="INPUT.csv", help="columns study, es, yi, vi and moderators")
+    p.add_argument("--method", default="REML", choices=ML_METHODS, help="default REML")
+    p.add_argument("--test", default="z", choices=ML_TESTS, help="z or t (df k - p); default z")
+    p.add_argument("--robust", choices=ROBUST_TYPES, help="cluster-robust by study: CR2 or CR1")
+    p.add_argument("--mods", nargs="*", metavar="COLUMN", help="moderator columns")
+    p.add_argument("--level", default=95.0, type=float, help="confidence level in percent")
+    text = "meta-regression rma(yi, vi, mods = ~ ...) (JSON)"
+    p = sub.add_parser("metareg", help=text, description=text)
+    p.add_argument("input", metavar="INPUT.csv", help="columns yi, vi, moderators; optional study")
+    p.add_argument("--mods", nargs="+", required=True, metavar="COLUMN", help="moderator columns")
+    p.add_argument("--method", default="REML", choices=("REML", "ML", "DL"), help="default REML")
+    p.add_argument("--test", default="z", choices=TESTS, help="z or knha (default z)")
+    p.add_argument("--robust", choices=ROBUST_TYPES, help="cluster-robust by study: CR2 or CR1")
+    p.add_argument("--level", default=95.0, type=float, help="confidence level in percent")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -261,4 +346,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["main", "build_parser", "clean_number"]
+__all__ = ["MODEL_FIELDS", "build_parser", "clean_number", "main"]

@@ -340,3 +340,60 @@ def clinical_analysis(cast, **values) -> Analysis:
     return analysis_services.analysis_save(
         review=cast.review, actor=cast.lead, values={**defaults, **values}, long_term_windows=follow
     )
+
+
+# Several effect sizes per study, for the three-level model and meta-regression:
+# (label, mean age, diagnosis, RoB, outcomes as (instrument, peer mean, control mean))
+DEPENDENT_STUDIES = [
+    ("Alpha 2015", "31.5", "Depression", "low", [("BDI-II", 9.0, 11.5), ("GAD-7", 6.0, 7.1)]),
+    ("Beta 2016", "42", "Depression", "high", [("BDI-II", 8.0, 9.0)]),
+    (
+        "Gamma 2017",
+        "38.2",
+        "Serious mental illness (SMI)",
+        "some_concerns",
+        [("BDI-II", 10.0, 13.0), ("GAD-7", 5.5, 7.5), ("PHQ-9", 8.5, 10.0)],
+    ),
+    ("Delta 2018", "45.9", "Depression", "low", [("BDI-II", 12.0, 12.4), ("PHQ-9", 9.0, 9.1)]),
+    (
+        "Epsilon 2019",
+        "27",
+        "Serious mental illness (SMI)",
+        "high",
+        [("BDI-II", 7.0, 10.5), ("GAD-7", 4.0, 6.5)],
+    ),
+    ("Zeta 2020", "50.3", "Depression", "low", [("BDI-II", 11.0, 11.2)]),
+    (
+        "Eta 2021",
+        "35",
+        "Serious mental illness (SMI)",
+        "some_concerns",
+        [("BDI-II", 9.5, 11.0), ("GAD-7", 6.2, 6.9), ("PHQ-9", 8.0, 9.5)],
+    ),
+    ("Theta 2022", "40.1", "Depression", "high", [("BDI-II", 10.0, 12.8), ("GAD-7", 5.0, 6.0)]),
+]
+DEPENDENT_SUBDOMAIN = {
+    "BDI-II": "Depressive symptoms",
+    "PHQ-9": "Depressive symptoms",
+    "GAD-7": "Anxiety symptoms",
+}
+
+
+def build_dependent_effects(cast) -> list[Study]:
+    """Eight studies with 1-3 effect sizes each (16 in all), mean age and RoB answered."""
+    review_setup(cast)
+    studies = []
+    for i, (label, age, diagnosis, rob, outcomes) in enumerate(DEPENDENT_STUDIES):
+        specs = [
+            OutcomeSpec(
+                DEPENDENT_SUBDOMAIN[instrument],
+                instrument,
+                (peer, 4.0, 40 + 7 * i),
+                (cau, 4.2, 41 + 5 * i),
+                Direction.LOWER,
+            )
+            for instrument, peer, cau in outcomes
+        ]
+        answers = {"diagnosis": diagnosis, "format": "Group", "mean_age": age}
+        studies.append(study_extracted(cast, StudySpec(label, specs, answers, rob)))
+    return studies
