@@ -646,17 +646,33 @@ def import_confirm(request: HttpRequest, review, batch_id: int) -> HttpResponse:
 @review_view()
 def record_list(request: HttpRequest, review) -> HttpResponse:
     query = request.GET.get("q", "").strip()
-    records = review.records.select_related("batch", "duplicate_of")
+    duplicates = request.GET.get("duplicates") == "1"
+    # The list shows neither abstracts nor the original fields: not read for 50 rows.
+    records = review.records.select_related("batch").defer("abstract", "source_fields")
     if query:
         records = records.filter(Q(title__icontains=query) | Q(doi__iexact=query) | Q(pmid=query))
-    if request.GET.get("duplicates") == "1":
+    if duplicates:
         records = records.filter(duplicate_of__isnull=False)
-    page = Paginator(records, 50).get_page(request.GET.get("page"))
+    page = selectors.records_page(
+        records, after=_id_param(request, "after"), before=_id_param(request, "before")
+    )
     return render(
         request,
         "reviews/record_list.html",
-        {"review": review, "page": page, "query": query, "counts": selectors.record_counts(review)},
+        {
+            "review": review,
+            "page": page,
+            "query": query,
+            "duplicates": duplicates,
+            "counts": selectors.record_counts(review),
+        },
     )
+
+
+def _id_param(request: HttpRequest, name: str) -> int | None:
+    """A record id from the query string; anything else is ignored (the first page)."""
+    value = request.GET.get(name, "")
+    return int(value) if value.isdigit() and len(value) < 19 else None
 
 
 @review_view()

@@ -25,8 +25,8 @@ pytestmark = pytest.mark.django_db
 PAGES = {
     "dashboard": ("/reviews/{slug}/", 22),  # + 1: the lead's setup steps (team, invitations)
     "screening overview": ("/reviews/{slug}/screening/", 16),
-    "records list": ("/reviews/{slug}/records/", 7),
-    "records list, duplicates": ("/reviews/{slug}/records/?duplicates=1", 7),
+    "records list": ("/reviews/{slug}/records/", 6),
+    "records list, duplicates": ("/reviews/{slug}/records/?duplicates=1", 6),
     "PRISMA": ("/reviews/{slug}/screening/prisma/", 16),
 }
 
