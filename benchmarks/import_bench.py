@@ -54,6 +54,14 @@ def _child(step: str, path: str) -> dict:
 
     if step == "jobs":
         return _jobs_path(path)
+    if step == "rispy":
+        import rispy  # the peer: a plain RIS reader, whole file into a list of dicts
+
+        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        t0, c0 = time.perf_counter(), time.process_time()
+        with open(path, encoding="utf-8") as fh:
+            n = len(rispy.load(fh))
+        return _figures(t0, c0, rss0, records=n)
     if step == "parse":
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         t0, c0 = time.perf_counter(), time.process_time()
@@ -100,7 +108,7 @@ def _jobs_path(path: str) -> dict:
             raise SystemExit(f"job {job.kind} failed: {job.error}")
         return job
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     with open(path, "rb") as fh:
         stored = default_storage.save(f"imports/{review.pk}/uploads/bench/big.ris", fh)
     t_stored = time.perf_counter()
@@ -127,6 +135,9 @@ def _jobs_path(path: str) -> dict:
         "preview_s": round(t_preview - t_stored, 2),
         "confirm_s": round(t_done - t_preview, 2),
         "total_s": round(t_done - t0, 2),
+        # This process's CPU: the jobs' own when they run in its thread (SQLite), only the
+        # polling when a Celery worker runs them.
+        "cpu_s": round(time.process_time() - c0, 2),
         "records": Record.objects.filter(review=review).count(),
     }
 
@@ -174,6 +185,16 @@ def _figures(t0: float, c0: float, rss0: int, **extra) -> dict:
     }
 
 
+def _x(ours: dict, peer: dict) -> str:
+    """Ours against the peer's figures as "2.1x wall, 1.9x CPU" (a loaded machine stretches
+    wall time for both, CPU time far less)."""
+    parts = []
+    for key, name in (("wall_s", "wall"), ("cpu_s", "CPU")):
+        ratio = ours[key] / peer[key] if peer[key] else float("nan")
+        parts.append(f"{ratio:.2f}x {name}")
+    return ", ".join(parts)
+
+
 def _run_child(step: str, path: str, env: dict) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--child", step, path],
@@ -210,6 +231,7 @@ def main() -> None:
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/11")
     parser.add_argument("--pg-database", default="reviewflow_bench", help="dropped and created")
+    parser.add_argument("--file", help="an existing RIS file to use instead of generating one")
     parser.add_argument("--child", nargs=2, metavar=("STEP", "PATH"))
     args = parser.parse_args()
     if args.child:
@@ -219,16 +241,27 @@ def main() -> None:
     from ris_generate import generate_ris
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "big.ris"
-        planted = generate_ris(path, args.n, seed=1, duplicates=args.duplicates)
-        size_mb = path.stat().st_size / 1e6
-        print(
-            f"Generated {args.n:,} RIS records ({size_mb:.0f} MB), {planted:,} planted duplicates"
-        )
+        if args.file:
+            path = Path(args.file).resolve()
+            print(f"Using {path} ({path.stat().st_size / 1e6:.0f} MB)")
+        else:
+            path = Path(tmp) / "big.ris"
+            planted = generate_ris(path, args.n, seed=1, duplicates=args.duplicates)
+            size_mb = path.stat().st_size / 1e6
+            print(
+                f"Generated {args.n:,} RIS records ({size_mb:.0f} MB), "
+                f"{planted:,} planted duplicates"
+            )
         env = dict(os.environ)
+        peer = _run_child("rispy", str(path), env)
+        print(
+            f"rispy.load (peer)     : {peer['wall_s']:6.2f} s wall, {peer['cpu_s']:6.2f} s CPU, "
+            f"peak {peer['peak_rss_mb']:.0f} MB, {peer['records']:,} records"
+        )
         parse = _run_child("parse", str(path), env)
         print(
-            f"parse only            : {parse['wall_s']:6.2f} s wall, {parse['cpu_s']:6.2f} s CPU, peak {parse['peak_rss_mb']:.0f} MB"
+            f"parse only            : {parse['wall_s']:6.2f} s wall, {parse['cpu_s']:6.2f} s CPU, "
+            f"peak {parse['peak_rss_mb']:.0f} MB, {_x(parse, peer)} rispy"
         )
         targets = [("SQLite", {**env, "DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3"})]
         if not args.skip_postgres and _postgres_ready(args.pg_database):
@@ -247,9 +280,10 @@ def main() -> None:
                 f"{conf['duplicates']:,} auto-merged, {ratio:.2f}x parse"
             )
             total = pre["wall_s"] + conf["wall_s"]
+            both = {"wall_s": total, "cpu_s": pre["cpu_s"] + conf["cpu_s"]}
             print(
                 f"{label:<10} both steps  : {total:6.2f} s wall, "
-                f"{pre['cpu_s'] + conf['cpu_s']:6.2f} s CPU, {total / parse['wall_s']:.2f}x parse"
+                f"{both['cpu_s']:6.2f} s CPU, {_x(both, peer)} rispy"
             )
             job_env = {**target_env, "REVIEWFLOW_MEDIA_ROOT": f"{tmp}/media-{label}"}
             worker, how = None, "jobs in a thread, no broker"
@@ -266,7 +300,9 @@ def main() -> None:
             print(
                 f"{label:<10} job path    : {jobs['total_s']:6.2f} s upload to imported "
                 f"({how}): store {jobs['store_s']:.2f} s, preview job {jobs['preview_s']:.2f} s, "
-                f"confirm job {jobs['confirm_s']:.2f} s, {jobs['records']:,} records; "
+                f"confirm job {jobs['confirm_s']:.2f} s, {jobs['records']:,} records, "
+                f"{jobs['cpu_s']:.2f} s CPU in this process; "
+                f"{jobs['total_s'] / peer['wall_s']:.2f}x rispy's wall; "
                 f"{jobs['total_s'] - total:+.2f} s against both steps called directly"
             )
 
