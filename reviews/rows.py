@@ -95,6 +95,58 @@ def _json_text(value: Any) -> str:
 def record_row(parsed: ParsedRecord) -> tuple:
     """One record's values in ROW_FIELDS order: clipped to the column sizes, JSON as text."""
     year = parsed.year if parsed.year and 0 < parsed.year < 32767 else None
+    authors, title = parsed.authors, parsed.title
+    authors_json = _json(authors)
+    keywords_json = _json(parsed.keywords)
+    source_json = _json(parsed.source_fields)
+    texts = (
+        title,
+        parsed.abstract,
+        parsed.journal,
+        parsed.volume,
+        parsed.issue,
+        parsed.pages,
+        parsed.doi,
+        parsed.pmid,
+        parsed.language,
+        parsed.url,
+        parsed.record_type,
+    )
+    # One search of all the text for NUL (orjson writes it as \u0000; readers that skip
+    # corrupt records never produce it): removing it field by field costs a dozen calls
+    # per record, a tenth of the preview's time on 100,000 records.
+    if (
+        "\x00" in "".join(texts)
+        or "\\u0000" in source_json
+        or "\\u0000" in authors_json
+        or "\\u0000" in keywords_json
+    ):
+        return _record_row_without_nul(parsed, year)
+    first_author = first_author_key(authors[0]) if authors else ""
+    return (
+        parsed.line,
+        title,
+        parsed.abstract,
+        authors_json,
+        year,
+        parsed.journal[:500],
+        parsed.volume[:50],
+        parsed.issue[:50],
+        parsed.pages[:50],
+        parsed.doi[:255],
+        parsed.pmid[:20],
+        keywords_json,
+        parsed.language[:100],
+        parsed.url,
+        parsed.record_type[:50],
+        source_json,
+        normalise_title(title),
+        first_author[:200],
+    )
+
+
+def _record_row_without_nul(parsed: ParsedRecord, year: int | None) -> tuple:
+    """record_row for a record holding NUL characters: each one removed."""
     authors = parsed.authors
     if any("\x00" in a for a in authors):
         authors = without_nul(authors)

@@ -23,7 +23,13 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from . import dedup, overlap, sources
-from .bulk import gc_paused, links_insert, records_insert, records_link_duplicates
+from .bulk import (
+    gc_paused,
+    import_page_cache,
+    links_insert,
+    records_insert,
+    records_link_duplicates,
+)
 from .errors import ConflictError, DomainError
 from .importing import (
     ImportFormatError,
@@ -887,7 +893,7 @@ def import_confirm(
 
     All or nothing: if anything fails half-way, no record of the batch remains.
     """
-    with transaction.atomic(), gc_paused():
+    with import_page_cache(), transaction.atomic(), gc_paused():
         batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
         if batch.status != ImportBatch.Status.PREVIEW:
             raise ConflictError("This import has already been confirmed or discarded.")
