@@ -427,7 +427,16 @@ class Record(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["review", "duplicate_of"], name="record_review_dup")]
+        indexes = [
+            models.Index(fields=["review", "duplicate_of"], name="record_review_dup"),
+            # A review's records in id order with their duplicate link, from the index
+            # alone (PostgreSQL): the records list's keyset pages and screening's
+            # signature of a review's records (count, max id, duplicates), whatever
+            # the number of reviews sharing the table.
+            models.Index(
+                fields=["review", "id"], include=["duplicate_of"], name="record_review_id"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title[:80] or f"Record {self.pk}"
