@@ -27,7 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from reviews import services as review_services
-from reviews.models import ExclusionReason, Record, Search, Stage
+from reviews.models import DuplicateLink, ExclusionReason, Record, Search, Stage
 
 from . import selectors, services
 from .models import (
@@ -235,6 +235,16 @@ def _import_records(
         search=search,
     )
     review_services.import_confirm(batch=batch, actor=lead)
+    # The data set's trials share a title pattern, so de-duplication proposes pairs among
+    # them; the lead checks each (different trials, different numbers) and rejects it.
+    pending = DuplicateLink.objects.filter(
+        review=review,
+        status=DuplicateLink.Status.PENDING,
+        kept__batch=batch,
+        duplicate__batch=batch,
+    )
+    for link in pending:
+        review_services.duplicate_decide(link=link, actor=lead, is_duplicate=False)
     return {
         r.source_fields.get("trial"): r
         for r in Record.objects.filter(review=review, source_fields__dataset=dataset)

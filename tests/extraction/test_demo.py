@@ -10,7 +10,7 @@ import pytest
 from extraction.demo import demo_extraction, demo_extraction_dichotomous
 from extraction.models import Extraction, OutcomeDomain, Study
 from extraction.selectors import consensus_effect_sizes, current_template
-from reviews.models import Record, Search
+from reviews.models import DuplicateLink, Record, Search
 from screening.models import Resolution
 from tests.factories import UserFactory
 
@@ -75,6 +75,9 @@ def test_demo_step_enters_the_nissen_trials_and_excludes_four(cast):
         "AVA100193",  # Alzheimer's disease
         "DREAM",  # impaired glucose tolerance
     ]
+    # Pairs proposed among the trials' look-alike titles were checked and rejected
+    links = DuplicateLink.objects.filter(review=cast.review)
+    assert links.exists() and not links.filter(status="pending").exists()
     result = consensus_effect_sizes(cast.review)
     assert result.missing == ()
     adopt = next(r for r in result.rows if r.study_label == "ADOPT")

@@ -92,10 +92,12 @@ IMPORT_HOOK = (
 )
 IMPORT_STATE = """
 import json
+from django.db.models import Q
 from reviews.models import DuplicateLink, ImportBatch, Record
 batch = ImportBatch.objects.get(pk={batch})
+links = DuplicateLink.objects.filter(Q(kept__batch=batch) | Q(duplicate__batch=batch))
 print(json.dumps([batch.status, Record.objects.filter(batch=batch).count(),
-                  DuplicateLink.objects.filter(review=batch.review).count(), batch.n_imported]))
+                  links.count(), batch.n_imported]))
 """
 
 CONSENSUS = """
