@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import matplotlib
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, findfont, get_font
 from matplotlib.lines import Line2D
@@ -966,28 +967,16 @@ def funnel_plot(
     ax.tick_params(labelsize=FONT_SIZE, labelfontfamily=FONT_FAMILY)
     ax.set_xlabel(effect_label, **_text_kw())
     ax.set_ylabel("Standard error", **_text_kw())
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    if title:
-        fig.text(
-            left / fig_w,
-            1 - 0.15 / fig_h,
-            title,
-            ha="left",
-            va="top",
-            **_text_kw(FONT_SIZE + 2, fontweight="bold"),
-        )
-    y_in = top + ax_h + bottom_axis + 0.05
-    for line in cap_lines:
-        fig.text(
-            left / fig_w,
-            1 - y_in / fig_h,
-            line,
-            ha="left",
-            va="top",
-            **_text_kw(SMALL_FONT_SIZE, color="#222222"),
-        )
-        y_in += 0.17
+    _finish_scatter(
+        fig,
+        ax,
+        title=title,
+        cap_lines=cap_lines,
+        left=left,
+        caption_top=top + ax_h + bottom_axis + 0.05,
+        fig_w=fig_w,
+        fig_h=fig_h,
+    )
     return fig
 
 
@@ -1050,6 +1039,31 @@ def bubble_plot(
     ax.tick_params(labelsize=FONT_SIZE, labelfontfamily=FONT_FAMILY)
     ax.set_xlabel(x_label, **_text_kw())
     ax.set_ylabel(effect_label, **_text_kw())
+    _finish_scatter(
+        fig,
+        ax,
+        title=title,
+        cap_lines=cap_lines,
+        left=left,
+        caption_top=top + ax_h + bottom_axis + 0.05,
+        fig_w=fig_w,
+        fig_h=fig_h,
+    )
+    return fig
+
+
+def _finish_scatter(
+    fig: Figure,
+    ax: Axes,
+    *,
+    title: str | None,
+    cap_lines: Sequence[str],
+    left: float,
+    caption_top: float,
+    fig_w: float,
+    fig_h: float,
+) -> None:
+    """The funnel and bubble plots' open frame, title and caption lines (sizes in inches)."""
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     if title:
@@ -1061,7 +1075,7 @@ def bubble_plot(
             va="top",
             **_text_kw(FONT_SIZE + 2, fontweight="bold"),
         )
-    y_in = top + ax_h + bottom_axis + 0.05
+    y_in = caption_top
     for line in cap_lines:
         fig.text(
             left / fig_w,
@@ -1072,7 +1086,6 @@ def bubble_plot(
             **_text_kw(SMALL_FONT_SIZE, color="#222222"),
         )
         y_in += 0.17
-    return fig
 
 
 # ---------------------------------------------------------------------------------------
