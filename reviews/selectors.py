@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.urls import reverse
@@ -33,6 +34,17 @@ def reviews_for_user(user: Any) -> QuerySet[Review]:
         .annotate(n_records=Count("records", filter=Q(records__duplicate_of__isnull=True)))
         .order_by("-created_at")
     )
+
+
+def records_version_key(review_id: int) -> str:
+    return f"reviews:records-version:{review_id}"
+
+
+def records_version(review: Review) -> int:
+    """A counter bumped whenever the review's records come, go or (un)merge: apps that keep
+    copies of the records (screening's items) key their "checked a moment ago" on it, so a
+    confirmed import shows at once rather than when their short check interval ends."""
+    return cache.get(records_version_key(review.pk), 0)
 
 
 def records_unique(review: Review) -> QuerySet[Record]:

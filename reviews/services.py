@@ -14,6 +14,7 @@ from typing import IO, Any, BinaryIO
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import TemporaryUploadedFile
@@ -22,7 +23,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
-from . import dedup, overlap, sources
+from . import dedup, overlap, selectors, sources
 from .bulk import (
     gc_paused,
     import_page_cache,
@@ -921,6 +922,7 @@ def import_confirm(
             update_fields=["status", "n_imported", "n_duplicates", "imported_at", "rows", "round"]
         )
         SearchRun.objects.filter(batch=batch).update(round=batch.round)
+        _records_changed(review.pk)
         if spill_name:
             storage = batch.rows.storage
             transaction.on_commit(lambda: storage.delete(spill_name))
@@ -946,6 +948,19 @@ def import_discard(*, batch: ImportBatch, actor: Any) -> None:
         SearchRun.objects.filter(batch=batch).delete()
         batch.rows.delete(save=False)
         batch.file.delete(save=True)
+
+
+def _records_changed(review_id: int) -> None:
+    """Bump the review's records version once the transaction holding the change commits."""
+
+    def bump() -> None:
+        key = selectors.records_version_key(review_id)
+        try:
+            cache.incr(key)
+        except ValueError:  # not set yet (or expired)
+            cache.set(key, 1, None)
+
+    transaction.on_commit(bump, robust=True)
 
 
 # --- De-duplication --------------------------------------------------------------------
@@ -1010,6 +1025,8 @@ def _duplicates_store(
     with transaction.atomic():
         links_insert(links)
         _link_duplicates(merged)
+        if merged:
+            _records_changed(review.pk)
     return len(merged)
 
 
@@ -1036,6 +1053,7 @@ def duplicate_decide(*, link: DuplicateLink, actor: Any, is_duplicate: bool) -> 
                 )
             duplicate.duplicate_of_id = link.kept_id
             duplicate.save(update_fields=["duplicate_of"])
+            _records_changed(link.review_id)
         link.status = DuplicateLink.Status.MERGED if is_duplicate else DuplicateLink.Status.REJECTED
         link.decided_by, link.decided_at = actor, timezone.now()
         link.save(update_fields=["status", "decided_by", "decided_at"])
@@ -1054,6 +1072,7 @@ def duplicate_undo(*, link: DuplicateLink, actor: Any) -> DuplicateLink:
         Record.objects.filter(pk=link.duplicate_id, duplicate_of_id=link.kept_id).update(
             duplicate_of=None
         )
+        _records_changed(link.review_id)
         link.status = DuplicateLink.Status.UNDONE
         link.decided_by, link.decided_at = actor, timezone.now()
         link.save(update_fields=["status", "decided_by", "decided_at"])

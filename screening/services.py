@@ -28,6 +28,7 @@ from reviews import dedup
 from reviews.db import lock_for_update, retry_transient
 from reviews.errors import ConflictError, DomainError
 from reviews.models import ExclusionReason, Record, Review, Stage
+from reviews.selectors import records_version
 
 from . import ranking
 from .keymap import keymap_validate
@@ -121,7 +122,8 @@ def items_sync(review: Review, *, force: bool = False) -> None:
     # created_at makes the keys unique even where primary keys are reused (test databases).
     stamp = f"{review.pk}:{review.created_at.timestamp() if review.created_at else 0}"
     key = f"screening:sync:{stamp}"
-    recent = f"screening:sync-checked:{stamp}"
+    # Keyed on the records version too: a confirmed import or a merge is seen at once.
+    recent = f"screening:sync-checked:{stamp}:{records_version(review)}"
     if not force and cache.get(recent):
         return  # checked a moment ago; new imports show up within SYNC_CHECK_SECONDS
     signature = records_signature(review)

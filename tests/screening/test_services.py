@@ -16,6 +16,7 @@ from screening.models import (
     VoteChange,
 )
 from tests.factories import RecordFactory
+from tests.reviews.living import imported
 from tests.screening.factories import ft_reason, include_at_ta, pair, records, vote
 
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -39,6 +40,14 @@ def test_sync_creates_items_for_unique_records_only(cast):
     Record.objects.filter(pk=dup.pk).update(duplicate_of=None)
     services.items_sync(cast.review, force=True)
     assert item_of(dup).active
+
+
+def test_a_confirmed_import_is_in_the_queue_at_once(cast, django_capture_on_commit_callbacks):
+    records(cast.review, 2)  # synced, and "checked a moment ago"
+    with django_capture_on_commit_callbacks(execute=True):
+        imported(cast, range(3))
+    services.items_sync(cast.review)  # no force: the records version changed
+    assert ScreeningItem.objects.filter(review=cast.review).count() == 5
 
 
 def test_agreement_resolves_automatically(cast):
