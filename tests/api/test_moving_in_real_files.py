@@ -227,6 +227,29 @@ def test_rayyan_real_exports_ris_and_csv(cast, name, mapping, n_read):
         assert report["labels_only"] == 2  # two records carry labels and no decision
 
 
+def test_a_real_covidence_included_list_under_its_own_name(cast):
+    """A Covidence "Included" list as a team put it on GitHub: the list is read from the
+    file's own name, fields from Covidence's columns, and every row is included twice."""
+    path = FIXTURES / "review_283729_included_csv_20240320131744.csv"
+    batch = _imported(cast, path)
+    rows = _file_rows(path)
+    records = list(batch.records.order_by("source_line"))
+    assert len(records) == len(rows) == 6
+    for row, record in zip(rows, records, strict=True):
+        assert record.year == int(row["Published Year"])
+        assert record.authors == row["Authors"].split("; ")
+        assert (record.journal, record.doi) == (row["Journal"], row["DOI"].lower())
+        assert record.source_fields["Covidence #"] == row["Covidence #"]
+    preview = decisions_import(batch=batch, actor=cast.lead, tool="covidence", dry_run=True)
+    assert preview["covidence_list_guess"] == "included"
+    report = decisions_import(
+        batch=batch, actor=cast.lead, tool="covidence", covidence_list="included"
+    )
+    _accounted(report)
+    assert report["decisions"] == {"ta:include": 6, "ft:include": 6}
+    assert prisma_counts(cast.review).reports_included == 6
+
+
 @needs_shared
 @pytest.mark.parametrize(
     "name,covidence_list",
