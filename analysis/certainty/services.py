@@ -106,6 +106,19 @@ def _check_upgrades(start: int, upgrades: Mapping[str, int], reason: str) -> dic
     return out
 
 
+def _lock_analysis(analysis_id: int) -> None:
+    """Lock the analysis row: every write to its assessment takes this lock first.
+
+    Why: two first ratings at once would both find no assessment and both insert one,
+    the second failing on the one-per-analysis constraint (a 500). Behind the lock the
+    second waits, then finds the first's assessment and re-rates it. One lock order
+    (analysis, then assessment, then its domains) for save, confirm and delete also
+    keeps them from deadlocking on each other."""
+    locked = Analysis.objects.select_for_update().filter(pk=analysis_id).values_list("pk")
+    if not locked:
+        raise ConflictError("That analysis has been deleted.")
+
+
 @transaction.atomic
 def assessment_save(
     *,
@@ -122,6 +135,7 @@ def assessment_save(
     """Rate (or re-rate) an analysis: the lead's final rating per domain against the
     current suggestions, with the numbers they came from kept as the snapshot.
     ``confirming``: the same ratings confirmed against changed data (the history says so)."""
+    _lock_analysis(analysis.pk)
     clean_thresholds = _clean_thresholds(analysis.effect_measure, thresholds)
     ctx = selectors.evidence_for(analysis, thresholds=clean_thresholds)
     if not ctx.ok:
@@ -202,7 +216,10 @@ def assessment_confirm(*, assessment: CertaintyAssessment, actor: Any) -> Certai
 
     Refused when a suggestion moved away from a final rating that has no reason: the lead
     then rates that domain again."""
-    assessment = CertaintyAssessment.objects.select_for_update().get(pk=assessment.pk)
+    _lock_analysis(assessment.analysis_id)
+    assessment = CertaintyAssessment.objects.select_for_update().filter(pk=assessment.pk).first()
+    if assessment is None:
+        raise ConflictError("That assessment has been withdrawn meanwhile.")
     finals = {d.domain: (d.final, d.reason) for d in assessment.domains.all()}
     ctx = selectors.evidence_for(assessment.analysis, thresholds=assessment.thresholds)
     if not ctx.ok:
@@ -230,6 +247,7 @@ def assessment_confirm(*, assessment: CertaintyAssessment, actor: Any) -> Certai
 @transaction.atomic
 def assessment_delete(*, assessment: CertaintyAssessment, actor: Any) -> None:
     """Withdraw an assessment (its SoF rows go with it)."""
+    _lock_analysis(assessment.analysis_id)
     _event(
         assessment.review,
         actor,
