@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from extraction import selectors as extraction_selectors
@@ -86,11 +87,13 @@ def effects_read(
     weeks_min: float | None = None,
     weeks_max: float | None = None,
     study_filters: Mapping[str, Any] | None = None,
+    reads: ReviewReads | None = None,
 ) -> Extracted:
     """Consensus effect sizes selected by outcome, timepoint window and study filters.
 
     Studies removed by ``study_filters`` are reported as left out ("excluded by the
-    analysis' study filter"), so every study of the review is accounted for.
+    analysis' study filter"), so every study of the review is accounted for. ``reads``:
+    the review's studies already read (a page computing many analyses).
     """
     result = extraction_selectors.consensus_effect_sizes(
         review,
@@ -100,6 +103,7 @@ def effects_read(
         weeks_min=weeks_min,
         weeks_max=weeks_max,
         study_filters=dict(study_filters) if study_filters else None,
+        source=reads.consensus if reads is not None else None,
     )
     rows = tuple(
         EffectInput(
@@ -132,7 +136,12 @@ def effects_read(
     if study_filters:
         seen = {r.study_id for r in rows} | {m.study_id for m in left_out}
         filters = ", ".join(f"{k} = {v}" for k, v in study_filters.items())
-        for study_id, label in Study.objects.filter(review=review).values_list("id", "label"):
+        everyone = (
+            [(s.pk, s.label) for s in reads.consensus.studies]
+            if reads is not None
+            else Study.objects.filter(review=review).values_list("id", "label")
+        )
+        for study_id, label in everyone:
             if study_id not in seen:
                 left_out.append(
                     LeftOut(study_id, label, "excluded by the analysis' study filter", filters)
@@ -167,7 +176,10 @@ def outcome_domains(review: Review) -> list[tuple[str, list[str]]]:
 def categorical_fields(review: Review) -> list[tuple[str, str, list[str]]]:
     """(key, label, choices) of the current form's single/multiple-choice and yes/no fields:
     the candidate subgroup variables and study filters."""
-    template = extraction_selectors.current_template(review)
+    return _categorical(extraction_selectors.current_template(review))
+
+
+def _categorical(template: Any) -> list[tuple[str, str, list[str]]]:
     if template is None:
         return []
     out = []
@@ -186,7 +198,10 @@ def moderator_fields(review: Review) -> list[tuple[str, str, str]]:
     """(key, label, kind) of the candidate moderators of a meta-regression: the current
     form's numeric fields ("numeric"), its choice and yes/no fields ("categorical") and the
     RoB 2 overall judgement (key "rob")."""
-    template = extraction_selectors.current_template(review)
+    return _moderators(extraction_selectors.current_template(review))
+
+
+def _moderators(template: Any) -> list[tuple[str, str, str]]:
     out: list[tuple[str, str, str]] = []
     if template is not None:
         for f in template.fields():
@@ -227,3 +242,36 @@ def rob_read(review: Review) -> dict[int, RobJudgement]:
             {int(k): str(_get(v, "overall", v)) for k, v in dict(outcomes).items()},
         )
     return out
+
+
+class ReviewReads:
+    """The review-level reads of analysis, each made once when first asked for.
+
+    A page computing many analyses of one review (certainty, Summary of Findings, the
+    dashboard) would otherwise read the same studies, RoB 2 consensus and form fields
+    again for every analysis, and its query count would grow with them. Hold one for
+    the reads of one request or task only: it does not see writes made after a read.
+    """
+
+    def __init__(self, review: Review) -> None:
+        self.review = review
+
+    @cached_property
+    def consensus(self) -> extraction_selectors.ConsensusSource:
+        return extraction_selectors.consensus_source(self.review)
+
+    @cached_property
+    def rob(self) -> dict[int, RobJudgement]:
+        return rob_read(self.review)
+
+    @cached_property
+    def categorical_fields(self) -> list[tuple[str, str, list[str]]]:
+        return _categorical(self.consensus.template)
+
+    @cached_property
+    def moderator_fields(self) -> list[tuple[str, str, str]]:
+        return _moderators(self.consensus.template)
+
+    @cached_property
+    def outcome_domains(self) -> list[tuple[str, list[str]]]:
+        return outcome_domains(self.review)

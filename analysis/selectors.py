@@ -44,11 +44,8 @@ REPORT_CACHE_SECONDS = 30 * 24 * 3600
 
 
 def analyses_for(review: Review) -> QuerySet[Analysis]:
-    return (
-        Analysis.objects.filter(review=review)
-        .select_related("window")
-        .prefetch_related("long_term_windows")
-    )
+    # Through the related manager each analysis' .review is this instance (no query each).
+    return review.analyses.all().select_related("window").prefetch_related("long_term_windows")
 
 
 def windows_for(review: Review) -> QuerySet[TimepointWindow]:
@@ -92,27 +89,32 @@ def settings_for(
     )
 
 
-def _read(review: Review, analysis: Analysis, window: TimepointWindow) -> data.Extracted:
+def _read(reads: data.ReviewReads, analysis: Analysis, window: TimepointWindow) -> data.Extracted:
     """The window's consensus rows on the analysis' effect measure; rows that cannot give
     that measure join the studies left out."""
     extracted = data.effects_read(
-        review,
+        reads.review,
         domain=analysis.domain,
         subdomain=analysis.subdomain,
         timepoint_kind=window.kind,
         weeks_min=window.weeks_min,
         weeks_max=window.weeks_max,
         study_filters=analysis.study_filters or None,
+        reads=reads,
     )
     rows, cannot = rows_for_measure(extracted.rows, analysis.effect_measure)
     return replace(extracted, rows=rows, left_out=extracted.left_out + cannot)
 
 
-def analysis_data(analysis: Analysis, settings: Settings) -> AnalysisData:
-    """Read the consensus data an analysis selects and apply its rules (one per study)."""
-    review = analysis.review
-    rob = {sid: j.overall for sid, j in data.rob_read(review).items()}
-    fields = {key: (label, choices) for key, label, choices in data.categorical_fields(review)}
+def analysis_data(
+    analysis: Analysis, settings: Settings, reads: data.ReviewReads | None = None
+) -> AnalysisData:
+    """Read the consensus data an analysis selects and apply its rules (one per study).
+    ``reads``: the review's data already read for other analyses of the same page."""
+    if reads is None:
+        reads = data.ReviewReads(analysis.review)
+    rob = {sid: j.overall for sid, j in reads.rob.items()}
+    fields = {key: (label, choices) for key, label, choices in reads.categorical_fields}
     keys = list(analysis.subgroup_fields or [])
     subgroup_vars = tuple(
         SubgroupVar(k, fields.get(k, (k, []))[0], tuple(fields.get(k, (k, []))[1])) for k in keys
@@ -120,8 +122,8 @@ def analysis_data(analysis: Analysis, settings: Settings) -> AnalysisData:
     # Counts or raw means of different instruments cannot be averaged into one table:
     # measures other than g always take the preferred instrument.
     rule = settings.multiple_outcomes if settings.measure == "SMD" else "preferred"
-    main_read = _read(review, analysis, analysis.window)
-    known = {key: (label, kind) for key, label, kind in data.moderator_fields(review)}
+    main_read = _read(reads, analysis, analysis.window)
+    known = {key: (label, kind) for key, label, kind in reads.moderator_fields}
     moderators = tuple(
         ModeratorVar(k, known[k][0], known[k][1]) for k in analysis.moderators or [] if k in known
     )
@@ -153,7 +155,7 @@ def analysis_data(analysis: Analysis, settings: Settings) -> AnalysisData:
 
     specific: list[Dataset] = []
     if analysis.show_specific_outcomes and not analysis.subdomain:
-        order = [sub for _, subs in data.outcome_domains(review) for sub in subs]
+        order = [sub for _, subs in reads.outcome_domains for sub in subs]
         by_sub: OrderedDict[str, list] = OrderedDict()
         for r in main_read.rows:
             if r.subdomain:
@@ -166,10 +168,11 @@ def analysis_data(analysis: Analysis, settings: Settings) -> AnalysisData:
             ]
 
     windows = []
-    for i, w in enumerate(analysis.long_term_windows.all().order_by("position", "id"), start=1):
+    # Windows are ordered by (position, id); .all() keeps a prefetch of them usable.
+    for i, w in enumerate(analysis.long_term_windows.all(), start=1):
         if w.pk == analysis.window_id:
             continue
-        rows = _read(review, analysis, w).rows
+        rows = _read(reads, analysis, w).rows
         windows.append(Dataset(f"window{i}", w.label, one_per_study(rows, rule, keys, rob)))
 
     inp = ReportInput(
@@ -217,12 +220,16 @@ def input_key(inp: ReportInput) -> str:
 
 
 def analysis_report(
-    analysis: Analysis, *, method: str | None = None, hartung_knapp: bool | None = None
+    analysis: Analysis,
+    *,
+    method: str | None = None,
+    hartung_knapp: bool | None = None,
+    reads: data.ReviewReads | None = None,
 ) -> tuple[Report, AnalysisData]:
     """The analysis' report for the current consensus data (served from the cache when the
-    data and settings are unchanged)."""
+    data and settings are unchanged). ``reads``: shared by the analyses of one page."""
     settings = settings_for(analysis, method=method, hartung_knapp=hartung_knapp)
-    ad = analysis_data(analysis, settings)
+    ad = analysis_data(analysis, settings, reads)
     key = f"{CACHE_PREFIX}:{ad.cache_key}"
     report = cache.get(key)
     if report is None:

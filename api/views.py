@@ -25,6 +25,7 @@ from rest_framework.response import Response
 from analysis import exports as analysis_exports
 from analysis import selectors as analysis_selectors
 from analysis.certainty import selectors as certainty_selectors
+from analysis.data import ReviewReads
 from analysis.models import Analysis
 from analysis.report import ReportInputError
 from extraction.models import Extraction, ExtractionKind, ExtractionStatus, Outcome, Study
@@ -578,7 +579,7 @@ class CertaintyViewSet(ReviewViewSet):
         assessment = get_object_or_404(
             certainty_selectors.assessments_for(self.review), pk=pk if pk.isdigit() else 0
         )
-        view = certainty_selectors.assessment_view(assessment.analysis, assessment)
+        view = certainty_selectors.assessment_view_of(assessment.analysis, assessment)
         return Response(CertaintySerializer(view).data)
 
 
@@ -588,8 +589,10 @@ class SofViewSet(ReviewViewSet):
 
     @extend_schema(responses=SofTableSerializer(many=True))
     def list(self, request, slug: str):
+        reads = ReviewReads(self.review)
         views = [
-            certainty_selectors.sof_view(t) for t in certainty_selectors.sof_tables_for(self.review)
+            certainty_selectors.sof_view(t, reads=reads)
+            for t in certainty_selectors.sof_tables_for(self.review)
         ]
         return Response(SofTableSerializer(views, many=True).data)
 

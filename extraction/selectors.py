@@ -250,35 +250,23 @@ def _in_window(
     return not (weeks_max is not None and tp.weeks > weeks_max)
 
 
-def consensus_effect_sizes(
-    review: Review,
-    *,
-    domain: str | None = None,
-    subdomain: str | None = None,
-    timepoint_kind: str | None = None,
-    weeks_min: float | None = None,
-    weeks_max: float | None = None,
-    study_filters: dict[str, Any] | None = None,
-) -> ConsensusEffects:
-    """Consensus Hedges' g per study × outcome × timepoint, and the studies left out.
+@dataclass(frozen=True)
+class ConsensusSource:
+    """What :func:`consensus_effect_sizes` reads from the database, read once.
 
-    Parameters
-    ----------
-    domain, subdomain
-        Outcome domain / subdomain names (case-insensitive); None = any.
-    timepoint_kind
-        "post" or "follow_up"; None = any.
-    weeks_min, weeks_max
-        Inclusive window on weeks after baseline.
-    study_filters
-        Consensus form answers a study must have, ``{field key: value}``; for a
-        multiple-choice field the value must be among the answers.
-
-    Every study of the review appears either in ``rows`` or in ``missing``
-    (possibly both, e.g. one outcome computed and another missing an SD).
+    A page that lists many analyses of one review (certainty, Summary of Findings) selects
+    different outcomes and windows from the same studies: it reads them once here and
+    passes the source to every call, so its query count does not grow with the analyses.
     """
-    rule = settings_of(review).multi_arm_rule or MultiArmRule.COMBINE
-    template = current_template(review)
+
+    rule: str
+    template: FormTemplate | None
+    studies: tuple[Study, ...]  # arms, timepoints, outcomes and consensus data prefetched
+    version: str
+
+
+def consensus_source(review: Review) -> ConsensusSource:
+    """The review's studies with everything an effect size is computed from."""
     studies = review.studies.prefetch_related(
         "arms",
         "timepoints",
@@ -294,9 +282,50 @@ def consensus_effect_sizes(
             to_attr="consensus_list",
         ),
     ).order_by("label", "id")
+    return ConsensusSource(
+        rule=settings_of(review).multi_arm_rule or MultiArmRule.COMBINE,
+        template=current_template(review),
+        studies=tuple(studies),
+        version=consensus_data_version(review),
+    )
+
+
+def consensus_effect_sizes(
+    review: Review,
+    *,
+    domain: str | None = None,
+    subdomain: str | None = None,
+    timepoint_kind: str | None = None,
+    weeks_min: float | None = None,
+    weeks_max: float | None = None,
+    study_filters: dict[str, Any] | None = None,
+    source: ConsensusSource | None = None,
+) -> ConsensusEffects:
+    """Consensus Hedges' g per study × outcome × timepoint, and the studies left out.
+
+    Parameters
+    ----------
+    domain, subdomain
+        Outcome domain / subdomain names (case-insensitive); None = any.
+    timepoint_kind
+        "post" or "follow_up"; None = any.
+    weeks_min, weeks_max
+        Inclusive window on weeks after baseline.
+    study_filters
+        Consensus form answers a study must have, ``{field key: value}``; for a
+        multiple-choice field the value must be among the answers.
+    source
+        The review's studies read by :func:`consensus_source` (read here when None).
+
+    Every study of the review appears either in ``rows`` or in ``missing``
+    (possibly both, e.g. one outcome computed and another missing an SD).
+    """
+    if source is None:
+        source = consensus_source(review)
+    rule, template = source.rule, source.template
     rows: list[EffectRow] = []
     missing: list[MissingRow] = []
-    for study in studies:
+    for study in source.studies:
         consensus = study.consensus_list[0] if study.consensus_list else None
         if consensus is None:
             missing.append(
@@ -391,7 +420,7 @@ def consensus_effect_sizes(
         missing=tuple(missing),
         field_labels={f["key"]: f["label"] for f in fields},
         field_choices={f["key"]: list(f["choices"]) for f in fields if "choices" in f},
-        version=consensus_data_version(review),
+        version=source.version,
     )
 
 

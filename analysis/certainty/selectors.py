@@ -130,11 +130,17 @@ def _thresholds(measure: str, typed: Iterable[float] | None) -> tuple[float, ...
 
 
 def evidence_for(
-    analysis: Analysis, *, thresholds: Iterable[float] | None = None
+    analysis: Analysis,
+    *,
+    thresholds: Iterable[float] | None = None,
+    reads: data.ReviewReads | None = None,
 ) -> EvidenceContext:
-    """The rules' input and suggestions for the analysis' current consensus data."""
+    """The rules' input and suggestions for the analysis' current consensus data.
+    ``reads``: the review's data, read once for all the analyses of a page."""
+    if reads is None:
+        reads = data.ReviewReads(analysis.review)
     try:
-        report, ad = analysis_report(analysis)
+        report, ad = analysis_report(analysis, reads=reads)
     except ReportInputError as exc:
         return EvidenceContext(analysis, None, str(exc))
     main = report.main
@@ -147,7 +153,7 @@ def evidence_for(
     by_study: dict[int, list[data.EffectInput]] = {}
     for r in ad.main_rows:
         by_study.setdefault(r.study_id, []).append(r)
-    rob = data.rob_read(analysis.review)
+    rob = reads.rob
     studies = []
     for e, weight in zip(effects, main.weights, strict=True):
         rows = by_study.get(e.study_id, [])
@@ -293,13 +299,21 @@ class AssessmentView:
         return rules.certainty_label(self.assessment.certainty) if self.assessment else ""
 
 
-def assessment_view(
-    analysis: Analysis, assessment: CertaintyAssessment | None = None
-) -> AssessmentView:
+def assessment_view(analysis: Analysis) -> AssessmentView:
     """The current suggestions beside the stored assessment; stale when the data changed."""
-    if assessment is None:
-        assessment = assessment_of(analysis)
-    ctx = evidence_for(analysis, thresholds=assessment.thresholds if assessment else None)
+    return assessment_view_of(analysis, assessment_of(analysis))
+
+
+def assessment_view_of(
+    analysis: Analysis,
+    assessment: CertaintyAssessment | None,
+    *,
+    reads: data.ReviewReads | None = None,
+) -> AssessmentView:
+    """:func:`assessment_view` of an assessment already read (None: not rated)."""
+    ctx = evidence_for(
+        analysis, thresholds=assessment.thresholds if assessment else None, reads=reads
+    )
     stored = {d.domain: d for d in assessment.domains.all()} if assessment else {}
     lines = []
     for key, label in rules.DOMAINS.items():
@@ -328,7 +342,11 @@ class IndexLine:
 def certainty_index(review: Review) -> list[IndexLine]:
     """Every analysis of the review with its assessment (if any) and whether it is stale."""
     stored = {a.analysis_id: a for a in assessments_for(review)}
-    return [IndexLine(a, assessment_view(a, stored.get(a.pk))) for a in analyses_for(review)]
+    reads = data.ReviewReads(review)
+    return [
+        IndexLine(a, assessment_view_of(a, stored.get(a.pk), reads=reads))
+        for a in analyses_for(review)
+    ]
 
 
 def events_for(review: Review, *, limit: int = 50) -> QuerySet[CertaintyEvent]:
@@ -341,7 +359,8 @@ def events_for(review: Review, *, limit: int = 50) -> QuerySet[CertaintyEvent]:
 
 
 def sof_tables_for(review: Review) -> QuerySet[SofTable]:
-    return SofTable.objects.filter(review=review)
+    # Through the related manager each table's .review is this instance (no query each).
+    return review.sof_tables.all()
 
 
 @dataclass(frozen=True)
@@ -389,7 +408,8 @@ class SofView:
 
 def sof_rows_for(table: SofTable) -> QuerySet[SofRow]:
     return table.rows.select_related("assessment__analysis__window", "assessment").prefetch_related(
-        Prefetch("assessment__domains", queryset=CertaintyDomain.objects.order_by("id"))
+        Prefetch("assessment__domains", queryset=CertaintyDomain.objects.order_by("id")),
+        "assessment__analysis__long_term_windows",
     )
 
 
@@ -412,14 +432,19 @@ def _participants(ctx: EvidenceContext) -> str:
     return f"{n} ({ctx.k} {kind})"
 
 
-def sof_view(table: SofTable) -> SofView:
-    """The table's rows with relative and absolute effects, certainty and footnotes."""
+def sof_view(table: SofTable, *, reads: data.ReviewReads | None = None) -> SofView:
+    """The table's rows with relative and absolute effects, certainty and footnotes.
+    ``reads``: the review's data, shared by the tables of one page."""
     lines: list[SofLine] = []
     footnotes: list[Footnote] = []
     marks = _marks()
+    review = table.review
+    if reads is None:
+        reads = data.ReviewReads(review)
     for row in sof_rows_for(table):
         a = row.assessment
-        view = assessment_view(a.analysis, a)
+        a.review = a.analysis.review = review  # one instance: no query per row
+        view = assessment_view_of(a.analysis, a, reads=reads)
         ctx = view.context
         outcome = a.outcome
         timepoint = row.timepoint or a.analysis.window.label

@@ -201,10 +201,16 @@ def sof_create(request: HttpRequest, review) -> HttpResponse:
 
 
 def _sof_context(
-    request, review, table: SofTable, forms: dict[int, SofRowForm] | None = None
+    request,
+    review,
+    table: SofTable,
+    forms: dict[int, SofRowForm] | None = None,
+    *,
+    view: selectors.SofView | None = None,
+    printable: bool = False,
 ) -> dict:
-    view = selectors.sof_view(table)
-    lead = _is_lead(request)
+    view = view or selectors.sof_view(table)
+    lead = _is_lead(request) and not printable
     row_forms = forms or {}
     if lead:
         for line in view.lines:
@@ -327,5 +333,5 @@ def sof_export(request: HttpRequest, review, table_id: int, fmt: str) -> HttpRes
         return _download(exports.sof_docx(view), DOCX, f"{name}.docx")
     if fmt == "csv":
         return _download(exports.sof_csv(view), "text/csv; charset=utf-8", f"{name}.csv")
-    context = {**_sof_context(request, review, table), "can_edit": False, "printable": True}
+    context = {**_sof_context(request, review, table, view=view, printable=True), "printable": True}
     return HttpResponse(render_to_string("analysis/certainty/sof_print.html", context, request))
