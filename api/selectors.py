@@ -13,8 +13,9 @@ from django.db.models import Case, CharField, OuterRef, Q, QuerySet, Subquery, V
 from django.db.models.functions import Coalesce
 
 from reviews.models import Membership, Record, Review, Stage
+from reviews.selectors import round_import_counts, rounds
 from screening.models import Resolution, ScreeningItem, Vote, VoteChange
-from screening.selectors import STAGES
+from screening.selectors import STAGES, stage_counts_by_round
 
 NOT_AT_STAGE = "none"
 
@@ -211,4 +212,22 @@ def rob_rows(review: Review) -> list[dict[str, Any]]:
                 "finalised_at": a.submitted_at,
             }
         )
+    return out
+
+
+def rounds_with_counts(review: Review, membership: Membership) -> list[dict[str, Any]]:
+    """Every round of the review with what it imported and how far its screening got.
+
+    Conflicts are counted for those who may see them (adjudicators, leads, or anyone in
+    an unblinded review), as on the pages; for the others they are null.
+    """
+    imports = round_import_counts(review)
+    screening = stage_counts_by_round(review)
+    visible = sees_conflicts(review, membership)
+    out = []
+    for row in rounds(review):
+        stages = screening.get(row["number"]) or {}
+        if not visible:
+            stages = {stage: {**counts, "conflicts": None} for stage, counts in stages.items()}
+        out.append({**row, **imports.get(row["number"], {}), "screening": stages})
     return out

@@ -5,8 +5,9 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from analysis.versions.models import ReviewVersion
 from reviews.importing import FORMATS, TARGET_FIELDS
-from reviews.models import ImportBatch, Job, Record
+from reviews.models import ImportBatch, Job, Record, Search, SearchRun
 from screening.models import Decision, FinalDecision, Resolution, Vote, VoteChange
 from screening.selectors import STAGES
 
@@ -146,6 +147,8 @@ class ImportBatchSerializer(serializers.ModelSerializer):
             "notes",
             "n_imported",
             "n_duplicates",
+            "round",
+            "overlap",
             "created_at",
             "imported_at",
         ]
@@ -564,3 +567,184 @@ class SofTableSerializer(serializers.Serializer):
     comparison = serializers.CharField(source="table.comparison")
     rows = SofLineSerializer(many=True, source="lines")
     footnotes = SofFootnoteSerializer(many=True)
+
+
+# --- Living reviews: rounds, search runs, published versions ----------------------------------
+
+
+class StageRoundCountsSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    resolved = serializers.IntegerField()
+    included = serializers.IntegerField()
+    excluded = serializers.IntegerField()
+    conflicts = serializers.IntegerField(
+        allow_null=True, help_text="null for a reviewer who may not see conflicts (blinding)"
+    )
+    not_retrieved = serializers.IntegerField()
+
+
+class RoundScreeningSerializer(serializers.Serializer):
+    ta = StageRoundCountsSerializer(help_text="title/abstract screening of the round's records")
+    ft = StageRoundCountsSerializer(help_text="full-text screening of the round's records")
+
+
+class RoundSerializer(serializers.Serializer):
+    """One round of the review (1: the first searches; 2 on: update rounds) and its counts."""
+
+    number = serializers.IntegerField()
+    opened_at = serializers.DateTimeField()
+    opened_by = serializers.CharField(allow_null=True)
+    note = serializers.CharField()
+    current = serializers.BooleanField()
+    search_runs = serializers.IntegerField(help_text="search runs logged in the round")
+    imports = serializers.IntegerField(help_text="imports confirmed in the round")
+    records_imported = serializers.IntegerField()
+    duplicates = serializers.IntegerField(help_text="of the records imported")
+    new = serializers.IntegerField(help_text="records the previews found new to the review")
+    seen = serializers.IntegerField(help_text="... already in the review, not yet decided")
+    decided = serializers.IntegerField(help_text="... already in the review and decided")
+    screening = RoundScreeningSerializer()
+
+
+class RoundOpenSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class SearchSerializer(serializers.ModelSerializer):
+    """A logged search; ``n_imported`` counts the first round's imports from it."""
+
+    n_imported = serializers.IntegerField(read_only=True)
+    difference = serializers.IntegerField(
+        read_only=True, help_text="hits reported minus records imported (first round)"
+    )
+    runs = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Search
+        fields = [
+            "id",
+            "source",
+            "source_detail",
+            "date_run",
+            "search_string",
+            "hits_reported",
+            "notes",
+            "n_imported",
+            "difference",
+            "runs",
+        ]
+
+    def get_runs(self, search) -> int:
+        return len(search.runs.all())
+
+
+class SearchRunSerializer(serializers.ModelSerializer):
+    """One run of a search: when, the dates it covers, its hits, the import it brought."""
+
+    batch_status = serializers.CharField(source="batch.status", default=None, allow_null=True)
+    filename = serializers.CharField(source="batch.filename", default=None, allow_null=True)
+    n_read = serializers.IntegerField(source="batch.n_read", default=None, allow_null=True)
+    n_imported = serializers.IntegerField(source="batch.n_imported", default=None, allow_null=True)
+    n_duplicates = serializers.IntegerField(
+        source="batch.n_duplicates", default=None, allow_null=True
+    )
+    overlap = serializers.JSONField(
+        source="batch.overlap",
+        default=None,
+        help_text="what the preview found: new, seen, decided, possible, within_file",
+    )
+    created_by = serializers.CharField(allow_null=True)
+
+    class Meta:
+        model = SearchRun
+        fields = [
+            "id",
+            "date_run",
+            "covers_from",
+            "covers_to",
+            "hits_reported",
+            "round",
+            "batch",
+            "batch_status",
+            "filename",
+            "n_read",
+            "n_imported",
+            "n_duplicates",
+            "overlap",
+            "created_by",
+            "created_at",
+        ]
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    """A published version, without its snapshot (``versions/{number}/`` has it)."""
+
+    published_by = serializers.CharField(allow_null=True)
+
+    class Meta:
+        model = ReviewVersion
+        fields = ["number", "note", "round", "published_by", "published_at", "digest"]
+
+
+class VersionDetailSerializer(VersionSerializer):
+    snapshot = serializers.JSONField(
+        help_text="frozen: included studies, extraction consensus, RoB 2, analyses with "
+        "their numbers, PRISMA counts and GRADE certainty as they were when published"
+    )
+
+    class Meta(VersionSerializer.Meta):
+        fields = [*VersionSerializer.Meta.fields, "snapshot"]
+
+
+class VersionPublishSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+
+
+class VersionReportSerializer(serializers.Serializer):
+    key = serializers.CharField(help_text="doi:, pmid: or title: (by content, never an id)")
+    citation = serializers.CharField()
+    title = serializers.CharField()
+    doi = serializers.CharField()
+    pmid = serializers.CharField()
+    year = serializers.IntegerField(allow_null=True)
+
+
+class VersionStudySerializer(serializers.Serializer):
+    label = serializers.CharField()
+    reports = VersionReportSerializer(many=True)
+
+
+class EstimateChangeSerializer(serializers.Serializer):
+    title = serializers.CharField()
+    measure = serializers.CharField()
+    before = serializers.CharField(help_text="pooled estimate (95% CI) in the older version")
+    after = serializers.CharField(help_text="... in the newer version")
+    k_before = serializers.IntegerField(allow_null=True)
+    k_after = serializers.IntegerField(allow_null=True)
+    change = serializers.CharField(help_text="after − before; × ratio for OR/RR; '' if not both")
+    change_value = serializers.FloatField(allow_null=True)
+
+
+class PrismaChangeSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    before = serializers.IntegerField()
+    after = serializers.IntegerField()
+
+
+class VersionComparisonSerializer(serializers.Serializer):
+    """Two versions side by side (an ``analysis.versions.selectors.Comparison``)."""
+
+    older = serializers.IntegerField(source="older.number")
+    newer = serializers.IntegerField(source="newer.number")
+    added = VersionStudySerializer(many=True, help_text="studies in the newer version only")
+    removed = VersionStudySerializer(many=True, help_text="studies in the older version only")
+    kept = serializers.IntegerField()
+    estimates = EstimateChangeSerializer(many=True)
+    prisma = serializers.SerializerMethodField()
+
+    @extend_schema_field(PrismaChangeSerializer(many=True))
+    def get_prisma(self, comparison) -> list:
+        return [
+            {"label": label, "before": before, "after": after}
+            for label, before, after in comparison.prisma
+        ]

@@ -28,11 +28,15 @@ from analysis.certainty import selectors as certainty_selectors
 from analysis.data import ReviewReads
 from analysis.models import Analysis
 from analysis.report import ReportInputError
+from analysis.versions import selectors as version_selectors
+from analysis.versions import services as version_services
+from analysis.versions.models import ReviewVersion
 from extraction.models import Extraction, ExtractionKind, ExtractionStatus, Outcome, Study
+from reviews import selectors as review_selectors
 from reviews import services as review_services
 from reviews import tasks as review_tasks
 from reviews.errors import ConflictError, DomainError
-from reviews.models import ImportBatch, Job, Record, Review, Role
+from reviews.models import ImportBatch, Job, Record, Review, Role, Search
 from screening import selectors as screening_selectors
 from screening import services as screening_services
 from screening.models import ScreeningItem, Vote
@@ -45,6 +49,7 @@ from .access import ReviewAccess
 from .exchange import exports as exchange_exports
 from .exchange import revman_import, tools
 from .filters import RecordFilter
+from .pagination import IdCursorPagination
 from .serializers import (
     AdjudicationInputSerializer,
     AnalysisResultsSerializer,
@@ -63,10 +68,18 @@ from .serializers import (
     ResolutionSerializer,
     ResultRowSerializer,
     RobRowSerializer,
+    RoundOpenSerializer,
+    RoundSerializer,
     ScreeningNextSerializer,
+    SearchRunSerializer,
+    SearchSerializer,
     SofTableSerializer,
     StudyExtractionSerializer,
     StudySerializer,
+    VersionComparisonSerializer,
+    VersionDetailSerializer,
+    VersionPublishSerializer,
+    VersionSerializer,
     VoteInputSerializer,
     VoteSerializer,
 )
@@ -602,6 +615,111 @@ class SofViewSet(ReviewViewSet):
             certainty_selectors.sof_tables_for(self.review), pk=pk if pk.isdigit() else 0
         )
         return Response(SofTableSerializer(certainty_selectors.sof_view(table)).data)
+
+
+# --- Living reviews: update rounds, search runs, published versions ---------------------------
+
+
+class RoundViewSet(ReviewViewSet):
+    """The review's rounds (1: the first searches, 2 on: update rounds), each with what it
+    imported (search runs, records, duplicates; new, already seen and already decided by
+    the previews) and its screening counts per stage. A lead opens the next round (POST):
+    imports confirmed from then on are screened in it."""
+
+    review_roles = {"create": Role.LEAD}
+    pagination_class = None
+
+    @extend_schema(responses=RoundSerializer(many=True))
+    def list(self, request, slug: str):
+        rounds = selectors.rounds_with_counts(self.review, request.membership)
+        return Response(RoundSerializer(rounds, many=True).data)
+
+    @extend_schema(request=RoundOpenSerializer, responses={201: RoundSerializer})
+    def create(self, request, slug: str):
+        form = RoundOpenSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        opened = review_services.round_open(
+            review=self.review, actor=request.user, note=form.validated_data["note"]
+        )
+        self.review.refresh_from_db(fields=["round"])
+        row = next(
+            r
+            for r in selectors.rounds_with_counts(self.review, request.membership)
+            if r["number"] == opened.number
+        )
+        return Response(RoundSerializer(row).data, status=status.HTTP_201_CREATED)
+
+
+class SearchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ReviewViewSet):
+    """The search log: each search with the records its first-round imports brought, and
+    its runs (`runs/`: the first import and every update run, with the dates they cover)."""
+
+    serializer_class = SearchSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Search.objects.none()
+        return review_selectors.searches_with_counts(self.review)
+
+    @extend_schema(responses=SearchRunSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def runs(self, request, slug: str, pk: str):
+        search = self.get_object()
+        runs = review_selectors.search_runs_for(search)
+        return Response(SearchRunSerializer(runs, many=True).data)
+
+
+class VersionPagination(IdCursorPagination):
+    ordering = "-number"
+
+
+class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ReviewViewSet):
+    """Published versions, newest first: each a frozen snapshot (`versions/{number}/`);
+    `compare/?a=1&b=2` sets two side by side (studies added and removed, every analysis'
+    pooled estimate before and after, PRISMA totals). A lead publishes the next (POST)."""
+
+    lookup_field = "number"
+    lookup_value_regex = "[0-9]+"
+    pagination_class = VersionPagination
+    review_roles = {"create": Role.LEAD}
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ReviewVersion.objects.none()
+        if self.action == "retrieve":
+            return self.review.versions.select_related("published_by")
+        return version_selectors.versions_for(self.review)
+
+    def get_serializer_class(self):
+        return VersionDetailSerializer if self.action == "retrieve" else VersionSerializer
+
+    @extend_schema(request=VersionPublishSerializer, responses={201: VersionSerializer})
+    def create(self, request, slug: str):
+        form = VersionPublishSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        version = version_services.version_publish(
+            review=self.review, actor=request.user, note=form.validated_data["note"]
+        )
+        return Response(VersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("a", int, required=True, description="a version's number"),
+            OpenApiParameter("b", int, required=True, description="another version's number"),
+        ],
+        responses=VersionComparisonSerializer,
+    )
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def compare(self, request, slug: str):
+        numbers = []
+        for name in ("a", "b"):
+            value = request.query_params.get(name, "")
+            if not value.isdigit():
+                raise DomainError("Name two versions to compare: ?a=1&b=2.", field=name)
+            numbers.append(int(value))
+        older, newer = (get_object_or_404(self.review.versions, number=n) for n in numbers)
+        comparison = version_selectors.version_compare(older, newer)
+        return Response(VersionComparisonSerializer(comparison).data)
 
 
 # --- Exports (moving out) ----------------------------------------------------------------------

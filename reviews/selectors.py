@@ -91,6 +91,33 @@ def rounds(review: Review) -> list[dict[str, Any]]:
     return out
 
 
+def round_import_counts(review: Review) -> dict[int, dict[str, int]]:
+    """Per round: the search runs logged, the imports confirmed, the records they added and
+    the duplicates among them, and what their previews found against the review (new,
+    already seen, already decided). Two queries, whatever the number of rounds."""
+    keys = ("search_runs", "imports", "records_imported", "duplicates", "new", "seen", "decided")
+    out = {n: dict.fromkeys(keys, 0) for n in range(1, review.round + 1)}
+    runs = review.search_runs.values("round").annotate(n=Count("id")).order_by()
+    for row in runs:
+        out.setdefault(row["round"], dict.fromkeys(keys, 0))["search_runs"] = row["n"]
+    batches = review.import_batches.filter(status=ImportBatch.Status.IMPORTED).values_list(
+        "round", "n_imported", "n_duplicates", "overlap"
+    )
+    for number, n_imported, n_duplicates, overlap in batches:
+        counts = out.setdefault(number, dict.fromkeys(keys, 0))
+        counts["imports"] += 1
+        counts["records_imported"] += n_imported
+        counts["duplicates"] += n_duplicates
+        for key in ("new", "seen", "decided"):
+            counts[key] += int((overlap or {}).get(key) or 0)
+    return out
+
+
+def search_runs_for(search: Search) -> QuerySet[SearchRun]:
+    """A search's runs, first to last, with the import each brought and who logged it."""
+    return search.runs.select_related("batch", "created_by").order_by("date_run", "id")
+
+
 @dataclass(frozen=True)
 class SetupStep:
     key: str

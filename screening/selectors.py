@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery, Sum
 
 from reviews.models import Membership, Record, Review, Stage
 
@@ -221,6 +221,50 @@ def stage_counts(review: Review, *, first_round: int = 1) -> dict[str, dict[str,
             counts["conflicts"] += row["n"]
         elif row["status"] == ScreeningItem.Status.NOT_RETRIEVED:
             counts["not_retrieved"] += row["n"]
+    return out
+
+
+def stage_counts_by_round(review: Review) -> dict[int, dict[str, dict[str, int]]]:
+    """Per round (the round a record was imported in) and stage: total, resolved,
+    included, excluded, conflicts and not retrieved. Two grouped queries (items by status,
+    resolutions by decision through their item's round), whatever the number of rounds."""
+    keys = ("total", "resolved", "included", "excluded", "conflicts", "not_retrieved")
+
+    def blank() -> dict[str, dict[str, int]]:
+        return {s: dict.fromkeys(keys, 0) for s in STAGES}
+
+    out = {n: blank() for n in range(1, review.round + 1)}
+    items = (
+        ScreeningItem.objects.filter(review=review, active=True)
+        .values("round", "stage", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    status_key = {
+        ScreeningItem.Status.RESOLVED: "resolved",
+        ScreeningItem.Status.CONFLICT: "conflicts",
+        ScreeningItem.Status.NOT_RETRIEVED: "not_retrieved",
+    }
+    for row in items:
+        counts = out.setdefault(row["round"], blank())[row["stage"]]
+        counts["total"] += row["n"]
+        if row["status"] in status_key:
+            counts[status_key[row["status"]]] += row["n"]
+    item_round = ScreeningItem.objects.filter(
+        record=OuterRef("record"), stage=OuterRef("stage")
+    ).values("round")[:1]
+    decided = (
+        Resolution.objects.filter(review=review)
+        .annotate(item_round=Subquery(item_round))
+        .values("item_round", "stage", "decision")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    decision_key = {FinalDecision.INCLUDE: "included", FinalDecision.EXCLUDE: "excluded"}
+    for row in decided:
+        if row["item_round"] is not None and row["decision"] in decision_key:
+            counts = out.setdefault(row["item_round"], blank())[row["stage"]]
+            counts[decision_key[row["decision"]]] += row["n"]
     return out
 
 

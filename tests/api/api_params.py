@@ -36,6 +36,8 @@ PARAMS: dict[str, dict] = {
     "analysis": {"pk": ANALYSIS_PARAMS["analysis_id"]},
     "certainty": {"pk": certainty_assessment},
     "sof": {"pk": ANALYSIS_PARAMS["table_id"]},
+    "search": {"pk": REVIEW_PARAMS["search_id"]},
+    "version": {"number": ANALYSIS_PARAMS["number"]},
 }
 
 # Keywords that are not objects of a review (a stage): the "another review's object"
