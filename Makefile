@@ -41,7 +41,7 @@ run: demo
 	@echo "Reviewflow on http://$(HOST):$(PORT)/ (demo users: lead, alice, bob, carol; password printed above)"
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-# Production on this machine: gunicorn + a Celery worker against DATABASE_URL (PostgreSQL)
+# Production on this machine: gunicorn + a Celery worker + Celery beat against DATABASE_URL (PostgreSQL)
 # and REDIS_URL, with production settings, migrations and collected static files.
 serve: install
 	BIN=$(BIN) HOST=$(HOST) PORT=$(PORT) ./deploy/serve.sh

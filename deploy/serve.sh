@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make serve`: Reviewflow the way production runs it, on this machine. Production
 # settings against PostgreSQL (DATABASE_URL) and Redis (REDIS_URL), migrations, collected
-# static files, the demo review, one Celery worker and gunicorn. Ctrl-C stops both.
+# static files, the demo review, one Celery worker, one Celery beat (scheduled searches)
+# and gunicorn. Ctrl-C stops them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${BIN:-.venv/bin}"
@@ -43,7 +44,15 @@ fi
 nice -n 10 "$BIN/celery" -A config worker --loglevel=INFO \
     --concurrency="${CELERY_CONCURRENCY:-2}" --hostname="worker1@%h" &
 worker=$!
-trap 'kill -TERM "$worker" 2>/dev/null; wait "$worker" 2>/dev/null' EXIT
+# One beat beside the worker, in a process of its own (not the worker's -B: with more
+# workers that would run several beats, and each would queue every scheduled search).
+# It queues `reviews.search_schedules_due` every hour (CELERY_BEAT_SCHEDULE); the file keeps
+# when each entry last ran, so a restart does not run them all again at once.
+BEAT_SCHEDULE="${BEAT_SCHEDULE:-var/celerybeat-schedule}"
+mkdir -p "$(dirname "$BEAT_SCHEDULE")"
+"$BIN/celery" -A config beat --loglevel=INFO --schedule="$BEAT_SCHEDULE" &
+beat=$!
+trap 'kill -TERM "$worker" "$beat" 2>/dev/null; wait "$worker" "$beat" 2>/dev/null' EXIT
 
-echo "Reviewflow (production settings, gunicorn + Celery worker) on http://$HOST:$PORT/ ; health: http://$HOST:$PORT/healthz"
+echo "Reviewflow (production settings, gunicorn + Celery worker and beat) on http://$HOST:$PORT/ ; health: http://$HOST:$PORT/healthz"
 GUNICORN_BIND="$HOST:$PORT" "$BIN/gunicorn" -c config/gunicorn.conf.py

@@ -251,10 +251,9 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# A message a worker took but never acknowledged (the worker died) is delivered again after
-# this many seconds. Jobs are idempotent, so a redelivery of a job still running is harmless.
-# Scheduled searches (reviews.SearchSchedule): `celery -A config beat` asks every hour which
-# are due (docs/deploy.md). NCBI allows 3 requests a second, 10 with an API key.
+# Scheduled searches (reviews.SearchSchedule): `celery -A config beat` (one per deployment;
+# `make serve` starts it) asks every hour which are due (docs/deploy.md). NCBI allows 3
+# requests a second, 10 with an API key.
 CELERY_BEAT_SCHEDULE = {
     "search-schedules-due": {"task": "reviews.search_schedules_due", "schedule": 3600.0},
 }
@@ -265,6 +264,8 @@ REVIEWFLOW_NCBI_API_KEY = env_str("REVIEWFLOW_NCBI_API_KEY", "")
 REVIEWFLOW_NCBI_EMAIL = env_str("REVIEWFLOW_NCBI_EMAIL", "")
 REVIEWFLOW_OPENALEX_URL = env_str("REVIEWFLOW_OPENALEX_URL", "https://api.openalex.org")
 REVIEWFLOW_OPENALEX_MAILTO = env_str("REVIEWFLOW_OPENALEX_MAILTO", "")
+# A message a worker took but never acknowledged (the worker died) is delivered again after
+# this many seconds. Jobs are idempotent, so a redelivery of a job still running is harmless.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
 }
