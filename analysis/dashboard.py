@@ -10,6 +10,7 @@ from reviews.dashboard import NextTask, Panel, StageCount
 from reviews.models import Role
 
 from . import selectors
+from .data import ReviewReads
 from .formatting import fmt_estimate_ci
 from .measures import SHORT
 
@@ -20,9 +21,10 @@ def analysis_panel(review: Any, membership: Any) -> Panel:
     """Each analysis' main effect (from the cached report), or the way to define one."""
     url = reverse("analysis:index", kwargs={"slug": review.slug})
     analyses = list(selectors.analyses_for(review)[:MAX_LISTED])
+    reads = ReviewReads(review)  # the studies and RoB 2 read once for all the analyses
     counts = []
     for analysis in analyses:
-        report, _ = selectors.analysis_report(analysis)
+        report, _ = selectors.analysis_report(analysis, reads=reads)
         row = report.row("all")
         if row.numbers is not None:
             n = row.numbers

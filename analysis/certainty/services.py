@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from reviews.db import lock_for_update
 from reviews.errors import ConflictError, DomainError
 from reviews.models import Review
 
@@ -114,7 +115,7 @@ def _lock_analysis(analysis_id: int) -> None:
     second waits, then finds the first's assessment and re-rates it. One lock order
     (analysis, then assessment, then its domains) for save, confirm and delete also
     keeps them from deadlocking on each other."""
-    locked = Analysis.objects.select_for_update().filter(pk=analysis_id).values_list("pk")
+    locked = lock_for_update(Analysis.objects.filter(pk=analysis_id)).values_list("pk")
     if not locked:
         raise ConflictError("That analysis has been deleted.")
 

@@ -19,6 +19,7 @@ from screening.prisma import prisma_counts
 from screening.selectors import included_records
 
 from ..certainty.selectors import assessments_for
+from ..data import ReviewReads
 from ..exports import data_records, formatted_cells, results_records
 from ..figures import method_text
 from ..report import ReportInputError
@@ -158,10 +159,10 @@ def _rob(review: Review) -> list[dict[str, Any]]:
     )
 
 
-def _analysis(analysis: Any) -> dict[str, Any]:
+def _analysis(analysis: Any, reads: ReviewReads) -> dict[str, Any]:
     out: dict[str, Any] = {"title": analysis.title, "measure": analysis.effect_measure}
     try:
-        report, _ = analysis_report(analysis)
+        report, _ = analysis_report(analysis, reads=reads)
     except ReportInputError as exc:
         return {**out, "error": str(exc), "method": "", "main": None, "rows": [], "studies": []}
     measure = report.settings.measure
@@ -218,6 +219,7 @@ def _certainty(review: Review) -> list[dict[str, Any]]:
 def version_snapshot(review: Review) -> dict[str, Any]:
     """Everything a version freezes, as plain JSON."""
     counts = prisma_counts(review)
+    reads = ReviewReads(review)  # the studies and RoB 2 read once for all the analyses
     return _jsonable(
         {
             "format": SNAPSHOT_FORMAT,
@@ -225,7 +227,7 @@ def version_snapshot(review: Review) -> dict[str, Any]:
             "studies": _studies(review),
             "extraction": _extraction(review),
             "rob": _rob(review),
-            "analyses": [_analysis(a) for a in analyses_for(review)],
+            "analyses": [_analysis(a, reads) for a in analyses_for(review)],
             "prisma": {
                 **dataclasses.asdict(counts),
                 "is_update": counts.is_update,
