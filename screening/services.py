@@ -517,11 +517,15 @@ def _vote_write(
         item = _locked_item(review, record_id, stage)
         if not item.active:
             raise ConflictError("This record is linked as a duplicate and is not screened.")
+        vote = Vote.objects.filter(record_id=item.record_id, stage=stage, reviewer=actor).first()
+        if vote is not None and (vote.decision, vote.reason, vote.note) == (decision, reason, note):
+            # The same vote again (a client retrying a request whose answer it lost, perhaps
+            # after that vote resolved the record): what was asked is stored, so no conflict.
+            return vote
         if item.status == ScreeningItem.Status.RESOLVED:
             raise ConflictError("This record is already resolved; decisions can no longer change.")
         if item.status == ScreeningItem.Status.NOT_RETRIEVED:
             raise ConflictError("This full text is marked as not retrievable.")
-        vote = Vote.objects.filter(record_id=item.record_id, stage=stage, reviewer=actor).first()
         if vote is None:
             # A live claim of the voter's own is a slot kept for them: only then can the
             # count of the others' claims be skipped (the claim goes with the vote anyway).
@@ -543,8 +547,6 @@ def _vote_write(
         else:
             held = 0
             old = (vote.decision, vote.reason, vote.note)
-            if old == (decision, reason, note):
-                return vote
             vote.decision, vote.reason, vote.note = decision, reason, note
             vote.save(update_fields=["decision", "reason", "note", "updated_at"])
         VoteChange.objects.create(

@@ -62,6 +62,17 @@ def test_agreement_resolves_automatically(cast):
     assert not ScreeningItem.objects.filter(record=record, stage="ft").exists()
 
 
+def test_the_same_vote_again_after_it_resolved_the_record_is_no_conflict(cast):
+    # A client retrying a request whose answer it lost: the vote is there, as asked.
+    (record,) = records(cast.review, 1)
+    pair(cast.review, record, cast.alice, cast.bob, "exclude", "exclude")
+    changes = VoteChange.objects.count()
+    assert vote(cast.review, record, cast.bob, "exclude").decision == "exclude"
+    assert VoteChange.objects.count() == changes
+    with pytest.raises(ConflictError, match="already resolved"):
+        vote(cast.review, record, cast.bob, "include")
+
+
 def test_include_moves_the_record_to_full_text(cast):
     (record,) = records(cast.review, 1)
     include_at_ta(cast.review, record, cast.alice, cast.bob)
