@@ -37,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -94,45 +95,56 @@ def store(review, parsed, filename: str) -> list[int]:
     return list(Record.objects.filter(batch=batch).order_by("id").values_list("id", flat=True))
 
 
-def build(n_records: int, n_added: int, screened: int) -> tuple[object, list[int]]:
-    """The review (records, reviewers, some screening); returns it and the added batch's
-    parsed records, stored later."""
-    from django.contrib.auth import get_user_model
-    from django.db import connection
+def n_generated(n_records: int, n_real: int) -> int:
+    return max(n_records - n_real, 0)
 
-    from reviews.models import Membership, Review
-    from reviews.services import duplicates_find, exclusion_reasons_seed
-    from screening import services as screening
+
+def added_records(n_records: int, n_added: int) -> list:
+    """The added batch: the last ``n_added`` records of the generated stream ``build`` took
+    its first records from (the same seed), so a review cloned from the template gets the
+    same batch as one just built."""
+    n_real = sum(1 for _ in real_records())
+    skip = n_generated(n_records, n_real)
+    stream = generated(skip + n_added, seed=1, duplicates=0.03)
+    for _ in range(skip):
+        next(stream)
+    return list(stream)
+
+
+def people() -> tuple[object, list]:
+    """The lead and the 20 reviewers (members of every review built)."""
+    from django.contrib.auth import get_user_model
 
     User = get_user_model()
     lead = User.objects.create_user("bench-lead", password=PASSWORD)
-    review = Review.objects.create(title="A review at scale", slug="scale", created_by=lead)
+    reviewers = [
+        User.objects.create_user(f"rev{i:02d}", password=PASSWORD) for i in range(N_REVIEWERS)
+    ]
+    return lead, reviewers
+
+
+def review_create(slug: str, lead, reviewers: list):
+    from reviews.models import Membership, Review
+    from reviews.services import exclusion_reasons_seed
+
+    # Ranking off while the review is built: with it on, every 10th resolution below
+    # would refit in this process (no broker). A multi-review run switches it on after.
+    review = Review.objects.create(
+        title=f"A review at scale ({slug})", slug=slug, created_by=lead, prioritise=False
+    )
     exclusion_reasons_seed(review=review)
     Membership.objects.create(review=review, user=lead, is_lead=True)
-    reviewers = []
-    for i in range(N_REVIEWERS):
-        user = User.objects.create_user(f"rev{i:02d}", password=PASSWORD)
-        Membership.objects.create(review=review, user=user, is_reviewer=True)
-        reviewers.append(user)
+    Membership.objects.bulk_create(
+        Membership(review=review, user=user, is_reviewer=True) for user in reviewers
+    )
+    return review
 
-    t = time.perf_counter()
-    real = list(real_records())
-    store(review, real, "real-sets.csv")
-    # One generated stream: its last `n_added` records are the batch added later, and
-    # their planted duplicates copy records already in the review.
-    stream = generated(max(n_records - len(real), 0) + n_added, seed=1, duplicates=0.03)
-    first = [next(stream) for _ in range(max(n_records - len(real), 0))]
-    store(review, first, "generated.ris")
-    added = list(stream)
-    n = review.records.count()
-    print(f"stored {n:,} records ({len(real):,} real) in {time.perf_counter() - t:.1f} s")
-    t = time.perf_counter()
-    merged = duplicates_find(review=review)
-    screening.items_sync(review, force=True)
-    print(f"de-duplicated ({merged:,} merged) and queued in {time.perf_counter() - t:.1f} s")
 
-    t = time.perf_counter()
-    rng = random.Random(1)
+def screen_pairs(review, reviewers: list, screened: int, seed: int) -> int:
+    """Pairs of reviewers decide ``screened`` records through the real vote service."""
+    from screening import services as screening
+
+    rng = random.Random(seed)
     items = list(
         review.records.filter(duplicate_of__isnull=True)
         .order_by("?")
@@ -146,14 +158,61 @@ def build(n_records: int, n_added: int, screened: int) -> tuple[object, list[int
             screening.vote_cast(
                 review=review, record_id=record_id, stage="ta", actor=user, decision=decision
             )
-        if i and i % 500 == 0:
+        if i and i % 1000 == 0:
             print(f"  screened {i:,} records ...")
-    print(f"{len(items):,} records decided by pairs in {time.perf_counter() - t:.1f} s")
-    with connection.cursor() as cursor:
-        # Planner statistics and the visibility map (index-only scans) after the bulk
-        # load, as autovacuum would set them a moment later.
-        cursor.execute("VACUUM ANALYZE")
-    return review, added
+    return len(items)
+
+
+def build(n_records: int, n_added: int, screened: int) -> None:
+    """One review of ``n_records`` (the real sets + generated ones), de-duplicated,
+    queued, ``screened`` records decided by pairs."""
+    from reviews.services import duplicates_find
+    from screening import services as screening
+
+    lead, reviewers = people()
+    review = review_create("scale", lead, reviewers)
+    t = time.perf_counter()
+    real = list(real_records())
+    store(review, real, "real-sets.csv")
+    # One generated stream: its records after the first n_records are the batch added
+    # later (added_records), and their planted duplicates copy records of the review.
+    stream = generated(n_generated(n_records, len(real)) + n_added, seed=1, duplicates=0.03)
+    first = [next(stream) for _ in range(n_generated(n_records, len(real)))]
+    store(review, first, "generated.ris")
+    del first, stream
+    n = review.records.count()
+    print(f"stored {n:,} records ({len(real):,} real) in {time.perf_counter() - t:.1f} s")
+    t = time.perf_counter()
+    merged = duplicates_find(review=review)
+    screening.items_sync(review, force=True)
+    print(f"de-duplicated ({merged:,} merged) and queued in {time.perf_counter() - t:.1f} s")
+    t = time.perf_counter()
+    done = screen_pairs(review, reviewers, screened, seed=1)
+    print(f"{done:,} records decided by pairs in {time.perf_counter() - t:.1f} s")
+
+
+def build_many(n_reviews: int, n_records: int, screened: int) -> None:
+    """``n_reviews`` reviews of ``n_records`` generated records each (own seeds), each
+    de-duplicated, queued, ``screened`` records decided, ranking switched on."""
+    from reviews.models import Review
+    from reviews.services import duplicates_find
+    from screening import services as screening
+
+    lead, reviewers = people()
+    t = time.perf_counter()
+    for k in range(1, n_reviews + 1):
+        review = review_create(f"scale-{k:02d}", lead, reviewers)
+        store(review, generated(n_records, seed=k, duplicates=0.03), "generated.ris")
+        duplicates_find(review=review)
+        screening.items_sync(review, force=True)
+        screen_pairs(review, reviewers, screened, seed=k)
+        if k % 10 == 0:
+            print(f"  {k} reviews built in {time.perf_counter() - t:.0f} s ...")
+    Review.objects.filter(slug__startswith="scale-").update(prioritise=True)
+    print(
+        f"built {n_reviews} reviews of {n_records:,} records ({screened} decided by pairs "
+        f"in each) in {time.perf_counter() - t:.1f} s"
+    )
 
 
 def timed(fn: Callable[[], object], repeat: int) -> tuple[list[float], list[float]]:
@@ -166,7 +225,26 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[list[float], list[floa
     return walls, cpus
 
 
-def pages(review, repeat: int, slow: int) -> None:
+def lead_urls(review) -> dict[str, str]:
+    """The pages a lead opens; the deep page is the one a "Next" link 100 records before
+    the end of the list leads to (keyset pagination: ``?after=<id>``)."""
+    deep = (
+        review.records.order_by("-id").values_list("id", flat=True)[100:101].first()
+        or review.records.order_by("id").values_list("id", flat=True).first()
+    )
+    slug = review.slug
+    return {
+        "dashboard": f"/reviews/{slug}/",
+        "screening overview": f"/reviews/{slug}/screening/",
+        "records list": f"/reviews/{slug}/records/",
+        "records list, deep page": f"/reviews/{slug}/records/?after={deep}",
+        "records list, duplicates": f"/reviews/{slug}/records/?duplicates=1",
+        "PRISMA": f"/reviews/{slug}/screening/prisma/",
+    }
+
+
+def pages(reviews: list, repeat: int, slow: int) -> None:
+    """Each page of each review ``repeat`` times; p50/p95 over all of them."""
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
@@ -174,30 +252,29 @@ def pages(review, repeat: int, slow: int) -> None:
 
     lead = Client()
     lead.force_login(get_user_model().objects.get(username="bench-lead"))
-    n_pages = (review.records.count() + 49) // 50
-    slug = review.slug
-    urls = {
-        "dashboard": f"/reviews/{slug}/",
-        "screening overview": f"/reviews/{slug}/screening/",
-        "records list": f"/reviews/{slug}/records/",
-        "records list, deep page": f"/reviews/{slug}/records/?page={n_pages - 1}",
-        "records list, duplicates": f"/reviews/{slug}/records/?duplicates=1",
-        "PRISMA": f"/reviews/{slug}/screening/prisma/",
-    }
+    urls = [lead_urls(review) for review in reviews]
+    over = f" (over {len(reviews)} reviews)" if len(reviews) > 1 else ""
     print(
-        f"\n{'page (lead)':28} {'queries':>7} {'wall p50':>9} {'p95':>8} {'CPU p50':>9} {'p95':>8}"
+        f"\n{'page (lead)' + over:28} {'queries':>7} {'wall p50':>9} {'p95':>8} "
+        f"{'CPU p50':>9} {'p95':>8}"
     )
-    for name, url in urls.items():
+    for name in urls[0]:
+        walls, cpus = [], []
+        captured: list[dict] = []
+        for per_review in urls:
 
-        def get(url=url) -> None:
-            response = lead.get(url)
-            assert response.status_code == 200, (url, response.status_code)
+            def get(url=per_review[name]) -> None:
+                response = lead.get(url)
+                assert response.status_code == 200, (url, response.status_code)
 
-        get()  # a first visit creates the review's settings rows
-        with CaptureQueriesContext(connection) as ctx:
-            get()
-        captured = list(ctx.captured_queries)  # the next request clears the log
-        walls, cpus = timed(get, repeat)
+            get()  # a first visit creates the review's settings rows
+            if not captured:
+                with CaptureQueriesContext(connection) as ctx:
+                    get()
+                captured = list(ctx.captured_queries)  # the next request clears the log
+            w, c = timed(get, repeat)
+            walls += w
+            cpus += c
         w50, w95 = quantiles(walls)
         c50, c95 = quantiles(cpus)
         print(f"{name:28} {len(captured):7d} {w50:7.1f}ms {w95:6.1f}ms {c50:7.1f}ms {c95:6.1f}ms")
@@ -205,27 +282,30 @@ def pages(review, repeat: int, slow: int) -> None:
             print(f"    {1000 * float(q['time']):7.1f} ms  {q['sql'][:300]}")
 
 
-def votes(review, n_votes: int) -> None:
+def votes(reviews: list, n_votes: int) -> None:
+    """Vote + next record in-process, round robin over the reviewers (reviewer i in
+    review i mod the number of reviews)."""
     from django.contrib.auth import get_user_model
     from django.test import Client
 
     htmx = {"HTTP_HX_REQUEST": "true"}
-    screen = f"/reviews/{review.slug}/screening/title-abstract/"
     reviewers = []
-    for user in get_user_model().objects.filter(username__startswith="rev").order_by("username"):
+    users = get_user_model().objects.filter(username__startswith="rev").order_by("username")
+    for i, user in enumerate(users):
         client = Client()
         client.force_login(user)
-        page = client.get(screen, **htmx).content.decode()
-        reviewers.append([client, int(RECORD_ID.search(page).group(1))])
+        slug = reviews[i % len(reviews)].slug
+        page = client.get(f"/reviews/{slug}/screening/title-abstract/", **htmx).content.decode()
+        reviewers.append([client, int(RECORD_ID.search(page).group(1)), slug])
     rng = random.Random(2)
     state = {"i": 0}
 
     def vote() -> None:
         reviewer = reviewers[state["i"] % len(reviewers)]
         state["i"] += 1
-        client, record_id = reviewer
+        client, record_id, slug = reviewer
         response = client.post(
-            f"/reviews/{review.slug}/screening/ta/records/{record_id}/vote/",
+            f"/reviews/{slug}/screening/ta/records/{record_id}/vote/",
             {"decision": "include" if rng.random() < 0.1 else "exclude", "mode": "queue"},
             **htmx,
         )
@@ -238,7 +318,7 @@ def votes(review, n_votes: int) -> None:
     c50, c95 = quantiles(cpus)
     print(
         f"{'vote + next record':28} {'':7} {w50:7.1f}ms {w95:6.1f}ms {c50:7.1f}ms {c95:6.1f}ms"
-        f"  ({n_votes} votes, {len(reviewers)} reviewers, no ranking)"
+        f"  ({n_votes} votes, {len(reviewers)} reviewers, no refit)"
     )
 
 
@@ -261,14 +341,71 @@ def dedup_added(review, added: list) -> None:
     )
 
 
+def database_exists(url: str, name: str) -> bool:
+    import psycopg
+
+    admin = urllib.parse.urlparse(url)._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+    return row is not None
+
+
+def database_copy(url: str, source: str, target: str) -> None:
+    """``target`` as a copy of ``source`` (PostgreSQL's CREATE DATABASE ... TEMPLATE: a file
+    copy, seconds instead of the build's minutes); nobody may be connected to ``source``."""
+    import psycopg
+
+    admin = urllib.parse.urlparse(url)._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{target}" TEMPLATE "{source}"')
+
+
+def prepare(args, url: str) -> None:
+    """The benchmark's database: a copy of the template built earlier with the same
+    arguments (``--rebuild`` builds it again), migrated to this checkout's models."""
+    from django.db import connections
+
+    name = urllib.parse.urlparse(url).path.lstrip("/")
+    template = f"{name}_tpl_{args.reviews}x{args.records}_{args.screened}"
+    if not args.rebuild and database_exists(url, template):
+        database_copy(url, template, name)
+        print(f"database copied from the template {template} (built earlier; --rebuild)")
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, check=True)
+        return
+    recreate_database(url)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, check=True)
+    import django
+
+    django.setup()
+    if args.reviews == 1:
+        build(args.records, args.added, args.screened)
+    else:
+        build_many(args.reviews, args.records, args.screened)
+    connections.close_all()
+    database_copy(url, name, template)
+    print(f"kept as the template {template}")
+
+
+def vacuum() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        # Planner statistics and the visibility map (index-only scans) after the bulk
+        # load and the migrations, as autovacuum would set them a moment later.
+        cursor.execute("VACUUM ANALYZE")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--records", type=int, default=200_000, help="records in the review")
+    parser.add_argument("--records", type=int, default=200_000, help="records per review")
+    parser.add_argument("--reviews", type=int, default=1, help="reviews on the one database")
     parser.add_argument("--added", type=int, default=20_000, help="records in the added batch")
     parser.add_argument("--screened", type=int, default=400, help="records decided by pairs")
-    parser.add_argument("--repeat", type=int, default=20, help="requests per page")
+    parser.add_argument("--repeat", type=int, default=20, help="requests per page (and review)")
     parser.add_argument("--votes", type=int, default=100, help="measured vote requests")
     parser.add_argument("--slow", type=int, default=0, help="list the N slowest SQL per page")
+    parser.add_argument("--rebuild", action="store_true", help="build the template again")
     args = parser.parse_args()
 
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
@@ -283,18 +420,24 @@ def main() -> None:
         }
     )
     try:
-        recreate_database(url)
+        prepare(args, url)
     except Exception as exc:  # noqa: BLE001 - a clear message instead of a traceback
+        if "psycopg" not in type(exc).__module__:
+            raise
         sys.exit(f"PostgreSQL is needed at {url}: {exc}")
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, check=True)
-
     import django
 
     django.setup()
-    review, added = build(args.records, args.added, args.screened)
-    pages(review, args.repeat, args.slow)
-    votes(review, args.votes)
-    dedup_added(review, added)
+    from reviews.models import Review
+
+    vacuum()
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (shared)")
+    reviews = list(Review.objects.filter(slug__startswith="scale").order_by("id"))
+    pages(reviews, args.repeat, args.slow)
+    votes(reviews, args.votes)
+    if args.reviews == 1 and args.added:
+        dedup_added(reviews[0], added_records(args.records, args.added))
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":
