@@ -130,17 +130,18 @@ def items_sync(review: Review, *, force: bool = False) -> None:
     cache.set(recent, True, SYNC_CHECK_SECONDS)
     if not force and cache.get(key) == signature:
         return
-    rows = list(
-        Record.objects.filter(review=review).values_list("id", "duplicate_of_id", "batch__round")
-    )
-    duplicate_ids = {rid for rid, dup, _ in rows if dup}
-    existing = set(
-        ScreeningItem.objects.filter(review=review, stage=Stage.TITLE_ABSTRACT).values_list(
-            "record_id", flat=True
-        )
-    )
+    ta_items = ScreeningItem.objects.filter(review=review, stage=Stage.TITLE_ABSTRACT)
+    # Only the records that lack an item (an anti-join in the database), not every record
+    # and item of the review: a signature change after a 20,000-record import into a
+    # 200,000-record review reads the 20,000, not 420,000 rows.
     # A record found again by an update run is linked to its original (a duplicate), so
     # it gets no item: only genuinely new records join the queue, in their batch's round.
+    missing = (
+        Record.objects.filter(review=review, duplicate_of__isnull=True)
+        .filter(~Exists(ta_items.filter(record_id=OuterRef("pk"))))
+        .values_list("id", "batch__round")
+    )
+    had_items = ta_items.exists()
     new = [
         ScreeningItem(
             review=review,
@@ -149,15 +150,16 @@ def items_sync(review: Review, *, force: bool = False) -> None:
             priority=_item_priority(review.pk, rid),
             round=round_,
         )
-        for rid, dup, round_ in rows
-        if rid not in existing and not dup
+        for rid, round_ in missing.iterator(chunk_size=5000)
     ]
     with transaction.atomic():
         ScreeningItem.objects.bulk_create(new, batch_size=2000, ignore_conflicts=True)
         items = ScreeningItem.objects.filter(review=review)
-        items.filter(active=True, record_id__in=duplicate_ids).update(active=False)
-        items.filter(active=False).exclude(record_id__in=duplicate_ids).update(active=True)
-        if new and existing and review.prioritise:
+        # (De)activation by a join to the records, not a list of ids sent back and forth.
+        merged = Record.objects.filter(pk=OuterRef("record_id"), duplicate_of__isnull=False)
+        items.filter(active=True).filter(Exists(merged)).update(active=False)
+        items.filter(active=False).filter(~Exists(merged)).update(active=True)
+        if new and had_items and review.prioritise:
             # Records arrived in a review already screened (an update): rank them now on
             # every earlier decision rather than serve them unranked until N more
             # resolutions (the refit does nothing until one include and one exclude).
