@@ -29,13 +29,16 @@ Run: ``.venv/bin/python benchmarks/scale.py --records 20000`` (a smaller review,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import random
 import re
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -46,12 +49,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_db import imported_batch, recreate_database  # noqa: E402
+from screening_load import PASSWORD  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/reviewflow_scale"
+# Not screening_load.py's Redis database: both may run at once.
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
 SCREENING_DATA = ROOT / ".." / "shared" / "data" / "screening"
 RECORD_ID = re.compile(r'data-record-id="(\d+)"')
 N_REVIEWERS = 20
-PASSWORD = "bench-pass-123"
 
 
 def quantiles(values: list[float]) -> tuple[float, float]:
@@ -341,6 +346,160 @@ def dedup_added(review, added: list) -> None:
     )
 
 
+def process_memory(root: int) -> dict[int, tuple[str, int, int]]:
+    """pid -> (command, RSS, peak RSS) in MB of every process in ``root``'s process group
+    (a server or worker started in its own session, with its children)."""
+    out = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) != root:  # the process group
+                continue
+            status = (stat.parent / "status").read_text()
+            cmd = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:60]
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended meanwhile
+        kb = {
+            line.split(":")[0]: int(line.split()[1])
+            for line in status.splitlines()
+            if line.startswith(("VmRSS", "VmHWM"))
+        }
+        out[int(stat.parent.name)] = (cmd, kb.get("VmRSS", 0) // 1024, kb.get("VmHWM", 0) // 1024)
+    return out
+
+
+def serve(args, reviews: list, env: dict) -> None:
+    """20 reviewers against gunicorn + a Celery worker (screening_load.py's machinery)
+    while the lead's pages are timed over HTTP; in a many-review run every review's
+    ranking is refitted on the worker meanwhile. Prints latencies and peak RSS."""
+    import threading
+
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+    from screening_load import (
+        Reviewer,
+        free_port,
+        quantiles_ms,
+        reviewer_loop,
+        start_server,
+        start_worker,
+        wait_ready,
+    )
+
+    from screening import ranking
+    from screening.models import RankingSnapshot
+
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    logdir = Path(tempfile.mkdtemp(prefix="reviewflow-scale-logs-"))
+    port = free_port()
+    server = start_server(env, port, args.workers, logdir / "server.log")
+    worker = start_worker(env, "bench-worker1", logdir / "worker.log")
+    procs = [
+        ("server", server, logdir / "server.log"),
+        ("bench-worker1", worker, logdir / "worker.log"),
+    ]
+    urls = [lead_urls(review) for review in reviews]
+    # One hash for everyone: the simulated users log in with it (a template keeps
+    # whatever password the build that made it used).
+    get_user_model().objects.update(password=make_password(PASSWORD))
+    snapshots_before = RankingSnapshot.objects.count()
+    try:
+        wait_ready(procs, [port])
+        print(
+            f"\nserving: gunicorn ({args.workers} processes x 8 threads) on :{port}, one "
+            f"Celery worker (nice 10), PostgreSQL, Redis; {N_REVIEWERS} reviewers voting "
+            f"(mean think {args.think:g} s) for {args.seconds:g} s"
+        )
+        refits = 0
+        if args.reviews > 1:
+            for review in reviews:
+                ranking.ranking_refit_request(review.pk)
+            refits = len(reviews)
+            print(f"asked for a refit of each of the {refits} reviews' rankings")
+        stop_at = time.time() + args.seconds
+        results: list = []
+        lock = threading.Lock()
+        barrier = threading.Barrier(N_REVIEWERS + 1)
+        threads = [
+            threading.Thread(
+                target=reviewer_loop,
+                args=(
+                    0,
+                    port,
+                    f"rev{i:02d}",
+                    reviews[i % len(reviews)].slug,
+                    10**6,
+                    stop_at,
+                    results,
+                    lock,
+                    barrier,
+                    args.think,
+                ),
+            )
+            for i in range(N_REVIEWERS)
+        ]
+        for t in threads:
+            t.start()
+        lead = Reviewer(port, "bench-lead")
+        lead.login()
+        lead_times: dict[str, list[float]] = {name: [] for name in urls[0]}
+        peaks: dict[int, tuple[str, int, int]] = {}
+        load = [os.getloadavg()[0]]
+        barrier.wait()
+        k = 0
+        while time.time() < stop_at or (
+            refits
+            and RankingSnapshot.objects.count() - snapshots_before < refits
+            and time.time() < stop_at + args.refit_wait
+        ):
+            for name, url in urls[k % len(urls)].items():
+                started = time.perf_counter()
+                status, _ = lead.request("GET", url)
+                lead_times[name].append(time.perf_counter() - started)
+                assert status == 200, (url, status)
+            k += 1
+            for root in (server.pid, worker.pid):
+                for pid, (cmd, rss, hwm) in process_memory(root).items():
+                    peaks[pid] = (cmd, max(rss, peaks.get(pid, ("", 0, 0))[1]), hwm)
+            load.append(os.getloadavg()[0])
+            time.sleep(0.5)
+        for t in threads:
+            t.join(timeout=60)
+        stored = RankingSnapshot.objects.count() - snapshots_before
+        for root in (server.pid, worker.pid):
+            for pid, (cmd, rss, hwm) in process_memory(root).items():
+                peaks[pid] = (cmd, max(rss, peaks.get(pid, ("", 0, 0))[1]), hwm)
+    finally:
+        for _, proc, _ in procs:
+            proc.terminate()
+        for _, proc, _ in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+    print(
+        f"machine: {os.cpu_count()} CPUs shared with other work; load average "
+        f"{min(load):.1f}-{max(load):.1f} during the run"
+    )
+    print(f"\n{'page (lead, over HTTP)':28} {'requests':>8}  latency")
+    for name, times in lead_times.items():
+        print(f"{name:28} {len(times):8d}  {quantiles_ms(times)}")
+    votes_ms = [lat for *_, timings, _, _ in results for _, lat in timings]
+    print(f"{'vote + next record':28} {len(votes_ms):8d}  {quantiles_ms(votes_ms)}")
+    if refits:
+        print(f"refits: {stored} rankings stored of {refits} asked for")
+    for pid, (cmd, rss, hwm) in sorted(peaks.items()):
+        role = "worker" if pid == worker.pid or "celery" in cmd else "server"
+        print(f"  {role} pid {pid}: RSS peak {hwm} MB (sampled max {rss} MB)  {cmd}")
+
+
 def database_exists(url: str, name: str) -> bool:
     import psycopg
 
@@ -396,6 +555,28 @@ def vacuum() -> None:
         cursor.execute("VACUUM ANALYZE")
 
 
+def serve_env(url: str, redis_url: str) -> dict:
+    """The servers' environment: production settings, as screening_load.py runs them."""
+    import secrets
+
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": redis_url,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_SECURE_COOKIES": "false",
+        "REVIEWFLOW_PROXY_COUNT": "0",
+        "DJANGO_LOG_LEVEL": "WARNING",
+        "DJANGO_STATIC_ROOT": tempfile.mkdtemp(prefix="reviewflow-scale-static-"),
+        "REVIEWFLOW_MEDIA_ROOT": tempfile.mkdtemp(prefix="reviewflow-scale-media-"),
+        "REVIEWFLOW_CACHE_DIR": tempfile.mkdtemp(prefix="reviewflow-scale-cache-"),
+        "PYTHONPATH": str(ROOT),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=200_000, help="records per review")
@@ -406,15 +587,28 @@ def main() -> None:
     parser.add_argument("--votes", type=int, default=100, help="measured vote requests")
     parser.add_argument("--slow", type=int, default=0, help="list the N slowest SQL per page")
     parser.add_argument("--rebuild", action="store_true", help="build the template again")
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="time the lead's pages over HTTP against gunicorn + Celery while 20 reviewers vote",
+    )
+    parser.add_argument("--seconds", type=float, default=120.0, help="length of a --serve run")
+    parser.add_argument("--think", type=float, default=2.0, help="reviewers' mean think time")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn processes (--serve)")
+    parser.add_argument(
+        "--refit-wait", type=float, default=600.0, help="seconds more to wait for refits"
+    )
     args = parser.parse_args()
 
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL) if args.serve else ""
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": "config.settings.local",
             "DJANGO_DEBUG": "false",
             "DATABASE_URL": url,
-            "REDIS_URL": "",
+            # With --serve this process queues refits for the worker and shares its cache.
+            "REDIS_URL": redis_url,
             "DJANGO_ALLOWED_HOSTS": "testserver",
             "DJANGO_LOG_LEVEL": "WARNING",
         }
@@ -433,6 +627,12 @@ def main() -> None:
     vacuum()
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (shared)")
     reviews = list(Review.objects.filter(slug__startswith="scale").order_by("id"))
+    if args.serve:
+        from screening_load import reset_redis
+
+        reset_redis(redis_url)
+        serve(args, reviews, serve_env(url, redis_url))
+        return
     pages(reviews, args.repeat, args.slow)
     votes(reviews, args.votes)
     if args.reviews == 1 and args.added:
