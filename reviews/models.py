@@ -456,6 +456,30 @@ class Record(models.Model):
         return f"{author} {self.year or 'n.d.'}"
 
 
+class RecordTally(models.Model):
+    """Running totals of a review's records, kept by triggers (see :mod:`reviews.tally`):
+    pages read them instead of counting a big review's records on every request.
+
+    No foreign key constraint in the database: a cascade delete of a review removes its
+    records (the delete trigger updates this row) and this row in an order the database
+    must not refuse. Django still deletes it with its review.
+    """
+
+    review = models.OneToOneField(
+        Review,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="record_tally",
+        db_constraint=False,
+    )
+    total = models.BigIntegerField(default=0)
+    duplicates = models.BigIntegerField(default=0)  # records linked as a duplicate
+    changes = models.BigIntegerField(default=0)  # grows with every change of the two
+
+    def __str__(self) -> str:
+        return f"{self.review_id}: {self.total} records, {self.duplicates} duplicates"
+
+
 class DuplicateLink(models.Model):
     """A candidate or confirmed duplicate pair; merges are reversible."""
 

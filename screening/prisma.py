@@ -31,6 +31,7 @@ from reviews.selectors import identification_counts, records_unique
 
 from .models import FinalDecision, PrismaExtra, Resolution, ScreeningItem
 from .prisma_render import PrismaCounts
+from .selectors import team_snapshot
 
 IncludedStudiesProvider = Callable[[Any], "tuple[int, int] | None"]
 _providers: list[IncludedStudiesProvider] = []
@@ -126,7 +127,9 @@ def prisma_counts(review: Review, *, update: bool = True) -> PrismaCounts:
     return PrismaCounts(
         sources=sources,
         duplicates_removed=ident["duplicates_removed"],
-        records_screened=screened.count(),
+        # The whole review's unique records come from the running totals (ident); an
+        # update round's are counted.
+        records_screened=screened.count() if round_ is not None else ident["records_after_dedup"],
         records_excluded=ta.get(FinalDecision.EXCLUDE, 0),
         reports_sought=reports_sought,
         reports_not_retrieved=n_not_retrieved,
@@ -166,10 +169,9 @@ def _extra(review: Review) -> dict[str, Any]:
 
 
 def prisma_pending(review: Review) -> dict[str, int]:
-    """Records still in screening, so the page can say why the counts do not add up yet."""
-    open_statuses = [ScreeningItem.Status.OPEN, ScreeningItem.Status.CONFLICT]
-    items = ScreeningItem.objects.filter(review=review, active=True, status__in=open_statuses)
+    """Records still in screening, so the page can say why the counts do not add up yet
+    (from the stages' cached item counts: a count of them is a scan of a big review's)."""
     return {
-        "ta": items.filter(stage=Stage.TITLE_ABSTRACT).count(),
-        "ft": items.filter(stage=Stage.FULL_TEXT).count(),
+        "ta": team_snapshot(review, Stage.TITLE_ABSTRACT)["pending"],
+        "ft": team_snapshot(review, Stage.FULL_TEXT)["pending"],
     }

@@ -23,7 +23,7 @@ from reviews.models import Review, Stage
 
 from .models import FinalDecision, Resolution, ScreeningItem, StoppingRule, Vote
 from .prioritisation.recall_test import RecallTest, recall_test
-from .selectors import Curve
+from .selectors import Curve, team_snapshot
 
 WINDOW = 100
 
@@ -147,21 +147,25 @@ def _percent(value: float) -> str:
     return f"{round(value * 100, 1):g} %"
 
 
-def stopping_test_state(review: Review, *, first_round: int = 1) -> StoppingTestState:
+def stopping_test_state(
+    review: Review, *, first_round: int = 1, records: int | None = None
+) -> StoppingTestState:
     """The hypergeometric test of the review's target recall on its title/abstract screening.
 
     The ranked phase is every record voted on before random sampling was switched on (all
     records voted on so far while it is off); the sample is every record first voted on
     since. A sampled record still waiting for its resolution counts as an include, which
     can only delay "stop", never bring it forward. ``first_round``: an update round tests
-    its own records (earlier rounds were stopped on their own).
+    its own records (earlier rounds were stopped on their own). ``records``: the stage's
+    active items when the caller has them already (else the stage's cached counts).
     """
     rule = StoppingRule.objects.filter(review=review).first() or StoppingRule(review=review)
     since = rule.sampling_since
     items = ScreeningItem.objects.filter(
         review=review, stage=Stage.TITLE_ABSTRACT, active=True, round__gte=first_round
     )
-    records = items.count()
+    if records is None:
+        records = team_snapshot(review, Stage.TITLE_ABSTRACT, first_round)["active"]
     first_votes = (
         Vote.objects.filter(
             review=review, stage=Stage.TITLE_ABSTRACT, record__in=items.values("record")

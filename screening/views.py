@@ -88,7 +88,10 @@ def overview(request: HttpRequest, review) -> HttpResponse:
                 "url": reverse(STAGE_URL[stage], kwargs={"slug": review.slug}),
             }
         )
-    curve = selectors.screening_curve(review, first_round=first)
+    # The title/abstract stage's size, as its progress counted it (no stage has items
+    # that are not retrievable at title/abstract), for the curve and the stopping test.
+    ta_total = stages[0]["progress"].total
+    curve = selectors.screening_curve(review, first_round=first, total=ta_total)
     context = {
         **round_context,
         "review": review,
@@ -96,7 +99,7 @@ def overview(request: HttpRequest, review) -> HttpResponse:
         "curve": curve,
         "curve_svg": mark_safe(_curve_svg(curve)),  # built from numbers only
         "stopping": stopping_aid(curve),
-        "stopping_test": stopping_test_state(review, first_round=first),
+        "stopping_test": stopping_test_state(review, first_round=first, records=ta_total),
         "ranking": ranking.ranking_latest(review),
         "refit_every": ranking.refit_every(),
         "agreement_full": full,
