@@ -2,29 +2,46 @@
 
 Issue 24's goals on a 200,000-record review with 20 reviewers: the dashboard, screening
 overview, records list and PRISMA page < 300 ms p95; vote + next record p95 < 50 ms; the
-de-duplication of an added 20,000-record batch < 10 s.
+de-duplication of an added 20,000-record batch < 10 s. And 50 reviews of 5,000 records on
+one PostgreSQL (``--reviews 50 --records 5000``): the same limits per review, and the
+workers' memory bounded.
 
 1. Builds the review in its own PostgreSQL database (``BENCH_DATABASE_URL``, default
-   ``postgres://postgres@127.0.0.1:5432/reviewflow_scale``; dropped and created again):
-   ``--records`` records (default 200,000), the real sets of ``../shared/data/screening``
-   plus records generated like ``ris_generate.py`` (3 % planted duplicates), stored with
-   the import's own row encoding and COPY; 20 reviewers, of whom pairs decide
-   ``--screened`` records through the real vote service.
+   ``postgres://postgres@127.0.0.1:5432/reviewflow_scale``): ``--records`` records
+   (default 200,000), the real sets of ``../shared/data/screening`` plus records
+   generated like ``ris_generate.py`` (3 % planted duplicates), stored with the import's
+   own row encoding and COPY, de-duplicated and queued; 20 reviewers, of whom pairs
+   decide ``--screened`` records through the real vote service. With ``--reviews N``,
+   N reviews of ``--records`` generated records each (own seeds; the same 20 reviewers
+   in all), their ranking switched on once built. The build (minutes) is kept as a
+   template database (``<name>_tpl_<reviews>x<records>_<screened>``) and later runs copy
+   it (seconds) and migrate the copy; ``--rebuild`` builds it again.
 2. Times, with Django's test client in this process (wall-clock and CPU time, p50/p95
-   over ``--repeat`` requests), the pages a lead opens: dashboard, screening overview,
-   records list (first page, a deep page and the duplicates), PRISMA; then vote + next
-   record, round robin over the reviewers. Prints the SQL queries per page and, with
+   over ``--repeat`` requests per review), the pages a lead opens: dashboard, screening
+   overview, records list (first page, a page deep in the list by its keyset link
+   ``?after=``, the duplicates), PRISMA; then vote + next record, round robin over the
+   reviewers (ranking off: no refit). Prints the SQL queries per page and, with
    ``--slow``, the slowest statements of each page (for ``EXPLAIN ANALYZE``).
 3. Inserts another 20,000 generated records (``--added``, some duplicating records of
    the review) as a new batch and times the de-duplication of that batch against the
    whole review (``reviews.services.duplicates_find(new_ids=...)``, what an import's
    confirmation runs after storing the rows).
 
+``--serve`` replaces 2 and 3: gunicorn (``--workers`` processes x 8 threads, production
+settings) and a Celery worker (nice 10) on the same PostgreSQL and a Redis database of
+its own (``BENCH_REDIS_URL``, default db 9), started with ``screening_load.py``'s
+machinery; its 20 reviewers vote (mean think ``--think`` s) for ``--seconds`` while the
+lead opens the pages over HTTP, one after the other (in a many-review run cycling over
+the reviews, and every review's ranking refitted on the worker meanwhile). Prints the
+latencies, the refits stored and each server and worker process's peak RSS (VmHWM).
+
 No peer tool does this (rispy and ASReview have no server), so only our figures print.
 Wall-clock figures depend on how busy the machine is; CPU time and query counts less so.
 
 Run: ``.venv/bin/python benchmarks/scale.py --records 20000`` (a smaller review, quicker).
-"""
+
+FIGURES
+""""""
 
 from __future__ import annotations
 
@@ -368,6 +385,20 @@ def process_memory(root: int) -> dict[int, tuple[str, int, int]]:
     return out
 
 
+def process_cpu(root: int) -> float:
+    """CPU seconds (user + system) used so far by the processes of ``root``'s group."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == root:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def serve(args, reviews: list, env: dict) -> None:
     """20 reviewers against gunicorn + a Celery worker (screening_load.py's machinery)
     while the lead's pages are timed over HTTP; in a many-review run every review's
@@ -445,6 +476,7 @@ def serve(args, reviews: list, env: dict) -> None:
             )
             for i in range(N_REVIEWERS)
         ]
+        cpu_before = {root: process_cpu(root) for root in (server.pid, worker.pid)}
         for t in threads:
             t.start()
         lead = Reviewer(port, "bench-lead")
@@ -473,6 +505,7 @@ def serve(args, reviews: list, env: dict) -> None:
         for t in threads:
             t.join(timeout=60)
         stored = RankingSnapshot.objects.count() - snapshots_before
+        cpu_used = {root: process_cpu(root) - cpu_before[root] for root in cpu_before}
         for root in (server.pid, worker.pid):
             for pid, (cmd, rss, hwm) in process_memory(root).items():
                 peaks[pid] = (cmd, max(rss, peaks.get(pid, ("", 0, 0))[1]), hwm)
@@ -495,6 +528,12 @@ def serve(args, reviews: list, env: dict) -> None:
         print(f"{name:28} {len(times):8d}  {quantiles_ms(times)}")
     votes_ms = [lat for *_, timings, _, _ in results for _, lat in timings]
     print(f"{'vote + next record':28} {len(votes_ms):8d}  {quantiles_ms(votes_ms)}")
+    n_requests = len(votes_ms) + sum(len(t) for t in lead_times.values())
+    print(
+        f"CPU of the gunicorn processes: {cpu_used[server.pid]:.1f} s for {n_requests:,} "
+        f"requests ({1000 * cpu_used[server.pid] / max(n_requests, 1):.1f} ms a request, "
+        f"logins included); Celery worker: {cpu_used[worker.pid]:.1f} s"
+    )
     if refits:
         print(f"refits: {stored} rankings stored of {refits} asked for")
     for pid, (cmd, rss, hwm) in sorted(peaks.items()):
