@@ -41,7 +41,7 @@ Wall-clock figures depend on how busy the machine is; CPU time and query counts 
 Run: ``.venv/bin/python benchmarks/scale.py --records 20000`` (a smaller review, quicker).
 
 FIGURES
-""""""
+"""
 
 from __future__ import annotations
 
