@@ -417,8 +417,12 @@ def serve(args, reviews: list, env: dict) -> None:
         wait_ready,
     )
 
+    import screening_load
+
     from screening import ranking
     from screening.models import RankingSnapshot
+
+    screening_load.HTTP_TIMEOUT = 180
 
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],

@@ -54,6 +54,9 @@ DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/reviewflow_screening_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 PASSWORD = "bench-password-1"
 RECORD_ID = re.compile(rb'data-record-id="(\d+)"')
+# Seconds a simulated user waits for an answer (scale.py waits longer: 21 logins, each a
+# PBKDF2 hash, queue up on a machine busy with other work).
+HTTP_TIMEOUT = 30
 CSRF_INPUT = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
 WORDS = [
     "peer",
@@ -210,7 +213,7 @@ class Reviewer:
     def __init__(self, port: int, username: str) -> None:
         self.port = port
         self.username = username
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT)
         self.cookies: dict[str, str] = {}
 
     def request(self, method: str, path: str, body: dict | None = None, headers=None):
@@ -224,7 +227,7 @@ class Reviewer:
         for attempt in (1, 2):
             try:
                 self.conn.close()
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=HTTP_TIMEOUT)
                 self.conn.request(method, path, body=data, headers=headers)
                 response = self.conn.getresponse()
                 break
@@ -232,7 +235,7 @@ class Reviewer:
                 # The server closed an idle keep-alive connection; the request did not
                 # reach it (a vote is idempotent anyway), so open a new one and retry.
                 self.conn.close()
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=HTTP_TIMEOUT)
                 if attempt == 2:
                     raise
         content = response.read()
