@@ -405,6 +405,7 @@ def serve(args, reviews: list, env: dict) -> None:
     ranking is refitted on the worker meanwhile. Prints latencies and peak RSS."""
     import threading
 
+    import screening_load
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
     from screening_load import (
@@ -416,8 +417,6 @@ def serve(args, reviews: list, env: dict) -> None:
         start_worker,
         wait_ready,
     )
-
-    import screening_load
 
     from screening import ranking
     from screening.models import RankingSnapshot
