@@ -109,11 +109,11 @@ def browser_login(page, username: str, password: str = "pw-for-tests-1") -> None
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
 
 
-def save_screenshot(page, name: str) -> Path:
+def save_screenshot(page, name: str, *, full_page: bool = True) -> Path:
     """Keep a screenshot as a test artefact under test-artifacts/."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path
 
 
