@@ -9,8 +9,8 @@ measures one app server against two in the same run):
    review with 20,000 records and 20 reviewers.
 2. Starts, the way production runs them (``config.settings.production``, collected static
    files, ``config/gunicorn.conf.py``), N gunicorn instances on N ports (``--workers``
-   processes x 8 threads each) and N Celery workers (at ``nice 10``, as in
-   docs/deploy.md), all against the one PostgreSQL and the one Redis.
+   processes x 8 threads each) and N Celery workers (their pool processes at
+   ``REVIEWFLOW_WORKER_NICE``, as in docs/deploy.md), all against the one PostgreSQL and the one Redis.
 3. 20 client threads, spread over the instances, log in and repeat "record my vote and
    give me the next record" (one htmx POST that answers with the next record) up to
    ``--votes`` times each or until ``--seconds`` have passed. Between two decisions a
@@ -164,11 +164,12 @@ def start_server(env: dict, port: int, workers: int, log: Path) -> subprocess.Po
 
 
 def start_worker(env: dict, name: str, log: Path) -> subprocess.Popen:
-    """One Celery worker at low CPU priority (Nice=10 in the systemd unit)."""
+    """One Celery worker; its pool process lowers its own CPU priority (REVIEWFLOW_WORKER_NICE,
+    in a scheduling group of its own: config/priority.py), as under ``make serve``."""
     celery = [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO"]
     with log.open("wb") as sink:
         return subprocess.Popen(
-            ["nice", "-n", "10", *celery, "--concurrency=1", f"--hostname={name}@%h"],
+            [*celery, "--concurrency=1", f"--hostname={name}@%h"],
             cwd=ROOT,
             env=env,
             stdout=sink,

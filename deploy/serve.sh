@@ -40,8 +40,10 @@ if [ "${SERVE_DEMO:-1}" = 1 ]; then
 fi
 
 # The worker at a lower CPU priority than the web server: a refit or an import must not
-# slow reviewers' requests (as `Nice=10` in the systemd unit of docs/deploy.md).
-nice -n 10 "$BIN/celery" -A config worker --loglevel=INFO \
+# slow reviewers' requests. Its pool processes lower themselves (REVIEWFLOW_WORKER_NICE,
+# default 10) in a scheduling group of their own: `nice -n 10` here would not count
+# against gunicorn once the two are in different autogroups (config/priority.py).
+"$BIN/celery" -A config worker --loglevel=INFO \
     --concurrency="${CELERY_CONCURRENCY:-2}" --hostname="worker1@%h" &
 worker=$!
 # One beat beside the worker, in a process of its own (not the worker's -B: with more

@@ -8,7 +8,8 @@ the models and services use this module, never the other way round.
 Tasks run on a Celery worker when `REDIS_URL` is set. Without it (`make run`, tests)
 Celery runs them eagerly; `REVIEWFLOW_JOBS_IN_THREAD` then runs them in a background
 thread of the web process so that the page can show their progress (`make run`), or,
-when off (tests), in the calling thread before the request answers.
+when off (tests), in the calling thread before the request answers. Such a thread runs at
+`REVIEWFLOW_WORKER_NICE` (`config.priority`), as a worker's processes do.
 """
 
 from __future__ import annotations
@@ -85,6 +86,10 @@ def dispatch_job(job: QueuedJob) -> None:
 
 
 def _run_in_thread(task: Any, args: tuple, task_id: str | None) -> None:
+    from config.priority import thread_lower, worker_nice
+
+    # Below the request threads in CPU priority, as a Celery worker would be.
+    thread_lower(worker_nice())
     try:
         task.apply(args=args, task_id=task_id)
     except Exception:  # the task has recorded its failure on its job; nothing to answer

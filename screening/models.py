@@ -384,6 +384,9 @@ class RankingRefitState(models.Model):
 
     ``requested`` grows with every request; a refit first sets ``taken`` to it, then reads
     the decisions. ``requested > taken``: a request came after the last refit started.
+    ``requested_at``: when a refit task was last sent for it, so that requests made while
+    one waits are folded into it instead of queueing a task each (and a task lost with
+    its worker is sent again after a while).
     """
 
     review = models.OneToOneField(
@@ -391,6 +394,7 @@ class RankingRefitState(models.Model):
     )
     requested = models.PositiveIntegerField(default=0)
     taken = models.PositiveIntegerField(default=0)
+    requested_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"Refits of review {self.review_id}: {self.taken}/{self.requested}"

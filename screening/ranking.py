@@ -29,12 +29,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models import F, Q
+from django.utils import timezone
 
 from config.celery import app as celery_app
 from reviews.db import lock_for_update
@@ -220,32 +222,54 @@ def ranking_latest(review: Review) -> RankingSnapshot | None:
     )
 
 
+def refit_resend_seconds() -> int:
+    """After this long a pending refit request is sent again (its task may have been lost)."""
+    return max(1, int(getattr(settings, "SCREENING_REFIT_RESEND_SECONDS", 120)))
+
+
 def ranking_note_resolution(review_id: int) -> None:
-    """Called after a title/abstract resolution commits: refit if N new ones have come in."""
-    # One query, as this runs after every title/abstract resolution: the review's setting,
-    # its resolutions so far and what its latest ranking was trained on.
-    resolved = Resolution.objects.filter(review=OuterRef("pk"), stage=Stage.TITLE_ABSTRACT)
-    latest = RankingSnapshot.objects.filter(review=OuterRef("pk")).order_by("-created_at", "-id")
-    review = (
-        Review.objects.filter(pk=review_id)
-        .annotate(
-            n_resolved=Subquery(
-                resolved.order_by().values("review").annotate(n=Count("id")).values("n")
-            ),
-            latest_trained_on=Subquery(latest.values("n_resolved")[:1]),
+    """Called after a title/abstract resolution commits: refit if N new ones have come in.
+
+    While a refit request is pending (sent, not yet taken by a worker) nothing more is
+    asked for: the refit that takes it reads the decisions after taking it, so it learns
+    this resolution too. Twenty reviewers resolving records during a refit then add no
+    task to the queue and cost one query each.
+    """
+    # One statement, as this runs after every title/abstract resolution: the review's
+    # setting, its resolutions so far, what its latest ranking was trained on and whether
+    # a refit request is pending. Hand-written: the ORM's four subqueries cost more CPU to
+    # build than to run.
+    q = connection.ops.quote_name
+    sql = f"""
+        SELECT r.prioritise,
+          (SELECT COUNT(*) FROM {q(Resolution._meta.db_table)} x
+           WHERE x.review_id = r.id AND x.stage = %s),
+          (SELECT s.n_resolved FROM {q(RankingSnapshot._meta.db_table)} s
+           WHERE s.review_id = r.id ORDER BY s.created_at DESC, s.id DESC LIMIT 1),
+          EXISTS (SELECT 1 FROM {q(RankingRefitState._meta.db_table)} t
+           WHERE t.review_id = r.id AND t.requested > t.taken AND t.requested_at > %s)
+        FROM {q(Review._meta.db_table)} r WHERE r.id = %s
+    """  # noqa: S608 - only table names are formatted in; values are parameters
+    fresh_since = timezone.now() - timedelta(seconds=refit_resend_seconds())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                Stage.TITLE_ABSTRACT,
+                connection.ops.adapt_datetimefield_value(fresh_since),
+                review_id,
+            ],
         )
-        .only("id", "prioritise")
-        .first()
-    )
-    if review is None or not review.prioritise:
-        return
-    n_resolved = review.n_resolved or 0
+        row = cursor.fetchone()
+    if row is None or not row[0] or row[3]:
+        return  # no such review, ranking off, or a pending refit will learn this one
+    n_resolved, latest_trained_on = row[1] or 0, row[2]
     # Every N (default 10) resolutions, and less often as the labelled set grows (every 1 %
     # of it, the schedule the simulation validated), so large reviews don't refit non-stop.
     interval = max(refit_every(), prioritisation.refit_interval(n_resolved, every=1))
-    if review.latest_trained_on is not None and n_resolved - review.latest_trained_on < interval:
+    if latest_trained_on is not None and n_resolved - latest_trained_on < interval:
         return
-    if review.latest_trained_on is None and not training_data(review).usable:
+    if latest_trained_on is None and not training_data(Review(pk=review_id)).usable:
         return
     ranking_refit_request(review_id)
 
@@ -254,19 +278,38 @@ def ranking_refit_request(review_id: int) -> None:
     """Ask for a refit of the review's ranking: record the request, then queue a refit task.
 
     The request is recorded first: a task that finds another refit running leaves it to
-    that refit, which takes every request recorded before it lets go of the lock.
+    that refit, which takes every request recorded before it lets go of the lock. A
+    request made while another is pending (its task sent within
+    ``SCREENING_REFIT_RESEND_SECONDS``, not yet taken) is folded into that one: no task.
     """
-    refit_mark(review_id)
+    if not refit_mark(review_id, coalesce=True):
+        return
     # By name from Celery's task registry: the task module calls the ranking, and the
     # ranking must not import it back.
     dispatch(celery_app.tasks[REFIT_TASK_NAME], review_id)
 
 
-def refit_mark(review_id: int) -> None:
+def refit_mark(review_id: int, *, coalesce: bool = False) -> bool:
+    """Record a refit request; return whether a refit task should be sent for it.
+
+    With ``coalesce``, nothing is recorded (``False``) while an earlier request is still
+    pending and its task was sent less than ``SCREENING_REFIT_RESEND_SECONDS`` ago: the
+    refit that takes it reads the decisions afterwards, so it covers this request too.
+    """
+    now = timezone.now()
+    rows = RankingRefitState.objects.filter(pk=review_id)
+    if coalesce:
+        stale = now - timedelta(seconds=refit_resend_seconds())
+        rows = rows.filter(
+            Q(requested=F("taken")) | Q(requested_at__isnull=True) | Q(requested_at__lt=stale)
+        )
+    if rows.update(requested=F("requested") + 1, requested_at=now):
+        return True
+    # No row yet (the review's first request), or a pending request took this one.
     RankingRefitState.objects.bulk_create(
         [RankingRefitState(review_id=review_id)], ignore_conflicts=True
     )
-    RankingRefitState.objects.filter(pk=review_id).update(requested=F("requested") + 1)
+    return bool(rows.update(requested=F("requested") + 1, requested_at=now))
 
 
 def _refit_take(review_id: int) -> bool:

@@ -272,6 +272,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # Without a broker (make run) jobs run in a thread of the web process, so that the page that
 # started one can show its progress; tests turn this off to run them in the calling thread.
 REVIEWFLOW_JOBS_IN_THREAD = CELERY_TASK_ALWAYS_EAGER
+# Background work yields the CPU to reviewers' requests: the niceness of Celery workers' pool
+# processes and, without a broker, of the thread running a task (config/priority.py).
+REVIEWFLOW_WORKER_NICE = env_int("REVIEWFLOW_WORKER_NICE", 10)
+# A refit request pending this long (its task sent, not yet taken) is sent again: its task
+# may have been lost. Requests made meanwhile are folded into the pending one.
+SCREENING_REFIT_RESEND_SECONDS = env_int("SCREENING_REFIT_RESEND_SECONDS", 120)
 # A queued or running job silent this long (no progress written) may be run again by a lead.
 REVIEWFLOW_JOB_STALLED_AFTER = env_int("REVIEWFLOW_JOB_STALLED_AFTER", 15 * 60)
 # A Celery worker running a job writes its heartbeat every REVIEWFLOW_JOB_HEARTBEAT seconds;

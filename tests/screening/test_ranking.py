@@ -246,3 +246,51 @@ def test_refit_now_is_a_job_the_lead_watches(client, cast, fake_core):
     assert job.status == Job.Status.SUCCEEDED and job.started_by == cast.lead
     assert job.message == "Ranking refitted on 2 resolved decisions"
     assert ranking.ranking_latest(cast.review).n_resolved == 2
+
+
+def test_requests_made_while_a_refit_waits_are_folded_into_it(
+    cast, fake_core, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    """20 reviewers resolving records while a refit waits or runs queue one task, not 20;
+    none is lost: the pending refit reads the decisions after taking its request."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from screening.models import RankingRefitState
+
+    settings.SCREENING_REFIT_EVERY = 1
+    sent = []
+    monkeypatch.setattr(ranking, "dispatch", lambda task, review_id: sent.append(review_id))
+    rs = records(cast.review, 8)
+    with django_capture_on_commit_callbacks(execute=True):
+        pair(cast.review, rs[0], cast.alice, cast.bob, "include", "include")
+        pair(cast.review, rs[1], cast.alice, cast.bob, "exclude", "exclude")
+    assert sent == [cast.review.pk]  # the first usable training set asks for a refit
+    with django_capture_on_commit_callbacks(execute=True):
+        for record in rs[2:5]:
+            pair(cast.review, record, cast.alice, cast.bob, "exclude", "exclude")
+    assert sent == [cast.review.pk]  # folded into the pending request: no more tasks
+    # The worker takes the request and fits on every decision resolved so far.
+    assert ranking.refit_while_requested(cast.review.pk) == 1
+    assert ranking.ranking_latest(cast.review).n_resolved == 5
+    with django_capture_on_commit_callbacks(execute=True):
+        pair(cast.review, rs[5], cast.alice, cast.bob, "exclude", "exclude")
+    assert sent == [cast.review.pk] * 2  # nothing pending any more: a new task
+    # A pending request whose task was sent long ago (lost with its worker) is sent again.
+    RankingRefitState.objects.filter(pk=cast.review.pk).update(
+        requested_at=timezone.now() - timedelta(seconds=settings.SCREENING_REFIT_RESEND_SECONDS + 1)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        pair(cast.review, rs[6], cast.alice, cast.bob, "exclude", "exclude")
+    assert sent == [cast.review.pk] * 3
+    assert ranking.refit_while_requested(cast.review.pk) == 1
+    assert ranking.ranking_latest(cast.review).n_resolved == 7
+    assert not ranking.refit_pending(cast.review.pk)
+
+
+def test_a_refit_asked_for_by_hand_is_always_recorded(cast):
+    assert ranking.refit_mark(cast.review.pk)
+    assert ranking.refit_mark(cast.review.pk)  # not folded: the lead's job runs it now
+    assert not ranking.refit_mark(cast.review.pk, coalesce=True)  # pending, just sent
+    assert ranking.refit_pending(cast.review.pk)
