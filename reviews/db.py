@@ -6,8 +6,8 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, ParamSpec, TypeVar
 
 from django.db import OperationalError, connection
 
@@ -76,3 +76,65 @@ def lock_for_update(qs, **kwargs):
     if connection.features.has_select_for_no_key_update:
         kwargs["no_key"] = True
     return qs.select_for_update(**kwargs)
+
+
+# --- Hand-written statements on hot paths ------------------------------------------------
+# Building a query with the ORM costs ~1 ms of CPU on this project's 2-core servers, running
+# a hand-written one ~0.2 ms. The "vote and give me the next record" request runs about
+# twenty, so its statements are written out with these helpers (same rows, same models).
+
+
+def columns(model: Any, alias: str = "") -> tuple[str, list[str]]:
+    """``SELECT`` list of `model`'s concrete columns (prefixed with `alias`) and their attnames."""
+    fields = model._meta.concrete_fields
+    prefix = f"{alias}." if alias else ""
+    sql = ", ".join(f"{prefix}{connection.ops.quote_name(f.column)}" for f in fields)
+    return sql, [f.attname for f in fields]
+
+
+def from_row(model: Any, names: list[str], row: Sequence[Any]) -> Any:
+    """A model instance from a row of `columns(model)`, converted as the ORM would."""
+    values = list(row[: len(names)])
+    for i, field in enumerate(model._meta.concrete_fields):
+        converters = field.get_db_converters(connection) + connection.ops.get_db_converters(
+            field.cached_col
+        )
+        for convert in converters:
+            values[i] = convert(values[i], field.cached_col, connection)
+    return model.from_db(connection.alias, names, values)
+
+
+def insert(instance: Any) -> Any:
+    """INSERT `instance` (auto fields filled as ``save()`` would) and set its primary key.
+
+    For models without save() overrides or signals on the hot path (votes, their history):
+    ``Model.objects.create`` costs five times the CPU for the same statement.
+    """
+    meta = instance._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key or f.attname != "id"]
+    values = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+    table = connection.ops.quote_name(meta.db_table)
+    cols = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    with connection.cursor() as cursor:
+        if connection.features.can_return_columns_from_insert:
+            cursor.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks}) RETURNING id", values)  # noqa: S608
+            instance.pk = cursor.fetchone()[0]
+        else:
+            cursor.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", values)  # noqa: S608
+            instance.pk = cursor.lastrowid
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    return instance
+
+
+def update_fields(instance: Any, *names: str) -> None:
+    """UPDATE the named fields of `instance` by primary key, as ``save(update_fields=...)``
+    would (``auto_now`` fields are set), without the ORM's cost."""
+    meta = instance._meta
+    fields = [meta.get_field(name) for name in names]
+    values = [f.get_db_prep_save(f.pre_save(instance, False), connection) for f in fields]
+    table = connection.ops.quote_name(meta.db_table)
+    sets = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET {sets} WHERE id = %s", [*values, instance.pk])  # noqa: S608

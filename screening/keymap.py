@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from reviews.errors import DomainError
 
 ACTIONS: dict[str, str] = {
@@ -70,15 +72,21 @@ def keymap_validate(raw: dict) -> dict[str, list[str]]:
     return result
 
 
-def keymap_for(user) -> dict[str, list[str]]:
-    """The user's keymap (defaults where they have not remapped)."""
+_NOT_READ = object()
+
+
+def keymap_for(user, *, stored: Any = _NOT_READ) -> dict[str, list[str]]:
+    """The user's keymap (defaults where they have not remapped); ``stored``: their stored
+    keymap when the caller has read it already (``None``: they have none)."""
     from .models import ScreeningPreference
 
-    pref = ScreeningPreference.objects.filter(user=user).first()
-    if pref is None or not pref.keymap:
+    if stored is _NOT_READ:
+        pref = ScreeningPreference.objects.filter(user=user).first()
+        stored = pref.keymap if pref is not None else None
+    if not stored:
         return {a: list(k) for a, k in DEFAULT_KEYMAP.items()}
     try:
-        return keymap_validate(pref.keymap)
+        return keymap_validate(stored)
     except KeymapError:
         return {a: list(k) for a, k in DEFAULT_KEYMAP.items()}
 

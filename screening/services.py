@@ -21,11 +21,10 @@ from typing import Any, ParamSpec, TypeVar
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from reviews import dedup
-from reviews.db import lock_for_update, retry_transient
+from reviews.db import columns, from_row, insert, lock_for_update, retry_transient, update_fields
 from reviews.errors import ConflictError, DomainError
 from reviews.models import ExclusionReason, Record, Review, Stage
 from reviews.selectors import records_version
@@ -201,6 +200,7 @@ def _queue_first(
     the ORM (correlated subqueries, annotations) cost more than running it.
     """
     item_table = connection.ops.quote_name(ScreeningItem._meta.db_table)
+    select, names = columns(ScreeningItem, "i")
     vote_table = connection.ops.quote_name(Vote._meta.db_table)
     claim_table = connection.ops.quote_name(Claim._meta.db_table)
     # The two orders of the queue indexes (screening_item_queue_rel, screening_item_queue).
@@ -214,7 +214,7 @@ def _queue_first(
         no_key = " NO KEY" if connection.features.has_select_for_no_key_update else ""
         lock = f" FOR{no_key} UPDATE OF i SKIP LOCKED"
     sql = f"""
-        SELECT i.* FROM {item_table} i
+        SELECT {select} FROM {item_table} i
         WHERE i.review_id = %s AND i.stage = %s AND i.active AND i.status = %s
           AND i.n_votes = %s AND i.round >= %s
           AND NOT EXISTS (
@@ -237,7 +237,10 @@ def _queue_first(
         user.pk,
         review.votes_required - n_votes,
     ]
-    return next(iter(ScreeningItem.objects.raw(sql, params)), None)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return None if row is None else from_row(ScreeningItem, names, row)
 
 
 def _queue_ranked(review: Review, stage: str) -> bool:
@@ -284,30 +287,32 @@ def next_item_claim(
     if stage == Stage.TITLE_ABSTRACT:
         items_sync(review)
     now = timezone.now()
-    held = Claim.objects.filter(
-        reviewer=actor,
-        expires_at__gt=now,
-        item__review=review,
-        item__stage=stage,
-        item__active=True,
-        item__status=ScreeningItem.Status.OPEN,
-    ).order_by("id")
-    # What the queue needs to know first, in one query (this runs on every "vote and give
-    # me the next record" request): a slot the reviewer holds already, and the order.
-    sampling = StoppingRule.objects.filter(review=OuterRef("pk"), sampling_since__isnull=False)
-    state = (
-        Review.objects.filter(pk=review.pk)
-        .annotate(held_id=Subquery(held.values("id")[:1]), sampling=Exists(sampling))
-        .values("held_id", "sampling")
-        .get()
-    )
+    # What the queue needs to know first, in one hand-written statement (this runs on
+    # every "vote and give me the next record" request): a slot the reviewer holds
+    # already, and whether the stopping test samples (the queue's order).
+    q = connection.ops.quote_name
+    sql = f"""
+        SELECT
+          (SELECT c.id FROM {q(Claim._meta.db_table)} c
+           JOIN {q(ScreeningItem._meta.db_table)} i ON i.id = c.item_id
+           WHERE c.reviewer_id = %s AND c.expires_at > %s AND i.review_id = %s
+             AND i.stage = %s AND i.active AND i.status = %s
+           ORDER BY c.id LIMIT 1),
+          EXISTS (SELECT 1 FROM {q(StoppingRule._meta.db_table)} s
+                  WHERE s.review_id = %s AND s.sampling_since IS NOT NULL)
+    """  # noqa: S608 - only table names are formatted in; values are parameters
+    params = [actor.pk, connection.ops.adapt_datetimefield_value(now), review.pk, stage]
+    params += [ScreeningItem.Status.OPEN, review.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        held_id, sampling = cursor.fetchone()
     review.__dict__.setdefault(
         f"_queue_ranked_{stage}",
-        review.prioritise and not (stage == Stage.TITLE_ABSTRACT and state["sampling"]),
+        review.prioritise and not (stage == Stage.TITLE_ABSTRACT and sampling),
     )
     mine = None
-    if state["held_id"] is not None:
-        mine = Claim.objects.filter(pk=state["held_id"]).select_related("item").first()
+    if held_id is not None:
+        mine = Claim.objects.filter(pk=held_id).select_related("item").first()
     if (
         mine
         and not Vote.objects.filter(
@@ -452,6 +457,49 @@ def _locked_item(review: Review, record_id: Any, stage: str) -> ScreeningItem:
         raise NotFoundInReview("This record is not waiting for screening at this stage.") from exc
 
 
+def _locked_item_and_vote(
+    review: Review, record_id: Any, stage: str, actor: Any
+) -> tuple[ScreeningItem, int | None]:
+    """`_locked_item` and the id of `actor`'s vote on it (``None``: none yet), in one
+    hand-written statement: this runs on every vote."""
+    try:
+        record_id = int(record_id)
+    except (ValueError, TypeError) as exc:
+        raise NotFoundInReview("This record is not waiting for screening at this stage.") from exc
+    q = connection.ops.quote_name
+    select, names = columns(ScreeningItem, "i")
+    lock = ""
+    if connection.features.has_select_for_update:  # SQLite serialises writers anyway
+        no_key = " NO KEY" if connection.features.has_select_for_no_key_update else ""
+        lock = f" FOR{no_key} UPDATE OF i"
+    sql = f"""
+        SELECT {select}, v.id FROM {q(ScreeningItem._meta.db_table)} i
+        LEFT JOIN {q(Vote._meta.db_table)} v
+          ON v.record_id = i.record_id AND v.stage = i.stage AND v.reviewer_id = %s
+        WHERE i.review_id = %s AND i.record_id = %s AND i.stage = %s{lock}
+    """  # noqa: S608 - only table and column names are formatted in; values are parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [actor.pk, review.pk, record_id, stage])
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFoundInReview("This record is not waiting for screening at this stage.")
+    return from_row(ScreeningItem, names, row), row[-1]
+
+
+def _claims_delete(item: ScreeningItem, actor: Any, *, live_at=None) -> int:
+    """Delete `actor`'s claim on `item` (only a live one at `live_at` when given); return
+    how many went. Hand-written: ``QuerySet.delete`` runs the deletion collector."""
+    sql = f"DELETE FROM {connection.ops.quote_name(Claim._meta.db_table)} "  # noqa: S608
+    sql += "WHERE item_id = %s AND reviewer_id = %s"
+    params = [item.pk, actor.pk]
+    if live_at is not None:
+        sql += " AND expires_at > %s"
+        params.append(connection.ops.adapt_datetimefield_value(live_at))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
 @_unique_conflicts
 @retry_transient()
 def vote_cast(
@@ -515,11 +563,16 @@ def _vote_write(
     now,
 ) -> Vote:
     """The transaction of `vote_cast`, its input checked."""
+    # Hand-written statements (reviews.db): this transaction runs on every vote, and the
+    # ORM's query building cost several times the statements themselves.
     with transaction.atomic():
-        item = _locked_item(review, record_id, stage)
+        item, vote_id = _locked_item_and_vote(review, record_id, stage, actor)
         if not item.active:
             raise ConflictError("This record is linked as a duplicate and is not screened.")
-        vote = Vote.objects.filter(record_id=item.record_id, stage=stage, reviewer=actor).first()
+        # The voter's vote, read only when there is one (the lock's statement says so).
+        vote = None
+        if vote_id is not None:
+            vote = Vote.objects.select_related("reason").get(pk=vote_id)
         if vote is not None and (vote.decision, vote.reason, vote.note) == (decision, reason, note):
             # The same vote again (a client retrying a request whose answer it lost, perhaps
             # after that vote resolved the record): what was asked is stored, so no conflict.
@@ -531,19 +584,21 @@ def _vote_write(
         if vote is None:
             # A live claim of the voter's own is a slot kept for them: only then can the
             # count of the others' claims be skipped (the claim goes with the vote anyway).
-            held = Claim.objects.filter(item=item, reviewer=actor, expires_at__gt=now).delete()[0]
+            held = _claims_delete(item, actor, live_at=now)
             if not held and not _can_take(item, review, actor, now):
                 raise ConflictError(
                     "This record already has the votes it needs; take the next one."
                 )
-            vote = Vote.objects.create(
-                review=review,
-                record_id=item.record_id,
-                stage=stage,
-                reviewer=actor,
-                decision=decision,
-                reason=reason,
-                note=note,
+            vote = insert(
+                Vote(
+                    review=review,
+                    record_id=item.record_id,
+                    stage=stage,
+                    reviewer=actor,
+                    decision=decision,
+                    reason=reason,
+                    note=note,
+                )
             )
             old = ("", None, "")
         else:
@@ -551,21 +606,23 @@ def _vote_write(
             old = (vote.decision, vote.reason, vote.note)
             vote.decision, vote.reason, vote.note = decision, reason, note
             vote.save(update_fields=["decision", "reason", "note", "updated_at"])
-        VoteChange.objects.create(
-            review=review,
-            record_id=item.record_id,
-            stage=stage,
-            reviewer=actor,
-            old_decision=old[0],
-            old_reason=old[1],
-            old_note=old[2],
-            new_decision=decision,
-            new_reason=reason,
-            new_note=note,
-            imported_from=imported_from[:40],
+        insert(
+            VoteChange(
+                review=review,
+                record_id=item.record_id,
+                stage=stage,
+                reviewer=actor,
+                old_decision=old[0],
+                old_reason=old[1],
+                old_note=old[2],
+                new_decision=decision,
+                new_reason=reason,
+                new_note=note,
+                imported_from=imported_from[:40],
+            )
         )
         if not held:  # a claim of the voter's own on this item, if any, is spent
-            Claim.objects.filter(item=item, reviewer=actor).delete()
+            _claims_delete(item, actor)
         _evaluate(item, review, added=old[0] == "")
     return vote
 
@@ -629,7 +686,7 @@ def _evaluate(item: ScreeningItem, review: Review, *, added: bool = False) -> No
         and item.n_votes + 1 < review.votes_required
     ):
         item.n_votes += 1
-        item.save(update_fields=["n_votes", "updated_at"])
+        update_fields(item, "n_votes", "updated_at")
         return
     votes = list(Vote.objects.filter(record_id=item.record_id, stage=item.stage))
     item.n_votes = len(votes)

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 from reviews import services as review_services
 from reviews.access import review_view
 from reviews.errors import DomainError
-from reviews.models import ExclusionReason, Role, Stage
+from reviews.models import Role, Stage
 
 from . import prisma, prisma_render, ranking, selectors, services, tasks
 from .agreement import kappa_label
@@ -152,10 +152,12 @@ def _panel_context(
     error: str = "",
     claimed=None,
     previous: int | None = None,
+    read: selectors.Claimed | None = None,
 ) -> dict:
     """The screening panel of `record`; ``claimed`` is its item when just taken from the
-    queue (the user has no decision on it yet, which saves queries on the hot path), and
-    ``previous`` the record the user decided just before (where "Previous" leads)."""
+    queue (the user has no decision on it yet, which saves queries on the hot path),
+    ``previous`` the record the user decided just before (where "Previous" leads) and
+    ``read`` what `selectors.claimed_record` read with the record (keymap, own count)."""
     view = selectors.record_view(review, stage, record, request.user, item=claimed)
     hl = highlighter(review.include_keywords, review.exclude_keywords)
     if claimed is not None and previous is not None:
@@ -164,7 +166,7 @@ def _panel_context(
         prev_id, next_id, _ = selectors.history_neighbours(
             review, stage, request.user, record.pk, decided=claimed is None
         )
-    keymap = keymap_for(request.user)
+    keymap = keymap_for(request.user, **({"stored": read.keymap} if read else {}))
     first, round_context = _rounds(request, review)
     volume = record.volume + (f"({record.issue})" if record.issue else "")
     volume += f":{record.pages}" if record.pages else ""
@@ -182,9 +184,14 @@ def _panel_context(
         "title_html": hl(record.title or "(no title)"),
         "abstract_html": hl(record.abstract or ""),
         "keywords_html": [hl(str(k)) for k in (record.keywords or [])],
-        "reasons": ExclusionReason.objects.filter(review=review, stage=stage, active=True),
+        "reasons": selectors.exclusion_reasons(review, stage),
         "progress": selectors.progress(
-            review, stage, request.user, request.membership, first_round=first
+            review,
+            stage,
+            request.user,
+            request.membership,
+            first_round=first,
+            mine_done=read.mine_done if read else None,
         ),
         "prev_id": prev_id,
         "next_id": next_id,
@@ -222,14 +229,22 @@ def _render_done(request, review, stage, previous: int | None = None) -> HttpRes
 def _screen_next(request, review, stage, previous: int | None = None) -> HttpResponse:
     """The user's next record; ``previous``: the record they have just decided, which
     "Previous" leads back to (otherwise their latest decision, looked up)."""
+    first = _rounds(request, review)[0]
     item = services.next_item_claim(
-        review=review, stage=stage, actor=request.user, first_round=_rounds(request, review)[0]
+        review=review, stage=stage, actor=request.user, first_round=first
     )
     if item is None:
         return _render_done(request, review, stage, previous)
-    record = selectors.claimed_record(item)
+    read = selectors.claimed_record(item, request.user, first_round=first)
     context = _panel_context(
-        request, review, stage, record, mode="queue", claimed=item, previous=previous
+        request,
+        review,
+        stage,
+        read.record,
+        mode="queue",
+        claimed=item,
+        previous=previous,
+        read=read,
     )
     return _render_screen(request, context)
 

@@ -125,6 +125,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # No start-up banner on stderr: a command's stderr holds its error alone.
 AXES_VERBOSE = False
+# Django's database sessions, read with one hand-written statement (config/sessions.py).
+SESSION_ENGINE = "config.sessions"
 # Sessions end after a working day, and at once when the browser closes if asked to.
 SESSION_COOKIE_AGE = env_int("REVIEWFLOW_SESSION_SECONDS", 12 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("REVIEWFLOW_SESSION_EXPIRE_AT_BROWSER_CLOSE", False)
