@@ -24,8 +24,8 @@ RECORD_ID = re.compile(r'data-record-id="(\d+)"')
 
 # Queries per request, on each database (PostgreSQL claims a record in one statement).
 # Inside a test, transactions are savepoints: BEGIN/COMMIT count as SAVEPOINT/RELEASE.
-VOTE_AND_NEXT = {"postgresql": 21, "sqlite": 23}
-VOTE_RESOLVES_AND_NEXT = {"postgresql": 30, "sqlite": 32}
+VOTE_AND_NEXT = {"postgresql": 18, "sqlite": 20}
+VOTE_RESOLVES_AND_NEXT = {"postgresql": 27, "sqlite": 29}
 PROGRESS_REFRESH = 1  # the team's progress numbers read again (a moment later)
 
 
