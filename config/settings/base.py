@@ -296,7 +296,7 @@ REVIEWFLOW_JOB_MAX_RESTARTS = env_int("REVIEWFLOW_JOB_MAX_RESTARTS", 3)
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "reviewflow",
         }

@@ -44,7 +44,7 @@ CELERY_TASK_ALWAYS_EAGER = False
 REVIEWFLOW_JOBS_IN_THREAD = False
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "config.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "reviewflow",
     }

@@ -85,7 +85,7 @@ def test_production_values_come_from_the_environment(tmp_path):
     assert values["DEBUG"] == values["CELERY_TASK_ALWAYS_EAGER"] == "False"
     assert values["CELERY_BROKER_URL"] == env["REDIS_URL"]
     assert values["static"] == "whitenoise.storage.CompressedManifestStaticFilesStorage"
-    assert values["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert values["cache"] == "config.cache.RedisCache"  # Django's, one client per pool
     assert values["log"]["stream"] == "ext://sys.stdout"
 
 
