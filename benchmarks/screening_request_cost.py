@@ -30,7 +30,7 @@ compare; ``--votes 300``):
                                            before      after
 =========================================  ==========  ==========
 SQL queries, a vote that does not resolve  21          18
-SQL queries, a vote that resolves          25          23
+SQL queries, a vote that resolves          25          22-23
 CPU per request p50 / p95 (ms)             25.5 / 32.2 14.6 / 20.2
 wall per request p50 / p95 (ms)            144 / 356   91 / 192
 =========================================  ==========  ==========
