@@ -21,6 +21,7 @@ from typing import Any, ParamSpec, TypeVar
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from reviews import dedup
