@@ -11,17 +11,20 @@ all-or-nothing.
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote
 
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from .models import DuplicateLink, Record
-from .rows import ROW_FIELDS
+from .rows import ROW_FIELDS, SPILL_TABLE, SpillError, open_spill, read_spill, spill_check
 
 #: DuplicateLink columns written by de-duplication, in order (created_at is added).
 LINK_FIELDS: tuple[str, ...] = ("review", "kept", "duplicate", "score", "tier", "reason", "status")
@@ -67,6 +70,73 @@ def records_insert(rows: Iterable[Sequence[Any]]) -> int:
                 cursor.executemany(sql, batch)
                 n += len(batch)
     return n
+
+
+_SPILL_ALIAS = "import_spill"
+
+
+def records_insert_spill(path: str, *, review_id: int, batch_id: int) -> int:
+    """Insert every row of the spill file at `path` as a record of the batch; return how many.
+
+    SQLite copies the rows itself (the spill is attached to the connection and read by
+    ``INSERT ... SELECT``), so no row becomes a Python object; PostgreSQL gets them by COPY,
+    read from the spill in C by the sqlite3 module.
+
+    Raises
+    ------
+    SpillError
+        The spill is missing, stale or damaged; the caller's savepoint undoes what was
+        inserted before that was found.
+    """
+    if connection.vendor != "sqlite":
+        with contextlib.closing(open_spill(path)) as spill:
+            return records_insert((review_id, batch_id, *row) for row in read_spill(spill))
+    open_spill(path).close()  # the layout is checked before anything is written
+    # And its pages: once attached, a damaged spill would fail every later statement of
+    # this transaction (SQLite flags the connection), not only the one that reads it.
+    problem = spill_check(path)
+    if problem:
+        raise SpillError(f"The spill file is damaged: {problem}")
+    columns = ", ".join(connection.ops.quote_name(c) for c in _columns())
+    table = connection.ops.quote_name(Record._meta.db_table)
+    alias = _spill_attach(path)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT %s, %s, {', '.join(ROW_FIELDS)} "  # noqa: S608
+                f"FROM {alias}.{SPILL_TABLE} ORDER BY rowid",
+                [review_id, batch_id],
+            )
+            return cursor.rowcount
+    finally:
+        _spill_detach(alias)
+
+
+def _spill_attach(path: str) -> str:
+    """Attach the spill (read-only) to the connection under a fresh name; return it.
+
+    A spill read inside a transaction stays locked (and attached) until that transaction
+    ends: each import detaches what earlier ones could not before attaching its own.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA database_list")
+        for name in [row[1] for row in cursor.fetchall() if row[1].startswith(_SPILL_ALIAS)]:
+            with contextlib.suppress(DatabaseError):
+                cursor.execute(f"DETACH DATABASE {name}")
+        alias = f"{_SPILL_ALIAS}_{uuid.uuid4().hex[:12]}"
+        cursor.execute(f"ATTACH DATABASE %s AS {alias}", [f"file:{quote(path)}?mode=ro"])
+    return alias
+
+
+def _spill_detach(alias: str) -> None:
+    def detach() -> None:
+        with connection.cursor() as cursor, contextlib.suppress(DatabaseError):
+            cursor.execute(f"DETACH DATABASE {alias}")
+
+    if connection.in_atomic_block:
+        transaction.on_commit(detach)  # a rollback leaves it to the next import
+    else:
+        detach()
 
 
 #: SQLite page cache for an import's transaction. With the default 2 MB, the records

@@ -6,11 +6,13 @@ import contextlib
 import datetime as dt
 import io
 import logging
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from operator import attrgetter
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -29,6 +31,7 @@ from .bulk import (
     import_page_cache,
     links_insert,
     records_insert,
+    records_insert_spill,
     records_link_duplicates,
 )
 from .errors import ConflictError, DomainError
@@ -62,7 +65,15 @@ from .models import (
     SettingChange,
     Stage,
 )
-from .rows import SpillError, dedup_key_values, read_spill, record_row, without_nul, write_spill
+from .rows import (
+    SpillError,
+    dedup_key_values,
+    open_spill,
+    record_row,
+    spill_keys,
+    without_nul,
+    write_spill,
+)
 
 log = logging.getLogger(__name__)
 User = get_user_model()
@@ -646,19 +657,13 @@ def _scan(
     stream: BinaryIO,
     fmt: str | None,
     csv_mapping: dict | None,
-    spill: IO[bytes],
+    spill_path: str,
     progress: ProgressFn = _no_progress,
 ) -> dict[str, Any]:
-    """Parse the export once: count and sample it, and write its rows to `spill`."""
+    """Parse the export once: count and sample it, and write its rows to the spill file."""
     notes = Notes()
-    scan: dict[str, Any] = {
-        "n_skipped": 0,
-        "skipped": [],
-        "preview": [],
-        "keys": [],
-        "notes": notes,
-    }
-    skipped, preview, keys = scan["skipped"], scan["preview"], scan["keys"]
+    scan: dict[str, Any] = {"n_skipped": 0, "skipped": [], "preview": [], "notes": notes}
+    skipped, preview = scan["skipped"], scan["preview"]
     size = stream.seek(0, io.SEEK_END) or 1
     stream.seek(0)
 
@@ -666,7 +671,7 @@ def _scan(
         n = 0
         for item in iter_records(stream, fmt=fmt, csv_mapping=csv_mapping or None, notes=notes):
             n += 1
-            if n % 500 == 0:
+            if n % 2000 == 0:
                 # The stream's position runs ahead of the parser by one read buffer only.
                 progress(min(stream.tell() / size, 1.0), f"Read {n:,} records")
             if isinstance(item, SkippedRecord):
@@ -676,11 +681,9 @@ def _scan(
                 continue
             if len(preview) < PREVIEW_SIZE:
                 preview.append(without_nul(_preview_row(item)))
-            row = record_row(item)
-            keys.append(dedup_key_values(row))
-            yield row
+            yield record_row(item)
 
-    scan["n_read"] = write_spill(spill, readable())
+    scan["n_read"] = write_spill(spill_path, readable())
     return scan
 
 
@@ -701,11 +704,13 @@ def _run_values(run: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _import_overlap(review: Review, key_values: list[tuple]) -> dict[str, int]:
+def _import_overlap(review: Review, spill_path: str) -> dict[str, int]:
     """New / seen / decided counts of an export against the review ({} when it has none)."""
     old_keys, _ = _review_keys(Record.objects.filter(review=review))
     if not old_keys:
-        return {}
+        return {}  # a first import: its keys need not be read
+    with contextlib.closing(open_spill(spill_path)) as spill:
+        key_values = spill_keys(spill)
     found = overlap.overlap_classify(
         old_keys, key_values, decided=lambda ids: overlap.decided_ids(review, ids)
     )
@@ -752,9 +757,9 @@ def import_preview(
         raise DomainError("That search belongs to another review.")
     run_values = _run_values(run or {})
     filename = without_nul(filename)
-    # The rows go to disk, not memory (100,000 records are ~200 MB of them); the storage
-    # moves a temporary upload file into place rather than copying it.
-    with TemporaryUploadedFile("rows.ndjson", "application/x-ndjson", 0, "utf-8") as spill:
+    # The rows go to disk, not memory (100,000 records are ~400 MB of them); the storage
+    # links the temporary file into place rather than copying it.
+    with TemporaryUploadedFile("rows.sqlite3", "application/vnd.sqlite3", 0, None) as spill:
         try:
             file.seek(0)
             head = file.read(64 * 1024)
@@ -766,7 +771,7 @@ def import_preview(
                     "BibTeX, CSV, EndNote XML, Web of Science (plain text or tab-delimited) "
                     "or an Ovid direct export."
                 )
-            scan = _scan(file, detected, csv_mapping, spill, progress)
+            scan = _scan(file, detected, csv_mapping, spill.temporary_file_path(), progress)
         except ImportFormatError as exc:
             raise DomainError(str(exc), field="file") from exc
         except OSError as exc:  # the spill could not be written: no space left
@@ -780,7 +785,7 @@ def import_preview(
             )
         file.seek(0)
         progress(1.0, "Comparing with the review's records")
-        batch_overlap = _import_overlap(review, scan["keys"])
+        batch_overlap = _import_overlap(review, spill.temporary_file_path())
         batch = ImportBatch(
             review=review,
             search=search,
@@ -800,8 +805,7 @@ def import_preview(
                 batch.file.name = stored_name
             else:
                 batch.file.save(filename, File(file), save=False)
-            spill.flush()
-            batch.rows.save(f"{Path(filename).stem[:80]}.rows.ndjson", spill, save=False)
+            batch.rows.save(f"{Path(filename).stem[:80]}.rows.sqlite3", spill, save=False)
             with transaction.atomic():
                 batch.save()
                 if search is not None:
@@ -847,8 +851,7 @@ def _insert_rows(
     """Insert the batch's rows (ROW_FIELDS order); return the new records' dedup keys.
 
     The keys come from the rows as written, so they need not be read back: only the new
-    ids are. Sorted ids match the insertion order, as the ids one transaction draws from
-    the table's sequence (PostgreSQL) or AUTOINCREMENT (SQLite) only ever grow.
+    ids are.
     """
     key_rows: list[tuple] = []
 
@@ -858,15 +861,36 @@ def _insert_rows(
         for row in rows:
             key_rows.append(dedup_key_values(row))
             yield (*prefix, *row)
-            if len(key_rows) % 500 == 0:
+            if len(key_rows) % 2000 == 0:
                 # Storing is most of the work; de-duplication the last tenth.
                 progress(0.9 * min(len(key_rows) / total, 1.0), f"Stored {len(key_rows):,} records")
 
     n_inserted = records_insert(full_rows())
+    return _new_keys(batch, n_inserted, key_rows)
+
+
+def _new_keys(batch: ImportBatch, n_inserted: int, key_rows: list[tuple]) -> list[dedup.DedupKey]:
+    """The batch's new records' dedup keys: their ids read back, beside their rows' keys.
+
+    Sorted ids match the insertion order, as the ids one transaction draws from the
+    table's sequence (PostgreSQL) or AUTOINCREMENT (SQLite) only ever grow.
+    """
     ids = list(Record.objects.filter(batch=batch).order_by("id").values_list("id", flat=True))
     if len(ids) != n_inserted or len(key_rows) != n_inserted:
         raise RuntimeError(f"Inserted {n_inserted} rows but found {len(ids)} records.")
-    return [dedup.DedupKey(rid, *values) for rid, values in zip(ids, key_rows, strict=True)]
+    return list(map(dedup.DedupKey, ids, *zip(*key_rows, strict=True))) if ids else []
+
+
+def _insert_spill(batch: ImportBatch, path: str, progress: ProgressFn) -> list[dedup.DedupKey]:
+    """Insert the rows of the preview's spill file; return the new records' dedup keys."""
+    progress(0.05, f"Storing {batch.n_read:,} records")
+    n_inserted = records_insert_spill(path, review_id=batch.review_id, batch_id=batch.pk)
+    if n_inserted != batch.n_read:
+        raise SpillError(f"The spill holds {n_inserted} rows, the preview read {batch.n_read}.")
+    progress(0.8, f"Stored {n_inserted:,} records")
+    with contextlib.closing(open_spill(path)) as spill:
+        key_rows = spill_keys(spill)
+    return _new_keys(batch, n_inserted, key_rows)
 
 
 def _import_rows(batch: ImportBatch, progress: ProgressFn) -> list[dedup.DedupKey]:
@@ -874,8 +898,8 @@ def _import_rows(batch: ImportBatch, progress: ProgressFn) -> list[dedup.DedupKe
     if batch.rows:
         try:
             # A savepoint: a spill found damaged half-way is undone and the upload read.
-            with transaction.atomic(), batch.rows.open("rb") as spill:
-                return _insert_rows(batch, read_spill(spill), progress)
+            with transaction.atomic(), _local_path(batch.rows) as path:
+                return _insert_spill(batch, path, progress)
         except (SpillError, OSError) as exc:
             log.warning("Import batch %s: spill file unusable (%s); parsing again", batch.pk, exc)
     with batch.file.open("rb") as stream:
@@ -885,6 +909,22 @@ def _import_rows(batch: ImportBatch, progress: ProgressFn) -> list[dedup.DedupKe
             (record_row(item) for item in parsed if isinstance(item, ParsedRecord)),
             progress,
         )
+
+
+@contextlib.contextmanager
+def _local_path(stored: Any) -> Iterator[str]:
+    """A local file path for a stored file: its own on a file system storage, else a copy."""
+    try:
+        path = stored.path
+    except NotImplementedError:  # a remote storage: the spill is copied here first
+        with tempfile.NamedTemporaryFile(suffix=".sqlite3") as copy, stored.open("rb") as src:
+            shutil.copyfileobj(src, copy, 1 << 20)
+            copy.flush()
+            yield copy.name
+        return
+    if not Path(path).is_file():
+        raise SpillError("The spill file is missing.")
+    yield path
 
 
 def import_confirm(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -46,28 +48,41 @@ def test_record_row_clips_and_encodes():
     assert key == dedup.DedupKey(7, "", "", "angstrom trial", None, "muller")
 
 
-def test_spill_round_trip_in_chunks():
+def _row(i: int) -> tuple:
     blank = ("",) * 3
-    data = [
-        (i, f"Title {i}", "", '["Smith, J"]', 2000, *blank, "", "", "", "[]", *blank)
-        + ('{"TI": ["x"]}', f"title {i}", "smith")
-        for i in range(rows.CHUNK_ROWS * 2 + 5)
-    ]
+    return (i, f"Title {i}", "", '["Smith, J"]', 2000, *blank, "", "", "", "[]", *blank) + (
+        '{"TI": ["x"]}',
+        f"title {i}",
+        "smith",
+    )
+
+
+def test_spill_round_trip_in_chunks(tmp_path):
+    data = [_row(i) for i in range(rows.CHUNK_ROWS * 2 + 5)]
+    data[3] = (*data[3][:2], "Ångström \n ✓ \\u0000", *data[3][3:])
     assert len(data[0]) == len(rows.ROW_FIELDS)
-    out = io.BytesIO()
-    assert rows.write_spill(out, data) == len(data)
-    assert out.getvalue().count(b"\n") == 1 + 3  # header + three chunks
-    out.seek(0)
-    assert [tuple(r) for r in rows.read_spill(out)] == data
+    path = str(tmp_path / "rows.sqlite3")
+    assert rows.write_spill(path, iter(data)) == len(data)
+    with contextlib.closing(rows.open_spill(path)) as spill:
+        assert list(rows.read_spill(spill)) == data
+        assert rows.spill_keys(spill) == [rows.dedup_key_values(r) for r in data]
+    assert rows.spill_check(path) == ""
 
 
-@pytest.mark.parametrize(
-    "content",
-    [b"", b"not json\n", b'{"format": "reviewflow-import-rows", "version": 0, "fields": []}\n'],
-)
-def test_stale_or_missing_header_is_refused(content):
+@pytest.mark.parametrize("content", ["empty", "text", "json_spill", "other_layout"])
+def test_stale_or_foreign_spill_is_refused(tmp_path, content):
+    path = tmp_path / "rows.sqlite3"
+    if content == "empty":
+        path.write_bytes(b"")
+    elif content == "text":
+        path.write_bytes(b"not a database\n" * 100)
+    elif content == "json_spill":  # what the spill was before it became a database
+        path.write_bytes(b'{"format": "reviewflow-import-rows", "version": 1, "fields": []}\n[]\n')
+    else:
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            conn.execute("CREATE TABLE import_rows (title)")
     with pytest.raises(rows.SpillError):
-        rows.read_spill(io.BytesIO(content))
+        rows.open_spill(str(path))
 
 
 def test_confirm_imports_from_the_spill_without_parsing_again(
@@ -88,28 +103,51 @@ def test_confirm_imports_from_the_spill_without_parsing_again(
     assert not batch.rows and not batch.file.storage.exists(spill_name)
 
 
-@pytest.mark.parametrize("damage", ["missing", "stale", "truncated_chunk"])
-def test_unusable_spill_falls_back_to_parsing_the_upload(cast, damage, monkeypatch):
+@pytest.mark.parametrize("damage", ["missing", "stale", "truncated", "garbled", "short"])
+def test_unusable_spill_falls_back_to_parsing_the_upload(cast, damage):
     reference = _preview(cast)
     services.import_confirm(batch=reference, actor=cast.lead)
     expected = _stored(reference)
 
-    monkeypatch.setattr(rows, "CHUNK_ROWS", 2)  # three chunks: the last one is damaged
     batch = _preview(cast)
     path = Path(batch.rows.path)
+    data = path.read_bytes()
     if damage == "missing":
         path.unlink()
     elif damage == "stale":
-        path.write_bytes(b'{"format": "reviewflow-import-rows", "version": 0}\n[]\n')
-    else:  # rows of the first chunks are inserted, then undone
-        *lines, last, _ = path.read_bytes().split(b"\n")
-        path.write_bytes(b"\n".join([*lines, last[: len(last) // 2], b""]))
+        path.write_bytes(b'{"format": "reviewflow-import-rows", "version": 1}\n[]\n')
+    elif damage == "truncated":  # the rows' page is gone
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "garbled":  # the rows' page overwritten: SQLite finds it malformed
+        half = len(data) // 2
+        path.write_bytes(data[:half] + b"\xa5" * (len(data) - half))
+    else:  # a row less than the preview read
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
+            conn.execute("DELETE FROM import_rows WHERE rowid = 3")
     batch = services.import_confirm(batch=batch, actor=cast.lead)
     assert batch.n_imported == 6
     got = _stored(batch)
     # The same values as the first import; the second batch's records are its duplicates.
     assert [row[:-1] for row in got] == [row[:-1] for row in expected]
     assert all(row[-1] for row in got)
+
+
+def test_confirm_after_a_failed_confirm_reads_the_spill_again(cast, monkeypatch):
+    """A confirm that fails after reading the spill leaves nothing, and the next one works
+    from the same spill (on SQLite, the spill stays attached until the next import)."""
+    batch = _preview(cast)
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(services, "_duplicates_store", fail)
+    with pytest.raises(RuntimeError):
+        services.import_confirm(batch=batch, actor=cast.lead)
+    assert Record.objects.count() == 0
+    monkeypatch.undo()
+    monkeypatch.setattr(services, "iter_records", lambda *a, **k: pytest.fail("parsed again"))
+    batch = services.import_confirm(batch=batch, actor=cast.lead)
+    assert batch.n_imported == 6 and Record.objects.count() == 6
 
 
 def test_discard_removes_the_spill(cast):
