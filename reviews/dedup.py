@@ -23,6 +23,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Literal
 
 from rapidfuzz import fuzz
@@ -110,6 +111,7 @@ _PUNCT = str.maketrans(
         "'": "",
     }
 )
+_PUNCT_ASCII = bytes.maketrans(b'!"#$%&()*+,./:;<=>?@[\\]^_`{|}~', b" " * 30)
 _NON_WORD = re.compile(r"[^\w\s]+")
 _LEADING_ARTICLES = frozenset({"the", "a", "an"})
 
@@ -144,7 +146,9 @@ def normalise_title(title: str | None) -> str:
         text = text.translate(_PUNCT)
         text = _NON_WORD.sub(" ", text)
     else:
-        text = text.translate(_PUNCT)
+        # bytes.translate is a table lookup in C; str.translate looks each character up
+        # in a dict (a tenth of an import's preview time on 100,000 titles).
+        text = text.encode("ascii").translate(_PUNCT_ASCII, b"-'").decode("ascii")
     tokens = text.split()
     # Leading articles go ("The A-Z of ..." too), but never the last word, so that
     # normalising twice changes nothing.
@@ -191,8 +195,8 @@ def first_author_key(name: str | None) -> str:
     words = [w for w in words if w.lower() not in _SUFFIXES]
     if not words:
         return ""
-    key = "".join(c for c in words[-1].casefold() if c.isalnum())
-    return key
+    last = words[-1].casefold()
+    return last if last.isalnum() else "".join(c for c in last if c.isalnum())
 
 
 # --- keys and pairs ---------------------------------------------------------------------
@@ -258,15 +262,11 @@ _DIGITS = re.compile(r"\d+")
 _ROMAN = frozenset({"i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x"})
 
 
-def _numbers(tokens: Iterable[str]) -> set[str]:
+def _numbers(tokens: list[str]) -> set[str]:
     """Numbers and roman numerals: "Part 1"/"Part 2", "12-month"/"24-month" differ."""
-    out: set[str] = set()
-    for token in tokens:
-        if token in _ROMAN:
-            out.add(token)
-        elif any(c.isdigit() for c in token):
-            out.update(_DIGITS.findall(token))
-    return out
+    # Digit runs never span a space, so one search of the joined words finds each word's.
+    found = set(_DIGITS.findall(" ".join(tokens)))
+    return found | _ROMAN.intersection(tokens) if found else _ROMAN.intersection(tokens)
 
 
 def _substantive_difference(tokens_a: list[str], tokens_b: list[str]) -> bool:
@@ -320,7 +320,9 @@ class _Matcher:
         if sim < AUTO_TITLE:
             short, long_ = (ta, tb) if len(ta) <= len(tb) else (tb, ta)
             if len(short) >= TRUNCATED_MIN_CHARS and len(short) < len(long_):
-                prefix_sim = fuzz.ratio(short, long_[: len(short)]) / 100
+                # Below AUTO_TITLE the prefix is not used: rapidfuzz may stop early.
+                prefix_sim = fuzz.ratio(short, long_[: len(short)], score_cutoff=AUTO_TITLE * 100)
+                prefix_sim /= 100
                 if prefix_sim >= AUTO_TITLE:
                     truncated, sim = True, max(sim, prefix_sim * 0.99)
                     # A database truncates at a character limit, often inside a word; a
@@ -439,12 +441,14 @@ def _blocks(keys: Sequence[DedupKey]) -> Iterable[list[int]]:
     suffix: dict[str, list[int]] = defaultdict(list)
     author_year: dict[tuple[str, int], list[int]] = defaultdict(list)
     for idx, key in enumerate(keys):
-        tok = key.title_norm.split()
-        if not tok:
+        title = key.title_norm
+        # The first and last three words, without splitting the whole title.
+        head = title.split(None, 3)
+        if not head:
             continue
-        prefix[" ".join(tok[:3])].append(idx)
-        if len(tok) >= 4:
-            suffix[" ".join(tok[-3:])].append(idx)
+        prefix[" ".join(head[:3])].append(idx)
+        if len(head) == 4:
+            suffix[" ".join(title.rsplit(None, 3)[1:])].append(idx)
         if key.first_author and key.year is not None:
             author_year[(key.first_author, key.year)].append(idx)
     # Most blocks hold one record: filter them here rather than yield them one by one.
@@ -514,8 +518,7 @@ def find_duplicates(
 
     for field, label in (("doi", "same DOI"), ("pmid", "same PMID")):
         by_id: dict[str, list[int]] = defaultdict(list)
-        for idx, key in enumerate(keys):
-            value = getattr(key, field)
+        for idx, value in enumerate(map(attrgetter(field), keys)):
             if value:
                 by_id[value].append(idx)
         for members in by_id.values():

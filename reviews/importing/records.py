@@ -86,9 +86,9 @@ def split_keywords(values: list[str]) -> list[str]:
     for value in values:
         if ";" not in value:
             # Fast path: one keyword per line (already stripped by the readers).
-            out.extend(kw for kw in (k.strip() for k in value.split("\n")) if kw)
+            out.extend(filter(None, map(str.strip, value.split("\n"))))
             continue
-        out.extend(kw for kw in (k.strip() for k in _KW_SPLIT.split(value)) if kw)
+        out.extend(filter(None, map(str.strip, _KW_SPLIT.split(value))))
     return out
 
 

@@ -175,7 +175,8 @@ def split_ris_record(text: str, single_space: bool = False) -> dict[str, list[st
     for k in range(1, len(parts) - 1, 2):
         tag, value = parts[k], parts[k + 1].strip()
         if "\n" in value:
-            value = "\n".join(ln for ln in (x.strip() for x in value.split("\n")) if ln)
+            # Each line stripped, blank lines dropped (map and filter loop in C).
+            value = "\n".join(filter(None, map(str.strip, value.split("\n"))))
         values = fields.get(tag)
         if values is None:
             fields[tag] = [value]
