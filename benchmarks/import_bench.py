@@ -96,19 +96,59 @@ def _child(step: str, path: str) -> dict:
     call_command("migrate", verbosity=0)
     user, _ = get_user_model().objects.get_or_create(username="bench")
     review = services.review_create(creator=user, title=f"Benchmark {time.time()}")
+    server = _ServerCpu()
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0, c0 = time.perf_counter(), time.process_time()
     with open(path, "rb") as fh:
         batch = services.import_preview(
             review=review, actor=user, file=fh, filename="big.ris", fmt="ris"
         )
-    preview = _figures(t0, c0, rss0, records=batch.n_read)
+    preview = _figures(t0, c0, rss0, records=batch.n_read, server_cpu_s=server.lap())
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0, c0 = time.perf_counter(), time.process_time()
     batch = services.import_confirm(batch=batch, actor=user)
-    confirm = _figures(t0, c0, rss0, records=batch.n_imported, duplicates=batch.n_duplicates)
+    confirm = _figures(
+        t0,
+        c0,
+        rss0,
+        records=batch.n_imported,
+        duplicates=batch.n_duplicates,
+        server_cpu_s=server.lap(),
+    )
     assert Record.objects.filter(review=review).count() == batch.n_imported
     return {"preview": preview, "confirm": confirm}
+
+
+def _proc_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) of process `pid` on this machine, None if unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _ServerCpu:
+    """CPU of this connection's PostgreSQL backend (its COPY, index and TOAST work), read
+    from /proc when the server runs on this machine; 0 on SQLite (it is in-process)."""
+
+    def __init__(self) -> None:
+        from django.db import connection
+
+        self.pid = None
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                self.pid = cursor.fetchone()[0]
+        self.last = self._read()
+
+    def _read(self) -> float:
+        return (_proc_cpu(self.pid) or 0.0) if self.pid else 0.0
+
+    def lap(self) -> float:
+        now = self._read()
+        spent, self.last = now - self.last, now
+        return round(spent, 2)
 
 
 def _jobs_path(path: str) -> dict:
@@ -209,6 +249,12 @@ def _figures(t0: float, c0: float, rss0: int, **extra) -> dict:
     }
 
 
+def _server(step: dict) -> str:
+    """The PostgreSQL backend's CPU as text to append; nothing on SQLite (in-process)."""
+    spent = step.get("server_cpu_s")
+    return f" + {spent:.2f} s server CPU" if spent else ""
+
+
 def _x(ours: dict, peer: dict) -> str:
     """Ours against the peer's figures as "2.1x wall, 1.9x CPU" (a loaded machine stretches
     wall time for both, CPU time far less)."""
@@ -277,6 +323,7 @@ def main() -> None:
                 f"{planted:,} planted duplicates"
             )
         env = dict(os.environ)
+        print("load average (1, 5, 15 min): {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
         peer = _run_child("rispy", str(path), env)
         print(
             f"rispy.load (peer)     : {peer['wall_s']:6.2f} s wall, {peer['cpu_s']:6.2f} s CPU, "
@@ -296,18 +343,26 @@ def main() -> None:
             pre, conf = result["preview"], result["confirm"]
             ratio = conf["wall_s"] / parse["wall_s"] if parse["wall_s"] else float("nan")
             print(
-                f"{label:<10} preview     : {pre['wall_s']:6.2f} s wall, {pre['cpu_s']:6.2f} s CPU, peak {pre['peak_rss_mb']:.0f} MB"
+                f"{label:<10} preview     : {pre['wall_s']:6.2f} s wall, {pre['cpu_s']:6.2f} s CPU"
+                f"{_server(pre)}, peak {pre['peak_rss_mb']:.0f} MB"
             )
             print(
-                f"{label:<10} import+dedup: {conf['wall_s']:6.2f} s wall, {conf['cpu_s']:6.2f} s CPU, "
-                f"peak {conf['peak_rss_mb']:.0f} MB, {conf['records']:,} records, "
+                f"{label:<10} import+dedup: {conf['wall_s']:6.2f} s wall, {conf['cpu_s']:6.2f} s CPU"
+                f"{_server(conf)}, peak {conf['peak_rss_mb']:.0f} MB, {conf['records']:,} records, "
                 f"{conf['duplicates']:,} auto-merged, {ratio:.2f}x parse"
             )
             total = pre["wall_s"] + conf["wall_s"]
             both = {"wall_s": total, "cpu_s": pre["cpu_s"] + conf["cpu_s"]}
+            server_both = pre.get("server_cpu_s", 0) + conf.get("server_cpu_s", 0)
             print(
                 f"{label:<10} both steps  : {total:6.2f} s wall, "
                 f"{both['cpu_s']:6.2f} s CPU, {_x(both, peer)} rispy"
+                + (
+                    f"; with the server's {server_both:.2f} s CPU "
+                    f"{(both['cpu_s'] + server_both) / peer['cpu_s']:.2f}x rispy's CPU"
+                    if server_both
+                    else ""
+                )
             )
             job_env = {**target_env, "REVIEWFLOW_MEDIA_ROOT": f"{tmp}/media-{label}"}
             worker, how = None, "jobs in a thread, no broker"
@@ -315,8 +370,12 @@ def main() -> None:
                 job_env["REDIS_URL"] = args.redis
                 worker = _start_worker(job_env, Path(tmp) / "worker.log")
                 how = "Celery worker on Redis"
+            worker_cpu0 = _proc_cpu(worker.pid) if worker is not None else None
             try:
                 jobs = _run_child("jobs", str(path), job_env)
+                if worker is not None:
+                    spent = (_proc_cpu(worker.pid) or 0.0) - (worker_cpu0 or 0.0)
+                    how += f", worker {spent:.2f} s CPU"
             finally:
                 if worker is not None:
                     worker.terminate()
@@ -329,6 +388,7 @@ def main() -> None:
                 f"{jobs['total_s'] / peer['wall_s']:.2f}x rispy's wall; "
                 f"{jobs['total_s'] - total:+.2f} s against both steps called directly"
             )
+            print("load average (1, 5, 15 min): {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
 
 
 if __name__ == "__main__":
