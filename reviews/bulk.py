@@ -14,17 +14,17 @@ from __future__ import annotations
 import contextlib
 import gc
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from .models import DuplicateLink, Record
-from .rows import ROW_FIELDS, SPILL_TABLE, SpillError, open_spill, read_spill, spill_check
+from .rows import ROW_FIELDS, SPILL_TABLE, SpillError, open_spill, read_spill_chunks, spill_check
 
 #: DuplicateLink columns written by de-duplication, in order (created_at is added).
 LINK_FIELDS: tuple[str, ...] = ("review", "kept", "duplicate", "score", "tier", "reason", "status")
@@ -75,12 +75,35 @@ def records_insert(rows: Iterable[Sequence[Any]]) -> int:
 _SPILL_ALIAS = "import_spill"
 
 
-def records_insert_spill(path: str, *, review_id: int, batch_id: int) -> int:
+def _copy_chunks(chunks: Iterable[list[tuple]], progress: Callable[[int], None]) -> int:
+    """COPY rows (RECORD_FIELDS order) given in lists into the records table (PostgreSQL)."""
+    table = connection.ops.quote_name(Record._meta.db_table)
+    quoted = ", ".join(connection.ops.quote_name(c) for c in _columns())
+    n = 0
+    with connection.cursor() as cursor:
+        _prefer_lz4(cursor)
+        with cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
+            write_row = copy.write_row
+            for chunk in chunks:
+                for row in chunk:
+                    write_row(row)
+                n += len(chunk)
+                progress(n)
+    return n
+
+
+def records_insert_spill(
+    path: str,
+    *,
+    review_id: int,
+    batch_id: int,
+    progress: Callable[[int], None] = lambda n: None,
+) -> int:
     """Insert every row of the spill file at `path` as a record of the batch; return how many.
 
     SQLite copies the rows itself (the spill is attached to the connection and read by
     ``INSERT ... SELECT``), so no row becomes a Python object; PostgreSQL gets them by COPY,
-    read from the spill in C by the sqlite3 module.
+    read from the spill in C by the sqlite3 module, `progress` told the rows sent so far.
 
     Raises
     ------
@@ -90,7 +113,7 @@ def records_insert_spill(path: str, *, review_id: int, batch_id: int) -> int:
     """
     if connection.vendor != "sqlite":
         with contextlib.closing(open_spill(path)) as spill:
-            return records_insert((review_id, batch_id, *row) for row in read_spill(spill))
+            return _copy_chunks(read_spill_chunks(spill, prefix=(review_id, batch_id)), progress)
     open_spill(path).close()  # the layout is checked before anything is written
     # And its pages: once attached, a damaged spill would fail every later statement of
     # this transaction (SQLite flags the connection), not only the one that reads it.
@@ -99,7 +122,14 @@ def records_insert_spill(path: str, *, review_id: int, batch_id: int) -> int:
         raise SpillError(f"The spill file is damaged: {problem}")
     columns = ", ".join(connection.ops.quote_name(c) for c in _columns())
     table = connection.ops.quote_name(Record._meta.db_table)
-    alias = _spill_attach(path)
+    try:
+        alias = _spill_attach(path)
+    except OperationalError:
+        # At most 10 databases attach to one connection, and a spill stays attached until
+        # its transaction ends: many imports in one transaction get the rows through Python.
+        with contextlib.closing(open_spill(path)) as spill:
+            chunks = read_spill_chunks(spill, prefix=(review_id, batch_id))
+            return records_insert(row for chunk in chunks for row in chunk)
     try:
         with connection.cursor() as cursor:
             cursor.execute(

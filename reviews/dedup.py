@@ -66,11 +66,14 @@ def normalise_doi(value: str | None) -> str:
     return match.group(0).rstrip(".,;)]}>\"'").lower()
 
 
+_PMID_DIGITS = re.compile(r"\d{1,9}")
+
+
 def normalise_pmid(value: str | None) -> str:
     """Return a PMID as digits only ("PMID: 123" -> "123"); "" when there are none."""
     if not value:
         return ""
-    match = re.search(r"\d{1,9}", value)
+    match = _PMID_DIGITS.search(value)
     return match.group(0).lstrip("0") if match else ""
 
 
@@ -183,6 +186,9 @@ def first_author_key(name: str | None) -> str:
     text = _fold(name.strip())
     if "," in text:
         surname_part = text.split(",", 1)[0]
+        bare = surname_part.strip()
+        if bare.isalnum():  # "Smith, J.": one plain word, the key itself
+            return "" if bare.lower() in _SUFFIXES else bare.casefold()
         words = surname_part.replace(".", " ").split()
     else:
         words = text.replace(".", " ").split()

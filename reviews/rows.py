@@ -35,6 +35,7 @@ __all__ = [
     "dedup_key_values",
     "open_spill",
     "read_spill",
+    "read_spill_chunks",
     "record_row",
     "SPILL_TABLE",
     "spill_check",
@@ -261,13 +262,29 @@ def read_spill(conn: sqlite3.Connection, fields: Sequence[str] = ROW_FIELDS) -> 
 
     Raises SpillError while reading when the file turns out damaged.
     """
+    for chunk in read_spill_chunks(conn, fields):
+        yield from chunk
+
+
+def read_spill_chunks(
+    conn: sqlite3.Connection, fields: Sequence[str] = ROW_FIELDS, prefix: Sequence[Any] = ()
+) -> Iterator[list[tuple]]:
+    """The spill's rows in lists of up to CHUNK_ROWS, each row led by the `prefix` values
+    (added by SQLite, not by a Python loop over the rows).
+
+    Raises SpillError while reading when the file turns out damaged.
+    """
     unknown = set(fields) - set(ROW_FIELDS)
     if unknown:
         raise ValueError(f"Not spill fields: {sorted(unknown)}")
+    columns = ", ".join(["?"] * len(prefix) + list(fields))
     try:
-        cursor = conn.execute(f"SELECT {', '.join(fields)} FROM {SPILL_TABLE} ORDER BY rowid")
+        cursor = conn.execute(
+            f"SELECT {columns} FROM {SPILL_TABLE} ORDER BY rowid",  # noqa: S608
+            tuple(prefix),
+        )
         while chunk := cursor.fetchmany(CHUNK_ROWS):
-            yield from chunk
+            yield chunk
     except sqlite3.DatabaseError as exc:
         raise SpillError(f"The spill file is damaged: {exc}") from exc
 

@@ -884,7 +884,13 @@ def _new_keys(batch: ImportBatch, n_inserted: int, key_rows: list[tuple]) -> lis
 def _insert_spill(batch: ImportBatch, path: str, progress: ProgressFn) -> list[dedup.DedupKey]:
     """Insert the rows of the preview's spill file; return the new records' dedup keys."""
     progress(0.05, f"Storing {batch.n_read:,} records")
-    n_inserted = records_insert_spill(path, review_id=batch.review_id, batch_id=batch.pk)
+    total = max(batch.n_read, 1)
+    n_inserted = records_insert_spill(
+        path,
+        review_id=batch.review_id,
+        batch_id=batch.pk,
+        progress=lambda n: progress(0.8 * n / total, f"Stored {n:,} records"),
+    )
     if n_inserted != batch.n_read:
         raise SpillError(f"The spill holds {n_inserted} rows, the preview read {batch.n_read}.")
     progress(0.8, f"Stored {n_inserted:,} records")
