@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
+import os
 import sqlite3
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import TemporaryUploadedFile
+from django.db import transaction
 
 from reviews import dedup, rows, services
 from reviews.importing import ParsedRecord
 from reviews.models import ImportBatch, Record
+from reviews.storage import AtomicFileSystemStorage
 
 EXCERPT = (
     Path(__file__).resolve().parents[1] / "fixtures" / "reviews" / "kwok2020_embase_excerpt.ris"
@@ -156,3 +161,42 @@ def test_discard_removes_the_spill(cast):
     services.import_discard(batch=batch, actor=cast.lead)
     batch.refresh_from_db()
     assert not batch.rows and not batch.file.storage.exists(spill_name)
+
+
+def test_many_confirms_in_one_transaction(cast):
+    """SQLite attaches at most 10 databases to a connection and a spill read inside a
+    transaction stays attached until it ends: the eleventh import still goes in."""
+    with transaction.atomic():
+        for _ in range(12):
+            services.import_confirm(batch=_preview(cast), actor=cast.lead)
+    assert Record.objects.count() == 12 * 6
+    assert Record.objects.filter(duplicate_of__isnull=True).count() == 6
+
+
+@pytest.mark.parametrize("linkable", [True, False])
+def test_a_temporary_file_is_linked_into_storage_not_copied(tmp_path, monkeypatch, linkable):
+    storage = AtomicFileSystemStorage(location=tmp_path / "media")
+    if not linkable:  # another file system: copied as any other upload
+        link = os.link
+
+        def cross_device(src, dst):
+            if not str(src).startswith(str(tmp_path / "media")):
+                raise OSError(errno.EXDEV, "Invalid cross-device link")
+            link(src, dst)  # the storage's own temporary part, in its directory
+
+        monkeypatch.setattr("reviews.storage.os.link", cross_device)
+    with TemporaryUploadedFile("rows.sqlite3", "application/vnd.sqlite3", 0, None) as upload:
+        upload.write(b"spilled rows")
+        upload.flush()
+        first = storage.save("imports/rows.sqlite3", upload)
+        second = storage.save("imports/rows.sqlite3", upload)  # the name is taken: a variant
+        same_inode = (
+            os.stat(upload.temporary_file_path()).st_ino == os.stat(storage.path(first)).st_ino
+        )
+    assert first != second
+    assert same_inode is linkable
+    for name in (first, second):
+        assert Path(storage.path(name)).read_bytes() == b"spilled rows"
+    assert sorted(p.name for p in (tmp_path / "media" / "imports").iterdir()) == sorted(
+        Path(n).name for n in (first, second)
+    )  # no temporary part left behind
