@@ -128,6 +128,17 @@ def _proc_cpu(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _peak_rss_mb(pid: int) -> str:
+    """Peak resident memory of process `pid` (VmHWM), "?" if unreadable."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return str(int(line.split()[1]) // 1024)
+    except OSError:
+        pass
+    return "?"
+
+
 class _ServerCpu:
     """CPU of this connection's PostgreSQL backend (its COPY, index and TOAST work), read
     from /proc when the server runs on this machine; 0 on SQLite (it is in-process)."""
@@ -209,6 +220,7 @@ def _jobs_path(path: str) -> dict:
         # This process's CPU: the jobs' own when they run in its thread (SQLite), only the
         # polling when a Celery worker runs them.
         "cpu_s": round(time.process_time() - c0, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "records": Record.objects.filter(review=review).count(),
     }
 
@@ -382,7 +394,7 @@ def main() -> None:
                 jobs = _run_child("jobs", str(path), job_env)
                 if worker is not None:
                     spent = (_proc_cpu(worker.pid) or 0.0) - (worker_cpu0 or 0.0)
-                    how += f", worker {spent:.2f} s CPU"
+                    how += f", worker {spent:.2f} s CPU, peak {_peak_rss_mb(worker.pid)} MB"
             finally:
                 if worker is not None:
                     worker.terminate()
@@ -391,7 +403,7 @@ def main() -> None:
                 f"{label:<10} job path    : {jobs['total_s']:6.2f} s upload to imported "
                 f"({how}): store {jobs['store_s']:.2f} s, preview job {jobs['preview_s']:.2f} s, "
                 f"confirm job {jobs['confirm_s']:.2f} s, {jobs['records']:,} records, "
-                f"{jobs['cpu_s']:.2f} s CPU in this process; "
+                f"{jobs['cpu_s']:.2f} s CPU in this process (peak {jobs['peak_rss_mb']} MB); "
                 f"{jobs['total_s'] / peer['wall_s']:.2f}x rispy's wall; "
                 f"{jobs['total_s'] - total:+.2f} s against both steps called directly"
             )
