@@ -10,7 +10,9 @@ belongs to the import alone. Then the job path, as a user waits for it: from the
 file's arrival to "imported", through the preview job and the confirm job (storing the
 upload, queueing, running, polling the job rows as the progress bar does) - on SQLite with
 jobs in a thread of the process (`make run`), on PostgreSQL with a real Celery worker on
-Redis (db 11) when Redis answers.
+Redis (db 11 unless --redis says otherwise: use a database no one else's worker listens to)
+when Redis answers. On PostgreSQL the connection's backend CPU (COPY, indexes, TOAST) and
+the worker's CPU and peak memory are read from /proc, the server being on this machine.
 
 The peer: rispy.load (a plain RIS reader, whole file into a list of dicts) on the same file in
 the same run, printed first; each line gives ours against it.
@@ -19,25 +21,45 @@ Targets (issue 24): upload to "imported" through the job path < 10 s on SQLite a
 PostgreSQL, at most 3x rispy's bare parse of the same file, peak RSS < 500 MB.
 
 Measured 2026-12-07, 100,000 records (196 MB, 5 % planted duplicates), 2 cores shared with
-other work (load 9-12): wall time is meaningless there, CPU seconds of the measuring process
-are the figures, and even they move by +-30 % between runs (rispy's own: 5.1-7.6 s).
+other helpers' work (load 15-23 throughout): wall time is stretched 3-8x there, so CPU
+seconds are the figures, and even they move by +-20 % between runs. "Before" is main at
+22d9d50 (JSON spill), "after" this change; the SQLite lines are two interleaved rounds
+(rispy, before, after; twice) of the import step alone, the rest one full run each.
 
-    CPU s                 | before (f1aa743)   | after (9b0ae77)
-    rispy.load (peer)     | 7.55 / 5.43        | 5.13
-    parse only            | 5.28 / 4.16        | 3.58 (0.70x rispy)
-    SQLite preview        | 10.06              | 8.04
-    SQLite confirm        | 10.58, peak 417 MB | 8.41, peak 482 MB (64 MB page cache)
-    SQLite both           | 20.64 (2.73x)      | 16.45 (3.21x rispy in that run)
-    PostgreSQL preview    | 11.04              | 9.42
-    PostgreSQL confirm    | 4.96 (client only) | 5.03 (client only; the COPY is server CPU)
-    job path, wall        | SQLite 184 s, PG 209 s (load 10-12) | SQLite 38.5 s, PG 39.6 s
-                          |                    | (load lower: 2.8x rispy's wall)
+    CPU s                  | before (22d9d50)        | after
+    rispy.load (peer)      | 4.78 / 5.02             | same runs (4.92 in the full run)
+    parse only             | 3.79 (0.69x rispy)      | 3.32 (0.67x rispy)
+    SQLite preview         | 8.55 / 8.68             | 6.39 / 7.18
+    SQLite confirm         | 8.71 / 10.46, peak 502  | 5.66 / 6.41, peak 480 / 464 MB
+    SQLite both            | 17.26 / 19.14           | 12.05 / 13.59
+                           | = 3.61x / 3.81x rispy   | = 2.52x / 2.71x rispy
+    PostgreSQL preview     | 7.46                    | 6.48
+    PostgreSQL confirm     | 4.27 client (server not | 3.35 client + 8.84 backend (COPY,
+                           | measured)               | jsonb, TOAST, 7 indexes)
+    job path SQLite (thread)| 101 s wall, 19.2 s CPU | 59.9 s wall, 14.7 s CPU (both jobs
+                           | (load 9-12, 50 ms poll) | and a 0.2 s poll), peak 494 MB
+    job path PostgreSQL    | no figure: another      | 129.5 s wall (load 21); worker
+                           | worker took the task    | 10.4 s CPU + backend
 
-Still short: on this loaded machine the job path is ~39 s, not < 10 s, and preview + confirm
-cost ~3.2x rispy's CPU (goal 3x). Where it goes (CPU per 100,000, from 20,000-record runs):
-the parse ~0.7x rispy, building rows with the JSON of source_fields ~2 s, the spill written
-and read back ~1.8 s (~400 MB of JSON: source_fields is JSON inside JSON), SQLite's inserts
-~4 s, de-duplication 1-2 s.
+What changed: the spill is an SQLite database (reviews/rows.py) written by the sqlite3
+module in C: no JSON of rows, no source_fields JSON escaped inside JSON, nothing decoded
+at confirm. SQLite confirms with one INSERT ... SELECT from the attached spill (no row
+becomes a Python object); PostgreSQL COPYs rows the sqlite3 module reads (review and batch
+ids added by SQLite). The new ids come from min/max/count when they are one run; keys are
+read from the spill only for a review that already has records (preview) and at confirm.
+Spills and temporary uploads are hard-linked into storage, not copied. The parse: map/filter
+in C for continuation lines and keywords, bytes.translate for ASCII titles, a fast path for
+"Surname, I." authors; de-duplication: blocks from the first/last three words without a full
+split, numbers by one regex per title, a cutoff on the prefix similarity (same pairs).
+
+Still short: the job path is not < 10 s wall on this machine (load 15-23; ~60 s SQLite,
+~130 s PostgreSQL); on SQLite preview + confirm are ~2.5-2.7x rispy's CPU (goal 3x met), on
+PostgreSQL the client's 9.8 s is 2.0x but with the server backend's 8.8 s it is ~3.8x: the
+COPY's server work (jsonb parsing of source_fields, TOAST, seven indexes, WAL) is now the
+largest single cost. Peak RSS 464-494 MB: under 500 MB with little room (~270 MB of it is
+the process before the import). Where the CPU goes now (per 100,000): parse 3.3 s, row
+building 1.2-1.5 s, spill write ~1 s, SQLite INSERT ... SELECT + commit (WAL and checkpoint)
+~4 s, de-duplication ~1.4 s.
 
 Usage: python benchmarks/import_bench.py [N=100000] [--duplicates 0.05] [--skip-postgres]
                                          [--redis redis://127.0.0.1:6379/11]
