@@ -52,6 +52,11 @@ in C for continuation lines and keywords, bytes.translate for ASCII titles, a fa
 "Surname, I." authors; de-duplication: blocks from the first/last three words without a full
 split, numbers by one regex per title, a cutoff on the prefix similarity (same pairs).
 
+Then the record tally landed (reviews/tally.py: on SQLite two statements per inserted row,
+run by a row trigger). On main at 5bad167, load 8, one run: rispy 5.35 s; SQLite preview
+6.50 s CPU (10.1 s wall) + confirm 7.57 s CPU (10.7 s wall, peak 480 MB) = 14.07 s,
+2.63x rispy: the triggers cost the confirm ~1.2-1.8 s of CPU.
+
 Still short: the job path is not < 10 s wall on this machine (load 15-23; ~60 s SQLite,
 ~130 s PostgreSQL); on SQLite preview + confirm are ~2.5-2.7x rispy's CPU (goal 3x met), on
 PostgreSQL the client's 9.8 s is 2.0x but with the server backend's 8.8 s it is ~3.8x: the
