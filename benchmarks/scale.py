@@ -278,7 +278,7 @@ def pages(reviews: list, repeat: int, slow: int) -> None:
     over = f" (over {len(reviews)} reviews)" if len(reviews) > 1 else ""
     print(
         f"\n{'page (lead)' + over:28} {'queries':>7} {'wall p50':>9} {'p95':>8} "
-        f"{'CPU p50':>9} {'p95':>8}"
+        f"{'CPU p50':>9} {'p95':>8} {'SQL':>7}"
     )
     for name in urls[0]:
         walls, cpus = [], []
@@ -299,7 +299,13 @@ def pages(reviews: list, repeat: int, slow: int) -> None:
             cpus += c
         w50, w95 = quantiles(walls)
         c50, c95 = quantiles(cpus)
-        print(f"{name:28} {len(captured):7d} {w50:7.1f}ms {w95:6.1f}ms {c50:7.1f}ms {c95:6.1f}ms")
+        # SQL: the statements' own time in one request (as Django measures it: server
+        # time and the round trips), the part CPU time of this process leaves out.
+        sql = 1000 * sum(float(q["time"]) for q in captured)
+        print(
+            f"{name:28} {len(captured):7d} {w50:7.1f}ms {w95:6.1f}ms {c50:7.1f}ms {c95:6.1f}ms"
+            f" {sql:5.0f}ms"
+        )
         for q in sorted(captured, key=lambda q: -float(q["time"]))[:slow]:
             print(f"    {1000 * float(q['time']):7.1f} ms  {q['sql'][:300]}")
 
