@@ -40,7 +40,53 @@ Wall-clock figures depend on how busy the machine is; CPU time and query counts 
 
 Run: ``.venv/bin/python benchmarks/scale.py --records 20000`` (a smaller review, quicker).
 
-FIGURES
+Figures (7 Dec 2026, this 2-core machine shared with other helpers' benchmarks and test
+runs: load average 14-25 throughout, so wall-clock times are 5-10x the CPU times and say
+more about the machine than about the code; CPU = this process's thread time per request,
+SQL = the statements' time in one request, queries per page):
+
+200,000 records (6,423 real + generated, 6,090 merged duplicates), 400 decided by pairs,
+ranking off, in-process (``--repeat 20``; last column run with ``--repeat 10``):
+
+    page                       queries   wall p50/p95 ms      CPU p50/p95 ms    SQL ms
+                               bef. aft.  before    after      before   after    after
+    dashboard                   22   22   184/393   299/400   33/39    42/50     277
+    screening overview          14   12   528/757   429/692   93/110   75/101    138
+    records list                 6    6   136/175   181/256   27/30    32/49      42
+    records list, deep page      6    6   144/173   180/282   30/35    34/36      45
+    records list, duplicates     6    6   157/193   198/305   29/32    36/54      71
+    PRISMA                      16   13   265/345   188/383   30/33    35/39     127
+    vote + next record                     97/186   176/351   24/32    29/39
+
+  (load average before: 14-21, after: 16-26; "before" timed the deep page as ?page=N,
+  which the keyset list ignores, so it was the first page again.) Before, each page's
+  slowest statements were COUNTs over the review's 200,000 records or items: 67 + 42 ms (dashboard), 91 + 85 ms
+  (overview), 107 + 54 + 49 ms (PRISMA), 40-160 ms each with EXPLAIN ANALYZE. After, no
+  statement of these pages scans the review; the slowest are primary-key lookups at
+  15-38 ms, i.e. PostgreSQL waiting for a core, and the dashboard's 277 ms of SQL is 22
+  such round trips. De-duplication of an added 20,000-record batch against 200,000:
+  9.2 s wall, 2.5 s CPU (load 14); 28.9 s wall, 2.9 s CPU in a later run at load 25.
+
+--serve at 200,000 (gunicorn 3 x 8 threads + Celery worker, 20 reviewers, think 2 s,
+90 s; load average 21-25): lead's pages over HTTP p50/p95 ms: dashboard 896/1972,
+overview 2126/2787, records list 505/1115, deep page 555/1111, duplicates 447/1391,
+PRISMA 913/2142; vote + next record 997/1880 (780 requests). Peak RSS: gunicorn
+workers 280-284 MB, Celery worker 279 MB (parent) / 210 MB (pool child).
+
+50 reviews x 5,000 records (40 decided by pairs in each), in-process over all 50
+(``--repeat 2``, load 22): dashboard CPU 32/36 ms (wall 172/262), overview 38/43
+(193/231), records list 29/34 (137/259), deep page 30/35 (247/348), duplicates 32/38
+(263/378), PRISMA 34/39 (285/438); vote + next 24/29 (179/287).
+
+--serve with 50 x 5,000 (120 s, lead cycling over the 50 reviews, a refit of every
+review asked for at the start; load average 11-29): pages over HTTP p50/p95 ms
+(252 each): dashboard 190/815, overview 193/888, records list 143/566, deep page
+143/524, duplicates 155/555, PRISMA 153/902; vote + next 859/1652 (960 requests).
+gunicorn CPU 42.5 ms a request (105 s for 2,472, logins included). Only 7 of the 50
+refits finished in the 8 minutes (the worker at nice 10 got 168 s of CPU, ~24 s a
+refit), and the worker's pool process grew to 1,743 MB peak RSS after those 7 (gunicorn
+workers 284-286 MB): the ranking's memory per worker is not bounded yet (issue 24,
+part 2: feature caches with a size budget and eviction).
 """
 
 from __future__ import annotations
