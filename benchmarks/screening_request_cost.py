@@ -23,17 +23,20 @@ ranking on).
 Run: ``.venv/bin/python benchmarks/screening_request_cost.py [--votes 200] [--queries]``
 
 Measured (issue 24, 7 Dec 2026, this 2-core machine shared with other sessions' test runs
-and benchmarks: load average 16-21 during both runs, so the CPU figures are the ones to
-compare; ``--votes 300``):
+and benchmarks; ``--votes 300``; "before" is main at 22d9d50, run from a copy of it). The
+CPU figures are the ones to compare; the wall-clock ones move with the machine's load.
 
-=========================================  ==========  ==========
-                                           before      after
-=========================================  ==========  ==========
-SQL queries, a vote that does not resolve  21          18
-SQL queries, a vote that resolves          25          22-23
-CPU per request p50 / p95 (ms)             25.5 / 32.2 14.6 / 20.2
-wall per request p50 / p95 (ms)            144 / 356   91 / 192
-=========================================  ==========  ==========
+=========================================  =============  =============  =============
+                                           before         after          after
+                                           (load 6.9)     (load 7.3)     (load 16)
+=========================================  =============  =============  =============
+SQL queries, a vote that does not resolve  21             18             18
+SQL queries, a vote that resolves          25             22             22-23
+CPU per request p50 / p95 (ms)             28.4 / 39.3    13.2 / 18.1    14.6 / 20.2
+wall per request p50 / p95 (ms)            50.9 / 76.8    31.4 / 53.9    91 / 192
+=========================================  =============  =============  =============
+
+(At load 21 the "before" run gave CPU 25.5 / 32.2 ms, wall 144 / 356 ms.)
 
 What went: the ORM's query building (~1 ms of CPU per query here, ~0.2 ms for the same
 statement hand-written) on the vote transaction, the queue's state and pick, the claimed
