@@ -246,6 +246,7 @@ def bubble_figure(report: Report) -> Figure:
         band_low=pred - crit * se,
         band_high=pred + crit * se,
         x_label=mod.label,
-        effect_label=measures.LABELS[report.settings.measure],
+        # yi on the analysis scale: the log of a ratio
+        effect_label=section.scale[0].upper() + section.scale[1:],
         caption=caption,
     )

@@ -2,11 +2,17 @@
 meta-regression on moderators (pure functions of plain data, no ORM).
 
 * ``three_level``: all effect sizes of the main window (each study's earliest timepoint in
-  it, every outcome there) in metafor's ``rma.mv(yi, vi, mods, random = ~ 1 | study/es)``,
+  it, every outcome and comparison there; for a mean difference, every comparison of the
+  study's preferred instrument, since raw means of different instruments share no scale)
+  in metafor's ``rma.mv(yi, vi, mods, random = ~ 1 | study/es)``,
   REML or ML, t tests with k − p df under the Hartung-Knapp setting, optionally CR2
   cluster-robust inference by study (``robust(..., clubSandwich = TRUE)``);
 * ``one_per_study`` with moderators: ``rma(yi, vi, mods = ~ ...)`` on the main table's
   one effect per study, with the analysis' τ² estimator and test.
+
+Any inverse-variance measure can be modelled, on its analysis scale: Hedges' g, the mean
+difference, the risk difference, and the log odds or risk ratio (its coefficients are
+differences of logs; the page also shows them exponentiated).
 
 A model that cannot be fitted (too few studies for CR2, a moderator with one level,
 collinear moderators, k ≤ coefficients) is refused in words: the section then shows the
@@ -21,10 +27,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .measures import LABELS, RATIOS
 from .stats import ModelResult, StatsInputError, metareg, multilevel
 
 ROB_TEXT = {"low": "Low risk", "some_concerns": "Some concerns", "high": "High risk"}
 ROB_KEY = "rob"
+# Measures on an instrument's own scale: a study's effects of different instruments do not
+# enter one model together.
+ONE_SCALE = ("MD",)
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,20 @@ class ModelSection:
     method: str
     test: str
     robust: bool
+    measure: str = "SMD"  # the analysis' effect measure: yi and b are on its analysis scale
+
+    @property
+    def ratio(self) -> bool:
+        """True for OR/RR: yi and b are logs, exp(b) is a ratio (of ratios)."""
+        return self.measure in RATIOS
+
+    @property
+    def scale(self) -> str:
+        """The scale of yi and b in words, e.g. "log odds ratio", "mean difference"."""
+        label = LABELS.get(self.measure, self.measure)
+        if self.measure == "SMD":
+            return label  # "Hedges' g", a name
+        return f"log {label.lower()}" if self.ratio else label.lower()
 
     @property
     def title(self) -> str:
@@ -90,20 +114,39 @@ def moderator_value(raw: Any, kind: str) -> Any:
     return ROB_TEXT.get(text, text) or None
 
 
+def _rank(r: Any) -> float:
+    return r.preferred_rank if r.preferred_rank is not None else math.inf
+
+
 def all_effects(
-    rows: Iterable[Any], moderators: Sequence[ModeratorVar], rob: Mapping[int, str]
+    rows: Iterable[Any],
+    moderators: Sequence[ModeratorVar],
+    rob: Mapping[int, str],
+    *,
+    measure: str = "SMD",
 ) -> tuple[ModelEffect, ...]:
     """Every effect of each study at its earliest timepoint in the window (the same
-    timepoint rule as the one-per-study table), with moderator values."""
+    timepoint rule as the one-per-study table), with moderator values.
+
+    A mean difference is on its instrument's scale, so a study then gives the effects of
+    one instrument only: the one the table's rule prefers (rank in the subdomain's list,
+    then extraction order), with every comparison of it (e.g. two drugs against a shared
+    placebo arm).
+    """
     by_study: OrderedDict[int, list[Any]] = OrderedDict()
     for r in rows:
         by_study.setdefault(r.study_id, []).append(r)
     out = []
     for study_id, items in by_study.items():
         first = min(r.weeks for r in items)
-        for r in items:
-            if r.weeks != first:
-                continue
+        at = [r for r in items if r.weeks == first]
+        if measure in ONE_SCALE:
+            best = min(enumerate(at), key=lambda ir: (_rank(ir[1]), ir[0]))[1]
+            at = [
+                r for r in at if (r.outcome_id, r.instrument) == (best.outcome_id, best.instrument)
+            ]
+        several = len({getattr(r, "comparison", "") for r in at}) > 1
+        for r in at:
             fields = r.fields or {}
             values = {
                 m.key: moderator_value(
@@ -112,6 +155,8 @@ def all_effects(
                 for m in moderators
             }
             outcome = f"{r.outcome} ({r.instrument})" if r.instrument else r.outcome
+            if several:
+                outcome += f", {r.comparison}"
             out.append(
                 ModelEffect(study_id, r.study_label, outcome, float(r.yi), float(r.vi), values)
             )
@@ -127,6 +172,7 @@ def model_compute(
     hartung_knapp: bool,
     robust: bool,
     level: float = 95,
+    measure: str = "SMD",
 ) -> ModelSection:
     """Fit the section's model; a refusal becomes ``error`` (in words) and no result."""
     kept, left_out = [], []
@@ -186,6 +232,7 @@ def model_compute(
         method=fit_method,
         test=test,
         robust=robust,
+        measure=measure,
     )
 
 
@@ -212,11 +259,14 @@ def model_sentences(section: ModelSection) -> str:
     if section.kind == "three_level":
         text = (
             f"To use every effect size, a three-level model (effect sizes within studies; "
-            f"metafor rma.mv) was fitted by {est} to {res.k} effect sizes from "
-            f"{res.n_studies} studies"
+            f"metafor rma.mv) was fitted by {est} to {res.k} effect sizes ({section.scale}) "
+            f"from {res.n_studies} studies"
         )
     else:
-        text = f"A mixed-effects meta-regression (metafor rma, {est}) was fitted to {res.k} studies"
+        text = (
+            f"A mixed-effects meta-regression (metafor rma, {est}) was fitted to {res.k} "
+            f"studies ({section.scale})"
+        )
     if section.moderators:
         text += " with " + ", ".join(m.label for m in section.moderators) + " as moderator(s)"
     if section.robust:
@@ -238,8 +288,14 @@ def model_sentences(section: ModelSection) -> str:
         label = coefficient_label(name, section.moderators)
         text += (
             f"{label}: b = {fmt_num(res.b[i])} (95% CI {fmt_range(res.ci_low[i], res.ci_high[i])}; "
-            f"{fmt_p_text(res.p[i])}). "
+            f"{fmt_p_text(res.p[i])}"
         )
+        if section.ratio:
+            text += (
+                f"; exp(b) = {fmt_num(math.exp(res.b[i]))}, "
+                f"{fmt_range(math.exp(res.ci_low[i]), math.exp(res.ci_high[i]))}"
+            )
+        text += "). "
     if res.R2 is not None:
         text += f"The moderators explained {fmt_num(res.R2, 0)}% of the between-study variance. "
     return text.strip()

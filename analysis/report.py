@@ -750,6 +750,7 @@ def report_compute(inp: ReportInput) -> Report:
             hartung_knapp=s.hartung_knapp,
             robust=inp.robust,
             level=s.level,
+            measure=s.measure,
         )
     return Report(inp, tuple(blocks), main_fit, **report_extra)
 

@@ -133,7 +133,7 @@ def analysis_data(
     model_effects: tuple[ModelEffect, ...] = ()
     if analysis.effects_model == EffectsModel.THREE_LEVEL:
         model_kind = "three_level"
-        model_effects = all_effects(main_read.rows, moderators, rob)
+        model_effects = all_effects(main_read.rows, moderators, rob, measure=settings.measure)
     elif moderators:
         model_kind = "metareg"
         model_effects = tuple(

@@ -209,10 +209,13 @@ def _validate(review: Review, values: Mapping[str, Any]) -> dict[str, Any]:
     out["study_filters"] = filters
     if out.get("effects_model", EffectsModel.ONE_PER_STUDY) not in EffectsModel.values:
         raise DomainError("Unknown way for effect sizes to enter.", field="effects_model")
+    # The models weight each effect by its inverse variance (rma.mv / rma on yi, vi): any
+    # measure on its analysis scale (g, MD, RD, log OR, log RR), but not MH or Peto weights.
     needs_iv = out.get("effects_model") == EffectsModel.THREE_LEVEL or out.get("moderators")
-    if needs_iv and (measure != EffectMeasure.SMD or method != PoolingMethod.INVERSE_VARIANCE):
+    if needs_iv and method != PoolingMethod.INVERSE_VARIANCE:
         raise DomainError(
-            "A three-level model or a meta-regression pools Hedges' g by inverse variance.",
+            "A three-level model or a meta-regression weights effect sizes by inverse "
+            "variance: choose inverse-variance pooling.",
             field="effects_model",
         )
     known = {key: label for key, label, _kind in data.moderator_fields(review)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -115,9 +116,19 @@ def _model_context(report) -> dict | None:
             "stat": fmt_num(res.stat[i], 2),
             "df": "" if res.df is None else fmt_num(res.df[i], 1),
             "p": fmt_p(res.p[i]),
+            # a ratio measure: exp(b) is the ratio (intercept) or the ratio of ratios
+            "exp_b": fmt_num(math.exp(res.b[i]), 3) if section.ratio else "",
+            "exp_ci": (
+                fmt_range(math.exp(res.ci_low[i]), math.exp(res.ci_high[i]), 3)
+                if section.ratio
+                else ""
+            ),
         }
         for i, name in enumerate(res.names)
     ]
+    out["scale"] = section.scale
+    out["ratio"] = section.ratio
+    out["ratio_short"] = SHORT.get(section.measure, "")
     if res.sigma2 is not None:
         cis = res.sigma2_ci or ((None, None), (None, None))
         out["variance"] = [

@@ -109,11 +109,11 @@ def test_models_that_cannot_be_fitted_are_refused_in_words(client, eight):
 
 
 @pytest.mark.django_db
-def test_services_refuse_unknown_moderators_and_other_measures(eight):
+def test_services_refuse_unknown_moderators_and_other_weights(eight):
     with pytest.raises(DomainError, match="not a numeric or categorical field"):
         _analysis(eight, moderators=["nonsense"])
-    with pytest.raises(DomainError, match="Hedges' g by inverse variance"):
-        _analysis(eight, effects_model="three_level", effect_measure="MD")
+    with pytest.raises(DomainError, match="choose inverse-variance pooling"):
+        _analysis(eight, effects_model="three_level", effect_measure="RR", pooling_method="MH")
     with pytest.raises(DomainError, match="Unknown way"):
         _analysis(eight, effects_model="four_level")
     assert analysis_services  # the services module is what the form calls
