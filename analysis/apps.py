@@ -19,7 +19,7 @@ class AnalysisConfig(AppConfig):
         from .certainty.archive import register as register_certainty_tables
         from .certainty.demo import demo_certainty
         from .dashboard import analysis_panel
-        from .demo import demo_analyses
+        from .demo import demo_analyses, demo_models
         from .versions.selectors import previous_version_included
 
         group = "Analysis"
@@ -35,6 +35,7 @@ class AnalysisConfig(AppConfig):
         register_panel(analysis_panel, order=40)
         # after extraction (30) and RoB 2 (60): the demo's consensus data exist by then
         register_demo_step(demo_analyses, order=300)
+        register_demo_step(demo_models, order=305)  # every comparison, three-level (issue 21)
         register_demo_step(demo_certainty, order=310)  # rates the analyses defined above
         register_archive_tables()
         register_previous_version_provider(previous_version_included)
