@@ -69,6 +69,15 @@ def click(selector: str) -> Step:
     return go
 
 
+def scroll_to(selector: str) -> Step:
+    """Bring a section of the page (e.g. the model section of a report) into view."""
+
+    def go(page) -> None:
+        page.locator(selector).first.scroll_into_view_if_needed()
+
+    return go
+
+
 def link(name: str, *, within: str = "main") -> Step:
     def go(page) -> None:
         page.locator(within).get_by_role("link", name=name).first.click()
@@ -141,6 +150,11 @@ SHOTS: list[Shot] = [
     Shot("analyses", "lead", nav("Analyses")),
     Shot("analysis", "lead", then(nav("Analyses"), click("main table tbody td:first-child a"))),
     Shot("analysis-new", "lead", nav("New analysis")),
+    Shot(
+        "analysis-model",
+        "lead",
+        then(nav("Analyses"), link("HbA1c by drug class"), scroll_to("#model-section")),
+    ),
     Shot("certainty", "lead", nav("Certainty (GRADE)")),
     Shot("summary-of-findings", "lead", nav("Summary of findings")),
     # export
