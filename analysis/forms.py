@@ -78,7 +78,10 @@ class AnalysisForm(forms.Form):
         widget=forms.RadioSelect,
         label="How a study's several effect sizes enter the model",
         help_text="The three-level model keeps every effect at the study's timepoint "
-        "(metafor rma.mv, random = ~ 1 | study/es); the table rows keep one per study.",
+        "(metafor rma.mv, random = ~ 1 | study/es); the table rows keep one per study. "
+        "Any measure pooled by inverse variance; a mean difference keeps the comparisons "
+        "of each study's preferred instrument (raw means of different instruments share "
+        "no scale).",
     )
     robust_variance = forms.BooleanField(
         required=False,
