@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .measures import LABELS, RATIOS
+from .measures import LABELS, RATIOS, SHORT
 from .stats import ModelResult, StatsInputError, metareg, multilevel
 
 ROB_TEXT = {"low": "Low risk", "some_concerns": "Some concerns", "high": "High risk"}
@@ -299,3 +299,30 @@ def model_sentences(section: ModelSection) -> str:
     if res.R2 is not None:
         text += f"The moderators explained {fmt_num(res.R2, 0)}% of the between-study variance. "
     return text.strip()
+
+
+def model_summary(section: ModelSection | None) -> str:
+    """One line for the analyses page: the model's pooled effect, or its test of
+    moderators ('' without a model section)."""
+    from .formatting import fmt_num, fmt_p_text, fmt_range
+
+    if section is None:
+        return ""
+    if section.result is None:
+        return f"{section.title}: not fitted ({section.error})"
+    res = section.result
+    where = f"{res.k} effect sizes, {res.n_studies} studies"
+    how = ", CR2" if section.robust else ""
+    if len(res.names) == 1:
+        b, lo, hi = res.b[0], res.ci_low[0], res.ci_high[0]
+        if section.ratio:
+            b, lo, hi = math.exp(b), math.exp(lo), math.exp(hi)
+        short = SHORT.get(section.measure, "")
+        return f"{section.title}{how}: {short} {fmt_num(b)} ({fmt_range(lo, hi)}); {where}"
+    names = ", ".join(m.label for m in section.moderators)
+    text = f"{section.title} ({names}){how}: {where}"
+    if res.QM is not None and res.QM_df is not None:
+        df1, df2 = res.QM_df
+        stat = f"F({df1:g}, {fmt_num(df2, 1)})" if df2 is not None else f"QM({df1:g})"
+        text += f"; test of moderators {stat} = {fmt_num(res.QM, 2)}, {fmt_p_text(res.QM_p)}"
+    return text

@@ -22,7 +22,7 @@ from .formatting import fmt_num, fmt_p, fmt_p_text, fmt_range
 from .forms import AnalysisForm, WindowForm
 from .measures import SHORT
 from .methods import methods_paragraph
-from .modelling import coefficient_label
+from .modelling import coefficient_label, model_summary
 from .models import TAU2_CHOICES, Analysis, TimepointWindow
 from .report import ReportInputError
 
@@ -85,6 +85,7 @@ def analysis_index(request: HttpRequest, review) -> HttpResponse:
                 "measure": report.settings.measure,
                 "left_out": len(ad.left_out),
                 "method": method_text(report),
+                "model": model_summary(report.model),
             }
         )
     context = {

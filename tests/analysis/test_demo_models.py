@@ -40,6 +40,9 @@ def _assert_fit(res, ref: dict) -> None:
     assert pytest.approx(ref["QE"], rel=1e-9) == res.QE
     assert res.logLik == pytest.approx(ref["logLik"], rel=1e-7)
     assert (res.k, res.n_studies) == (ref["k"], ref["n_studies"])
+    # the profile-likelihood CIs of σ² the page shows (confint)
+    for got, want in zip(res.sigma2_ci, ref["sigma2_ci"], strict=True):
+        assert list(got) == pytest.approx(want, rel=1e-4, abs=1e-6)
     if len(res.names) > 1:
         assert pytest.approx(ref["QM"], rel=2e-5) == res.QM
         assert res.QM_p == pytest.approx(ref["QM_p"], rel=2e-5)
@@ -89,6 +92,9 @@ def test_demo_models_use_every_comparison_and_equal_metafor(cast, client):
     for analysis in (three, by_class):
         url = reverse("analysis:detail", kwargs={"slug": slug, "analysis_id": analysis.pk})
         assert f'href="{url}"' in index
+    # ... with the model's own result beside the one-per-study table's
+    assert "All effect sizes: three-level model, CR2: MD −1.02 (−1.21 to −0.83)" in index
+    assert "test of moderators F(5, 14.0) = 1.19, p = 0.36" in index
     html = client.get(
         reverse("analysis:detail", kwargs={"slug": slug, "analysis_id": three.pk})
     ).content.decode()

@@ -13,6 +13,7 @@ from urllib.parse import urljoin, urlsplit
 
 from django.core.management import call_command
 
+from analysis.demo import DRUG_CLASS_TITLE, THREE_LEVEL_TITLE
 from reviews.demo import DEMO_SLUG, DEMO_TITLE, demo_review
 from reviews.models import Review
 
@@ -125,6 +126,10 @@ def test_the_demo_review_stays_on_one_topic_and_names_its_sources(db, client):
 
     pages = _walk(client, f"/reviews/{DEMO_SLUG}/")
     assert len(pages) > 60  # the walk reached every section
+    # the dependent-effects analyses (three-level model, meta-regression) are listed
+    analyses = pages[f"/reviews/{DEMO_SLUG}/analysis/"]
+    assert THREE_LEVEL_TITLE in analyses and DRUG_CLASS_TITLE in analyses
+    assert any("All effect sizes: three-level model" in text for text in pages.values())
     for url, text in pages.items():
         found = [word for word in OFF_TOPIC if re.search(rf"\b{word}\b", text, re.I)]
         assert not found, (url, found)

@@ -17,6 +17,7 @@
 #                trial whose drug arms belong to several classes (Willms 1999: metformin
 #                and acarbose) is answered "Several classes (multi-arm trial)"; also with
 #                CR2 (drug_class_cr2), to show why the demo keeps model-based tests.
+# Every fit also has confint()'s profile-likelihood CIs of sigma2 (the page shows them).
 
 suppressMessages({
   library(metafor)
@@ -68,9 +69,15 @@ i2_split <- function(res) {
   vt <- (res$k - res$p) / sum(diag(P))
   100 * res$sigma2 / (sum(res$sigma2) + vt)
 }
+# profile-likelihood CIs of both variance components (confint), level 3 first
+sigma2_ci <- function(fit) {
+  ci <- suppressWarnings(confint(fit))
+  unname(lapply(ci[1:2], function(part) num(part$random[1, c("ci.lb", "ci.ub")])))
+}
 fields <- function(fit, rob = NULL) {
   x <- if (is.null(rob)) fit else rob
   list(
+    sigma2_ci = sigma2_ci(fit),
     names = rownames(fit$beta), b = num(x$beta), se = num(x$se),
     ci_low = num(x$ci.lb), ci_high = num(x$ci.ub), stat = num(x$zval), p = num(x$pval),
     df = num(rep_len(x$ddf, length(x$beta))),
