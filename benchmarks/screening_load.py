@@ -27,12 +27,20 @@ Run: ``.venv/bin/python benchmarks/screening_load.py --instances 1,2`` (PostgreS
 127.0.0.1:5432, Redis on 127.0.0.1:6379). Target: p95 < 50 ms.
 
 Measured (issue 24, 7 Dec 2026) on this 2-core machine while other sessions' test suites
-and benchmarks ran beside it: load average 16-23 before/after the "before" runs, 19-27
-around the "after" ones, so these latencies are mostly waiting for a core, and far from
-what the same code does on an idle machine. Same default options in both.
+and benchmarks ran beside it; "before" is main at 22d9d50 run from a copy of it, default
+options in both; no vote lost or doubled in any run.
+
+One instance, back to back at a similar load (load average 4-8 around the runs):
+
+* before: p50 201, p95 647, p99 900 ms (1,164 requests); 462 refit tasks queued and run,
+  26 rankings stored;
+* after: p50 55.5, p95 108, p99 157 ms (1,191 requests); 1 refit task queued, which was
+  still building the 20,000 abstracts' features at nice 10 when the run ended.
+
+One and two instances at load 16-27 (other sessions' suites at full tilt):
 
 ==========  =====================================  =====================================
-instances   before (main at 22d9d50)               after
+instances   before                                 after
 ==========  =====================================  =====================================
 1           p50 886, p95 1930 ms; 839 requests;    p50 182, p95 512 ms; 1,063 requests;
             1 refit task, 2 rankings stored        1 refit task, none stored in the run
@@ -40,13 +48,12 @@ instances   before (main at 22d9d50)               after
             455 refit tasks queued, 27 stored      2 refit tasks queued, none stored
 ==========  =====================================  =====================================
 
-No vote lost or doubled in any run. The app server's CPU per request went from ~26 to
-~15 ms (``screening_request_cost.py``). Refit requests made while one is pending are now
-folded into it (2 tasks instead of 455), and the worker's pool process runs at nice 10
-in an autogroup of its own: on this machine, with every other session's processes at
-nice 0, that starved the one cold refit (20,000 abstracts) until the run ended, which
-is the intended order (reviewers first) but means the "after" runs had no fit finishing
-while they were measured.
+The app server's CPU per request went from ~28 to ~13 ms (``screening_request_cost.py``).
+Refit requests made while one is pending are folded into it (1-2 tasks instead of ~460),
+and the worker's pool process runs at nice 10 in an autogroup of its own. On this shared
+machine, with every other session's processes at nice 0, that starved the one cold refit
+until the run ended: reviewers first, as intended, but no fit finished while the "after"
+runs were measured. The target (p95 < 50 ms) is not met here yet: p95 108 ms at load ~7.
 """
 
 from __future__ import annotations
