@@ -62,6 +62,19 @@ BASE = {
     "char_weight": 0.0,
     "lsa_weight": 0.0,
 }
+#: Character-block settings (VectoriserSettings fields) whose defaults the earlier
+#: configurations ran with; a configuration names only those it changes, so the cache keys
+#: of the earlier ones stay as they were.
+CHAR_DEFAULTS = {
+    "char_ngram": (3, 5),
+    "char_min_df": 2,
+    "char_max_df": 0.95,
+    "char_hash_bits": 0,
+    "char_max_features": None,
+    "dtype": "float64",
+}
+#: The default model of release 24 before the cost work (vocabulary, float64).
+CHAR_BASE = {"char_weight": 1.0, "title_repeats": 2, "keywords": True}
 CONFIGS: dict[str, dict] = {
     "asreview-like": {},
     "+keywords": {"keywords": True},
@@ -73,6 +86,31 @@ CONFIGS: dict[str, dict] = {
     "+char +title x2 +keywords": {"char_weight": 1.0, "title_repeats": 2, "keywords": True},
     "+char 0.5 +title x2 +keywords": {"char_weight": 0.5, "title_repeats": 2, "keywords": True},
     "+char 0.7 +title x2 +keywords": {"char_weight": 0.7, "title_repeats": 2, "keywords": True},
+    # Cheaper forms of the character block (issue 24): the default above, then the same
+    # information in less memory and CPU. Chosen as the cheapest that loses nothing beyond
+    # the seed-to-seed noise; see benchmarks/ranking_refit_bench.py for the table.
+    "char float32": {**CHAR_BASE, "dtype": "float32"},
+    "char hash20 f32": {**CHAR_BASE, "dtype": "float32", "char_hash_bits": 20},
+    "char hash18 f32": {**CHAR_BASE, "dtype": "float32", "char_hash_bits": 18},
+    "char hash20 f32 3-4": {
+        **CHAR_BASE,
+        "dtype": "float32",
+        "char_hash_bits": 20,
+        "char_ngram": (3, 4),
+    },
+    "char hash20 f32 maxdf.2": {
+        **CHAR_BASE,
+        "dtype": "float32",
+        "char_hash_bits": 20,
+        "char_max_df": 0.2,
+    },
+    "char hash20 f32 mindf5": {
+        **CHAR_BASE,
+        "dtype": "float32",
+        "char_hash_bits": 20,
+        "char_min_df": 5,
+    },
+    "char vocab f32 max50k": {**CHAR_BASE, "dtype": "float32", "char_max_features": 50000},
 }
 
 
@@ -92,8 +130,14 @@ def cache_write(cache: dict) -> None:
     partial.replace(LODO_CACHE)  # atomic: parallel runs never read half a file
 
 
-def config_run(name: str, df, seed: int) -> dict:
+def config_key(name: str) -> str:
+    """The cache key of a configuration: every setting, the character ones only if changed."""
     c = {**BASE, **CONFIGS[name]}
+    return json.dumps(c, sort_keys=True)
+
+
+def config_run(name: str, df, seed: int) -> dict:
+    c = {**BASE, **CHAR_DEFAULTS, **CONFIGS[name]}
     ranker = Ranker(
         c["model"],
         seed=seed,
@@ -104,6 +148,7 @@ def config_run(name: str, df, seed: int) -> dict:
             stop_words=c["stop_words"],
             char_weight=c["char_weight"],
             lsa_weight=c["lsa_weight"],
+            **{k: c[k] for k in CHAR_DEFAULTS},
         ),
     )
     corpus_cache_clear()
@@ -120,6 +165,23 @@ def config_run(name: str, df, seed: int) -> dict:
     return {"wss95": r.wss95, "rrf10": r.rrf10, "n95": r.n95, "cpu": r.cpu_seconds}
 
 
+def corpus_cost(name: str, df) -> tuple[float, int]:
+    """(CPU seconds to build the features, bytes they hold) of a configuration on a set."""
+    c = {**BASE, **CHAR_DEFAULTS, **CONFIGS[name]}
+    from screening.prioritisation.simulation import labelled_texts
+
+    texts = labelled_texts(df, keywords=c["keywords"], title_repeats=c["title_repeats"])
+    ranker = Ranker(
+        vectoriser=VectoriserSettings(
+            char_weight=c["char_weight"], **{k: c[k] for k in CHAR_DEFAULTS}
+        )
+    )
+    corpus_cache_clear()
+    started = time.process_time()
+    corpus = ranker.vectorise(dict(enumerate(texts)))
+    return time.process_time() - started, corpus.nbytes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
@@ -131,7 +193,7 @@ def main() -> None:
     # results[config][set] = (mean WSS@95, mean RRF@10, mean CPU s) over the seeds
     results: dict[str, dict[str, tuple[float, float, float]]] = {}
     for config in args.configs:
-        key_config = json.dumps({**BASE, **CONFIGS[config]}, sort_keys=True)
+        key_config = config_key(config)
         results[config] = {}
         for name, df in frames.items():
             runs = []

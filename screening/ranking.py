@@ -16,8 +16,10 @@ The ranking core (TF-IDF + classifier, stopping estimates) lives in
   scores into ``ScreeningItem.relevance``, which orders the queue when
   ``review.prioritise`` is on.
 
-Nothing lives in a process's memory between refits: the features are cached on disk
-under ``REVIEWFLOW_CACHE_DIR`` (a shared path when workers run on several machines).
+The features are cached on disk under ``REVIEWFLOW_CACHE_DIR`` (a shared path when
+workers run on several machines), and in the worker's memory within
+``REVIEWFLOW_RANKING_CACHE_MB`` (least recently used evicted first), so that a worker's
+memory stays bounded however many reviews it refits.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ from .models import (
     ScreeningItem,
     Vote,
 )
-from .prioritisation.ranker import TITLE_REPEATS, USE_KEYWORDS
+from .prioritisation.ranker import TITLE_REPEATS, USE_KEYWORDS, corpus_cache_budget
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +141,8 @@ def ranking_refit(review: Review) -> RankingSnapshot | None:
     started = time.perf_counter()
     model = getattr(settings, "SCREENING_RANKER", prioritisation.DEFAULT_MODEL)
     ranker = prioritisation.Ranker(model, seed=review.pk)
+    # A worker refits many reviews: its memory holds the features of the latest few only.
+    corpus_cache_budget(settings.REVIEWFLOW_RANKING_CACHE_MB)
     corpus = ranker.vectorise(_texts(review), cache_file=_corpus_file(review))
     ranking = ranker.fit(corpus, data.labels)
     seconds = time.perf_counter() - started

@@ -43,6 +43,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,13 @@ import scipy.sparse as sp
 from sklearn import config_context
 from sklearn.decomposition import TruncatedSVD
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import (
+    CountVectorizer,
+    HashingVectorizer,
+    TfidfTransformer,
+    TfidfVectorizer,
+    strip_accents_unicode,
+)
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import ComplementNB, MultinomialNB
 from sklearn.preprocessing import normalize
@@ -72,7 +79,9 @@ __all__ = [
     "TITLE_REPEATS",
     "USE_KEYWORDS",
     "VectoriserSettings",
+    "corpus_cache_budget",
     "corpus_cache_clear",
+    "corpus_cache_info",
     "rank_records",
     "record_text",
 ]
@@ -157,8 +166,28 @@ class VectoriserSettings:
     char_weight: float = 1.0
     char_ngram: tuple[int, int] = (3, 5)
     char_min_df: int = 2
+    char_max_df: float = 0.95
+    char_hash_bits: int = 0
+    char_max_features: int | None = None
+    dtype: str = "float64"
     lsa_components: int = 100
     lsa_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.dtype not in ("float32", "float64"):
+            raise PrioritisationError(f"dtype must be float32 or float64, got {self.dtype!r}.")
+        if not 0 <= self.char_hash_bits <= 26:
+            raise PrioritisationError(
+                f"char_hash_bits must be 0 (a vocabulary) or 1-26, got {self.char_hash_bits}."
+            )
+        if self.char_hash_bits and self.char_max_features is not None:
+            raise PrioritisationError(
+                "char_max_features caps a vocabulary; hashed columns are capped by char_hash_bits."
+            )
+
+    @property
+    def _dtype(self) -> type:
+        return np.float32 if self.dtype == "float32" else np.float64
 
     def tfidf(self, n_docs: int) -> TfidfVectorizer:
         # On a tiny corpus (tests, a pilot review) min_df=2 could leave no vocabulary.
@@ -171,7 +200,7 @@ class VectoriserSettings:
             sublinear_tf=self.sublinear_tf,
             stop_words=self.stop_words,
             strip_accents="unicode",
-            dtype=np.float64,
+            dtype=self._dtype,
         )
 
     def char_tfidf(self, n_docs: int) -> TfidfVectorizer:
@@ -179,30 +208,85 @@ class VectoriserSettings:
             analyzer="char_wb",
             ngram_range=self.char_ngram,
             min_df=self.char_min_df if n_docs >= 20 else 1,
-            max_df=self.max_df if n_docs >= 20 else 1.0,
+            max_df=self.char_max_df if n_docs >= 20 else 1.0,
+            max_features=self.char_max_features,
             sublinear_tf=True,
             strip_accents="unicode",
-            dtype=np.float64,
+            dtype=self._dtype,
         )
 
-    def transform(self, texts: Sequence[str]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-        """(word TF-IDF matrix, joint feature matrix) of the texts, one row per text."""
+    def char_block(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """Character n-gram TF-IDF of the texts (rows L2-normalised).
+
+        With ``char_hash_bits`` = 0, scikit-learn's ``char_wb`` vectoriser and its
+        vocabulary. Otherwise the same counts are built from the texts' *distinct words*:
+        ``char_wb`` takes the n-grams of each whitespace-separated word (padded with a
+        space each side) and adds them up, so the counts of a text are its word counts
+        times the n-gram counts of each word. The n-grams of the (tens of thousands of)
+        distinct words are hashed into ``2**char_hash_bits`` columns once, instead of
+        cutting millions of n-grams out of every text and keeping a vocabulary of them,
+        which is what took the time and memory of the feature build. Columns seen in
+        fewer than ``char_min_df`` or more than ``char_max_df`` of the texts are then
+        dropped as the vocabulary would drop those n-grams; what differs from the
+        vocabulary is only that n-grams whose hashes collide share a column.
+
+        Raises ``ValueError`` when no column is left.
+        """
+        n_docs = len(texts)
+        if not self.char_hash_bits:
+            return self.char_tfidf(n_docs).fit_transform(texts).tocsr()
+        # The vectoriser's own preprocessing (lower case, then accents), then its split.
+        words = CountVectorizer(analyzer=_words, dtype=self._dtype)
+        counts_by_word = words.fit_transform(texts)
+        vocabulary = sorted(words.vocabulary_, key=words.vocabulary_.__getitem__)
+        if not vocabulary:
+            raise ValueError("no words")
+        ngrams_by_word = HashingVectorizer(
+            analyzer="char_wb",
+            ngram_range=self.char_ngram,
+            n_features=2**self.char_hash_bits,
+            alternate_sign=False,
+            norm=None,
+            lowercase=False,
+            dtype=self._dtype,
+        ).transform(vocabulary)
+        counts = (counts_by_word @ ngrams_by_word).tocsr()
+        del counts_by_word, ngrams_by_word
+        min_df = self.char_min_df if n_docs >= 20 else 1
+        max_df = self.char_max_df if n_docs >= 20 else 1.0
+        # Each text's columns are distinct, so a column's count of entries is its df.
+        if counts.shape[1] <= 4 * counts.nnz:
+            df = np.bincount(counts.indices, minlength=counts.shape[1])
+            keep = np.flatnonzero((df >= min_df) & (df <= max_df * n_docs))
+        else:  # few texts in many columns: count the columns in use only
+            used, df = np.unique(counts.indices, return_counts=True)
+            keep = used[(df >= min_df) & (df <= max_df * n_docs)]
+        if not len(keep):
+            raise ValueError("every character n-gram pruned")
+        counts = counts[:, keep]
+        return TfidfTransformer(sublinear_tf=True).fit_transform(counts).tocsr()
+
+    def transform(self, texts: Sequence[str]) -> tuple[sp.csr_matrix, int]:
+        """(joint feature matrix, number of word TF-IDF columns), one row per text.
+
+        The word block is the joint matrix's first columns (see :attr:`Corpus.lexical`).
+        """
         try:
             lexical = self.tfidf(len(texts)).fit_transform(texts).tocsr()
         except ValueError:
             # Every text empty (or stop words only): no features, every record scores alike.
-            empty = sp.csr_matrix((len(texts), 1), dtype=np.float64)
-            return empty, empty
+            return sp.csr_matrix((len(texts), 1), dtype=self._dtype), 1
         blocks = [lexical]
         if self.char_weight > 0:
             try:
-                chars = self.char_tfidf(len(texts)).fit_transform(texts)
+                chars = self.char_block(texts)
             except ValueError:
                 # Every character n-gram pruned: in more than max_df of the records (texts
                 # written from a few words) or in fewer than char_min_df. Words alone then.
                 pass
             else:
-                blocks.append(chars * self.char_weight)
+                chars.data *= self.char_weight
+                blocks.append(chars)
         k = min(self.lsa_components, lexical.shape[0] - 1, lexical.shape[1] - 1)
         if self.lsa_weight > 0 and k >= 2:
             # The randomized SVD is the tuned default; an exact top-k SVD moved results
@@ -214,11 +298,19 @@ class VectoriserSettings:
             # every machine, whatever its core count.
             with threadpool_limits(limits=1, user_api="blas"):
                 semantic = normalize(svd.fit_transform(lexical)) * self.lsa_weight
-            blocks.append(sp.csr_matrix(semantic))
+            blocks.append(sp.csr_matrix(semantic, dtype=self._dtype))
+        n_lexical = lexical.shape[1]
         if len(blocks) == 1:
-            return lexical, lexical
+            return lexical, n_lexical
         # Built once per corpus as one CSR matrix, so that a refit only slices rows.
-        return lexical, normalize(sp.hstack(blocks, format="csr"))
+        joint = sp.hstack(blocks, format="csr", dtype=self._dtype)
+        del blocks, lexical
+        return normalize(joint, copy=False), n_lexical
+
+
+def _words(text: str) -> list[str]:
+    """The words ``char_wb`` cuts a text into: lower case, accents stripped, split on spaces."""
+    return strip_accents_unicode(text.lower()).split()
 
 
 @dataclass(frozen=True, eq=False)
@@ -226,37 +318,52 @@ class Corpus:
     """Feature matrices of one review's records; row ``i`` belongs to ``record_ids[i]``.
 
     ``matrix`` holds the joint features of :class:`VectoriserSettings` (for the linear
-    models), ``lexical`` the word TF-IDF block alone (naive Bayes needs word counts).
+    models); its first ``n_lexical`` columns are the word TF-IDF block, from which
+    :attr:`lexical` (what naive Bayes needs) is rebuilt on demand instead of keeping a
+    second copy of it.
     """
 
     record_ids: tuple[RecordId, ...]
     matrix: sp.csr_matrix = field(repr=False)
-    lexical: sp.csr_matrix = field(repr=False)
+    n_lexical: int
     fingerprint: str
     row_of: Mapping[RecordId, int] = field(repr=False)
 
     def __len__(self) -> int:
         return len(self.record_ids)
 
+    @cached_property
+    def lexical(self) -> sp.csr_matrix:
+        """The word TF-IDF block alone, rows L2-normalised (as the word vectoriser left them)."""
+        if self.n_lexical == self.matrix.shape[1]:
+            return self.matrix
+        return normalize(self.matrix[:, : self.n_lexical])
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the corpus holds in memory: its matrices and the record index (about)."""
+        matrices = [self.matrix]
+        if "lexical" in self.__dict__ and self.lexical is not self.matrix:
+            matrices.append(self.lexical)
+        # A dict entry and a boxed int per record, as the tuple and row_of hold them.
+        index = len(self.record_ids) * 150
+        return sum(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes for m in matrices) + index
+
     def save(self, path: Path) -> None:
         """Write the matrices to ``path`` (``.npz``); record ids must be integers.
 
         Written to a temporary name and renamed, so a reader never sees half a file.
         """
+        m = self.matrix
         arrays: dict[str, np.ndarray] = {
             "record_ids": np.asarray(self.record_ids, dtype=np.int64),
             "fingerprint": np.asarray(self.fingerprint),
+            "n_lexical": np.asarray(self.n_lexical),
+            "matrix_data": m.data,
+            "matrix_indices": m.indices,
+            "matrix_indptr": m.indptr,
+            "matrix_shape": np.asarray(m.shape),
         }
-        for name in ("matrix", "lexical"):
-            m = getattr(self, name)
-            arrays.update(
-                {
-                    f"{name}_data": m.data,
-                    f"{name}_indices": m.indices,
-                    f"{name}_indptr": m.indptr,
-                    f"{name}_shape": np.asarray(m.shape),
-                }
-            )
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
         with partial.open("wb") as handle:
@@ -270,30 +377,28 @@ class Corpus:
             with np.load(path, allow_pickle=False) as saved:
                 if str(saved["fingerprint"]) != fingerprint:
                     return None
-                matrices = {
-                    name: sp.csr_matrix(
-                        (
-                            saved[f"{name}_data"],
-                            saved[f"{name}_indices"],
-                            saved[f"{name}_indptr"],
-                        ),
-                        shape=tuple(saved[f"{name}_shape"]),
-                    )
-                    for name in ("matrix", "lexical")
-                }
+                matrix = sp.csr_matrix(
+                    (saved["matrix_data"], saved["matrix_indices"], saved["matrix_indptr"]),
+                    shape=tuple(saved["matrix_shape"]),
+                )
+                n_lexical = int(saved["n_lexical"])
                 ids = tuple(saved["record_ids"].tolist())
         except (OSError, KeyError, ValueError):  # missing, partial or foreign file: rebuild
             return None
         return cls(
             record_ids=ids,
+            matrix=matrix,
+            n_lexical=n_lexical,
             fingerprint=fingerprint,
             row_of={rid: i for i, rid in enumerate(ids)},
-            **matrices,
         )
 
 
+#: Default memory budget of a process's corpus cache, in MB (see :func:`corpus_cache_budget`).
+DEFAULT_CACHE_MB = 256
+
 _CORPUS_CACHE: OrderedDict[str, Corpus] = OrderedDict()
-_CORPUS_CACHE_SIZE = 8
+_CORPUS_CACHE_BUDGET = [DEFAULT_CACHE_MB * 2**20]  # bytes; a list so the lock guards it
 _CORPUS_LOCK = threading.Lock()
 
 
@@ -305,6 +410,49 @@ def corpus_cache_clear() -> None:
     """
     with _CORPUS_LOCK:
         _CORPUS_CACHE.clear()
+
+
+def corpus_cache_budget(megabytes: float | None = None) -> int:
+    """Set (when given) and return the corpus cache's budget in bytes.
+
+    The cache keeps the most recently used corpora while their :attr:`Corpus.nbytes` add
+    up to no more than the budget, and forgets the least recently used first; a corpus
+    larger than the whole budget is not kept (its review's refits load it from its file).
+    0 keeps nothing in memory.
+    """
+    with _CORPUS_LOCK:
+        if megabytes is not None:
+            if megabytes < 0:
+                raise PrioritisationError(f"The cache budget must be >= 0 MB, got {megabytes}.")
+            _CORPUS_CACHE_BUDGET[0] = int(megabytes * 2**20)
+            _cache_evict()
+        return _CORPUS_CACHE_BUDGET[0]
+
+
+def corpus_cache_info() -> tuple[int, int, int]:
+    """(corpora held, bytes held, budget in bytes) of this process's corpus cache."""
+    with _CORPUS_LOCK:
+        held = sum(corpus.nbytes for corpus in _CORPUS_CACHE.values())
+        return len(_CORPUS_CACHE), held, _CORPUS_CACHE_BUDGET[0]
+
+
+def _cache_evict() -> None:
+    # Called with the lock held. Least recently used first, until within the budget. The
+    # sizes are summed afresh (a handful of entries): a corpus grows when naive Bayes
+    # first asks for its word block.
+    held = sum(corpus.nbytes for corpus in _CORPUS_CACHE.values())
+    while _CORPUS_CACHE and held > _CORPUS_CACHE_BUDGET[0]:
+        _, corpus = _CORPUS_CACHE.popitem(last=False)
+        held -= corpus.nbytes
+
+
+def _cache_put(key: str, corpus: Corpus) -> None:
+    with _CORPUS_LOCK:
+        if corpus.nbytes > _CORPUS_CACHE_BUDGET[0]:
+            return
+        _CORPUS_CACHE[key] = corpus
+        _CORPUS_CACHE.move_to_end(key)
+        _cache_evict()
 
 
 def _fingerprint(texts_by_id: Mapping[RecordId, str], settings: VectoriserSettings) -> str:
@@ -408,7 +556,10 @@ def _decision_values(model: Any, matrix: sp.csr_matrix) -> np.ndarray:
     coef = getattr(model, "coef_", None)
     if coef is not None and coef.shape[0] == 1 and hasattr(model, "decision_function"):
         # The linear models' decision function, as one sparse matrix-vector product.
-        return np.asarray(matrix @ coef[0] + model.intercept_[0], dtype=float)
+        # In the matrix's precision: a float64 vector would make scipy copy a float32
+        # matrix to float64 on every refit.
+        weights = coef[0].astype(matrix.dtype, copy=False)
+        return np.asarray(matrix @ weights + model.intercept_[0], dtype=float)
     if hasattr(model, "decision_function"):
         return np.asarray(model.decision_function(matrix), dtype=float)
     log_proba = model.predict_log_proba(matrix)
@@ -636,21 +787,18 @@ class Ranker:
         on_disk = cache_file is not None and all(type(rid) is int for rid in texts)
         corpus = Corpus.load(cache_file, key) if on_disk else None
         if corpus is None:
-            lexical, matrix = self.vectoriser.transform(list(texts.values()))
+            matrix, n_lexical = self.vectoriser.transform(list(texts.values()))
             ids = tuple(texts)
             corpus = Corpus(
                 record_ids=ids,
                 matrix=matrix,
-                lexical=lexical,
+                n_lexical=n_lexical,
                 fingerprint=key,
                 row_of={rid: i for i, rid in enumerate(ids)},
             )
             if on_disk:
                 corpus.save(cache_file)
-        with _CORPUS_LOCK:
-            _CORPUS_CACHE[key] = corpus
-            while len(_CORPUS_CACHE) > _CORPUS_CACHE_SIZE:
-                _CORPUS_CACHE.popitem(last=False)
+        _cache_put(key, corpus)
         return corpus
 
     def fit(

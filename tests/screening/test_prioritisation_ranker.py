@@ -189,8 +189,8 @@ def test_character_block_links_word_forms_the_word_block_keeps_apart() -> None:
         2: "antihistaminic treatment of urticaria",
         3: "hip fracture surgery in elderly women",
     }
-    words = VectoriserSettings(char_weight=0.0).transform(list(texts.values()))[1]
-    joint = VectoriserSettings(char_weight=1.0).transform(list(texts.values()))[1]
+    words = VectoriserSettings(char_weight=0.0).transform(list(texts.values()))[0]
+    joint = VectoriserSettings(char_weight=1.0).transform(list(texts.values()))[0]
     assert (words[0] @ words[1].T).toarray()[0, 0] == 0
     assert (joint[0] @ joint[1].T).toarray()[0, 0] > (joint[0] @ joint[2].T).toarray()[0, 0]
     # Rows stay unit length, so that no record outscores another by its length alone.
@@ -242,3 +242,152 @@ def test_texts_whose_character_ngrams_are_all_pruned_still_rank() -> None:
     ranking = Ranker(seed=1, vectoriser=settings).fit(texts, labels)
     assert ranking.strategy == "classifier"
     assert len(ranking.order) == 37
+
+
+# ---- cheaper forms of the character block (issue 24) ----------------------------------
+
+MESSY = [
+    "Éstrogen  REPLACEMENT\ttherapy and   bone loss: a randomised trial",
+    "Oestrogen replacement therapy (HRT) in post-menopausal women",
+    "Naïve Bayes vs SVM — ranking with  co-occurrence  of words",
+    "a",
+    "",
+    "Hormone-replacement therapy, estrogens and fractures; a cohort study",
+] * 4  # 24 texts: the min_df/max_df of a corpus of 20 or more apply
+
+
+def _hashed_reference(settings: VectoriserSettings, texts: list[str]):
+    """The character block computed the slow way: n-grams cut from each whole text."""
+    from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+
+    counts = HashingVectorizer(
+        analyzer="char_wb",
+        ngram_range=settings.char_ngram,
+        n_features=2**settings.char_hash_bits,
+        alternate_sign=False,
+        norm=None,
+        strip_accents="unicode",
+        dtype=np.float64,
+    ).transform(texts)
+    df = np.bincount(counts.indices, minlength=counts.shape[1])
+    n = len(texts)
+    keep = np.flatnonzero((df >= settings.char_min_df) & (df <= settings.char_max_df * n))
+    return TfidfTransformer(sublinear_tf=True).fit_transform(counts[:, keep])
+
+
+@pytest.mark.parametrize("ngram", [(3, 5), (3, 4), (2, 2)])
+def test_hashed_character_block_from_distinct_words_equals_cutting_every_text(ngram) -> None:
+    settings = VectoriserSettings(char_hash_bits=16, char_ngram=ngram, char_max_df=0.5)
+    built = settings.char_block(MESSY)
+    expected = _hashed_reference(settings, MESSY)
+    assert built.shape == expected.shape
+    assert abs(built - expected).max() < 1e-12
+
+
+def test_hashed_character_block_equals_the_vocabulary_when_no_hashes_collide() -> None:
+    vocabulary = VectoriserSettings().char_block(MESSY)
+    hashed = VectoriserSettings(char_hash_bits=24).char_block(MESSY)
+    assert hashed.shape == vocabulary.shape
+    # Columns come in another order: compare each row's values as a sorted list.
+    for i in range(len(MESSY)):
+        assert np.allclose(np.sort(hashed[i].data), np.sort(vocabulary[i].data))
+
+
+def test_float32_features_rank_as_float64_do() -> None:
+    corpus_cache_clear()
+    wide = Ranker(seed=1).vectorise(TEXTS)
+    narrow = Ranker(seed=1, vectoriser=VectoriserSettings(dtype="float32")).vectorise(TEXTS)
+    assert wide.matrix.dtype == np.float64 and narrow.matrix.dtype == np.float32
+    assert narrow.nbytes < wide.nbytes
+    assert abs(wide.matrix - narrow.matrix.astype(np.float64)).max() < 1e-6
+    first = Ranker(seed=1).fit(wide, LABELS).order
+    assert Ranker(seed=1).fit(narrow, LABELS).order[:2] == first[:2]
+
+
+def test_vectoriser_options_are_checked() -> None:
+    with pytest.raises(PrioritisationError, match="dtype"):
+        VectoriserSettings(dtype="float16")
+    with pytest.raises(PrioritisationError, match="char_hash_bits"):
+        VectoriserSettings(char_hash_bits=40)
+    with pytest.raises(PrioritisationError, match="char_max_features"):
+        VectoriserSettings(char_hash_bits=18, char_max_features=1000)
+
+
+def test_max_features_caps_the_character_vocabulary() -> None:
+    capped = VectoriserSettings(char_max_features=50).char_block(MESSY)
+    assert capped.shape[1] == 50
+
+
+def test_the_word_block_is_the_joint_matrix_s_first_columns() -> None:
+    corpus_cache_clear()
+    settings = VectoriserSettings(char_hash_bits=18, dtype="float32")
+    corpus = Ranker(seed=1, vectoriser=settings).vectorise(TEXTS)
+    words = settings.tfidf(len(TEXTS)).fit_transform(list(TEXTS.values()))
+    assert corpus.n_lexical == words.shape[1] < corpus.matrix.shape[1]
+    # Naive Bayes reads the word block; it is built on first use and counted then.
+    before = corpus.nbytes
+    assert Ranker("nb", seed=1).fit(corpus, LABELS).strategy == "classifier"
+    assert corpus.nbytes > before
+    assert abs(corpus.lexical - words).max() < 1e-6
+
+
+# ---- the corpus cache's memory budget ---------------------------------------------------
+
+
+@pytest.fixture
+def budget():
+    """Restore the process's cache budget after the test."""
+    from screening.prioritisation.ranker import corpus_cache_budget
+
+    saved = corpus_cache_budget()
+    corpus_cache_clear()
+    yield corpus_cache_budget
+    corpus_cache_budget(saved / 2**20)
+    corpus_cache_clear()
+
+
+def _corpus_of(i: int):
+    return Ranker(seed=1).vectorise({**TEXTS, 100 + i: f"An extra record number {i}"})
+
+
+def test_the_cache_evicts_the_least_recently_used_corpus_beyond_its_budget(budget) -> None:
+    from screening.prioritisation.ranker import corpus_cache_info
+
+    size = _corpus_of(0).nbytes
+    corpus_cache_clear()
+    budget(2.5 * size / 2**20)  # room for two
+    a, b = _corpus_of(1), _corpus_of(2)
+    assert corpus_cache_info()[:2] == (2, a.nbytes + b.nbytes)
+    assert _corpus_of(1) is a  # a is now the most recently used
+    c = _corpus_of(3)  # b goes
+    assert corpus_cache_info()[0] == 2
+    assert _corpus_of(1) is a and _corpus_of(3) is c
+    assert _corpus_of(2) is not b  # rebuilt
+    held, used, limit = corpus_cache_info()
+    assert held == 2 and used <= limit
+
+
+def test_a_smaller_budget_evicts_at_once_and_zero_keeps_nothing(budget) -> None:
+    from screening.prioritisation.ranker import corpus_cache_info
+
+    first = _corpus_of(1)
+    _corpus_of(2)
+    assert corpus_cache_info()[0] == 2
+    budget(1.5 * first.nbytes / 2**20)
+    assert corpus_cache_info()[0] == 1
+    budget(0)
+    assert corpus_cache_info()[:2] == (0, 0)
+    assert _corpus_of(1) is not _corpus_of(1)  # nothing kept: built each time
+    with pytest.raises(PrioritisationError):
+        budget(-1)
+
+
+def test_a_corpus_larger_than_the_budget_is_served_but_not_kept(budget, tmp_path) -> None:
+    from screening.prioritisation.ranker import corpus_cache_info
+
+    budget(1e-3)  # about 1 kB
+    cache_file = tmp_path / "review.npz"
+    corpus = Ranker(seed=1).vectorise(TEXTS, cache_file=cache_file)
+    assert corpus_cache_info()[0] == 0
+    again = Ranker(seed=1).vectorise(TEXTS, cache_file=cache_file)  # from the file
+    assert again is not corpus and (again.matrix != corpus.matrix).nnz == 0

@@ -294,3 +294,34 @@ def test_a_refit_asked_for_by_hand_is_always_recorded(cast):
     assert ranking.refit_mark(cast.review.pk)  # not folded: the lead's job runs it now
     assert not ranking.refit_mark(cast.review.pk, coalesce=True)  # pending, just sent
     assert ranking.refit_pending(cast.review.pk)
+
+
+def test_a_refit_keeps_the_features_within_the_worker_s_cache_budget(cast, settings):
+    from screening.prioritisation.ranker import (
+        corpus_cache_budget,
+        corpus_cache_clear,
+        corpus_cache_info,
+    )
+
+    saved = corpus_cache_budget()
+    try:
+        included = records(cast.review, 2, title="Peer support trial", abstract="peer support")
+        excluded = records(cast.review, 2, title="Rat liver enzymes", abstract="rat liver")
+        records(cast.review, 4, title="Rat kidney enzymes", abstract="rat kidney")
+        for record in included:
+            pair(cast.review, record, cast.alice, cast.bob, "include", "include")
+        for record in excluded:
+            pair(cast.review, record, cast.alice, cast.bob, "exclude", "exclude")
+        corpus_cache_clear()
+        settings.REVIEWFLOW_RANKING_CACHE_MB = 0
+        assert ranking.ranking_refit(cast.review) is not None
+        assert corpus_cache_info()[0] == 0  # on disk only
+        assert ranking._corpus_file(cast.review).exists()
+        assert corpus_cache_budget() == 0
+        settings.REVIEWFLOW_RANKING_CACHE_MB = 16
+        ranking.ranking_refit(cast.review)
+        held, used, limit = corpus_cache_info()
+        assert held == 1 and 0 < used <= limit == 16 * 2**20
+    finally:
+        corpus_cache_budget(saved / 2**20)
+        corpus_cache_clear()
