@@ -220,7 +220,9 @@ def asreview_metrics(labels: np.ndarray, run: dict) -> Run:
 def ours_metrics(df, seed: int) -> tuple[Run, StoppingRun]:
     # Every run builds its own features, as an ASReview run does.
     corpus_cache_clear()
-    result = simulate(df, LABEL, seed, keywords=USE_KEYWORDS)
+    # Ranked until every include is found (and the stopping rule's replay has the run of
+    # excludes it reads after that), as asreview simulate stops at the last include.
+    result = simulate(df, LABEL, seed, keywords=USE_KEYWORDS, until_all_found=True)
     return Run.of(np.array(result.labels_in_order), result.cpu_seconds), result.stopping
 
 

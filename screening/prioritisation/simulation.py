@@ -319,6 +319,7 @@ def simulate(
     target_recall: float = DEFAULT_TARGET_RECALL,
     confidence: float = DEFAULT_CONFIDENCE,
     switch_after: int | None = None,
+    until_all_found: bool = False,
 ) -> SimulationResult:
     """Replay the labelled set ``df`` through the ranker and measure WSS@95 and RRF@10.
 
@@ -347,6 +348,12 @@ def simulate(
     stopping, target_recall, confidence, switch_after
         Also replay the hypergeometric stopping rule (see :func:`stopping_replay`) on
         the ranked order; ``switch_after`` defaults to :func:`default_switch_after`.
+    until_all_found
+        Stop ranking once every include is found (and, with ``stopping``, the
+        ``switch_after`` excludes in a row that the rule's replay reads after it), as
+        ``asreview simulate`` stops at the last include; the other records, all
+        excludes, then follow in row order. Every metric of the result is the same as
+        with a ranking to the end, for the CPU of the screening a review really does.
 
     ``seconds`` and ``cpu_seconds`` of the result include building the features unless
     the corpus was cached by an earlier run (see
@@ -366,9 +373,21 @@ def simulate(
     texts = labelled_texts(df, keywords=keywords, title_repeats=title_repeats)
     corpus = ranker.vectorise(dict(enumerate(texts)))
     priors = list(prior_rows(labels, seed, prior_included, prior_excluded))
+    tail = None
+    if until_all_found:
+        tail = (switch_after or default_switch_after(len(labels))) if stopping else 0
     order, refits = _screen_ranked(
-        ranker, corpus, labels, priors, refit_every=refit_every, refit_fraction=refit_fraction
+        ranker,
+        corpus,
+        labels,
+        priors,
+        refit_every=refit_every,
+        refit_fraction=refit_fraction,
+        stop_after_all_found=tail,
     )
+    if len(order) < len(labels):
+        screened = set(order)
+        order += [row for row in range(len(labels)) if row not in screened]
     seconds = time.perf_counter() - started
     cpu_seconds = time.process_time() - cpu_started
     in_order = labels[np.array(order)]
@@ -414,15 +433,18 @@ def _screen_ranked(
     refit_every: int,
     refit_fraction: float,
     stop_after_excludes: int | None = None,
+    stop_after_all_found: int | None = None,
 ) -> tuple[list[int], int]:
     """Screen in ranked order from ``priors`` (refitting on the app's schedule) until every
-    record is screened, or until ``stop_after_excludes`` excludes in a row; the order and
-    the number of refits."""
+    record is screened, or until ``stop_after_excludes`` excludes in a row, or until every
+    include is found and ``stop_after_all_found`` excludes followed; the order and the
+    number of refits."""
     known: dict[int, int] = {row: int(labels[row]) for row in priors}
     order = list(priors)
     queue: list[int] = []
     refits = 0
     run = 0
+    relevant, found = int(labels.sum()), sum(known.values())
     while len(order) < len(labels):
         if not queue:
             ranking = ranker.fit(corpus, known)
@@ -434,7 +456,10 @@ def _screen_ranked(
         known[row] = int(labels[row])
         order.append(row)
         run = 0 if known[row] else run + 1
+        found += known[row]
         if stop_after_excludes is not None and run >= stop_after_excludes:
+            break
+        if stop_after_all_found is not None and found == relevant and run >= stop_after_all_found:
             break
     return order, refits
 

@@ -188,3 +188,21 @@ def test_simulation_table_adds_the_stopping_columns(excerpt: pd.DataFrame) -> No
     ]
     assert all(r.stopping.screened >= r.stopping.switched_at for r in runs)
     assert stopping_summary(runs).startswith("stopping rule: recall at stop >= 95% in ")
+
+
+@pytest.mark.parametrize("stopping", [True, False])
+def test_stopping_at_the_last_include_changes_no_metric(excerpt, stopping) -> None:
+    full = simulate(excerpt, "label_included", seed=3, stopping=stopping)
+    short = simulate(excerpt, "label_included", seed=3, stopping=stopping, until_all_found=True)
+    assert short.refits < full.refits
+    assert (short.n95, short.n100, short.wss95, short.rrf10) == (
+        full.n95,
+        full.n100,
+        full.wss95,
+        full.rrf10,
+    )
+    # Ranked as far as the last include (and the stopping rule's run of excludes after it).
+    tail = 20 if stopping else 0
+    assert short.order[: full.n100 + tail] == full.order[: full.n100 + tail]
+    assert sorted(short.order) == list(range(200))
+    assert short.stopping == full.stopping
