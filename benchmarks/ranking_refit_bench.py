@@ -10,13 +10,30 @@ from their labels. Then it times :func:`screening.ranking.ranking_refit`, the wh
 refit (reading the decisions and texts, the features, the fit, the stored snapshot and
 the queue writes): once cold (features built) and three times warm (features cached in
 the worker, as between the refits of a review). Prints wall-clock and CPU seconds per
-1,000 records; the target is under 1 s.
+1,000 records (target: under 1 s), the process's peak RSS so far, and the size of the
+review's features in memory and in their file under ``REVIEWFLOW_CACHE_DIR``.
+
+Then, from the same run, the peer: ASReview 3.0.8's feature extractor of its default model
+(``elas_u4``: word uni+bigram TF-IDF, ``sublinear_tf``, ``max_df`` 0.95), run in its own
+virtualenv (``benchmarks/.asreview-venv``, installed on first use) on the same texts
+(title + abstract), with its wall, CPU seconds, peak RSS and matrix size. ASReview keeps
+no features between runs: every refit of its own rebuilds them.
+
+Features of 20,000 abstracts, cold build (issue 24; 2 shared cores, load 10-20; CPU s):
+
+==========================================  ===========  =========  ============
+configuration                               build CPU s  peak RSS   features
+==========================================  ===========  =========  ============
+before: vocabulary char 3-5, float64        79           2,233 MB   609 MB
+after: see the table in the ranker's notes  (below)
+==========================================  ===========  =========  ============
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -25,6 +42,7 @@ from bench_db import imported_batch, recreate_database
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 DATA = ROOT.parent / "shared" / "data" / "screening"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/h13_refit_bench"
 
@@ -79,6 +97,52 @@ def load_review(n_records: int):
     return review
 
 
+ASREVIEW_FEATURES = r"""
+import json, resource, sys, time
+import pandas as pd
+from asreview.models.feature_extractors import Tfidf
+df = pd.read_csv(sys.argv[1]).fillna("")
+start_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+fe = Tfidf(ngram_range=(1, 2), sublinear_tf=True, min_df=1, max_df=0.95)
+wall, cpu = time.perf_counter(), time.process_time()
+X = fe.fit_transform(df)
+wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+print(json.dumps({
+    "wall": wall, "cpu": cpu, "shape": list(X.shape),
+    "bytes": int(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes),
+    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "start_rss_mb": start_rss / 1024,
+}))
+"""
+
+
+def asreview_features(review) -> dict:
+    """ASReview's default feature extractor on the review's titles and abstracts."""
+    import json
+    import subprocess
+    import tempfile
+
+    import pandas as pd
+    from prioritisation import asreview_bin
+
+    from reviews.models import Record
+
+    rows = Record.objects.filter(review=review, duplicate_of__isnull=True).order_by("id")
+    frame = pd.DataFrame(list(rows.values("title", "abstract")))
+    python = asreview_bin().parent / "python"
+    with tempfile.TemporaryDirectory(prefix="refit-bench-asr-") as tmp:
+        path = Path(tmp) / "records.csv"
+        frame.to_csv(path, index=False)
+        out = subprocess.run(
+            [python, "-c", ASREVIEW_FEATURES, str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=tmp,
+        )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, nargs="+", default=[5000, 20000])
@@ -98,23 +162,50 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     from screening import ranking
     from screening.prioritisation import Ranker
-    from screening.prioritisation.ranker import corpus_cache_clear
+    from screening.prioritisation.ranker import VectoriserSettings, corpus_cache_clear
 
     print(f"ranker: {Ranker().method}; 10 % of the records resolved; database: PostgreSQL")
-    print(f"{'records':>8} {'run':>6} {'wall s':>8} {'CPU s':>7} {'wall s/1k':>10} {'CPU s/1k':>9}")
+    print(f"features: {VectoriserSettings()}")
+    print(
+        f"{'records':>8} {'run':>6} {'wall s':>8} {'CPU s':>7} {'wall s/1k':>10} "
+        f"{'CPU s/1k':>9} {'peak RSS MB':>12} {'in memory MB':>13} {'file MB':>8}"
+    )
+    reviews = []
     for n in args.records:
         review = load_review(n)
+        reviews.append((n, review))
         corpus_cache_clear()
         for run in ("cold", "warm", "warm", "warm"):
             wall, cpu = time.perf_counter(), time.process_time()
             ranking.ranking_refit(review)
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            corpus = _corpus_of(review)
+            memory = f"{corpus.nbytes / 2**20:.0f}" if corpus else "-"
+            size = ranking._corpus_file(review).stat().st_size / 2**20
             print(
                 f"{n:>8} {run:>6} {wall:>8.2f} {cpu:>7.2f} {wall * 1000 / n:>10.3f} "
-                f"{cpu * 1000 / n:>9.3f}",
+                f"{cpu * 1000 / n:>9.3f} {peak:>12.0f} {memory:>13} {size:>8.0f}",
                 flush=True,
             )
-    print(f"machine load (1 min): {os.getloadavg()[0]:.1f}; cores: {os.cpu_count()}")
+    print("\nASReview 3.0.8, feature extraction of elas_u4 (word uni+bigram TF-IDF), same texts")
+    print(f"{'records':>8} {'wall s':>8} {'CPU s':>7} {'peak RSS MB':>12} {'matrix MB':>10}")
+    for n, review in reviews:
+        r = asreview_features(review)
+        print(
+            f"{n:>8} {r['wall']:>8.2f} {r['cpu']:>7.2f} {r['peak_rss_mb']:>12.0f} "
+            f"{r['bytes'] / 2**20:>10.0f}",
+            flush=True,
+        )
+    print(f"machine load (1 min): {os.getloadavg()[0]:.1f}; cores: {os.cpu_count()} (shared)")
+
+
+def _corpus_of(review):
+    """The review's corpus in this process's cache (the latest used), if kept."""
+    from screening.prioritisation.ranker import _CORPUS_CACHE, _CORPUS_LOCK
+
+    with _CORPUS_LOCK:
+        return next(reversed(_CORPUS_CACHE.values()), None)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ import os
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -55,7 +55,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import (
     CountVectorizer,
     HashingVectorizer,
-    TfidfTransformer,
     TfidfVectorizer,
     strip_accents_unicode,
 )
@@ -114,6 +113,9 @@ def record_text(
     titles = [clean(title)] * max(1, int(title_repeats))
     return " \n".join(part for part in (*titles, clean(abstract), clean(keywords)) if part)
 
+
+#: Rows of the hashed character block built at a time (see VectoriserSettings._hashed_chunks).
+CHUNK_ROWS = 2000
 
 #: Rank on title + abstract + keywords (MeSH terms, author keywords), where a record has
 #: them. Chosen with :data:`TITLE_REPEATS` and the character block by leave-one-dataset-out
@@ -232,15 +234,26 @@ class VectoriserSettings:
 
         Raises ``ValueError`` when no column is left.
         """
-        n_docs = len(texts)
         if not self.char_hash_bits:
-            return self.char_tfidf(n_docs).fit_transform(texts).tocsr()
+            return self.char_tfidf(len(texts)).fit_transform(texts).tocsr()
+        return sp.vstack([chunk for _, chunk in self._hashed_chunks(texts)], format="csr")
+
+    def _hashed_chunks(self, texts: Sequence[str]) -> Iterator[tuple[int, sp.csr_matrix]]:
+        """(first row, TF-IDF rows) of the hashed character block, :data:`CHUNK_ROWS` at a time.
+
+        Two passes over the products of word counts and word n-grams, one chunk of rows at
+        a time: the first counts each column's documents, the second keeps the columns
+        within ``char_min_df``/``char_max_df`` and weighs them. Only a chunk of the
+        unpruned counts is ever in memory (at 20,000 abstracts the whole would be 300 MB).
+        """
+        n_docs = len(texts)
         # The vectoriser's own preprocessing (lower case, then accents), then its split.
         words = CountVectorizer(analyzer=_words, dtype=self._dtype)
-        counts_by_word = words.fit_transform(texts)
+        counts_by_word = words.fit_transform(texts).tocsr()
         vocabulary = sorted(words.vocabulary_, key=words.vocabulary_.__getitem__)
         if not vocabulary:
             raise ValueError("no words")
+        del words
         ngrams_by_word = HashingVectorizer(
             analyzer="char_wb",
             ngram_range=self.char_ngram,
@@ -250,21 +263,56 @@ class VectoriserSettings:
             lowercase=False,
             dtype=self._dtype,
         ).transform(vocabulary)
-        counts = (counts_by_word @ ngrams_by_word).tocsr()
-        del counts_by_word, ngrams_by_word
+        del vocabulary
+        n_cols = ngrams_by_word.shape[1]
+        starts = range(0, n_docs, CHUNK_ROWS)
+
+        def counts(start: int) -> sp.csr_matrix:
+            return (counts_by_word[start : start + CHUNK_ROWS] @ ngrams_by_word).tocsr()
+
+        # Pass 1: document frequency of each column (a text's columns are distinct).
+        dense = n_cols <= 2**22
+        if dense:
+            df = np.zeros(n_cols, dtype=np.int64)
+            for start in starts:
+                df += np.bincount(counts(start).indices, minlength=n_cols)
+            used = np.arange(n_cols)
+        else:  # few texts in very many columns (tests): count the columns in use only
+            parts = [np.unique(counts(start).indices, return_counts=True) for start in starts]
+            used, inverse = np.unique(np.concatenate([u for u, _ in parts]), return_inverse=True)
+            df = np.bincount(inverse, weights=np.concatenate([c for _, c in parts]))
         min_df = self.char_min_df if n_docs >= 20 else 1
         max_df = self.char_max_df if n_docs >= 20 else 1.0
-        # Each text's columns are distinct, so a column's count of entries is its df.
-        if counts.shape[1] <= 4 * counts.nnz:
-            df = np.bincount(counts.indices, minlength=counts.shape[1])
-            keep = np.flatnonzero((df >= min_df) & (df <= max_df * n_docs))
-        else:  # few texts in many columns: count the columns in use only
-            used, df = np.unique(counts.indices, return_counts=True)
-            keep = used[(df >= min_df) & (df <= max_df * n_docs)]
-        if not len(keep):
+        keep = (df >= min_df) & (df <= max_df * n_docs)
+        kept = used[keep]
+        if not len(kept):
             raise ValueError("every character n-gram pruned")
-        counts = counts[:, keep]
-        return TfidfTransformer(sublinear_tf=True).fit_transform(counts).tocsr()
+        # TfidfTransformer's smooth idf of the kept columns.
+        idf = (np.log((1.0 + n_docs) / (1.0 + df[keep])) + 1.0).astype(self._dtype)
+        if dense:
+            new_column = np.full(n_cols, -1, dtype=np.int64)
+            new_column[kept] = np.arange(len(kept))
+        del df, used, keep
+        # Pass 2: keep, weigh (1 + log tf) x idf and L2-normalise the rows of each chunk.
+        for start in starts:
+            chunk = counts(start)
+            if dense:
+                column = new_column[chunk.indices]
+            else:
+                position = np.minimum(np.searchsorted(kept, chunk.indices), len(kept) - 1)
+                column = np.where(kept[position] == chunk.indices, position, -1)
+            mask = column >= 0
+            cumulative = np.concatenate([[0], np.cumsum(mask)])
+            indptr = cumulative[chunk.indptr]
+            tf = chunk.data[mask]
+            np.log(tf, out=tf)
+            tf += 1
+            column = column[mask]
+            tf *= idf[column]
+            rows = sp.csr_matrix(
+                (tf, column.astype(np.int32), indptr), shape=(chunk.shape[0], len(kept))
+            )
+            yield start, normalize(rows, copy=False)
 
     def transform(self, texts: Sequence[str]) -> tuple[sp.csr_matrix, int]:
         """(joint feature matrix, number of word TF-IDF columns), one row per text.
@@ -276,6 +324,12 @@ class VectoriserSettings:
         except ValueError:
             # Every text empty (or stop words only): no features, every record scores alike.
             return sp.csr_matrix((len(texts), 1), dtype=self._dtype), 1
+        if self.char_weight > 0 and self.char_hash_bits and self.lsa_weight <= 0:
+            try:
+                return self._joint_by_chunks(texts, lexical), lexical.shape[1]
+            except ValueError:
+                lexical.sort_indices()  # every character n-gram pruned: words alone
+                return lexical, lexical.shape[1]
         blocks = [lexical]
         if self.char_weight > 0:
             try:
@@ -311,6 +365,37 @@ class VectoriserSettings:
         # the training rows on every refit (15 % of a simulation's CPU).
         joint.sort_indices()
         return joint, n_lexical
+
+    def _joint_by_chunks(self, texts: Sequence[str], lexical: sp.csr_matrix) -> sp.csr_matrix:
+        """Word and hashed character blocks side by side, rows L2-normalised, built a chunk
+        of rows at a time into arrays of the final size (the peak memory is about the
+        final matrix, not two or three copies of it)."""
+        pieces = []
+        for start, chars in self._hashed_chunks(texts):
+            chars.data *= self.char_weight
+            rows = sp.hstack(
+                [lexical[start : start + chars.shape[0]], chars], format="csr", dtype=self._dtype
+            )
+            rows = normalize(rows, copy=False)
+            rows.sort_indices()
+            pieces.append(rows)
+        n_cols = pieces[0].shape[1]
+        nnz = sum(piece.nnz for piece in pieces)
+        data = np.empty(nnz, dtype=self._dtype)
+        indices = np.empty(nnz, dtype=np.int32)
+        indptr = np.empty(len(texts) + 1, dtype=np.int64 if nnz >= 2**31 else np.int32)
+        indptr[0] = 0
+        at, row = 0, 0
+        for i, piece in enumerate(pieces):
+            data[at : at + piece.nnz] = piece.data
+            indices[at : at + piece.nnz] = piece.indices
+            indptr[row + 1 : row + piece.shape[0] + 1] = piece.indptr[1:] + at
+            at += piece.nnz
+            row += piece.shape[0]
+            pieces[i] = None  # free each chunk once copied
+        joint = sp.csr_matrix((data, indices, indptr), shape=(len(texts), n_cols))
+        joint.has_sorted_indices = True
+        return joint
 
 
 def _words(text: str) -> list[str]:
