@@ -168,10 +168,10 @@ class VectoriserSettings:
     char_weight: float = 1.0
     char_ngram: tuple[int, int] = (3, 5)
     char_min_df: int = 2
-    char_max_df: float = 0.95
-    char_hash_bits: int = 0
+    char_max_df: float = 0.2
+    char_hash_bits: int = 20
     char_max_features: int | None = None
-    dtype: str = "float64"
+    dtype: str = "float32"
     lsa_components: int = 100
     lsa_weight: float = 0.0
 
