@@ -142,11 +142,23 @@ class VectoriserSettings:
     fields, e.g. "all" in "ALL" leukaemia). These are ASReview's defaults (``elas_u4``).
 
     Character block (``char_weight`` > 0): TF-IDF of character 3- to 5-grams inside word
-    boundaries, seen in at least ``char_min_df`` records, scaled by ``char_weight``.
-    Word forms that the word block keeps apart share most of their character n-grams
-    ("antihistamine", "antihistaminic", "H1-antihistamines"; "randomised"/"randomized"),
-    so what is learnt from one include carries over to records that say the same in
-    other forms, which finds the last, hard includes earlier.
+    boundaries, seen in at least ``char_min_df`` and at most ``char_max_df`` of the
+    records, scaled by ``char_weight``. Word forms that the word block keeps apart share
+    most of their character n-grams ("antihistamine", "antihistaminic",
+    "H1-antihistamines"; "randomised"/"randomized"), so what is learnt from one include
+    carries over to records that say the same in other forms, which finds the last, hard
+    includes earlier.
+
+    Its cost (issue 24): the block held 85 % of the features' entries and a vocabulary
+    of millions of n-grams (at 20,000 abstracts 79 s CPU, 2.2 GB peak, 609 MB of
+    features). By default it is now built from the records' distinct words and hashed
+    into ``2**char_hash_bits`` columns (see :meth:`char_block`; no vocabulary), n-grams
+    in more than 20 % of the records are dropped (``char_max_df``: common n-grams such
+    as "the" or "ion" carry a low IDF weight but half the entries) and the matrices are
+    float32. Leave-one-dataset-out over the nine labelled sets lost nothing beyond the
+    seed-to-seed noise with these (``benchmarks/prioritisation_lodo.py``, the table in
+    ``benchmarks/ranking_refit_bench.py``); ``char_hash_bits=0`` and ``dtype="float64"``
+    give the former vocabulary block, ``char_max_features`` caps that vocabulary.
 
     Semantic block (``lsa_weight`` > 0, off by default): the first ``lsa_components``
     latent semantic analysis (truncated SVD) dimensions of the word TF-IDF matrix [3]_,
