@@ -110,7 +110,8 @@ wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
 print(json.dumps({
     "wall": wall, "cpu": cpu, "shape": list(X.shape),
     "bytes": int(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes),
-    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    # VmHWM, not ru_maxrss: a child's ru_maxrss starts from its parent's at the fork.
+    "peak_rss_mb": int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) / 1024,
     "start_rss_mb": start_rss / 1024,
 }))
 """

@@ -187,7 +187,7 @@ REVIEWFLOW_MAX_PDF_BYTES = env_int("REVIEWFLOW_MAX_PDF_BYTES", 50 * 1024 * 1024)
 REVIEWFLOW_CACHE_DIR = Path(env_str("REVIEWFLOW_CACHE_DIR", str(BASE_DIR / "var" / "cache")))
 # Memory each process (a Celery worker's child) may keep the ranking's features of recently
 # refitted reviews in, least recently used evicted first; the files above stay the source.
-# A 20,000-record review takes ~110 MB (benchmarks/ranking_refit_bench.py).
+# A 20,000-record review takes ~350 MB, a 5,000-record one ~90 MB (ranking_refit_bench.py).
 REVIEWFLOW_RANKING_CACHE_MB = env_int("REVIEWFLOW_RANKING_CACHE_MB", 256)
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
