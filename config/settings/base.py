@@ -188,7 +188,7 @@ REVIEWFLOW_CACHE_DIR = Path(env_str("REVIEWFLOW_CACHE_DIR", str(BASE_DIR / "var"
 # Memory each process (a Celery worker's child) may keep the ranking's features of recently
 # refitted reviews in, least recently used evicted first; the files above stay the source.
 # A 20,000-record review takes ~350 MB, a 5,000-record one ~90 MB (ranking_refit_bench.py).
-REVIEWFLOW_RANKING_CACHE_MB = env_int("REVIEWFLOW_RANKING_CACHE_MB", 256)
+REVIEWFLOW_RANKING_CACHE_MB = env_int("REVIEWFLOW_RANKING_CACHE_MB", 512)
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

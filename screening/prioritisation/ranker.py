@@ -519,7 +519,7 @@ class Corpus:
 
 
 #: Default memory budget of a process's corpus cache, in MB (see :func:`corpus_cache_budget`).
-DEFAULT_CACHE_MB = 256
+DEFAULT_CACHE_MB = 512
 
 _CORPUS_CACHE: OrderedDict[str, Corpus] = OrderedDict()
 _CORPUS_CACHE_BUDGET = [DEFAULT_CACHE_MB * 2**20]  # bytes; a list so the lock guards it
