@@ -18,7 +18,10 @@ keyed by data file, seed and prior rows, so that tuning runs do not repeat it;
 ``--refresh-asreview`` measures it again. ASReview's CPU seconds are those of its
 ``asreview simulate`` process, which includes starting Python and importing its libraries
 (printed separately, as ``startup``); ours are the simulation's own, from building the
-features to the last record.
+features until every include is found and the stopping rule's replay has the run of
+excludes it reads after that (``simulate(until_all_found=True)``): ASReview stops at the
+last include too, and no metric depends on the order of the excludes after it. (Before
+issue 24 ours ranked every record to the end, which made the last, largest refits count.)
 
 The last lines give the cost of one app refit per 1,000 records (features cached, as in
 the app's refit worker; and building the features, paid once per review).

@@ -11,7 +11,8 @@ without seeing a data set achieves on it. Printed: every configuration's WSS@95 
 RRF@10 per set (what lost, with figures), the held-out table next to ASReview's figures
 from the benchmark's cache (when present) and the configuration chosen on all sets.
 
-Simulation results are cached in ``benchmarks/.lodo-cache.json`` (gitignored) by
+Runs rank until the last include (as ``asreview simulate``; no metric changes), and the
+CPU column is one run's. Simulation results are cached in ``benchmarks/.lodo-cache.json`` (gitignored) by
 configuration, set and seed, so adding a candidate only runs that candidate.
 """
 
