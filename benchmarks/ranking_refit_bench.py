@@ -31,7 +31,7 @@ build of the features alone (CPU s, peak RSS of the process, whose texts and pan
 character block                   WSS@95  RRF@10  sim CPU  build CPU   peak RSS   features
 ================================  ======  ======  =======  ==========  =========  =========
 vocabulary 3-5, float64 (before)  0.437   0.467   10.5     79 s        2,233 MB   609 MB
-hashed 2^20, float32 (chosen)     HWSS    HRRF    HCPU     24 s        1,235 MB   351 MB
+hashed 2^20, float32 (chosen)     0.437   0.468   8.8      24 s        1,235 MB   351 MB
 hashed, float32, max_df 0.2       0.419   0.443   5.9      23 s        927 MB (a) 218 MB
 hashed, float32, max_df 0.1       0.413   0.432   --       --          --         ~165 MB
 ================================  ======  ======  =======  ==========  =========  =========
