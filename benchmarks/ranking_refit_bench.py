@@ -38,6 +38,12 @@ hashed, float32, max_df 0.1       0.413   0.432   --       --          --       
 
 (a) before the distinct words were counted in a C array (about 100 MB less since).
 
+Simulation CPU s per run, chosen block against ASReview (seeds 1-2, this session; ASReview's
+include starting its process): ADHD 11.1 / 9.6 (still short), antihistamines 4.1 / 7.0,
+atypical antipsychotics 16.5 / 23.8, calcium channel blockers 16.7 / 21.1, estrogens
+3.2 / 7.1, NSAIDs 1.3 / 4.8; oral hypoglycemics 6.4, proton pump inhibitors 16.6, urinary
+incontinence 3.4 (ASReview not run on these in time).
+
 ASReview 3.0.8 on the six sets it was run on for seeds 1-2 in this session: WSS@95 0.421
 (ours, chosen: 0.478 on the same six sets), CPU 12.2 s a run. Not screened for quality,
 from their entry counts (3,000 abstracts): ``char_min_df`` 5 removes 2 % of the entries
