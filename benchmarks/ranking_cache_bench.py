@@ -13,6 +13,13 @@ queue up. Prints per budget the worker's peak RSS, what the cache holds at the e
 refits' wall and CPU seconds. The largest budget shows the memory a worker grows to when
 the cache keeps everything (before issue 24 it kept 8 corpora whatever their size).
 There is no peer figure: ASReview keeps no features between runs.
+
+Measured (issue 24; 2 shared cores, load 4-20): 20 reviews x 2,000 records, features 33 MB
+each. Budget 64 MB: peak RSS 912 MB, 1 corpus (33 MB) kept at the end, 68 s CPU; no
+budget (100,000 MB): peak RSS 1,413 MB, all 20 kept (669 MB), 68 s CPU. The budget bounds
+what the cache holds; the rest of the peak is the feature builds themselves (and memory
+the allocator keeps after them), which the cache does not govern. 3,000 records, budget
+64 MB: peak 978 MB, 2 kept (59 MB).
 """
 
 from __future__ import annotations
