@@ -92,12 +92,10 @@ part 2: feature caches with a size budget and eviction).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import os
 import random
 import re
-import signal
 import statistics
 import subprocess
 import sys
@@ -565,15 +563,7 @@ def serve(args, reviews: list, env: dict) -> None:
             for pid, (cmd, rss, hwm) in process_memory(root).items():
                 peaks[pid] = (cmd, max(rss, peaks.get(pid, ("", 0, 0))[1]), hwm)
     finally:
-        for _, proc, _ in procs:
-            proc.terminate()
-        for _, proc, _ in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+        screening_load.stop_processes(procs)
     print(
         f"machine: {os.cpu_count()} CPUs shared with other work; load average "
         f"{min(load):.1f}-{max(load):.1f} during the run"

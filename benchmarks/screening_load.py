@@ -207,6 +207,20 @@ def start_worker(env: dict, name: str, log: Path) -> subprocess.Popen:
         )
 
 
+def stop_processes(procs: list[tuple[str, subprocess.Popen, Path]]) -> None:
+    """Stop the servers and workers, and whatever they started."""
+    for _, proc, _ in procs:
+        proc.terminate()
+    for _, proc, _ in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        # Processes the servers started (refit workers) must not outlive the run.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
 def wait_ready(procs: list[tuple[str, subprocess.Popen, Path]], ports: list[int]) -> None:
     """Until every server answers its login page and every worker has logged "ready"."""
     deadline = time.time() + 120
@@ -482,16 +496,7 @@ def run(args, n_instances: int, env: dict, db_url: str, redis_url: str) -> dict:
         # Refits started by the last resolutions finish before the counts are taken.
         time.sleep(args.settle)
     finally:
-        for _, proc, _ in procs:
-            proc.terminate()
-        for _, proc, _ in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            # Processes the servers started (refit workers) must not outlive the run.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+        stop_processes(procs)
 
     timings = [t for *_, tim, _, _ in results for t in tim]
     if not timings:
