@@ -25,6 +25,16 @@ issue 24 ours ranked every record to the end, which made the last, largest refit
 
 The last lines give the cost of one app refit per 1,000 records (features cached, as in
 the app's refit worker; and building the features, paid once per review).
+
+Measured with the hashed float32 character block (issue 24), seeds 1-5, 9 sets, one run,
+load average ~3 on 2 cores (ASReview's runs partly from the cache, filled on this machine
+the same day):
+
+    mean over sets       ours    ASReview
+    WSS@95               0.434   0.396    (ours >= on 8 of 9; PPI 0.424 vs 0.433)
+    RRF@10               0.450   0.465    (short: ADHD 0.650 vs 0.730, antihistamines)
+    CPU s per run        8.8     11.3     (ours <= on 8 of 9; ADHD 11.1 vs 9.5)
+    recall at the stopping rule's stop >= 95 % in 45 of 45 runs
 """
 
 from __future__ import annotations
