@@ -9,7 +9,7 @@ import os
 from celery import Celery
 from celery.signals import worker_init, worker_process_init
 
-from config import priority
+from config.priority import process_lower, worker_nice
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ app.autodiscover_tasks()
 @worker_init.connect
 def _worker_lower_priority(**_: object) -> None:
     """The worker below the web server in CPU priority (``REVIEWFLOW_WORKER_NICE``)."""
-    nice = priority.process_lower(priority.worker_nice(), own_group=False)
+    nice = process_lower(worker_nice(), own_group=False)
     log.info("Celery worker at niceness %d", nice)
 
 
@@ -31,4 +31,4 @@ def _worker_lower_priority(**_: object) -> None:
 def _pool_process_lower_priority(**_: object) -> None:
     # Pool processes run the tasks: each also gets a scheduling group of its own, so that
     # its niceness counts against the web server's processes (see config.priority).
-    priority.process_lower(priority.worker_nice(), own_group=True)
+    process_lower(worker_nice(), own_group=True)

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+
 TABLE = "reviews_recordtally"
 RECORDS = "reviews_record"
 
@@ -109,7 +111,9 @@ def ensure(connection: Any) -> bool:
     """Install the triggers where missing and then recount; True when something was missing."""
     vendor = connection.vendor
     if vendor not in ("postgresql", "sqlite"):
-        raise NotImplementedError(f"record tally triggers for {vendor}")
+        raise ImproperlyConfigured(
+            f"Reviewflow runs on PostgreSQL or SQLite; {vendor} has no record tally triggers."
+        )
     with connection.cursor() as cursor:
         if TABLE not in connection.introspection.table_names(cursor):
             return False  # migrating backwards past the tally's migration
