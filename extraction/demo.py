@@ -39,6 +39,7 @@ from .models import (
     Study,
     TimepointKind,
 )
+from .schema import field_spec
 
 DATA_DIR = Path(__file__).resolve().parent / "demo_data"
 SENN_DATA = DATA_DIR / "senn2013.csv"
@@ -94,9 +95,7 @@ NOT_T2D = re.compile(r"psoriasis|alzheimer|impaired glucose", re.IGNORECASE)
 MISTYPED = ("Kipnes (2001)", "pioglitazone", "sd", "13.69")  # bob's slip (1.369 → 13.69)
 
 
-def _f(key: str, label: str, ftype: str, help: str = "", required: bool = False, **extra) -> dict:
-    return {"key": key, "label": label, "type": ftype, "help": help, "required": required} | extra
-
+_f = field_spec
 
 FORM: dict = {
     "sections": [

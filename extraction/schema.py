@@ -251,8 +251,14 @@ def display_value(field: Mapping[str, Any] | None, value: Any) -> str:
 # --- the default template --------------------------------------------------------------
 
 
-def _f(key: str, label: str, ftype: str, help: str = "", required: bool = False, **extra) -> dict:
+def field_spec(
+    key: str, label: str, ftype: str, help: str = "", required: bool = False, **extra
+) -> dict:
+    """One field of a form template, as the templates below and the demo's form write them."""
     return {"key": key, "label": label, "type": ftype, "help": help, "required": required} | extra
+
+
+_f = field_spec
 
 
 DEFAULT_TEMPLATE: dict = {
