@@ -418,6 +418,63 @@ def quantiles_ms(latencies: list[float]) -> str:
     )
 
 
+def group_cpu(root: int) -> float:
+    """CPU seconds (user + system) used so far by the processes of ``root``'s process group
+    (a server or worker started in a session of its own, with its children)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # ended meanwhile
+        if int(fields[2]) == root:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def first_ranking(slug: str, snapshots: list, tasks: dict) -> None:
+    """How long the queue waited for its first ranking: from the first vote, and from the
+    moment the resolved decisions first held an include and an exclude (a fit possible)."""
+    from screening.models import FinalDecision, Resolution, Vote
+
+    first_vote = Vote.objects.filter(review__slug=slug).order_by("created_at").first()
+    usable_at, seen = None, set()
+    for decision, at in (
+        Resolution.objects.filter(review__slug=slug)
+        .order_by("created_at", "id")
+        .values_list("decision", "created_at")
+    ):
+        seen.add(decision == FinalDecision.INCLUDE)
+        if len(seen) == 2:
+            usable_at = at
+            break
+    built = [
+        secs
+        for done in tasks.values()
+        for task, results in done.items()
+        if task.endswith("ranking_features")
+        for secs in results
+    ]
+    if built:
+        print(f"features built ahead of the first refit: {len(built)} task(s) ran")
+    if first_vote is None or usable_at is None:
+        print("first ranking: no include and exclude resolved in the run")
+        return
+    if not snapshots:
+        print(
+            "first ranking: none stored by the end of the run "
+            f"({(time.time() - usable_at.timestamp()):.0f} s after a fit became possible)"
+        )
+        return
+    first = snapshots[0].created_at
+    print(
+        f"first ranking stored {(first - first_vote.created_at).total_seconds():.1f} s after "
+        f"the first vote, {(first - usable_at).total_seconds():.1f} s after the first include "
+        f"and exclude were resolved (fit {snapshots[0].seconds:.1f} s)"
+    )
+
+
 def reset_redis(url: str) -> None:
     import redis
 
@@ -483,11 +540,15 @@ def run(args, n_instances: int, env: dict, db_url: str, redis_url: str) -> dict:
         ]
         started = time.perf_counter()
         load_before = os.getloadavg()[0]
+        servers = [proc.pid for name, proc, _ in procs if name.startswith("server")]
+        workers_ = [proc.pid for name, proc, _ in procs if not name.startswith("server")]
+        cpu_before = sum(map(group_cpu, servers)), sum(map(group_cpu, workers_))
         for t in threads:
             t.start()
         for t in threads:
             t.join(timeout=args.seconds + 120)
         wall = time.perf_counter() - started
+        cpu_after = sum(map(group_cpu, servers)), sum(map(group_cpu, workers_))
         # Latency on a shared machine says little without how busy the machine was.
         print(
             f"machine: {os.cpu_count()} CPUs, load average {load_before:.1f} before the run, "
@@ -513,6 +574,13 @@ def run(args, n_instances: int, env: dict, db_url: str, redis_url: str) -> dict:
         mine = [lat for inst, _, tim, _, _ in results if inst == i for _, lat in tim]
         print(f"  instance {i + 1} (:{port}) latency ms: {quantiles_ms(mine)}")
     print(f"  all instances   latency ms: {quantiles_ms(latencies)}  (target p95 < 50)")
+    # Logins (a PBKDF2 hash each) are in it too: 20 of them, ~0.3 s of CPU in all.
+    server_cpu, worker_cpu = (b - a for a, b in zip(cpu_before, cpu_after, strict=True))
+    print(
+        f"  CPU while the reviewers ran: app servers {server_cpu:.1f} s "
+        f"({1000 * server_cpu / max(1, len(latencies)):.1f} ms a request, logins included), "
+        f"Celery worker(s) {worker_cpu:.1f} s"
+    )
 
     from screening.models import RankingSnapshot
 
@@ -544,6 +612,7 @@ def run(args, n_instances: int, env: dict, db_url: str, redis_url: str) -> dict:
         )
         for name, done in tasks.items()
     }
+    first_ranking(slug, snapshots, tasks)
     if snapshots:
         print(
             f"refits: {len(snapshots)} rankings stored (last on {snapshots[-1].n_resolved} "

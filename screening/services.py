@@ -164,6 +164,11 @@ def items_sync(review: Review, *, force: bool = False) -> None:
             # every earlier decision rather than serve them unranked until N more
             # resolutions (the refit does nothing until one include and one exclude).
             transaction.on_commit(lambda: ranking.ranking_refit_request(review.pk), robust=True)
+        elif new and review.prioritise and len(new) >= ranking.features_min_records():
+            # A large review's first records: build the ranking's features now, while the
+            # lead sets up, so the first refit after the first include and exclude is a
+            # warm one (a second, not a cold build's half minute).
+            transaction.on_commit(lambda: ranking.features_prepare_request(review.pk), robust=True)
     # A lower votes_required can complete open items that already hold enough votes.
     for item_id in ScreeningItem.objects.filter(
         review=review, status=ScreeningItem.Status.OPEN, n_votes__gte=review.votes_required

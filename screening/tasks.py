@@ -23,6 +23,12 @@ def ranking_refit_task(review_id: int) -> int:
     return ranking.refit_while_requested(review_id)
 
 
+@shared_task(name=ranking.FEATURES_TASK_NAME, ignore_result=True)
+def ranking_features_task(review_id: int) -> bool:
+    """Build a review's ranking features as its records arrive, before the first refit."""
+    return ranking.features_prepare(review_id)
+
+
 def _ranking_refit(job: Job, progress: Progress) -> dict[str, Any]:
     review = job.review
     if not ranking.training_data(review).usable:

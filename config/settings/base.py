@@ -252,6 +252,12 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True  # a task whose worker dies is delivered again
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A pool process whose peak resident memory passed this many MB is replaced by a fresh one
+# once its task has ended (Celery reads the peak, ru_maxrss, in KiB): a worker refitting
+# many reviews no longer keeps what the allocator held after each feature build (1.7 GB
+# after 7 refits). The replacement starts in milliseconds (a fork of the worker) and
+# reads the features from REVIEWFLOW_CACHE_DIR. 0: never replaced.
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("REVIEWFLOW_WORKER_MAX_MEMORY_MB", 1024) * 1024 or None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -284,6 +290,9 @@ REVIEWFLOW_WORKER_NICE = env_int("REVIEWFLOW_WORKER_NICE", 10)
 # A refit request pending this long (its task sent, not yet taken) is sent again: its task
 # may have been lost. Requests made meanwhile are folded into the pending one.
 SCREENING_REFIT_RESEND_SECONDS = env_int("SCREENING_REFIT_RESEND_SECONDS", 120)
+# A review's first import of at least this many records has its ranking features built on a
+# worker at once (screening.ranking.features_prepare), so its first refit is a warm one.
+SCREENING_FEATURES_PREBUILD_MIN = env_int("SCREENING_FEATURES_PREBUILD_MIN", 2000)
 # A queued or running job silent this long (no progress written) may be run again by a lead.
 REVIEWFLOW_JOB_STALLED_AFTER = env_int("REVIEWFLOW_JOB_STALLED_AFTER", 15 * 60)
 # A Celery worker running a job writes its heartbeat every REVIEWFLOW_JOB_HEARTBEAT seconds;

@@ -325,3 +325,57 @@ def test_a_refit_keeps_the_features_within_the_worker_s_cache_budget(cast, setti
     finally:
         corpus_cache_budget(saved / 2**20)
         corpus_cache_clear()
+
+
+def test_a_small_or_later_import_has_no_features_built_ahead(
+    cast, settings, django_capture_on_commit_callbacks, tmp_path
+):
+    from screening.prioritisation.ranker import corpus_cache_clear
+
+    settings.REVIEWFLOW_CACHE_DIR = tmp_path
+    settings.SCREENING_FEATURES_PREBUILD_MIN = 5
+    with django_capture_on_commit_callbacks(execute=True):
+        records(cast.review, 4, title="Peer support trial", abstract="peer support")
+    assert not ranking._corpus_file(cast.review).exists()  # under the threshold: no build
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            records(cast.review, 6, title="Rat liver enzymes", abstract="rat liver")
+        # Not the first records any more: an update waits for the refit, which builds them.
+        assert not ranking._corpus_file(cast.review).exists()
+    finally:
+        corpus_cache_clear()
+
+
+def test_a_large_first_import_has_its_features_built_before_any_decision(
+    cast, settings, django_capture_on_commit_callbacks, tmp_path
+):
+    """The cold build runs when the records arrive, so the first refit finds them built."""
+    from screening.prioritisation.ranker import corpus_cache_clear, corpus_cache_info
+
+    settings.REVIEWFLOW_CACHE_DIR = tmp_path
+    settings.SCREENING_FEATURES_PREBUILD_MIN = 5
+    corpus_cache_clear()
+    try:
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            records(cast.review, 5, title="Peer support trial", abstract="peer support")
+        assert len(callbacks) == 1
+        assert ranking._corpus_file(cast.review).exists()
+        assert corpus_cache_info()[0] == 1
+        assert not RankingSnapshot.objects.filter(review=cast.review).exists()  # no labels yet
+        cast.review.prioritise = False
+        cast.review.save(update_fields=["prioritise"])
+        assert not ranking.features_prepare(cast.review.pk)  # ranking off: nothing to build
+    finally:
+        corpus_cache_clear()
+
+
+def test_a_refit_asked_for_while_the_features_are_built_runs_after_them(cast, fake_core):
+    included, excluded = records(cast.review, 2)
+    pair(cast.review, included, cast.alice, cast.bob, "include", "include")
+    pair(cast.review, excluded, cast.alice, cast.bob, "exclude", "exclude")
+    # Its task found the review's refit lock held by the build and left the request to it.
+    ranking.refit_mark(cast.review.pk)
+    assert ranking.features_prepare(cast.review.pk)
+    assert ranking.ranking_latest(cast.review).n_resolved == 2
+    assert not ranking.refit_pending(cast.review.pk)
+    assert FakeRanker.seen == [{included.pk: 1, excluded.pk: 0}]
