@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.svm import LinearSVC
 
 from screening.prioritisation import (
@@ -315,6 +316,12 @@ def test_vectoriser_options_are_checked() -> None:
         VectoriserSettings(char_hash_bits=40)
     with pytest.raises(PrioritisationError, match="char_max_features"):
         VectoriserSettings(char_hash_bits=18, char_max_features=1000)
+    with pytest.raises(PrioritisationError, match="ngram_max"):
+        VectoriserSettings(ngram_max=3)
+    with pytest.raises(PrioritisationError, match="stop_words"):
+        VectoriserSettings(stop_words="french")
+    with pytest.raises(PrioritisationError, match="char_ngram"):
+        VectoriserSettings(char_ngram=(5, 3))
 
 
 def test_max_features_caps_the_character_vocabulary() -> None:
@@ -326,13 +333,92 @@ def test_the_word_block_is_the_joint_matrix_s_first_columns() -> None:
     corpus_cache_clear()
     settings = VectoriserSettings(char_hash_bits=18, dtype="float32")
     corpus = Ranker(seed=1, vectoriser=settings).vectorise(TEXTS)
-    words = settings.tfidf(len(TEXTS)).fit_transform(list(TEXTS.values()))
+    words = settings.word_block(list(TEXTS.values()))
     assert corpus.n_lexical == words.shape[1] < corpus.matrix.shape[1]
     # Naive Bayes reads the word block; it is built on first use and counted then.
     before = corpus.nbytes
     assert Ranker("nb", seed=1).fit(corpus, LABELS).strategy == "classifier"
     assert corpus.nbytes > before
     assert abs(corpus.lexical - words).max() < 1e-6
+
+
+# ---- the word block from token ids (issue 24) -------------------------------------------
+
+WORDY = [
+    *TEXTS.values(),
+    *MESSY,
+    "the trial of the drug: of the trial, the drug; the the the",
+    "Café au lait spots — naïve 2nd-line therapy (n=12) vs. placebo_arm",
+]
+
+
+def _sklearn_columns(settings: VectoriserSettings, texts: list[str]):
+    """scikit-learn's word TF-IDF and its terms, the reference of word_block."""
+    vectoriser = settings.tfidf(len(texts))
+    return vectoriser.fit_transform(texts).tocsr(), list(vectoriser.get_feature_names_out())
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"dtype": "float64"},
+        {"stop_words": "english"},
+        {"ngram_max": 1},
+        {"min_df": 2, "max_df": 0.3},
+    ],
+)
+def test_word_block_from_token_ids_equals_scikit_learn_s_vectoriser(options) -> None:
+    settings = VectoriserSettings(**options)
+    built, terms = settings._word_block(WORDY, names=True)
+    expected, expected_terms = _sklearn_columns(settings, WORDY)
+    assert built.dtype == expected.dtype == np.dtype(settings.dtype)
+    assert built.shape == expected.shape
+    # The same terms, in another column order: put scikit-learn's columns in ours.
+    assert sorted(terms) == expected_terms
+    column = {term: i for i, term in enumerate(expected_terms)}
+    reordered = expected[:, [column[term] for term in terms]]
+    assert abs(built - reordered).max() < (1e-6 if settings.dtype == "float32" else 1e-12)
+
+
+def test_word_tokens_cut_from_the_pieces_are_the_token_pattern_s() -> None:
+    from screening.prioritisation.ranker import _WORD_TOKEN, _preprocess, _Tokens
+
+    tokens = _Tokens.of(WORDY)
+    for i, text in enumerate(WORDY):
+        ids = tokens.word_ids[tokens.word_ptr[i] : tokens.word_ptr[i + 1]]
+        assert [tokens.word_names[j] for j in ids] == _WORD_TOKEN.findall(_preprocess(text))
+        pieces = tokens.pieces[tokens.piece_ptr[i] : tokens.piece_ptr[i + 1]]
+        assert [tokens.piece_names[j] for j in pieces] == _preprocess(text).split()
+
+
+def test_word_block_without_words_or_terms_raises() -> None:
+    with pytest.raises(ValueError):
+        VectoriserSettings().word_block(["", "a", "- ;"])
+    with pytest.raises(ValueError):  # every term in more than max_df of 20+ texts
+        VectoriserSettings(max_df=0.5).word_block(["same words"] * 25)
+    # No words at all: one empty column, every record scores alike.
+    matrix, n_lexical = VectoriserSettings().transform(["", "a"])
+    assert matrix.shape == (2, 1) and n_lexical == 1
+
+
+def test_joint_matrix_built_by_chunks_equals_its_blocks_side_by_side(monkeypatch) -> None:
+    from sklearn.preprocessing import normalize
+
+    from screening.prioritisation import ranker
+
+    settings = VectoriserSettings(char_hash_bits=16, char_weight=0.7)
+    whole, n_lexical = settings.transform(WORDY)
+    monkeypatch.setattr(ranker, "CHUNK_ROWS", 4)  # several chunks, the last one short
+    joint, n_chunked = settings.transform(WORDY)
+    words = settings.word_block(WORDY)
+    chars = settings.char_block(WORDY)
+    expected = normalize(sp.hstack([words, chars * 0.7], format="csr"))
+    assert n_lexical == n_chunked == words.shape[1]
+    assert joint.has_sorted_indices and joint.dtype == np.float32
+    assert len(joint.data) == joint.nnz == expected.nnz  # shrunk to the entries kept
+    assert abs(joint - expected).max() < 1e-6
+    assert abs(whole - joint).max() < 1e-6
 
 
 # ---- the corpus cache's memory budget ---------------------------------------------------
