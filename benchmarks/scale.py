@@ -415,12 +415,13 @@ def dedup_added(review, added: list) -> None:
 
 def process_memory(root: int) -> dict[int, tuple[str, int, int]]:
     """pid -> (command, RSS, peak RSS) in MB of every process in ``root``'s process group
-    (a server or worker started in its own session, with its children)."""
+    (a server or worker started in its own session, with its children) and of its children
+    in sessions of their own (Celery's pool processes: config/priority.py)."""
     out = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) != root:  # the process group
+            if root not in (int(fields[2]), int(fields[1])):  # group or parent
                 continue
             status = (stat.parent / "status").read_text()
             cmd = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:60]
@@ -435,20 +436,6 @@ def process_memory(root: int) -> dict[int, tuple[str, int, int]]:
     return out
 
 
-def process_cpu(root: int) -> float:
-    """CPU seconds (user + system) used so far by the processes of ``root``'s group."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == root:
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
-
-
 def serve(args, reviews: list, env: dict) -> None:
     """20 reviewers against gunicorn + a Celery worker (screening_load.py's machinery)
     while the lead's pages are timed over HTTP; in a many-review run every review's
@@ -461,8 +448,10 @@ def serve(args, reviews: list, env: dict) -> None:
     from screening_load import (
         Reviewer,
         free_port,
+        group_cpu,
         quantiles_ms,
         reviewer_loop,
+        server_timing,
         start_server,
         start_worker,
         wait_ready,
@@ -529,7 +518,7 @@ def serve(args, reviews: list, env: dict) -> None:
             )
             for i in range(N_REVIEWERS)
         ]
-        cpu_before = {root: process_cpu(root) for root in (server.pid, worker.pid)}
+        cpu_before = {root: group_cpu(root) for root in (server.pid, worker.pid)}
         for t in threads:
             t.start()
         lead = Reviewer(port, "bench-lead")
@@ -539,6 +528,9 @@ def serve(args, reviews: list, env: dict) -> None:
         load = [os.getloadavg()[0]]
         barrier.wait()
         k = 0
+        run_started = sampled_at = time.time()
+        timeline: list[tuple[float, int, int, int, int]] = []
+        pool_pids: set[int] = set()
         while time.time() < stop_at or (
             refits
             and RankingSnapshot.objects.count() - snapshots_before < refits
@@ -553,12 +545,26 @@ def serve(args, reviews: list, env: dict) -> None:
             for root in (server.pid, worker.pid):
                 for pid, (cmd, rss, hwm) in process_memory(root).items():
                     peaks[pid] = (cmd, max(rss, peaks.get(pid, ("", 0, 0))[1]), hwm)
+            if time.time() - sampled_at >= 10:  # the worker's memory over time
+                sampled_at = time.time()
+                now = process_memory(worker.pid)
+                pool = {pid: rss for pid, (_, rss, _) in now.items() if pid != worker.pid}
+                pool_pids.update(pool)
+                timeline.append(
+                    (
+                        sampled_at - run_started,
+                        sum(rss for _, rss, _ in now.values()),
+                        max(pool.values(), default=0),
+                        len(pool_pids),
+                        RankingSnapshot.objects.count() - snapshots_before,
+                    )
+                )
             load.append(os.getloadavg()[0])
             time.sleep(0.5)
         for t in threads:
             t.join(timeout=60)
         stored = RankingSnapshot.objects.count() - snapshots_before
-        cpu_used = {root: process_cpu(root) - cpu_before[root] for root in cpu_before}
+        cpu_used = {root: group_cpu(root) - cpu_before[root] for root in cpu_before}
         for root in (server.pid, worker.pid):
             for pid, (cmd, rss, hwm) in process_memory(root).items():
                 peaks[pid] = (cmd, max(rss, peaks.get(pid, ("", 0, 0))[1]), hwm)
@@ -573,6 +579,14 @@ def serve(args, reviews: list, env: dict) -> None:
         print(f"{name:28} {len(times):8d}  {quantiles_ms(times)}")
     votes_ms = [lat for *_, timings, _, _ in results for _, lat in timings]
     print(f"{'vote + next record':28} {len(votes_ms):8d}  {quantiles_ms(votes_ms)}")
+    if env.get("BENCH_TIMING_DIR"):
+        print("where the time went (gunicorn_timing.conf.py):")
+        for name, url in urls[0].items():
+            # Any review's page of that name: its slug and keyset id may differ.
+            path = re.escape(url).replace(re.escape(reviews[0].slug), "[^/]+")
+            path = re.sub(r"after=\d+", r"after=\\d+", path)
+            server_timing(env["BENCH_TIMING_DIR"], name, f"^GET {path}$", lead_times[name])
+        server_timing(env["BENCH_TIMING_DIR"], "vote + next", r"^POST .*/vote/$", votes_ms)
     n_requests = len(votes_ms) + sum(len(t) for t in lead_times.values())
     print(
         f"CPU of the gunicorn processes: {cpu_used[server.pid]:.1f} s for {n_requests:,} "
@@ -581,6 +595,17 @@ def serve(args, reviews: list, env: dict) -> None:
     )
     if refits:
         print(f"refits: {stored} rankings stored of {refits} asked for")
+    if timeline:
+        print(
+            "Celery worker's memory every ~10 s (REVIEWFLOW_WORKER_MAX_MEMORY_MB="
+            f"{env.get('REVIEWFLOW_WORKER_MAX_MEMORY_MB', 'default')}): s, RSS of all its "
+            "processes MB / of its largest pool process MB / pool processes started so far / "
+            "rankings stored"
+        )
+        print(
+            "  "
+            + "; ".join(f"{t:.0f}: {total}/{big}/{n}/{done}" for t, total, big, n, done in timeline)
+        )
     for pid, (cmd, rss, hwm) in sorted(peaks.items()):
         role = "worker" if pid == worker.pid or "celery" in cmd else "server"
         print(f"  {role} pid {pid}: RSS peak {hwm} MB (sampled max {rss} MB)  {cmd}")
@@ -682,6 +707,9 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=2.0, help="reviewers' mean think time")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn processes (--serve)")
     parser.add_argument(
+        "--timing", action="store_true", help="--serve: print where each page's time went"
+    )
+    parser.add_argument(
         "--refit-wait", type=float, default=600.0, help="seconds more to wait for refits"
     )
     args = parser.parse_args()
@@ -717,7 +745,10 @@ def main() -> None:
         from screening_load import reset_redis
 
         reset_redis(redis_url)
-        serve(args, reviews, serve_env(url, redis_url))
+        env = serve_env(url, redis_url)
+        if args.timing:
+            env["BENCH_TIMING_DIR"] = tempfile.mkdtemp(prefix="reviewflow-scale-timing-")
+        serve(args, reviews, env)
         return
     pages(reviews, args.repeat, args.slow)
     votes(reviews, args.votes)

@@ -176,14 +176,21 @@ def start_server(env: dict, port: int, workers: int, log: Path) -> subprocess.Po
         **env,
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": str(workers),
-        "GUNICORN_THREADS": "8",
+        "GUNICORN_THREADS": env.get("GUNICORN_THREADS", "8"),
         "GUNICORN_ACCESS_LOG": "",  # a line per request would be measured too
         "GUNICORN_LOG_LEVEL": "warning",
     }
+    # With BENCH_TIMING_DIR, the same config plus hooks that log each request's wall, CPU
+    # and SQL time in the server (server_timing() sums them up).
+    config = (
+        "benchmarks/gunicorn_timing.conf.py"
+        if env.get("BENCH_TIMING_DIR")
+        else "config/gunicorn.conf.py"
+    )
     # The server's log goes to a file: an unread pipe would fill up and stall the server.
     with log.open("wb") as sink:
         return subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py"],
+            [sys.executable, "-m", "gunicorn", "-c", config],
             cwd=ROOT,
             env=server_env,
             stdout=sink,
@@ -419,8 +426,10 @@ def quantiles_ms(latencies: list[float]) -> str:
 
 
 def group_cpu(root: int) -> float:
-    """CPU seconds (user + system) used so far by the processes of ``root``'s process group
-    (a server or worker started in a session of its own, with its children)."""
+    """CPU seconds (user + system) used so far by ``root`` (a server or worker started in a
+    session of its own) and its children: its process group, its children in sessions of
+    their own (Celery's pool processes, config/priority.py) and those that have ended
+    (replaced pool processes, counted in ``root``'s cutime and cstime)."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -428,8 +437,10 @@ def group_cpu(root: int) -> float:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue  # ended meanwhile
-        if int(fields[2]) == root:
+        if int(fields[2]) == root or int(fields[1]) == root:
             total += (int(fields[11]) + int(fields[12])) / ticks
+        if stat.parent.name == str(root):
+            total += (int(fields[13]) + int(fields[14])) / ticks
     return total
 
 
@@ -475,6 +486,35 @@ def first_ranking(slug: str, snapshots: list, tasks: dict) -> None:
     )
 
 
+def server_timing(folder: str | None, label: str, pattern: str, client: list[float]) -> None:
+    """Where the time of the requests whose path matches ``pattern`` went, from the server's
+    timing log (``benchmarks/gunicorn_timing.conf.py``) beside the client's latencies."""
+    if not folder:
+        return
+    rows = []
+    for log in Path(folder).glob("*.log"):
+        for line in log.read_text().splitlines():
+            method, path, *numbers = line.split()
+            if re.search(pattern, f"{method} {path}"):
+                rows.append([float(x) for x in numbers])
+    if len(rows) < 2 or len(client) < 2:
+        return
+
+    def p(values: list[float], q: int) -> float:
+        return 1000 * statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+    wall, cpu, sql = ([r[i] for r in rows] for i in range(3))
+    other = [max(0.0, w - c - s) for w, c, s in zip(wall, cpu, sql, strict=True)]
+    print(
+        f"  {label}, p50/p95 ms: client {p(client, 50):.1f}/{p(client, 95):.1f}; in the server "
+        f"{p(wall, 50):.1f}/{p(wall, 95):.1f}, of which CPU {p(cpu, 50):.1f}/{p(cpu, 95):.1f}, "
+        f"SQL {p(sql, 50):.1f}/{p(sql, 95):.1f} ({statistics.median(r[3] for r in rows):.0f} "
+        f"statements), waiting for the GIL or a core {p(other, 50):.1f}/{p(other, 95):.1f}; "
+        f"before a thread took it (accept, poll loop, network) "
+        f"~{p(client, 50) - p(wall, 50):.1f}/{p(client, 95) - p(wall, 95):.1f}"
+    )
+
+
 def reset_redis(url: str) -> None:
     import redis
 
@@ -487,6 +527,8 @@ def run(args, n_instances: int, env: dict, db_url: str, redis_url: str) -> dict:
     """One measurement with `n_instances` app servers and as many Celery workers."""
     from django.db import connections
 
+    if args.timing:
+        env = {**env, "BENCH_TIMING_DIR": tempfile.mkdtemp(prefix="reviewflow-bench-timing-")}
     connections.close_all()
     recreate_database(db_url)
     reset_redis(redis_url)
@@ -519,6 +561,11 @@ def run(args, n_instances: int, env: dict, db_url: str, redis_url: str) -> dict:
         results: list = []
         lock = threading.Lock()
         barrier = threading.Barrier(args.reviewers)
+        if args.lead_time:
+            # The lead sets the review up before anyone screens: the worker meanwhile takes
+            # what the import queued (the ranking's features).
+            print(f"reviewers start {args.lead_time:g} s after the servers are ready")
+            time.sleep(args.lead_time)
         stop_at = time.time() + args.seconds + 30  # logins happen before the clock starts
         threads = [
             threading.Thread(
@@ -574,6 +621,7 @@ def run(args, n_instances: int, env: dict, db_url: str, redis_url: str) -> dict:
         mine = [lat for inst, _, tim, _, _ in results if inst == i for _, lat in tim]
         print(f"  instance {i + 1} (:{port}) latency ms: {quantiles_ms(mine)}")
     print(f"  all instances   latency ms: {quantiles_ms(latencies)}  (target p95 < 50)")
+    server_timing(env.get("BENCH_TIMING_DIR"), "vote + next", r"^POST .*/vote/$", latencies)
     # Logins (a PBKDF2 hash each) are in it too: 20 of them, ~0.3 s of CPU in all.
     server_cpu, worker_cpu = (b - a for a, b in zip(cpu_before, cpu_after, strict=True))
     print(
@@ -623,7 +671,13 @@ def run(args, n_instances: int, env: dict, db_url: str, redis_url: str) -> dict:
     for name, done in tasks.items():
         listed = ", ".join(f"{task} x{len(results)}" for task, results in sorted(done.items()))
         print(f"  {name}: {refit_tasks[name]} refits; tasks run: {listed or 'none'}")
-    if snapshots and not sum(refit_tasks.values()):
+    ranking_tasks = sum(
+        len(results)
+        for done in tasks.values()
+        for task, results in done.items()
+        if "ranking" in task
+    )
+    if snapshots and not ranking_tasks:
         print("  (no refit ran as a Celery task: they ran in the web servers' processes)")
     return {
         "instances": n_instances,
@@ -656,6 +710,17 @@ def main() -> None:
     )
     parser.add_argument(
         "--no-prioritise", action="store_true", help="switch off relevance ranking and refits"
+    )
+    parser.add_argument(
+        "--lead-time",
+        type=float,
+        default=0.0,
+        help="seconds between the servers' start (the import) and the reviewers' first login",
+    )
+    parser.add_argument(
+        "--timing",
+        action="store_true",
+        help="log each request's wall, CPU and SQL time in the server and print where it went",
     )
     args = parser.parse_args()
     counts = [int(n) for n in args.instances.split(",")]
