@@ -699,6 +699,9 @@ def main() -> None:
     parser.add_argument("--slow", type=int, default=0, help="list the N slowest SQL per page")
     parser.add_argument("--rebuild", action="store_true", help="build the template again")
     parser.add_argument(
+        "--dedup-only", action="store_true", help="time only the added batch's de-duplication"
+    )
+    parser.add_argument(
         "--serve",
         action="store_true",
         help="time the lead's pages over HTTP against gunicorn + Celery while 20 reviewers vote",
@@ -750,8 +753,9 @@ def main() -> None:
             env["BENCH_TIMING_DIR"] = tempfile.mkdtemp(prefix="reviewflow-scale-timing-")
         serve(args, reviews, env)
         return
-    pages(reviews, args.repeat, args.slow)
-    votes(reviews, args.votes)
+    if not args.dedup_only:
+        pages(reviews, args.repeat, args.slow)
+        votes(reviews, args.votes)
     if args.reviews == 1 and args.added:
         dedup_added(reviews[0], added_records(args.records, args.added))
     print(f"load average {os.getloadavg()[0]:.1f} at the end")

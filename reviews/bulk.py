@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,25 +25,57 @@ from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from .models import DuplicateLink, Record
-from .rows import ROW_FIELDS, SPILL_TABLE, SpillError, open_spill, read_spill_chunks, spill_check
+from .rows import CHUNK_ROWS, ROW_FIELDS, SPILL_TABLE, SpillError, open_spill, spill_check
 
 #: DuplicateLink columns written by de-duplication, in order (created_at is added).
 LINK_FIELDS: tuple[str, ...] = ("review", "kept", "duplicate", "score", "tier", "reason", "status")
 #: Record columns written on import, in order (everything but id and duplicate_of).
 RECORD_FIELDS: tuple[str, ...] = ("review", "batch", *ROW_FIELDS)
+#: The same with the ids drawn beforehand (records_allocate_ids) and the duplicate links
+#: found before the rows go in: what an import's confirmation writes.
+RECORD_FIELDS_LINKED: tuple[str, ...] = ("id", *RECORD_FIELDS, "duplicate_of")
 
 
-def _columns() -> list[str]:
+def _columns(fields: Sequence[str] = RECORD_FIELDS) -> list[str]:
     meta = Record._meta
-    return [meta.get_field(name).column for name in RECORD_FIELDS]
+    return [meta.get_field(name).column for name in fields]
 
 
-def records_insert(rows: Iterable[Sequence[Any]]) -> int:
-    """Insert rows (values in RECORD_FIELDS order, JSON fields already encoded as text).
+def records_allocate_ids(n: int) -> Sequence[int]:
+    """Draw `n` new record ids, in increasing order, for rows inserted with their ids.
+
+    On PostgreSQL from the table's sequence (another transaction drawing at the same time
+    may interleave: the ids are then not one run); on SQLite the next `n` after the
+    largest id ever given, which holds because the caller's transaction holds the
+    database's one write lock (``BEGIN IMMEDIATE``) until it commits.
+    """
+    if n <= 0:
+        return range(0)
+    table = Record._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [table, n],
+            )
+            ids = sorted(row[0] for row in cursor.fetchall())
+            return range(ids[0], ids[-1] + 1) if ids[-1] - ids[0] + 1 == n else ids
+        quoted = connection.ops.quote_name(table)
+        cursor.execute(f"SELECT MAX(id) FROM {quoted}")  # noqa: S608 - the model's table
+        (largest,) = cursor.fetchone()
+        # AUTOINCREMENT never gives an id again, not even one whose row was deleted.
+        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+        row = cursor.fetchone()
+    first = max(largest or 0, row[0] if row else 0) + 1
+    return range(first, first + n)
+
+
+def records_insert(rows: Iterable[Sequence[Any]], fields: Sequence[str] = RECORD_FIELDS) -> int:
+    """Insert rows (values in `fields` order, JSON fields already encoded as text).
 
     The JSON text comes from reviews.rows, encoded once when the preview parsed the file.
     """
-    columns = _columns()
+    columns = _columns(fields)
     table = connection.ops.quote_name(Record._meta.db_table)
     quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
     n = 0
@@ -75,10 +108,14 @@ def records_insert(rows: Iterable[Sequence[Any]]) -> int:
 _SPILL_ALIAS = "import_spill"
 
 
-def _copy_chunks(chunks: Iterable[list[tuple]], progress: Callable[[int], None]) -> int:
-    """COPY rows (RECORD_FIELDS order) given in lists into the records table (PostgreSQL)."""
+def _copy_chunks(
+    chunks: Iterable[list[tuple]],
+    progress: Callable[[int], None],
+    fields: Sequence[str] = RECORD_FIELDS,
+) -> int:
+    """COPY rows (`fields` order) given in lists into the records table (PostgreSQL)."""
     table = connection.ops.quote_name(Record._meta.db_table)
-    quoted = ", ".join(connection.ops.quote_name(c) for c in _columns())
+    quoted = ", ".join(connection.ops.quote_name(c) for c in _columns(fields))
     n = 0
     with connection.cursor() as cursor:
         _prefer_lz4(cursor)
@@ -97,13 +134,19 @@ def records_insert_spill(
     *,
     review_id: int,
     batch_id: int,
+    ids: Sequence[int],
+    duplicate_of: dict[int, int],
     progress: Callable[[int], None] = lambda n: None,
 ) -> int:
     """Insert every row of the spill file at `path` as a record of the batch; return how many.
 
-    SQLite copies the rows itself (the spill is attached to the connection and read by
-    ``INSERT ... SELECT``), so no row becomes a Python object; PostgreSQL gets them by COPY,
-    read from the spill in C by the sqlite3 module, `progress` told the rows sent so far.
+    Row k of the spill (its rowid, from 1) gets the id ``ids[k - 1]`` and, when it is a
+    duplicate found before the rows went in, ``duplicate_of[k]``: the rows are written
+    once, linked already, instead of updated afterwards (an UPDATE of a wide row on SQLite
+    rewrites all of it, ~0.4 ms each). SQLite copies the rows itself (the spill is
+    attached to the connection and read by ``INSERT ... SELECT``), so no row becomes a
+    Python object; PostgreSQL gets them by COPY, read from the spill in C by the sqlite3
+    module, `progress` told the rows sent so far.
 
     Raises
     ------
@@ -113,33 +156,86 @@ def records_insert_spill(
     """
     if connection.vendor != "sqlite":
         with contextlib.closing(open_spill(path)) as spill:
-            return _copy_chunks(read_spill_chunks(spill, prefix=(review_id, batch_id)), progress)
+            chunks = _linked_chunks(spill, review_id, batch_id, ids, duplicate_of)
+            return _copy_chunks(chunks, progress, RECORD_FIELDS_LINKED)
     open_spill(path).close()  # the layout is checked before anything is written
     # And its pages: once attached, a damaged spill would fail every later statement of
     # this transaction (SQLite flags the connection), not only the one that reads it.
     problem = spill_check(path)
     if problem:
         raise SpillError(f"The spill file is damaged: {problem}")
-    columns = ", ".join(connection.ops.quote_name(c) for c in _columns())
-    table = connection.ops.quote_name(Record._meta.db_table)
     try:
         alias = _spill_attach(path)
     except OperationalError:
         # At most 10 databases attach to one connection, and a spill stays attached until
         # its transaction ends: many imports in one transaction get the rows through Python.
         with contextlib.closing(open_spill(path)) as spill:
-            chunks = read_spill_chunks(spill, prefix=(review_id, batch_id))
-            return records_insert(row for chunk in chunks for row in chunk)
+            chunks = _linked_chunks(spill, review_id, batch_id, ids, duplicate_of)
+            return records_insert((row for chunk in chunks for row in chunk), RECORD_FIELDS_LINKED)
+    columns = ", ".join(connection.ops.quote_name(c) for c in _columns(RECORD_FIELDS_LINKED))
+    table = connection.ops.quote_name(Record._meta.db_table)
+    fields = ", ".join(f"r.{name}" for name in ROW_FIELDS)
     try:
         with connection.cursor() as cursor:
+            _links_table(cursor, duplicate_of)
+            id_sql, params, join = _ids_source(cursor, ids)
             cursor.execute(
-                f"INSERT INTO {table} ({columns}) SELECT %s, %s, {', '.join(ROW_FIELDS)} "  # noqa: S608
-                f"FROM {alias}.{SPILL_TABLE} ORDER BY rowid",
-                [review_id, batch_id],
+                f"INSERT INTO {table} ({columns}) "  # noqa: S608 - constant names
+                f"SELECT {id_sql}, ?, ?, {fields}, d.kept FROM {alias}.{SPILL_TABLE} r {join}"
+                f"LEFT JOIN temp.{_LINKS} d ON d.row = r.rowid ORDER BY r.rowid",
+                [*params, review_id, batch_id],
             )
-            return cursor.rowcount
+            n = cursor.rowcount
+            cursor.execute(f"DROP TABLE temp.{_LINKS}")
+            cursor.execute(f"DROP TABLE IF EXISTS temp.{_IDS}")
+            return n
     finally:
         _spill_detach(alias)
+
+
+_LINKS = "import_links"
+_IDS = "import_ids"
+
+
+def _ids_source(cursor: Any, ids: Sequence[int]) -> tuple[str, list[int], str]:
+    """How an ``INSERT ... SELECT`` from the spill (alias r) gets each row's id: the SQL
+    expression, its parameters and a join. One run of ids is a sum; other ids (drawn
+    while another transaction drew some) come from a temporary table."""
+    if isinstance(ids, range) and ids.step == 1:
+        return "? + r.rowid", [ids.start - 1], ""
+    cursor.execute(f"DROP TABLE IF EXISTS temp.{_IDS}")
+    cursor.execute(f"CREATE TEMP TABLE {_IDS} (row INTEGER PRIMARY KEY, id INTEGER NOT NULL)")
+    cursor.executemany(f"INSERT INTO temp.{_IDS} VALUES (?, ?)", list(enumerate(ids, start=1)))
+    return "i.id", [], f"JOIN temp.{_IDS} i ON i.row = r.rowid "
+
+
+def _links_table(cursor: Any, duplicate_of: dict[int, int]) -> None:
+    """A temporary table (row -> kept record) of the rows found to be duplicates."""
+    cursor.execute(f"DROP TABLE IF EXISTS temp.{_LINKS}")
+    cursor.execute(f"CREATE TEMP TABLE {_LINKS} (row INTEGER PRIMARY KEY, kept INTEGER NOT NULL)")
+    if duplicate_of:
+        cursor.executemany(f"INSERT INTO temp.{_LINKS} VALUES (?, ?)", sorted(duplicate_of.items()))
+
+
+def _linked_chunks(
+    spill: Any, review_id: int, batch_id: int, ids: Sequence[int], duplicate_of: dict[int, int]
+) -> Iterator[list[tuple]]:
+    """The spill's rows in RECORD_FIELDS_LINKED order, in lists, id and link added by SQLite
+    (a temporary table on the spill's read-only connection) rather than a Python loop."""
+    sql = spill.cursor()
+    _links_table(sql, duplicate_of)
+    id_sql, params, join = _ids_source(sql, ids)
+    fields = ", ".join(f"r.{name}" for name in ROW_FIELDS)
+    try:
+        cursor = spill.execute(
+            f"SELECT {id_sql}, ?, ?, {fields}, d.kept FROM {SPILL_TABLE} r {join}"  # noqa: S608
+            f"LEFT JOIN temp.{_LINKS} d ON d.row = r.rowid ORDER BY r.rowid",
+            [*params, review_id, batch_id],
+        )
+        while chunk := cursor.fetchmany(CHUNK_ROWS):
+            yield chunk
+    except sqlite3.DatabaseError as exc:
+        raise SpillError(f"The spill file is damaged: {exc}") from exc
 
 
 def _spill_attach(path: str) -> str:

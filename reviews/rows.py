@@ -39,6 +39,7 @@ __all__ = [
     "record_row",
     "SPILL_TABLE",
     "spill_check",
+    "spill_count",
     "spill_keys",
     "without_nul",
     "write_spill",
@@ -297,6 +298,23 @@ def spill_check(path: str) -> str:
     except sqlite3.DatabaseError as exc:
         return str(exc)
     return "" if problems == ["ok"] else "; ".join(problems)
+
+
+def spill_count(conn: sqlite3.Connection) -> int:
+    """How many rows the spill holds, checked to be numbered 1..n (as written): a row's
+    number is its place in the import, which the import's ids follow.
+
+    Raises SpillError when the numbers have a gap (a row lost) or the file is damaged.
+    """
+    try:
+        n, first, last = conn.execute(
+            f"SELECT COUNT(*), MIN(rowid), MAX(rowid) FROM {SPILL_TABLE}"  # noqa: S608
+        ).fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise SpillError(f"The spill file is damaged: {exc}") from exc
+    if n and (first, last) != (1, n):
+        raise SpillError(f"The spill's {n} rows are numbered {first} to {last}.")
+    return n
 
 
 def spill_keys(conn: sqlite3.Connection) -> list[tuple]:

@@ -10,7 +10,6 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from operator import attrgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -21,7 +20,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import TemporaryUploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Min, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -30,7 +29,7 @@ from .bulk import (
     gc_paused,
     import_page_cache,
     links_insert,
-    records_insert,
+    records_allocate_ids,
     records_insert_spill,
     records_link_duplicates,
 )
@@ -67,9 +66,9 @@ from .models import (
 )
 from .rows import (
     SpillError,
-    dedup_key_values,
     open_spill,
     record_row,
+    spill_count,
     spill_keys,
     without_nul,
     write_spill,
@@ -845,84 +844,73 @@ def _storage_error(filename: str, exc: OSError) -> DomainError:
     )
 
 
-def _insert_rows(
-    batch: ImportBatch, rows: Iterable[Sequence[Any]], progress: ProgressFn = _no_progress
-) -> list[dedup.DedupKey]:
-    """Insert the batch's rows (ROW_FIELDS order); return the new records' dedup keys.
+def _import_spill(
+    batch: ImportBatch, path: str, expected: int | None, progress: ProgressFn
+) -> tuple[int, int]:
+    """De-duplicate the spill's rows against the review, then insert them already linked;
+    return (records inserted, automatic merges).
 
-    The keys come from the rows as written, so they need not be read back: only the new
-    ids are.
+    The new records' ids are drawn first, so that de-duplication (which needs them: a
+    group keeps its lowest id) runs on the keys the preview wrote to the spill, before the
+    rows go in: each row is written once, its duplicate link included.
     """
-    key_rows: list[tuple] = []
-
-    def full_rows() -> Iterator[tuple]:
-        prefix = (batch.review_id, batch.pk)
-        total = max(batch.n_read, 1)
-        for row in rows:
-            key_rows.append(dedup_key_values(row))
-            yield (*prefix, *row)
-            if len(key_rows) % 2000 == 0:
-                # Storing is most of the work; de-duplication the last tenth.
-                progress(0.9 * min(len(key_rows) / total, 1.0), f"Stored {len(key_rows):,} records")
-
-    n_inserted = records_insert(full_rows())
-    return _new_keys(batch, n_inserted, key_rows)
-
-
-def _new_keys(batch: ImportBatch, n_inserted: int, key_rows: list[tuple]) -> list[dedup.DedupKey]:
-    """The batch's new records' dedup keys: their ids read back, beside their rows' keys.
-
-    Sorted ids match the insertion order, as the ids one transaction draws from the
-    table's sequence (PostgreSQL) or AUTOINCREMENT (SQLite) only ever grow.
-    """
-    records = Record.objects.filter(batch=batch)
-    span = records.aggregate(first=Min("id"), last=Max("id"), n=Count("id"))
-    ids: Sequence[int]
-    if span["n"] and span["last"] - span["first"] + 1 == span["n"]:
-        # One statement's ids are usually one unbroken run (always on SQLite, which has
-        # one writer): three numbers from the index instead of every id.
-        ids = range(span["first"], span["last"] + 1)
-    else:
-        ids = list(records.order_by("id").values_list("id", flat=True))
-    if len(ids) != n_inserted or len(key_rows) != n_inserted:
-        raise RuntimeError(f"Inserted {n_inserted} rows but found {len(ids)} records.")
-    return list(map(dedup.DedupKey, ids, *zip(*key_rows, strict=True))) if ids else []
-
-
-def _insert_spill(batch: ImportBatch, path: str, progress: ProgressFn) -> list[dedup.DedupKey]:
-    """Insert the rows of the preview's spill file; return the new records' dedup keys."""
-    progress(0.05, f"Storing {batch.n_read:,} records")
-    total = max(batch.n_read, 1)
+    with contextlib.closing(open_spill(path)) as spill:
+        n = spill_count(spill)
+        if expected is not None and n != expected:
+            raise SpillError(f"The spill holds {n} rows, the preview read {expected}.")
+        key_rows = spill_keys(spill)
+    progress(0.05, f"Looking for duplicates among {n:,} records")
+    ids = records_allocate_ids(n)
+    new_keys = list(map(dedup.DedupKey, ids, *zip(*key_rows, strict=True))) if n else []
+    old_keys, already_duplicate = _review_keys(
+        Record.objects.filter(review=batch.review_id).exclude(batch=batch)
+    )
+    # Old ids are all below the new ones: the sorted order of reading the whole review.
+    pairs = dedup.find_duplicates(old_keys + new_keys, new_ids=set(ids))
+    links, merged = _duplicate_links(batch.review, pairs, already_duplicate)
+    # Rows of the spill are numbered from 1 in the order of `ids`.
+    row_of = {record_id: row for row, record_id in enumerate(ids, start=1)}
+    duplicate_of = {row_of[dup]: kept for dup, kept in merged.items() if dup in row_of}
+    progress(0.15, f"Storing {n:,} records")
+    total = max(n, 1)
     n_inserted = records_insert_spill(
         path,
         review_id=batch.review_id,
         batch_id=batch.pk,
-        progress=lambda n: progress(0.8 * n / total, f"Stored {n:,} records"),
+        ids=ids,
+        duplicate_of=duplicate_of,
+        progress=lambda done: progress(0.15 + 0.8 * done / total, f"Stored {done:,} records"),
     )
-    if n_inserted != batch.n_read:
-        raise SpillError(f"The spill holds {n_inserted} rows, the preview read {batch.n_read}.")
-    progress(0.8, f"Stored {n_inserted:,} records")
-    with contextlib.closing(open_spill(path)) as spill:
-        key_rows = spill_keys(spill)
-    return _new_keys(batch, n_inserted, key_rows)
+    if n_inserted != n:
+        raise SpillError(f"The spill holds {n} rows but {n_inserted} went in.")
+    progress(0.95, f"Stored {n_inserted:,} records")
+    links_insert(links)
+    # A merge of a record that was there before (none from an import's own pairs, whose
+    # duplicates are its new records): linked as de-duplication's re-run links it.
+    _link_duplicates({dup: kept for dup, kept in merged.items() if dup not in row_of})
+    return n_inserted, len(merged)
 
 
-def _import_rows(batch: ImportBatch, progress: ProgressFn) -> list[dedup.DedupKey]:
-    """Insert the rows the preview spilled, or (no usable spill) parse the upload again."""
+def _import_rows(batch: ImportBatch, progress: ProgressFn) -> tuple[int, int]:
+    """Import the rows the preview spilled, or (no usable spill) parse the upload again;
+    return (records inserted, automatic merges)."""
     if batch.rows:
         try:
             # A savepoint: a spill found damaged half-way is undone and the upload read.
             with transaction.atomic(), _local_path(batch.rows) as path:
-                return _insert_spill(batch, path, progress)
+                return _import_spill(batch, path, batch.n_read, progress)
         except (SpillError, OSError) as exc:
             log.warning("Import batch %s: spill file unusable (%s); parsing again", batch.pk, exc)
-    with batch.file.open("rb") as stream:
+    with (
+        batch.file.open("rb") as stream,
+        tempfile.TemporaryDirectory(prefix="reviewflow-import-") as tmp,
+    ):
         parsed = iter_records(stream, fmt=batch.format, csv_mapping=batch.csv_mapping or None)
-        return _insert_rows(
-            batch,
-            (record_row(item) for item in parsed if isinstance(item, ParsedRecord)),
-            progress,
-        )
+        path = str(Path(tmp) / "rows.sqlite3")
+        write_spill(path, (record_row(item) for item in parsed if isinstance(item, ParsedRecord)))
+        # An SQLite connection keeps the attached spill open (and readable) after this
+        # directory is gone, until the transaction ends.
+        return _import_spill(batch, path, None, progress)
 
 
 @contextlib.contextmanager
@@ -955,19 +943,12 @@ def import_confirm(
         if not batch.file:
             raise ConflictError("The uploaded file of this import is gone; upload it again.")
         review = batch.review
-        new_keys = _import_rows(batch, progress)
-        progress(0.9, "Looking for duplicates")
-        old_keys, already_duplicate = _review_keys(
-            Record.objects.filter(review=review).exclude(batch=batch)
-        )
-        # Same order as reading the whole review back by id: old and new runs merged.
-        keys = sorted(old_keys + new_keys, key=attrgetter("id"))
-        n_duplicates = _duplicates_store(
-            review, keys, already_duplicate, new_ids={k.id for k in new_keys}
-        )
+        n_imported, n_duplicates = _import_rows(batch, progress)
+        if n_duplicates:
+            _records_changed(review.pk)
         spill_name, batch.rows = batch.rows.name, ""
         batch.status = ImportBatch.Status.IMPORTED
-        batch.n_imported = len(new_keys)
+        batch.n_imported = n_imported
         batch.n_duplicates = n_duplicates
         batch.imported_at = timezone.now()
         # Its new records join the round open now (not the one open at preview).
@@ -1054,6 +1035,20 @@ def _duplicates_store(
 ) -> int:
     """Find duplicates among `keys`, store the links and merges; return the auto-merged count."""
     pairs = dedup.find_duplicates(keys, new_ids=new_ids)
+    links, merged = _duplicate_links(review, pairs, already_duplicate)
+    with transaction.atomic():
+        links_insert(links)
+        _link_duplicates(merged)
+        if merged:
+            _records_changed(review.pk)
+    return len(merged)
+
+
+def _duplicate_links(
+    review: Review, pairs: Iterable[dedup.DuplicatePair], already_duplicate: set[int]
+) -> tuple[list[tuple], dict[int, int]]:
+    """The links to store (bulk.LINK_FIELDS order) and the merges (duplicate -> kept) of
+    `pairs`, less the pairs decided before and the records already linked."""
     known = set(DuplicateLink.objects.filter(review=review).values_list("kept_id", "duplicate_id"))
     links: list[tuple] = []
     merged: dict[int, int] = {}
@@ -1076,12 +1071,7 @@ def _duplicates_store(
         )
         if auto:
             merged[pair.duplicate_id] = pair.kept_id
-    with transaction.atomic():
-        links_insert(links)
-        _link_duplicates(merged)
-        if merged:
-            _records_changed(review.pk)
-    return len(merged)
+    return links, merged
 
 
 def _link_duplicates(merged: dict[int, int]) -> None:

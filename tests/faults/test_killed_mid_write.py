@@ -83,12 +83,12 @@ print("DONE", flush=True)
 """
 IMPORT_HOOK = (
     HOOK + "import reviews.services as s\n"
-    "_orig = s._duplicates_store\n"
+    "_orig = s.links_insert\n"
     "def _dup(*a, **k):\n"
     "    n = _orig(*a, **k)\n"
     "    _stop_here()\n"
     "    return n\n"
-    "s._duplicates_store = _dup\n"
+    "s.links_insert = _dup\n"
 )
 IMPORT_STATE = """
 import json

@@ -108,6 +108,30 @@ def test_confirm_imports_from_the_spill_without_parsing_again(
     assert not batch.rows and not batch.file.storage.exists(spill_name)
 
 
+@pytest.mark.parametrize("spread", [False, True])
+def test_confirm_writes_the_drawn_ids_and_the_links_with_the_rows(cast, monkeypatch, spread):
+    """The ids are drawn before the rows go in (de-duplication needs them) and the rows are
+    written linked already; ids that are not one run (another transaction drew some at the
+    same time on PostgreSQL) are written as drawn, in the file's order."""
+    reference = _preview(cast)
+    services.import_confirm(batch=reference, actor=cast.lead)
+    drawn = []
+    allocate = services.records_allocate_ids
+
+    def allocate_spread(n):
+        ids = list(allocate(3 * n))[::3] if spread else allocate(n)  # gaps between them
+        drawn.extend(ids)
+        return ids
+
+    monkeypatch.setattr(services, "records_allocate_ids", allocate_spread)
+    batch = services.import_confirm(batch=_preview(cast), actor=cast.lead)
+    stored = list(batch.records.order_by("source_line").values_list("id", "duplicate_of_id"))
+    assert [record_id for record_id, _ in stored] == drawn
+    first = list(reference.records.order_by("source_line").values_list("id", flat=True))
+    assert [kept for _, kept in stored] == first  # each one the duplicate of its twin
+    assert batch.n_duplicates == 6
+
+
 @pytest.mark.parametrize("damage", ["missing", "stale", "truncated", "garbled", "short"])
 def test_unusable_spill_falls_back_to_parsing_the_upload(cast, damage):
     reference = _preview(cast)
@@ -145,7 +169,7 @@ def test_confirm_after_a_failed_confirm_reads_the_spill_again(cast, monkeypatch)
     def fail(*args, **kwargs):
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(services, "_duplicates_store", fail)
+    monkeypatch.setattr(services, "links_insert", fail)
     with pytest.raises(RuntimeError):
         services.import_confirm(batch=batch, actor=cast.lead)
     assert Record.objects.count() == 0
