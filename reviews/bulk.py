@@ -24,6 +24,7 @@ from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models.constants import OnConflict
 from django.utils import timezone
 
+from . import tally
 from .models import DuplicateLink, Record
 from .rows import CHUNK_ROWS, ROW_FIELDS, SPILL_TABLE, SpillError, open_spill, spill_check
 
@@ -179,13 +180,17 @@ def records_insert_spill(
         with connection.cursor() as cursor:
             _links_table(cursor, duplicate_of)
             id_sql, params, join = _ids_source(cursor, ids)
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) "  # noqa: S608 - constant names
-                f"SELECT {id_sql}, ?, ?, {fields}, d.kept FROM {alias}.{SPILL_TABLE} r {join}"
-                f"LEFT JOIN temp.{_LINKS} d ON d.row = r.rowid ORDER BY r.rowid",
-                [*params, review_id, batch_id],
-            )
-            n = cursor.rowcount
+            # The tally counts the statement once rather than by two statements a row.
+            with tally.counted_once(cursor, review_id) as counts:
+                cursor.execute(
+                    f"INSERT INTO {table} ({columns}) "  # noqa: S608 - constant names
+                    f"SELECT {id_sql}, ?, ?, {fields}, d.kept FROM {alias}.{SPILL_TABLE} r "
+                    f"{join}LEFT JOIN temp.{_LINKS} d ON d.row = r.rowid ORDER BY r.rowid",
+                    [*params, review_id, batch_id],
+                )
+                n = cursor.rowcount
+                # Every link names a row of the spill (rows 1..n, all inserted).
+                counts[:] = [n, len(duplicate_of)]
             cursor.execute(f"DROP TABLE temp.{_LINKS}")
             cursor.execute(f"DROP TABLE IF EXISTS temp.{_IDS}")
             return n

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from reviews import services, tally
 from reviews.models import DuplicateLink, Record, RecordTally, Review
@@ -100,3 +100,44 @@ def test_missing_triggers_are_installed_again_and_the_totals_recounted(cast):
     assert tally.ensure(connection) is False  # all there: nothing done
     RecordFactory(review=cast.review)
     assert record_tally(cast.review)[0] == 6
+
+
+def test_an_import_counts_itself_once_and_the_triggers_still_count_other_writes(cast, monkeypatch):
+    """On SQLite the import's INSERT ... SELECT runs without the row trigger (dropped and
+    created again in its transaction) and adds its numbers once; later writes are counted
+    by the trigger again, and a failed import leaves the trigger and the totals as they
+    were."""
+    _import(cast, RIS_A, "a.ris")
+    _import(cast, RIS_B, "b.ris")  # with duplicates linked as the rows go in
+    assert_tally(cast.review)
+    assert record_tally(cast.review)[:2] == (7, 3)
+    RecordFactory(review=cast.review)  # any other write: the trigger counts it
+    assert record_tally(cast.review)[:2] == (8, 3)
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    batch = services.import_preview(
+        review=cast.review, actor=cast.lead, file=io.BytesIO(RIS_B.encode()), filename="c.ris"
+    )
+    monkeypatch.setattr(services, "links_insert", fails)  # after the rows went in
+    with pytest.raises(RuntimeError):
+        services.import_confirm(batch=batch, actor=cast.lead)
+    assert record_tally(cast.review)[:2] == (8, 3)
+    RecordFactory(review=cast.review)
+    assert_tally(cast.review)
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's row trigger")
+def test_an_error_inside_a_counted_insert_leaves_the_trigger_in_place(cast):
+    """A caller that catches the error and commits still commits the trigger."""
+    record = RecordFactory(review=cast.review)
+    with (
+        transaction.atomic(),
+        connection.cursor() as cursor,
+        pytest.raises(RuntimeError),
+        tally.counted_once(cursor, cast.review.pk),
+    ):
+        raise RuntimeError("half-way")
+    RecordFactory(review=cast.review, batch=record.batch)
+    assert record_tally(cast.review)[:2] == (2, 0)
