@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -255,6 +256,46 @@ def test_new_ids_only_report_pairs_involving_new_records():
     assert {(p.kept_id, p.duplicate_id) for p in pairs if p.tier == "auto"} == {(1, 4), (3, 5)}
     assert all(4 in (p.kept_id, p.duplicate_id) or 5 in (p.kept_id, p.duplicate_id) for p in pairs)
     assert find_duplicates(old + new, new_ids=set()) == []
+
+
+def test_new_ids_work_on_the_records_that_share_a_block_with_a_new_one():
+    """With new_ids, old records that share no block or identifier with a new one are left
+    out before pairing; the pairs are the same as when every record is looked at."""
+    new = key(100, TITLE, author="Bryant, R", year=2016)
+    related = [
+        DedupKey(1, "", "", "lonely words here", None, ""),  # shares nothing: left out
+        key(2, TITLE.lower(), author="Bryant, R", year=2016),  # the title's first words
+        DedupKey(3, "", "", "x y " + " ".join(new.title_norm.split()[-3:]), None, ""),  # last
+        DedupKey(4, "", "", "other title words entirely", 2015, "bryant"),  # author, year - 1
+        DedupKey(5, "", "", "more other title words", 2017, "bryant"),  # author, year + 1
+        DedupKey(6, "", "", "still other title words", 2018, "bryant"),  # two years: left out
+        DedupKey(7, "10.1000/x", "", "a doi shared", None, ""),
+        DedupKey(8, "", "555", "a pmid shared", None, ""),
+    ]
+    new = DedupKey(100, "10.1000/x", "555", *dataclasses.astuple(new)[3:])
+    kept = dedup._related([*related, new], {100})
+    assert [k.id for k in kept] == [2, 3, 4, 5, 7, 8, 100]
+    rng = random.Random(5)
+    words = [f"w{i}" for i in range(40)]
+    keys = [
+        DedupKey(
+            i,
+            rng.choice(["", "10.1/a", "10.1/b"]),
+            rng.choice(["", "1", "2"]),
+            " ".join(rng.choice(words) for _ in range(rng.randint(1, 6))),
+            rng.choice([None, 2000, 2001, 2002, 2003]),
+            rng.choice(["", "smith", "doe"]),
+        )
+        for i in range(1, 400)
+    ]
+    new_ids = set(rng.sample(range(1, 400), 40))
+    full = dedup._related
+    try:
+        dedup._related = lambda keys, new_ids: list(keys)  # every record looked at
+        everything = find_duplicates(keys, new_ids=new_ids)
+    finally:
+        dedup._related = full
+    assert everything and find_duplicates(keys, new_ids=new_ids) == everything
 
 
 def test_author_mismatch_is_not_auto():
