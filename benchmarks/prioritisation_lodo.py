@@ -105,6 +105,12 @@ CONFIGS: dict[str, dict] = {
         "char_hash_bits": 20,
         "char_ngram": (4, 4),
     },
+    "char hash20 f32 4-5": {
+        **CHAR_BASE,
+        "dtype": "float32",
+        "char_hash_bits": 20,
+        "char_ngram": (4, 5),
+    },
     "char hash20 f32 maxdf.2": {
         **CHAR_BASE,
         "dtype": "float32",
