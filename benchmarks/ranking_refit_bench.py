@@ -20,46 +20,67 @@ virtualenv (``benchmarks/.asreview-venv``, installed on first use) on the same t
 no features between runs: every refit of its own rebuilds them.
 
 What was tried for the character block (issue 24). Quality: leave-one-dataset-out harness
-(``prioritisation_lodo.py``) on the nine labelled sets, seeds 1-2 only (the machine was
-shared by several helpers at load 10-20, so the 5-seed confirmation did not fit), mean
-over the sets of WSS@95 and RRF@10; sim CPU: mean CPU s of one simulation run, ranked
-until the last include as ``asreview simulate`` does. Cost at 20,000 abstracts: one cold
-build of the features alone (CPU s, peak RSS of the process, whose texts and pandas took
-218 MB before it started, and the bytes of the feature matrices).
+(``prioritisation_lodo.py``) on the nine labelled sets, mean over the sets of WSS@95 and
+RRF@10 (seeds 1-5 where marked, else seeds 1-2); sim CPU: mean CPU s of one simulation run,
+ranked until the last include as ``asreview simulate`` does (measured at machine loads of
+5-10 on 2 shared cores, so +-20 %). Cost at 20,000 abstracts: one cold build of the features
+alone (CPU s, peak RSS of the process, whose texts and pandas took 188 MB before it started,
+and the bytes of the feature matrices).
 
-================================  ======  ======  =======  ==========  =========  =========
-character block                   WSS@95  RRF@10  sim CPU  build CPU   peak RSS   features
-================================  ======  ======  =======  ==========  =========  =========
-vocabulary 3-5, float64 (before)  0.437   0.467   10.5     79 s        2,233 MB   609 MB
-hashed 2^20, float32 (chosen)     0.437   0.468   8.8      24 s        1,235 MB   351 MB
-hashed, float32, max_df 0.2       0.419   0.443   5.9      23 s        927 MB (a) 218 MB
-hashed, float32, max_df 0.1       0.413   0.432   --       --          --         ~165 MB
-================================  ======  ======  =======  ==========  =========  =========
+===================================  ======  ======  =======  ==========  =========  =========
+character block                      WSS@95  RRF@10  sim CPU  build CPU   peak RSS   features
+===================================  ======  ======  =======  ==========  =========  =========
+vocabulary 3-5, float64 (release 23) 0.437   0.467   10.5     79 s        2,233 MB   609 MB
+hashed 2^20 3-5, float32             0.437   0.468   8.8      24 s        1,235 MB   351 MB
+hashed, float32, max_df 0.2          0.419   0.443   5.9      23 s        927 MB (a) 218 MB
+hashed, float32, max_df 0.1          0.413   0.432   --       --          --         ~165 MB
+-- seeds 1-5, word block from token ids (b) --
+hashed 3-5 (the default until now)   0.434   0.450   9.7      11.5 s      912 MB     293 MB
+hashed 4-grams only                  0.429   0.442   4.4      6.8 s       540 MB     134 MB
+**hashed 3-4 (chosen)**              0.439   0.455   7.4      9.7 s       678 MB     216 MB
+hashed 4-5                           (not finished in time; 3 of 9 sets)  11.1 s   663 MB     212 MB
+===================================  ======  ======  =======  ==========  =========  =========
 
 (a) before the distinct words were counted in a C array (about 100 MB less since).
+(b) The word uni+bigram block is now built from integer token ids with numpy, the same
+matrix as scikit-learn's ``TfidfVectorizer`` but for the order of its columns (a test
+compares them), and one tokenising pass serves both blocks (the word tokens are cut from
+the distinct whitespace-separated pieces that the character block already needs); the
+joint matrix is filled in place. With 3-5-grams that alone took the build from 22.5 s CPU
+and 1,105 MB peak to 11.5 s and 912 MB (same 38.4 M entries, 293 MB). The 3-5 row of
+seeds 1-5 ran the former word code.
 
-The app refit at 20,000 records (this script, PostgreSQL, the chosen block): cold 23.1 s
-CPU (122 s wall at load ~10), features 296 MB in memory and 293 MB on disk, the process's
-peak RSS 1,298 MB (it also loaded the review); warm refits 0.8-1.0 s CPU. ASReview's
-feature extraction of the same texts in the same run: 10.2 s CPU, peak RSS 463 MB, 69 MB
-matrix (word features only). Before: 38 s, 2 GB peak, ~600 MB of features.
+Seed-to-seed noise (seeds 1-5): the SD over seeds of the nine sets' mean WSS@95 is 0.005
+(RRF@10 0.046). Paired by seed against 3-5: 4-grams only -0.0048 WSS@95 (SD 0.0031),
+-0.008 RRF@10, and estrogens -0.045 (its seed SD 0.007-0.032): a drop on one set, so not
+taken although it alone reaches the 150 MB cache; 3-4 +0.0046 WSS@95 (SD 0.0027), +0.005
+RRF@10, no set lower by more than its seed SD (ADHD -0.009, seed SD 0.027).
 
-Simulation CPU s per run, chosen block against ASReview (seeds 1-2, this session; ASReview's
-include starting its process): ADHD 11.1 / 9.6 (still short), antihistamines 4.1 / 7.0,
-atypical antipsychotics 16.5 / 23.8, calcium channel blockers 16.7 / 21.1, estrogens
-3.2 / 7.1, NSAIDs 1.3 / 4.8; oral hypoglycemics 6.4, proton pump inhibitors 16.6, urinary
-incontinence 3.4 (ASReview not run on these in time).
+The app refit at 20,000 records (this script, PostgreSQL, 3-4 chosen): cold 12.1 s CPU
+(17.2 s wall at load ~5), features 219 MB in memory and 216 MB on disk, the process's
+peak RSS 1,049 MB (it also created the review's 20,000 records); warm refits 0.95-1.0 s
+CPU. ASReview's feature extraction of the same texts in the same run: 8.0 s CPU, peak RSS
+463 MB, 69 MB matrix (word features only). Before: 23.1 s, 1,298 MB peak, 296 MB (and
+38 s, 2 GB, ~600 MB before issue 24). In a fresh process that only refits (as a worker):
+244 MB after Django and the libraries, 295 MB with the texts read, peak 779 MB in the cold
+refit (10.2 s CPU): the features are 219 MB of the 535 MB it adds, the rest the tokens,
+the word block, one chunk's products and copies while the joint matrix is filled, and
+the fit. Each fit copies the training rows: scikit-learn's ``LinearSVC`` converts them
+to float64 (2,000 labelled rows at 20,000: 3.9 M entries, 29 MB, 20 ms) and liblinear
+copies them again into its own nodes (~59 MB); scoring every row is one float32 product
+(~90 ms).
 
-ASReview 3.0.8 on the six sets it was run on for seeds 1-2 in this session: WSS@95 0.421
-(ours, chosen: 0.478 on the same six sets), CPU 12.2 s a run. Not screened for quality,
-from their entry counts (3,000 abstracts): ``char_min_df`` 5 removes 2 % of the entries
-(rare n-grams are few entries; it shrinks the columns, which the hashing already bounds),
-3-4-grams 32 %, 4-grams alone 64 %; a ``char_max_features`` cap of the vocabulary keeps
-the vocabulary's build cost. Pruning the common n-grams (max_df 0.2) halved the
-simulation's CPU but lost on seven of the nine sets (urinary incontinence 0.341 against
-0.464), beyond the seed-to-seed noise, so the chosen block keeps every n-gram and only
-changes how it is stored and built: hashed from the distinct words (same counts but for
-colliding hashes) and float32.
+Still short of issue 24's goals: the cache (219 MB against 150 MB; only 4-grams alone,
+134 MB, reached it, at a loss on estrogens) and the peak (779 MB in a fresh worker,
+whose libraries already hold 244 MB, against 400 MB).
+
+ASReview 3.0.8 on the six sets it was run on for seeds 1-2 in the session before: WSS@95
+0.421 (ours, 3-5: 0.478 on the same six sets), CPU 12.2 s a run. ``char_min_df`` 5 removes
+2 % of the entries (rare n-grams are few entries; it shrinks the columns, which the hashing
+already bounds); a ``char_max_features`` cap of the vocabulary keeps the vocabulary's
+build cost. Pruning the common n-grams (max_df 0.2) halved the simulation's CPU but lost
+on seven of the nine sets (urinary incontinence 0.341 against 0.464), beyond the
+seed-to-seed noise.
 """
 
 from __future__ import annotations
