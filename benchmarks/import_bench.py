@@ -194,6 +194,7 @@ def _jobs_path(path: str) -> dict:
     from django.contrib.auth import get_user_model
     from django.core.files.storage import default_storage
     from django.core.management import call_command
+    from django.utils import timezone
 
     from reviews import services, tasks
     from reviews.models import Job, Record
@@ -201,6 +202,7 @@ def _jobs_path(path: str) -> dict:
     call_command("migrate", verbosity=0)
     user, _ = get_user_model().objects.get_or_create(username="bench")
     review = services.review_create(creator=user, title=f"Benchmark jobs {time.time()}")
+    phases: dict[str, dict] = {}
 
     def wait(job: Job) -> Job:
         queued_until = time.monotonic() + 120
@@ -215,6 +217,14 @@ def _jobs_path(path: str) -> dict:
                 raise SystemExit(f"job {job.kind} was not started within 120 s")
         if job.status != Job.Status.SUCCEEDED:
             raise SystemExit(f"job {job.kind} failed: {job.error}")
+        # Where the job's wall time went, from its row's timestamps: waiting in the queue
+        # (dispatch, the worker taking the message), running, and the poll noticing the end.
+        seen = timezone.now()
+        phases[job.kind] = {
+            "queued_s": round((job.started_at - job.created_at).total_seconds(), 2),
+            "run_s": round((job.finished_at - job.started_at).total_seconds(), 2),
+            "noticed_s": round((seen - job.finished_at).total_seconds(), 2),
+        }
         return job
 
     t0, c0 = time.perf_counter(), time.process_time()
@@ -249,6 +259,7 @@ def _jobs_path(path: str) -> dict:
         "cpu_s": round(time.process_time() - c0, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "records": Record.objects.filter(review=review).count(),
+        "phases": phases,
     }
 
 
@@ -434,6 +445,11 @@ def main() -> None:
                 f"{jobs['total_s'] / peer['wall_s']:.2f}x rispy's wall; "
                 f"{jobs['total_s'] - total:+.2f} s against both steps called directly"
             )
+            for kind, phase in jobs["phases"].items():
+                print(
+                    f"{label:<10}   {kind:<15}: queued {phase['queued_s']:.2f} s, "
+                    f"ran {phase['run_s']:.2f} s, end noticed after {phase['noticed_s']:.2f} s"
+                )
             print("load average (1, 5, 15 min): {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
 
 

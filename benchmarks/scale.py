@@ -402,15 +402,32 @@ def dedup_added(review, added: list) -> None:
     ids = store(review, added, "added.ris")
     stored = time.perf_counter() - t
     before = Record.objects.filter(review=review, duplicate_of__isnull=False).count()
+    server = _backend_cpu()
     w, c = time.perf_counter(), time.process_time()
     merged = duplicates_find(review=review, new_ids=set(ids))
     wall, cpu = time.perf_counter() - w, time.process_time() - c
+    server = _backend_cpu() - server
     after = Record.objects.filter(review=review, duplicate_of__isnull=False).count()
     print(
         f"\nadded batch of {len(ids):,} records (stored in {stored:.1f} s): de-duplication "
         f"against {review.records.count() - len(ids):,} records took {wall:.2f} s wall, "
-        f"{cpu:.2f} s CPU; {merged:,} merged automatically ({after - before:,} linked)"
+        f"{cpu:.2f} s CPU + {server:.2f} s PostgreSQL backend CPU; {merged:,} merged "
+        f"automatically ({after - before:,} linked)"
     )
+
+
+def _backend_cpu() -> float:
+    """CPU seconds of this connection's PostgreSQL backend (the server is on this machine)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def process_memory(root: int) -> dict[int, tuple[str, int, int]]:
