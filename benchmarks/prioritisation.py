@@ -26,15 +26,19 @@ issue 24 ours ranked every record to the end, which made the last, largest refit
 The last lines give the cost of one app refit per 1,000 records (features cached, as in
 the app's refit worker; and building the features, paid once per review).
 
-Measured with the hashed float32 character block (issue 24), seeds 1-5, 9 sets, one run,
-load average ~3 on 2 cores (ASReview's runs partly from the cache, filled on this machine
-the same day):
+Measured with the hashed float32 character 3- and 4-grams and the word block from token ids
+(issue 24), seeds 1-5, 9 sets, one invocation (ASReview's 45 runs first, at load ~5-6 on 2
+shared cores, 6 of them from a run started minutes before on the same code; ours after, at
+load ~2-5):
 
     mean over sets       ours    ASReview
-    WSS@95               0.434   0.396    (ours >= on 8 of 9; PPI 0.424 vs 0.433)
-    RRF@10               0.450   0.465    (short: ADHD 0.650 vs 0.730, antihistamines)
-    CPU s per run        8.8     11.3     (ours <= on 8 of 9; ADHD 11.1 vs 9.5)
+    WSS@95               0.439   0.396    (ours >= on 7 of 9; ADHD 0.736 vs 0.740, PPI 0.425 vs 0.433)
+    RRF@10               0.455   0.465    (short: ADHD 0.650 vs 0.730, antihistamines 0.362 vs 0.412)
+    CPU s per run        5.9     9.7      (ours <= on 9 of 9; ADHD 7.3 vs 9.1, atypical 11.5 vs 22.0)
     recall at the stopping rule's stop >= 95 % in 45 of 45 runs
+
+Before (3- to 5-grams, the previous word code): WSS@95 0.434, RRF@10 0.450, CPU 8.8 against
+11.3 (ADHD 11.1 against 9.5, the one set where ours cost more).
 """
 
 from __future__ import annotations
