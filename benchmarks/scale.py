@@ -87,6 +87,54 @@ refits finished in the 8 minutes (the worker at nice 10 got 168 s of CPU, ~24 s 
 refit), and the worker's pool process grew to 1,743 MB peak RSS after those 7 (gunicorn
 workers 284-286 MB): the ranking's memory per worker is not bounded yet (issue 24,
 part 2: feature caches with a size budget and eviction).
+
+Session 7 (srv7, 7 Dec 2026; the machine shared with two other helpers; ``--timing`` splits
+each request's time in the server: the thread's CPU, its SQL round trips, and the rest,
+waiting for the GIL or a core). In-process, 200,000 records, after the overview's pair
+rows moved to Python (``--repeat 3``, load 4.8): wall/CPU p50 ms dashboard 60/26,
+overview 121/50, records list 42/20, deep page 60/23, duplicates 61/23, PRISMA 68/22,
+vote + next 31/10. The overview's CPU at 20 reviewers (190 reviewer pairs) was mostly
+its agreement table's template loop: 116 -> 78 ms per request under the profiler.
+
+--serve at 200,000, 90 s, p50/p95 ms over HTTP (A: 19:29, before the overview change,
+load 6.3-8.0; B: 20:12, with it, load 1.1-3.7, the quietest this session got):
+
+===========================  ===========  ===========  ======================================
+page                         A            B            B in the server: CPU / SQL / waiting
+===========================  ===========  ===========  ======================================
+dashboard                    122 / 277    68 / 146     32/40, SQL 23/83 (22), wait 5/28
+screening overview           342 / 681    168 / 327    43/54, SQL 112/212 (12), wait 10/61
+records list                 81 / 180     37 / 100     23/28, SQL 5/24 (6), wait 4/51
+records list, deep page      94 / 205     37 / 103     23/29, SQL 5/26 (6), wait 4/50
+records list, duplicates     81 / 196     38 / 103     23/29, SQL 8/23 (6), wait 4/55
+PRISMA                       148 / 351    77 / 170     27/32, SQL 42/107 (13), wait 8/41
+vote + next record           111 / 305    57 / 153     15/20, SQL 24/85 (16), wait 13/47
+gunicorn CPU per request     33.0 ms      25.1 ms      (logins included)
+===========================  ===========  ===========  ======================================
+
+Before a thread took a request (accept, gunicorn's poll loop, network): 1-8 ms, so
+neither the gthread config (3 processes x 8 threads; ~1 request in flight on average) nor
+connection set-up (``CONN_MAX_AGE`` 60: one connection per thread, reused) is where the
+time goes; the session is one statement. What is left above the goals: the overview's
+SQL, which grows with the decisions made, not the review's size: with 1,100 records
+resolved during the run, its agreement query (a self-join of the votes) took 26 ms and its
+two reads of the resolutions 24 + 22 ms (7-9 ms each before the run). Counting them as
+running totals (as the records' tally does) is what would keep a fully screened review's
+overview under 300 ms; not done in this session. The vote's p95 (153 ms) is its ~16 round
+trips and 15 ms of CPU each waiting their turn on 2 shared cores.
+
+--serve with 50 x 5,000 (90 s, a refit of each review asked for at the start, load
+2.6-5.4, 20:04): pages p50/p95 ms dashboard 79/133, overview 64/135, records list 50/99,
+deep page 50/98, duplicates 50/105, PRISMA 53/105 (330 each): every page within 300 ms;
+vote + next 65/129 (1,412). The Celery worker (concurrency 1, nice 10) stored 24 of the
+50 rankings in 285 s (94 s of CPU, ~3.9 s a cold 5,000-record refit). Its memory with
+``REVIEWFLOW_WORKER_MAX_MEMORY_MB`` at its default, 1024 (s: RSS of all the worker's
+processes / of its pool process, MB; pool processes started so far): 11 s 632/355 (1);
+63 s 1119/842; 127 s 1221/944; 138 s 277/0, replaced after its task (its peak had passed
+1 GB); 212 s 1050/773 (2); 222 s 487/210 (3); 253 s 1258/981; 264 s 692/415 (4); 285 s
+1137/860. The pool process peaks at ~1.06 GB and is then replaced, so the worker stays
+under ~1.3 GB however many reviews it refits; before the limit it grew to 1,743 MB after
+7 refits and kept growing.
 """
 
 from __future__ import annotations
@@ -562,6 +610,8 @@ def serve(args, reviews: list, env: dict) -> None:
             for root in (server.pid, worker.pid):
                 for pid, (cmd, rss, hwm) in process_memory(root).items():
                     peaks[pid] = (cmd, max(rss, peaks.get(pid, ("", 0, 0))[1]), hwm)
+                    if root == worker.pid and pid != worker.pid:
+                        pool_pids.add(pid)
             if time.time() - sampled_at >= 10:  # the worker's memory over time
                 sampled_at = time.time()
                 now = process_memory(worker.pid)
@@ -624,7 +674,9 @@ def serve(args, reviews: list, env: dict) -> None:
             + "; ".join(f"{t:.0f}: {total}/{big}/{n}/{done}" for t, total, big, n, done in timeline)
         )
     for pid, (cmd, rss, hwm) in sorted(peaks.items()):
-        role = "worker" if pid == worker.pid or "celery" in cmd else "server"
+        if pid in pool_pids:
+            cmd = cmd or "(ended: replaced after its task)"
+        role = "worker" if pid == worker.pid or pid in pool_pids or "celery" in cmd else "server"
         print(f"  {role} pid {pid}: RSS peak {hwm} MB (sampled max {rss} MB)  {cmd}")
 
 

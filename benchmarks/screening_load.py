@@ -54,6 +54,41 @@ and the worker's pool process runs at nice 10 in an autogroup of its own. On thi
 machine, with every other session's processes at nice 0, that starved the one cold refit
 until the run ended: reviewers first, as intended, but no fit finished while the "after"
 runs were measured. The target (p95 < 50 ms) is not met here yet: p95 108 ms at load ~7.
+
+Session 7 (7 Dec 2026, 19:17-20:04 UTC; the machine shared with two other helpers' runs),
+one instance, 20,000 records, default options unless named. ``--lead-time 60`` starts the
+reviewers a minute after the servers, as a lead sets a review up after its import;
+"prebuild off" is ``SCREENING_FEATURES_PREBUILD_MIN=1000000000`` (main before a4aef12),
+"on" the default (2,000): the import queues the features' build on the worker at once.
+
+=====================  ==========  ==========  ==========  ==========  ==========
+                       main        off         on          off, lead   on, lead
+                       (19:17)     (19:38)     (19:43)     60 (19:58)  60 (19:53)
+=====================  ==========  ==========  ==========  ==========  ==========
+load average           3.4-5.1     5.1-9.1     10.4-12.8   4.1-4.7     5.5-6.1
+vote p50 / p95 ms      51 / 143    85 / 167    122 / 641   55 / 108    59 / 106
+  while a refit ran    51 / 124    84 / 158    144 / 965   54 / 102    59 / 104
+first ranking after
+  the first vote       --          91 s        101 s       30.1 s      3.6 s
+  first fit            --          88 s cold   4.3 s       28.2 s cold 1.9 s
+rankings stored        31          9           6           38          41
+=====================  ==========  ==========  ==========  ==========  ==========
+
+(The last two columns ran after rank7's cheaper features, a7abd09: a cold build of the
+20,000 abstracts 11.5 s CPU instead of 22.5. "on" without a lead time: the build started
+with the reviewers, at nice 10 on a machine at load 10-13, and the first refit waited for
+it under the review's refit lock; a build queued at the import only pays off if it ends
+before the first include and exclude are resolved.) The trade-off kept: pool processes
+stay at nice 10 (the votes' p95 while a refit ran equals their p95 overall in every run),
+and the one costly step, the cold build, moves to the import, so the queue is ranked
+seconds after the first include and exclude instead of after a cold build at low priority.
+
+Where a vote's time went (``--timing``, the "lead 60" runs; p50/p95 ms): client 55/108;
+in the server 51/105, of which the thread's CPU 14.8/20.4, SQL 21.8/51.9 (16 statements,
+PostgreSQL's backends waiting for a core with everything else), waiting for the GIL or a
+core 13.8/37.6; before a thread took it ~4. At load 12 (a short run): CPU 18/27, SQL
+63/325, waiting 40/318. The request needs ~15 ms of CPU and ~16 round trips; at load 4-6
+on 2 cores each of those waits its turn, which is where the other ~90 ms of the p95 go.
 """
 
 from __future__ import annotations
