@@ -38,6 +38,7 @@ hashed, float32, max_df 0.1          0.413   0.432   --       --          --    
 hashed 3-5 (the default until now)   0.434   0.450   9.7      11.5 s      912 MB     293 MB
 hashed 4-grams only                  0.429   0.442   4.4      6.8 s       540 MB     134 MB
 **hashed 3-4 (chosen)**              0.439   0.455   7.4      9.7 s       678 MB     216 MB
+same, 500-row chunks (c)             same    same    --       7.4 s       579 MB     216 MB
 hashed 4-5                           (not finished in time; 3 of 9 sets)  11.1 s   663 MB     212 MB
 ===================================  ======  ======  =======  ==========  =========  =========
 
@@ -49,6 +50,9 @@ the distinct whitespace-separated pieces that the character block already needs)
 joint matrix is filled in place. With 3-5-grams that alone took the build from 22.5 s CPU
 and 1,105 MB peak to 11.5 s and 912 MB (same 38.4 M entries, 293 MB). The 3-5 row of
 seeds 1-5 ran the former word code.
+(c) The word block's entries laid out in CSR order as they are built (no COO copy), and
+texts tokenised and character rows built 500 at a time instead of 2,000 (machine load
+~2 for this row, 5-10 for the rows above it, which inflates their CPU by up to ~30 %).
 
 Seed-to-seed noise (seeds 1-5): the SD over seeds of the nine sets' mean WSS@95 is 0.005
 (RRF@10 0.046). Paired by seed against 3-5: 4-grams only -0.0048 WSS@95 (SD 0.0031),
@@ -56,23 +60,25 @@ Seed-to-seed noise (seeds 1-5): the SD over seeds of the nine sets' mean WSS@95 
 taken although it alone reaches the 150 MB cache; 3-4 +0.0046 WSS@95 (SD 0.0027), +0.005
 RRF@10, no set lower by more than its seed SD (ADHD -0.009, seed SD 0.027).
 
-The app refit at 20,000 records (this script, PostgreSQL, 3-4 chosen): cold 12.1 s CPU
-(17.2 s wall at load ~5), features 219 MB in memory and 216 MB on disk, the process's
-peak RSS 1,049 MB (it also created the review's 20,000 records); warm refits 0.95-1.0 s
-CPU. ASReview's feature extraction of the same texts in the same run: 8.0 s CPU, peak RSS
-463 MB, 69 MB matrix (word features only). Before: 23.1 s, 1,298 MB peak, 296 MB (and
-38 s, 2 GB, ~600 MB before issue 24). In a fresh process that only refits (as a worker):
-244 MB after Django and the libraries, 295 MB with the texts read, peak 779 MB in the cold
-refit (10.2 s CPU): the features are 219 MB of the 535 MB it adds, the rest the tokens,
-the word block, one chunk's products and copies while the joint matrix is filled, and
-the fit. Each fit copies the training rows: scikit-learn's ``LinearSVC`` converts them
-to float64 (2,000 labelled rows at 20,000: 3.9 M entries, 29 MB, 20 ms) and liblinear
-copies them again into its own nodes (~59 MB); scoring every row is one float32 product
-(~90 ms).
+The app refit at 20,000 records (this script, PostgreSQL, 3-4, 500-row chunks): cold
+11.8 s CPU (15.4 s wall at load ~3), features 219 MB in memory and 216 MB on disk, the
+process's peak RSS 980 MB (it also created the review's 20,000 records); warm refits
+0.8-1.2 s CPU. ASReview's feature extraction of the same texts in the same run: 5.6 s
+CPU, peak RSS 461 MB, 69 MB matrix (word features only). Before this session: 23.1 s,
+1,298 MB peak, 296 MB (and 38 s, 2 GB, ~600 MB before issue 24). In a fresh process
+that only refits (as a worker): 244 MB after Django and the libraries, 295 MB with the
+texts read, peak 679 MB in the cold refit (8.7 s CPU; 779 MB with 2,000-row chunks):
+the features are 219 MB of the 435 MB it adds, the rest the tokens, the word block, one
+chunk's products and copies while the joint matrix is filled, and the fit. Each fit
+copies the training rows: scikit-learn's ``LinearSVC`` converts them to float64 (2,000
+labelled rows at 20,000: 3.9 M entries, 29 MB, 20 ms) and liblinear copies them again
+into its own nodes (~59 MB); scoring every row is one float32 product (~90 ms).
 
 Still short of issue 24's goals: the cache (219 MB against 150 MB; only 4-grams alone,
-134 MB, reached it, at a loss on estrogens) and the peak (779 MB in a fresh worker,
-whose libraries already hold 244 MB, against 400 MB).
+134 MB, reached it, at a loss on estrogens), the peak (679 MB in a fresh worker, whose
+libraries already hold 244 MB, against 400 MB), and our feature build still costs more
+CPU than ASReview's word-only one (7.4 against 5.6 s at 20,000; the character block is
+most of the difference).
 
 ASReview 3.0.8 on the six sets it was run on for seeds 1-2 in the session before: WSS@95
 0.421 (ours, 3-5: 0.478 on the same six sets), CPU 12.2 s a run. ``char_min_df`` 5 removes
