@@ -149,3 +149,17 @@ def test_settings_form_sets_target_and_confidence(client, cast):
     assert rule.target_recall == 0.9
     page = client.get(url(cast, "")).content.decode()
     assert "target 90 % recall, 99 % confidence" in page
+
+
+def test_state_leaves_out_records_whose_item_is_no_longer_active(cast):
+    # A decided record later merged as a duplicate has its item deactivated: its votes and
+    # resolution no longer count, in the ranked phase or anywhere else.
+    _ranked_phase(cast, 20, includes=5, excludes=5)
+    before = stopping_test_state(cast.review).test
+    assert (before.ranked_screened, before.ranked_found) == (10, 5)
+    included = ScreeningItem.objects.filter(
+        review=cast.review, stage="ta", record__resolutions__decision="include"
+    ).first()
+    ScreeningItem.objects.filter(pk=included.pk).update(active=False)
+    after = stopping_test_state(cast.review).test
+    assert (after.ranked_screened, after.ranked_found) == (9, 4)
