@@ -224,3 +224,23 @@ def test_a_temporary_file_is_linked_into_storage_not_copied(tmp_path, monkeypatc
     assert sorted(p.name for p in (tmp_path / "media" / "imports").iterdir()) == sorted(
         Path(n).name for n in (first, second)
     )  # no temporary part left behind
+
+
+def test_drawn_ids_are_one_run_or_the_ids_as_drawn(cast):
+    """PostgreSQL: n ids from the sequence, as a range when they are one run, else (another
+    transaction drew some meanwhile: here a sequence stepping by 2) the list in order."""
+    from django.db import connection
+
+    from reviews.bulk import records_allocate_ids
+
+    ids = records_allocate_ids(5)
+    assert isinstance(ids, range) and len(ids) == 5
+    assert records_allocate_ids(0) == range(0)
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence('reviews_record', 'id')")
+        (sequence,) = cursor.fetchone()
+        cursor.execute(f"ALTER SEQUENCE {sequence} INCREMENT BY 2")  # rolled back after
+    spread = records_allocate_ids(4)
+    assert list(spread) == list(range(spread[0], spread[0] + 8, 2)) and spread[0] > ids[-1]
