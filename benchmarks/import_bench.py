@@ -41,6 +41,25 @@ parse printed by each run:
     PostgreSQL job path       | 65.3 / 56.9 s wall         | 49.1 / 32.9 s wall
       (Celery worker, nice 10)| worker 10.5 / 9.4 CPU      | worker 10.0 / 9.3 CPU
 
+Then, at load 1.4-3 (quieter), the import step alone in fresh child processes, three
+pairs interleaved (before / after), CPU s (wall s):
+
+    SQLite confirm            | 4.83 / 5.07 / 5.21         | 3.80 / 4.33 / 4.21
+                              | (5.3 / 5.7 / 5.7)          | (4.3 / 4.8 / 4.7)
+      peak RSS                | 477-485 MB                 | 425-430 MB
+    PostgreSQL confirm        | 3.12 + 7.03 / 2.85 + 6.42 /| 3.45 + 8.15 / 3.42 + 6.01 /
+      (client + backend)      | 2.92 + 6.12 / 2.89 + 6.28  | 3.24 + 5.97 / 3.48 + 6.46
+    (preview: same code, 3.5-4.8 CPU in both: the spread between runs of one code.)
+
+and one full run each at load 2-3.5: "after" SQLite job path 15.4 s wall (10.5 s CPU),
+PostgreSQL 16.5 s (worker 9.4 s CPU, preview job 5.3 s, confirm job 10.8 s), rispy 3.96 s
+CPU; "before", 3 minutes later at load 2.2-2.6, SQLite 9.1 s (8.4 s CPU) and PostgreSQL
+12.4 s (worker 6.1 s CPU), rispy 3.57 s CPU: the same unchanged preview took 3.6 s of CPU
+there against 5.2 s in the first run, so single full runs cannot tell these two apart; the
+paired import steps above can. On PostgreSQL the confirm's client is 0.3-0.5 s CPU dearer
+after (the spill read joined with the links table, two more columns per COPY row) and its
+backend the same within noise: the pre-linking pays off on SQLite only.
+
 Each job's phases (from its row): queued 0.01-0.3 s, the end noticed by the 0.2 s poll
 after 0.02-0.2 s; so the job machinery costs under half a second. The PostgreSQL job
 path's wall time is the worker at nice 10 (by design: web requests first) getting a small
