@@ -167,7 +167,7 @@ def features_min_records() -> int:
 def features_prepare(review_id: int) -> bool:
     """Build and store a review's ranking features now, then run any refit asked for meanwhile.
 
-    The features of a 20,000-record review take ~20 s of CPU to build and ~0.1 s to load,
+    The features of a 20,000-record review take ~9 s of CPU to build and ~0.1 s to load,
     and a fit on them ~1 s: built when the records arrive (an import's confirmation, at
     the worker's low priority), the first ranking follows the first include and exclude
     within a warm refit's time instead of a cold build's, which at a low priority on a
