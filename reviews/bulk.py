@@ -187,7 +187,7 @@ def records_insert_spill(
             with tally.counted_once(cursor, review_id) as counts:
                 cursor.execute(
                     f"INSERT INTO {table} ({columns}) "  # noqa: S608 - constant names
-                    f"SELECT {id_sql}, ?, ?, {fields}, d.kept FROM {alias}.{SPILL_TABLE} r "
+                    f"SELECT {id_sql}, %s, %s, {fields}, d.kept FROM {alias}.{SPILL_TABLE} r "
                     f"{join}LEFT JOIN temp.{_LINKS} d ON d.row = r.rowid ORDER BY r.rowid",
                     [*params, review_id, batch_id],
                 )
@@ -205,24 +205,37 @@ _LINKS = "import_links"
 _IDS = "import_ids"
 
 
+def _marker(cursor: Any) -> str:
+    """The parameter marker of `cursor`: ``?`` for the sqlite3 module's own (the spill's
+    connection), ``%s`` for Django's, which turns it into ``?`` itself and, with DEBUG on,
+    formats the statement with ``%`` to log it (a ``?`` there fails)."""
+    return "?" if isinstance(cursor, sqlite3.Cursor) else "%s"
+
+
 def _ids_source(cursor: Any, ids: Sequence[int]) -> tuple[str, list[int], str]:
     """How an ``INSERT ... SELECT`` from the spill (alias r) gets each row's id: the SQL
     expression, its parameters and a join. One run of ids is a sum; other ids (drawn
     while another transaction drew some) come from a temporary table."""
+    mark = _marker(cursor)
     if isinstance(ids, range) and ids.step == 1:
-        return "? + r.rowid", [ids.start - 1], ""
+        return f"{mark} + r.rowid", [ids.start - 1], ""
     cursor.execute(f"DROP TABLE IF EXISTS temp.{_IDS}")
     cursor.execute(f"CREATE TEMP TABLE {_IDS} (row INTEGER PRIMARY KEY, id INTEGER NOT NULL)")
-    cursor.executemany(f"INSERT INTO temp.{_IDS} VALUES (?, ?)", list(enumerate(ids, start=1)))
+    cursor.executemany(
+        f"INSERT INTO temp.{_IDS} VALUES ({mark}, {mark})", list(enumerate(ids, start=1))
+    )
     return "i.id", [], f"JOIN temp.{_IDS} i ON i.row = r.rowid "
 
 
 def _links_table(cursor: Any, duplicate_of: dict[int, int]) -> None:
     """A temporary table (row -> kept record) of the rows found to be duplicates."""
+    mark = _marker(cursor)
     cursor.execute(f"DROP TABLE IF EXISTS temp.{_LINKS}")
     cursor.execute(f"CREATE TEMP TABLE {_LINKS} (row INTEGER PRIMARY KEY, kept INTEGER NOT NULL)")
     if duplicate_of:
-        cursor.executemany(f"INSERT INTO temp.{_LINKS} VALUES (?, ?)", sorted(duplicate_of.items()))
+        cursor.executemany(
+            f"INSERT INTO temp.{_LINKS} VALUES ({mark}, {mark})", sorted(duplicate_of.items())
+        )
 
 
 def _linked_chunks(

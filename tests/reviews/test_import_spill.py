@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import TemporaryUploadedFile
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from reviews import dedup, rows, services
 from reviews.importing import ParsedRecord
@@ -108,11 +109,13 @@ def test_confirm_imports_from_the_spill_without_parsing_again(
     assert not batch.rows and not batch.file.storage.exists(spill_name)
 
 
+@pytest.mark.parametrize("debug", [False, True])
 @pytest.mark.parametrize("spread", [False, True])
-def test_confirm_writes_the_drawn_ids_and_the_links_with_the_rows(cast, monkeypatch, spread):
+def test_confirm_writes_the_drawn_ids_and_the_links_with_the_rows(cast, monkeypatch, spread, debug):
     """The ids are drawn before the rows go in (de-duplication needs them) and the rows are
     written linked already; ids that are not one run (another transaction drew some at the
-    same time on PostgreSQL) are written as drawn, in the file's order."""
+    same time on PostgreSQL) are written as drawn, in the file's order. With DEBUG's
+    logging cursor too (`make run`), which formats every statement with ``%``."""
     reference = _preview(cast)
     services.import_confirm(batch=reference, actor=cast.lead)
     drawn = []
@@ -124,7 +127,9 @@ def test_confirm_writes_the_drawn_ids_and_the_links_with_the_rows(cast, monkeypa
         return ids
 
     monkeypatch.setattr(services, "records_allocate_ids", allocate_spread)
-    batch = services.import_confirm(batch=_preview(cast), actor=cast.lead)
+    preview = _preview(cast)
+    with CaptureQueriesContext(connection) if debug else contextlib.nullcontext():
+        batch = services.import_confirm(batch=preview, actor=cast.lead)
     stored = list(batch.records.order_by("source_line").values_list("id", "duplicate_of_id"))
     assert [record_id for record_id, _ in stored] == drawn
     first = list(reference.records.order_by("source_line").values_list("id", flat=True))
