@@ -149,12 +149,8 @@ def test_a_worker_killed_mid_import_leaves_no_record_and_the_retry_imports_all(
     confirm = services.job_create(
         review=review, kind=tasks.IMPORT_CONFIRM, actor=lead, params={"batch_id": batch.pk}
     )
-    # Kill the worker once it reports records stored (inside the import's transaction).
-    wait_for(
-        lambda: Job.objects.filter(pk=confirm.pk, message__startswith="Stored").exists(),
-        60,
-        "the import to be under way",
-    )
+    # Kill the worker once the confirm reports its work (inside the import's transaction).
+    wait_for(lambda: _confirm_under_way(confirm), 60, "the import to be under way")
     worker.send_signal(signal.SIGKILL)
     worker.wait(10)
     confirm.refresh_from_db()
@@ -175,6 +171,15 @@ def test_a_worker_killed_mid_import_leaves_no_record_and_the_retry_imports_all(
     assert batch.status == ImportBatch.Status.IMPORTED and batch.n_imported == N_RECORDS
     assert Record.objects.filter(batch=batch).count() == N_RECORDS
     assert Record.objects.filter(review=review).count() == N_RECORDS
+
+
+def _confirm_under_way(confirm: Job) -> bool:
+    """The confirm job is inside its import's transaction: it reports de-duplicating the
+    spill's keys or storing the rows (it de-duplicates first, then writes each row once,
+    so "Stored ..." alone can last a moment too short to catch)."""
+    return Job.objects.filter(
+        pk=confirm.pk, message__regex=r"^(Looking for duplicates|Storing|Stored) ", progress__lt=90
+    ).exists()
 
 
 def test_a_killed_workers_job_is_taken_up_by_a_live_worker_within_a_minute(start_worker, tmp_path):
@@ -203,11 +208,7 @@ def test_a_killed_workers_job_is_taken_up_by_a_live_worker_within_a_minute(start
     confirm = services.job_create(
         review=review, kind=tasks.IMPORT_CONFIRM, actor=lead, params={"batch_id": batch.pk}
     )
-    wait_for(
-        lambda: Job.objects.filter(pk=confirm.pk, message__startswith="Stored").exists(),
-        60,
-        "the import to be under way",
-    )
+    wait_for(lambda: _confirm_under_way(confirm), 60, "the import to be under way")
     worker.send_signal(signal.SIGKILL)  # as the kernel's OOM killer would
     worker.wait(10)
     killed_at = time.monotonic()
