@@ -702,7 +702,9 @@ class Corpus:
             "matrix_shape": np.asarray(m.shape),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        # Named per process and thread: the embedded task thread and a request thread of
+        # one process may save the same review's features at once.
+        partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
         with partial.open("wb") as handle:
             np.savez(handle, **arrays)
         partial.replace(path)

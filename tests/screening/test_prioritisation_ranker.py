@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from datetime import UTC, datetime
 
 import numpy as np
@@ -113,6 +114,39 @@ def test_clearing_the_cache_rebuilds_the_same_features() -> None:
     assert after.fingerprint == before.fingerprint
     assert (after.matrix != before.matrix).nnz == 0
     assert Ranker(seed=1).vectorise(TEXTS) is after
+
+
+def test_two_threads_of_one_process_save_the_same_features_at_once(tmp_path, monkeypatch) -> None:
+    """The embedded task thread and a request thread may save one review's features at the
+    same moment: each writes its own temporary file, and the file read back is whole."""
+    cache_file = tmp_path / "ranking" / "review-1.npz"
+    corpus = Ranker("svm", seed=1).vectorise(TEXTS)
+    both_writing = threading.Barrier(2, timeout=10)
+    savez = np.savez
+
+    def savez_together(handle, **arrays):
+        both_writing.wait()  # both temporary files are open before either is renamed
+        savez(handle, **arrays)
+
+    monkeypatch.setattr(np, "savez", savez_together)
+    errors: list[BaseException] = []
+
+    def save() -> None:
+        try:
+            corpus.save(cache_file)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert not errors
+    monkeypatch.setattr(np, "savez", savez)
+    loaded = type(corpus).load(cache_file, corpus.fingerprint)
+    assert loaded is not None and (loaded.matrix != corpus.matrix).nnz == 0
+    assert [p.name for p in cache_file.parent.iterdir()] == ["review-1.npz"]
 
 
 def test_a_corpus_file_carries_the_features_to_a_fresh_process(tmp_path, monkeypatch) -> None:
