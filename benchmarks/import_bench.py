@@ -98,6 +98,15 @@ so even an idle machine needs the preview's parse and row building (5 s) and the
 PostgreSQL counting the backend (3.7-4.1x): the COPY's jsonb source_fields and TOAST are
 the largest share. Peak RSS < 500 MB: met (429-439 MB after, 484 MB before).
 
+On an idle machine (end of session 7, main at 0dd9920, nothing else running, load 0.6-0.9,
+one run): rispy.load 3.42 s; parse only 2.24 s (0.65x rispy). SQLite: preview 4.14 s,
+confirm 4.99 s wall / 4.32 s CPU, peak 433 MB; job path 9.36 s upload to "imported"
+(preview job 4.28 s, confirm job 4.96 s; 8.66 s CPU, 2.47x rispy's CPU), peak 439 MB:
+**< 10 s, <= 3x rispy and < 500 MB all met**. PostgreSQL: preview 4.29 s, confirm 8.35 s
+wall (3.52 s client + 6.17 s backend CPU); job path 13.00 s (preview job 4.15 s, confirm
+job 8.73 s; worker 7.39 s CPU, peak 431 MB), 4.08x rispy counting the backend: **< 10 s and
+3x still short**, the backend's COPY (jsonb source_fields, TOAST) being the difference.
+
 Earlier (session 6, load 15-23): the spill became an SQLite database (reviews/rows.py,
 written and read by the sqlite3 module in C); SQLite confirms with one INSERT ... SELECT
 from the attached spill, PostgreSQL COPYs rows read from it; the parse, key building and

@@ -19,6 +19,12 @@ virtualenv (``benchmarks/.asreview-venv``, installed on first use) on the same t
 (title + abstract), with its wall, CPU seconds, peak RSS and matrix size. ASReview keeps
 no features between runs: every refit of its own rebuilds them.
 
+On an idle machine (end of session 7, after the fix that times the cold refit without the
+import's prebuild beside it; load 0.7): 20,000 records, cold 8.14 s wall / 7.86 s CPU
+(goal <= 10 s met), process peak 745 MB (it also loaded the review; goal 400 MB short),
+features 219 MB in memory, 216 MB on disk (goal 150 MB short); warm 0.56-0.70 s CPU.
+ASReview's feature build in the same run: 5.90 s CPU, 463 MB peak, 69 MB matrix.
+
 What was tried for the character block (issue 24). Quality: leave-one-dataset-out harness
 (``prioritisation_lodo.py``) on the nine labelled sets, mean over the sets of WSS@95 and
 RRF@10 (seeds 1-5 where marked, else seeds 1-2); sim CPU: mean CPU s of one simulation run,

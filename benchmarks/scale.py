@@ -40,6 +40,20 @@ Wall-clock figures depend on how busy the machine is; CPU time and query counts 
 
 Run: ``.venv/bin/python benchmarks/scale.py --records 20000`` (a smaller review, quicker).
 
+On an idle machine (end of session 7, main at 0dd9920, from the template
+``h7_srv_scale_tpl_1x200000_400``, nothing else running, load 0.9-2.1), 200,000 records:
+
+* ``--serve --seconds 90`` (gunicorn 3 x 8 threads + Celery, 20 reviewers voting), the
+  lead's pages over HTTP p50/p95 ms: dashboard 36.9/62.0, overview 89.4/121.3, records
+  list 22.9/30.1, deep page 23.5/34.2, duplicates 25.1/34.4, PRISMA 48.0/70.2: **all
+  < 300 ms**; vote + next record 23.4/**55.4** (1,476 requests; goal < 50: short by 5 ms,
+  with the lead's pages served beside it). Gunicorn 20.4 ms CPU a request; processes
+  285 MB, Celery worker 278 + 211 MB.
+* in process (``--repeat 20``), wall p95 / CPU p95 ms: dashboard 28.5/22.1, overview
+  40.3/26.3, list 26.2/23.7, deep page 19.9/17.6, duplicates 20.6/17.4, PRISMA 21.7/16.2,
+  vote + next 15.9/9.5. De-duplication of an added 20,000 batch: **1.70 s wall** (1.26 s
+  CPU + 0.47 s backend; goal < 10 s met).
+
 Figures (7 Dec 2026, this 2-core machine shared with other helpers' benchmarks and test
 runs: load average 14-25 throughout, so wall-clock times are 5-10x the CPU times and say
 more about the machine than about the code; CPU = this process's thread time per request,
