@@ -49,6 +49,10 @@ On an idle machine (end of session 7, main at 0dd9920, from the template
   < 300 ms**; vote + next record 23.4/**55.4** (1,476 requests; goal < 50: short by 5 ms,
   with the lead's pages served beside it). Gunicorn 20.4 ms CPU a request; processes
   285 MB, Celery worker 278 + 211 MB.
+* the same with ``--workers 5`` (load 1.3-3.0): dashboard 31.5/57.3, overview 76.5/111.8,
+  list 19.9/29.5, deep page 20.3/28.3, duplicates 21.8/28.9, PRISMA 41.6/54.5; vote + next
+  20.8/**48.1** (1,477 requests): fewer threads per process wait on one interpreter lock
+  while a lead's page is built (see docs/deploy.md).
 * in process (``--repeat 20``), wall p95 / CPU p95 ms: dashboard 28.5/22.1, overview
   40.3/26.3, list 26.2/23.7, deep page 19.9/17.6, duplicates 20.6/17.4, PRISMA 21.7/16.2,
   vote + next 15.9/9.5. De-duplication of an added 20,000 batch: **1.70 s wall** (1.26 s
