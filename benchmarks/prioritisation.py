@@ -115,8 +115,10 @@ class Run:
         )
 
 
-def data_sets(names: list[str] | None) -> dict[str, Path]:
-    found = {p.stem: p for p in sorted(DATA.glob("*.csv"))}
+def data_sets(names: list[str] | None, data_dir: Path = DATA) -> dict[str, Path]:
+    found = {p.stem: p for p in sorted(data_dir.glob("*.csv"))}
+    if not found:
+        sys.exit(f"no labelled set (*.csv with {LABEL}) in {data_dir}")
     if not names:
         return found
     unknown = [n for n in names if n not in found]
@@ -340,10 +342,16 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--sets", nargs="+", help="data set names (file stems); default: all")
     parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DATA,
+        help=f"folder of labelled sets in the same format (default {DATA})",
+    )
+    parser.add_argument(
         "--refresh-asreview", action="store_true", help="run ASReview again, not from cache"
     )
     args = parser.parse_args()
-    sets = data_sets(args.sets)
+    sets = data_sets(args.sets, args.data_dir)
     print(
         f"ours: {Ranker().method}, word + character TF-IDF of title ×{TITLE_REPEATS} + abstract"
         f"{' + keywords' if USE_KEYWORDS else ''}; ASReview {ASREVIEW_VERSION}: default model (elas_u4); "
