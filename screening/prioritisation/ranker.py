@@ -34,6 +34,7 @@ References
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -72,6 +73,7 @@ RecordId = Hashable
 __all__ = [
     "DEFAULT_MODEL",
     "MODEL_NAMES",
+    "CompactFeatures",
     "Corpus",
     "RankedRecord",
     "Ranker",
@@ -290,6 +292,14 @@ class VectoriserSettings:
     ) -> tuple[sp.csr_matrix, list[str]]:
         """(:meth:`word_block`, the term of each of its columns when ``names``, else [])."""
         tokens = texts if isinstance(texts, _Tokens) else _Tokens.of(texts)
+        counts, idf, terms = self._word_counts(tokens, names=names)
+        return _tfidf(counts, idf), terms
+
+    def _word_counts(
+        self, tokens: _Tokens, *, names: bool = False
+    ) -> tuple[sp.csr_matrix, np.ndarray, list[str]]:
+        """(term counts of the word block's kept columns, their idf, the term of each
+        column when ``names``, else []): what :meth:`word_block` weighs."""
         n_docs = tokens.n_docs
         ids, ptr = tokens.word_ids, tokens.word_ptr
         n_words = len(tokens.word_names)
@@ -363,12 +373,21 @@ class VectoriserSettings:
         new_column = np.full(n_cols, -1, dtype=np.int64)
         new_column[keep] = np.arange(int(keep.sum()))
         idf = _smooth_idf(df[keep], n_docs, self._dtype)
-        weighed = _weigh(matrix, new_column[matrix.indices], idf, int(keep.sum()))
-        return weighed, terms(np.flatnonzero(keep)) if names else []
+        counts = _prune(matrix, new_column[matrix.indices], int(keep.sum()))
+        return counts, idf, terms(np.flatnonzero(keep)) if names else []
 
     def _hashed_chunks(self, tokens: _Tokens) -> tuple[int, Iterator[tuple[int, sp.csr_matrix]]]:
         """(entries before pruning, iterator of (first row, TF-IDF rows)) of the hashed
-        character block, :data:`CHUNK_ROWS` rows at a time.
+        character block, :data:`CHUNK_ROWS` rows at a time (see :meth:`_hashed_counts`)."""
+        bound, idf, chunks = self._hashed_counts(tokens)
+        return bound, ((start, _tfidf(counts, idf)) for start, counts in chunks)
+
+    def _hashed_counts(
+        self, tokens: _Tokens
+    ) -> tuple[int, np.ndarray, Iterator[tuple[int, sp.csr_matrix]]]:
+        """(entries before pruning, idf of the kept columns, iterator of (first row, term
+        counts of the kept columns)) of the hashed character block, :data:`CHUNK_ROWS`
+        rows at a time.
 
         Two passes over the products of word counts and word n-grams, one chunk of rows at
         a time: the first (run here) counts each column's documents, the second (the
@@ -424,7 +443,7 @@ class VectoriserSettings:
         del df, used, keep
 
         def rows() -> Iterator[tuple[int, sp.csr_matrix]]:
-            # Pass 2: keep, weigh (1 + log tf) x idf and L2-normalise each chunk's rows.
+            # Pass 2: keep the columns within the document frequencies, renumbered.
             for start in starts:
                 chunk = counts(start)
                 if dense:
@@ -432,9 +451,9 @@ class VectoriserSettings:
                 else:
                     position = np.minimum(np.searchsorted(kept, chunk.indices), len(kept) - 1)
                     column = np.where(kept[position] == chunk.indices, position, -1)
-                yield start, _weigh(chunk, column, idf, len(kept))
+                yield start, _prune(chunk, column, len(kept))
 
-        return bound, rows()
+        return bound, idf, rows()
 
     def transform(self, texts: Sequence[str]) -> tuple[sp.csr_matrix, int]:
         """(joint feature matrix, number of word TF-IDF columns), one row per text.
@@ -532,6 +551,105 @@ class VectoriserSettings:
         joint = sp.csr_matrix((data, indices, indptr), shape=(tokens.n_docs, n_cols))
         joint.has_sorted_indices = True
         return joint
+
+    @property
+    def compactable(self) -> bool:
+        """Whether :meth:`compact` covers these settings (float32, no semantic block, a
+        hashed character block or none)."""
+        return (
+            self.dtype == "float32"
+            and self.lsa_weight <= 0
+            and (self.char_weight <= 0 or self.char_hash_bits > 0)
+        )
+
+    def features(self, texts: Sequence[str]) -> tuple[CompactFeatures | sp.csr_matrix, int]:
+        """(the features to keep, number of word columns): :meth:`compact` where it covers
+        the settings, else the float matrix of :meth:`transform`."""
+        if self.compactable:
+            compact = self.compact(texts)
+            return compact, compact.n_lexical
+        return self.transform(texts)
+
+    def compact(self, texts: Sequence[str]) -> CompactFeatures:
+        """The features of :meth:`transform` as term counts (see :class:`CompactFeatures`),
+        built a chunk of rows at a time without a float matrix of them all.
+
+        The same columns, entries and order as :meth:`transform`; the values it computes
+        back agree with that matrix's to float32 rounding.
+        """
+        if not self.compactable:
+            raise PrioritisationError(f"No compact form for {self!r}.")
+        tokens = _Tokens.of(texts)
+        n_docs = tokens.n_docs
+        try:
+            words, word_idf, _ = self._word_counts(tokens)
+        except ValueError:
+            # Every text empty (or stop words only): no features, every record scores alike.
+            return CompactFeatures.empty(n_docs)
+        n_lexical = words.shape[1]
+        norms = np.zeros((n_docs, 2))
+        norms[:, 0] = _row_norms(words, word_idf)
+        chunks = None
+        if self.char_weight > 0:
+            with contextlib.suppress(ValueError):  # every character n-gram pruned: words alone
+                bound, char_idf, chunks = self._hashed_counts(tokens)
+        del tokens
+        if chunks is None:
+            return CompactFeatures(
+                counts=_narrow_counts(words.data),
+                indices=words.indices,
+                indptr=words.indptr,
+                idf=word_idf,
+                norms=norms,
+                n_lexical=n_lexical,
+                char_weight=0.0,
+            )
+        # Arrays of the final size, filled a chunk of rows at a time (allocated for the
+        # character entries before pruning, a few per cent more than kept; shrunk at the end).
+        bound += words.nnz
+        counts = np.empty(bound, dtype=np.uint16)
+        indices = np.empty(bound, dtype=np.int32)
+        indptr = np.empty(n_docs + 1, dtype=np.int64 if bound >= 2**31 else np.int32)
+        indptr[0] = 0
+        at = 0
+        for start, chars in chunks:
+            stop = start + chars.shape[0]
+            norms[start:stop, 1] = _row_norms(chars, char_idf)
+            # Word entries then character entries, each in column order (as transform's
+            # sorted rows): the word block's rows are sorted, a product's are not.
+            chars.sort_indices()
+            word_rows = words[start:stop]
+            n_word = np.diff(word_rows.indptr)
+            n_char = np.diff(chars.indptr)
+            row_at = at + word_rows.indptr[:-1] + chars.indptr[:-1]
+            # Each entry's place in the joint arrays: its row's start, then its rank in
+            # the row (word entries first).
+            word_place = np.repeat(row_at - word_rows.indptr[:-1], n_word) + np.arange(
+                word_rows.nnz
+            )
+            char_place = np.repeat(row_at + n_word - chars.indptr[:-1], n_char) + np.arange(
+                chars.nnz
+            )
+            counts[word_place] = word_rows.data
+            indices[word_place] = word_rows.indices
+            # Beyond 65,535 a count is kept as 65,535 (tf 12.09 instead of a little more).
+            counts[char_place] = np.minimum(chars.data, 65535)
+            indices[char_place] = chars.indices + n_lexical
+            indptr[start + 1 : stop + 1] = at + np.cumsum(n_word + n_char)
+            at += word_rows.nnz + chars.nnz
+            del chars, word_rows, word_place, char_place
+        del words
+        counts.resize(at, refcheck=False)  # in place (realloc): a copy would hold both
+        indices.resize(at, refcheck=False)
+        return CompactFeatures(
+            counts=_narrow_counts(counts),
+            indices=indices,
+            indptr=indptr,
+            idf=np.concatenate([word_idf, char_idf]),
+            norms=norms,
+            n_lexical=n_lexical,
+            char_weight=self.char_weight,
+        )
 
 
 #: scikit-learn's default ``token_pattern``: words of two or more letters or digits.
@@ -632,36 +750,227 @@ def _smooth_idf(df: np.ndarray, n_docs: int, dtype: type) -> np.ndarray:
     return (np.log((1.0 + n_docs) / (1.0 + df)) + 1.0).astype(dtype)
 
 
-def _weigh(
-    counts: sp.csr_matrix, column: np.ndarray, idf: np.ndarray, n_cols: int
-) -> sp.csr_matrix:
-    """Counts -> (1 + ln tf) x idf, rows L2-normalised. ``column`` gives each entry's
-    new column (a kept term, renumbered), or -1 to drop it."""
+def _prune(counts: sp.csr_matrix, column: np.ndarray, n_cols: int) -> sp.csr_matrix:
+    """The counts of the kept columns: ``column`` gives each entry's new column (a kept
+    term, renumbered in the same order), or -1 to drop it."""
     mask = column >= 0
     cumulative = np.zeros(len(mask) + 1, dtype=np.int64 if len(mask) >= 2**31 else np.int32)
     np.cumsum(mask, out=cumulative[1:])
     indptr = cumulative[counts.indptr]
-    tf = counts.data[mask]
+    return sp.csr_matrix(
+        (counts.data[mask], column[mask].astype(np.int32), indptr),
+        shape=(counts.shape[0], n_cols),
+    )
+
+
+def _tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+    """Counts (float, overwritten) -> (1 + ln tf) x idf, rows L2-normalised."""
+    tf = counts.data
     np.log(tf, out=tf)
     tf += 1
-    column = column[mask]
-    tf *= idf[column]
-    rows = sp.csr_matrix((tf, column.astype(np.int32), indptr), shape=(counts.shape[0], n_cols))
-    return normalize(rows, copy=False)
+    tf *= idf[counts.indices]
+    return normalize(counts, copy=False)
+
+
+def _row_norms(counts: sp.csr_matrix, idf: np.ndarray) -> np.ndarray:
+    """L2 norm of each row's (1 + ln tf) x idf (0 for an empty row), in float64."""
+    weighed = 1.0 + np.log(counts.data.astype(np.float64))
+    weighed *= idf[counts.indices]
+    weighed *= weighed
+    rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+    return np.sqrt(np.bincount(rows, weights=weighed, minlength=counts.shape[0]))
+
+
+def _narrow_counts(counts: np.ndarray) -> np.ndarray:
+    """Counts as uint8 when every one fits (most texts), else uint16 (larger capped)."""
+    if not len(counts) or counts.max() <= 255:
+        return counts.astype(np.uint8)
+    return counts if counts.dtype == np.uint16 else np.minimum(counts, 65535).astype(np.uint16)
+
+
+#: Rows decoded at a time when every row is scored (:meth:`CompactFeatures.dot`).
+SCORE_ROWS = 1000
+
+
+@dataclass(frozen=True, eq=False)
+class CompactFeatures:
+    """The joint TF-IDF features kept as term counts: 5 bytes an entry instead of 8.
+
+    The features are a function of the counts: entry (i, j) is (1 + ln count) x
+    ``idf[j]`` divided by the L2 norm of row i's block (the word block, columns below
+    ``n_lexical``, or the character block), the character block times ``char_weight``,
+    and the row divided again by its joint norm. So the counts (uint8, or uint16 where a
+    count exceeds 255), their columns, the idf of each column and the two norms of each
+    row are kept, and the float values are computed back for the rows a fit needs
+    (:meth:`rows`) or a chunk of rows at a time when every row is scored (:meth:`dot`):
+    the float32 matrix of all rows (8 bytes an entry) never exists. At 20,000 abstracts
+    that is 137 MB of features instead of 219 MB.
+    """
+
+    counts: np.ndarray
+    indices: np.ndarray
+    indptr: np.ndarray
+    idf: np.ndarray
+    norms: np.ndarray = field(repr=False)  # (rows, 2): word and character block norms
+    n_lexical: int
+    char_weight: float
+
+    @classmethod
+    def empty(cls, n_docs: int) -> CompactFeatures:
+        """No features (no words in any text): one empty column."""
+        return cls(
+            counts=np.zeros(0, dtype=np.uint8),
+            indices=np.zeros(0, dtype=np.int32),
+            indptr=np.zeros(n_docs + 1, dtype=np.int32),
+            idf=np.ones(1, dtype=np.float32),
+            norms=np.zeros((n_docs, 2)),
+            n_lexical=1,
+            char_weight=0.0,
+        )
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.indptr) - 1, len(self.idf)
+
+    @property
+    def nnz(self) -> int:
+        return len(self.counts)
+
+    @property
+    def nbytes(self) -> int:
+        arrays = (self.counts, self.indices, self.indptr, self.idf, self.norms)
+        return sum(a.nbytes for a in arrays)
+
+    @cached_property
+    def _tf(self) -> np.ndarray:
+        """1 + ln(count) for every count that can occur (float32, as the float form)."""
+        top = int(self.counts.max()) if len(self.counts) else 0
+        with np.errstate(divide="ignore"):
+            tf = np.log(np.arange(top + 1, dtype=np.float32))
+        tf += 1
+        tf[0] = 0.0  # no entry holds a count of 0
+        return tf
+
+    @cached_property
+    def _scales(self) -> np.ndarray:
+        """(rows, 2): what each row's word and character (1 + ln tf) x idf are multiplied
+        by, its block's norm and the joint norm in one (0 for an empty block)."""
+        norms = self.norms
+        present = norms > 0
+        # Each block has norm 1 (char_weight) once normalised, so the joint norm is known.
+        joint = np.sqrt(present[:, 0] + self.char_weight**2 * present[:, 1])
+        scales = np.zeros_like(norms)
+        weight = np.array([1.0, self.char_weight])
+        np.divide(weight, norms * joint[:, None], out=scales, where=present)
+        return scales
+
+    def _count_rows(self, rows: np.ndarray) -> sp.csr_matrix:
+        counts = sp.csr_matrix((self.counts, self.indices, self.indptr), shape=self.shape)
+        return counts[rows]
+
+    def rows(self, rows: np.ndarray, *, lexical: bool = False) -> sp.csr_matrix:
+        """The float32 feature rows ``rows`` (sorted columns); ``lexical``: the word block
+        alone, rows L2-normalised (what naive Bayes needs)."""
+        rows = np.asarray(rows, dtype=np.intp)
+        picked = self._count_rows(rows)
+        entry_row = np.repeat(rows, np.diff(picked.indptr))
+        values = self._tf[picked.data]
+        values *= self.idf[picked.indices]
+        is_char = picked.indices >= self.n_lexical
+        if lexical:
+            scale = np.divide(
+                1.0, self.norms[entry_row, 0], where=~is_char, out=np.zeros(len(is_char))
+            )
+            kept = ~is_char
+            cumulative = np.concatenate([[0], np.cumsum(kept)])
+            values = (values * scale)[kept].astype(np.float32)
+            matrix = sp.csr_matrix(
+                (values, picked.indices[kept], cumulative[picked.indptr]),
+                shape=(len(rows), self.n_lexical),
+            )
+        else:
+            scale = self._scales[entry_row, is_char.astype(np.intp)]
+            values = (values * scale).astype(np.float32)
+            matrix = sp.csr_matrix(
+                (values, picked.indices, picked.indptr), shape=(len(rows), self.shape[1])
+            )
+        matrix.has_sorted_indices = True
+        return matrix
+
+    def to_csr(self, *, lexical: bool = False) -> sp.csr_matrix:
+        """Every row as float32 (the float form; for tests and naive Bayes)."""
+        return self.rows(np.arange(self.shape[0]), lexical=lexical)
+
+    def dot(self, weights: np.ndarray) -> np.ndarray:
+        """Features @ ``weights`` for every row, :data:`SCORE_ROWS` rows at a time.
+
+        ``(1 + ln tf) @ (idf x weights)`` per block, times the row's block scale: each
+        chunk's counts become floats once, and no row's feature values are formed. The
+        sums are float64 (a chunk at a time, so it costs no memory to speak of): closer to
+        the exact scores than the float32 product of the float form, within 1e-6 of it.
+        """
+        weighted = self.idf.astype(np.float64) * np.asarray(weights, dtype=np.float64)
+        word = weighted.copy()
+        word[self.n_lexical :] = 0
+        char = weighted
+        char[: self.n_lexical] = 0
+        scales, tf = self._scales, self._tf.astype(np.float64)
+        n_rows, n_cols = self.shape
+        out = np.empty(n_rows)
+        for start in range(0, n_rows, SCORE_ROWS):
+            stop = min(start + SCORE_ROWS, n_rows)
+            first, last = self.indptr[start], self.indptr[stop]
+            chunk = sp.csr_matrix(
+                (
+                    tf[self.counts[first:last]],
+                    self.indices[first:last],
+                    self.indptr[start : stop + 1] - first,
+                ),
+                shape=(stop - start, n_cols),
+            )
+            out[start:stop] = scales[start:stop, 0] * (chunk @ word)
+            if self.char_weight:
+                out[start:stop] += scales[start:stop, 1] * (chunk @ char)
+        return out
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays to save (see :meth:`from_arrays`)."""
+        return {
+            "counts": self.counts,
+            "indices": self.indices,
+            "indptr": self.indptr,
+            "idf": self.idf,
+            "norms": self.norms,
+            "n_lexical": np.asarray(self.n_lexical),
+            "char_weight": np.asarray(self.char_weight),
+        }
+
+    @classmethod
+    def from_arrays(cls, saved: Mapping[str, np.ndarray]) -> CompactFeatures:
+        return cls(
+            counts=saved["counts"],
+            indices=saved["indices"],
+            indptr=saved["indptr"],
+            idf=saved["idf"],
+            norms=saved["norms"],
+            n_lexical=int(saved["n_lexical"]),
+            char_weight=float(saved["char_weight"]),
+        )
 
 
 @dataclass(frozen=True, eq=False)
 class Corpus:
     """Feature matrices of one review's records; row ``i`` belongs to ``record_ids[i]``.
 
-    ``matrix`` holds the joint features of :class:`VectoriserSettings` (for the linear
-    models); its first ``n_lexical`` columns are the word TF-IDF block, from which
+    ``features`` holds the joint features of :class:`VectoriserSettings` (for the linear
+    models): as :class:`CompactFeatures` (the default settings), else as a float matrix.
+    Their first ``n_lexical`` columns are the word TF-IDF block, from which
     :attr:`lexical` (what naive Bayes needs) is rebuilt on demand instead of keeping a
     second copy of it.
     """
 
     record_ids: tuple[RecordId, ...]
-    matrix: sp.csr_matrix = field(repr=False)
+    features: CompactFeatures | sp.csr_matrix = field(repr=False)
     n_lexical: int
     fingerprint: str
     row_of: Mapping[RecordId, int] = field(repr=False)
@@ -669,38 +978,70 @@ class Corpus:
     def __len__(self) -> int:
         return len(self.record_ids)
 
+    @property
+    def matrix(self) -> sp.csr_matrix:
+        """Every row's float features; computed afresh from compact features (tests)."""
+        if isinstance(self.features, CompactFeatures):
+            return self.features.to_csr()
+        return self.features
+
+    def training_rows(self, rows: np.ndarray) -> sp.csr_matrix:
+        """The float feature rows of ``rows`` (what a fit trains on)."""
+        if isinstance(self.features, CompactFeatures):
+            return self.features.rows(rows)
+        return self.features[rows]
+
+    def decision_values(self, model: Any) -> np.ndarray:
+        """A fitted linear model's decision values on every row (chunked for compact
+        features: the float matrix of all rows is never formed)."""
+        coef = getattr(model, "coef_", None)
+        if isinstance(self.features, CompactFeatures) and coef is not None and coef.shape[0] == 1:
+            return self.features.dot(coef[0]) + float(model.intercept_[0])
+        return _decision_values(model, self.matrix)
+
     @cached_property
     def lexical(self) -> sp.csr_matrix:
         """The word TF-IDF block alone, rows L2-normalised (as the word vectoriser left them)."""
-        if self.n_lexical == self.matrix.shape[1]:
-            return self.matrix
-        return normalize(self.matrix[:, : self.n_lexical])
+        if isinstance(self.features, CompactFeatures):
+            return self.features.to_csr(lexical=True)
+        if self.n_lexical == self.features.shape[1]:
+            return self.features
+        return normalize(self.features[:, : self.n_lexical])
 
     @property
     def nbytes(self) -> int:
-        """Bytes the corpus holds in memory: its matrices and the record index (about)."""
-        matrices = [self.matrix]
-        if "lexical" in self.__dict__ and self.lexical is not self.matrix:
-            matrices.append(self.lexical)
+        """Bytes the corpus holds in memory: its features and the record index (about)."""
+        if isinstance(self.features, CompactFeatures):
+            held = self.features.nbytes
+        else:
+            m = self.features
+            held = m.data.nbytes + m.indices.nbytes + m.indptr.nbytes
+        if "lexical" in self.__dict__ and self.lexical is not self.features:
+            m = self.lexical
+            held += m.data.nbytes + m.indices.nbytes + m.indptr.nbytes
         # A dict entry and a boxed int per record, as the tuple and row_of hold them.
-        index = len(self.record_ids) * 150
-        return sum(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes for m in matrices) + index
+        return held + len(self.record_ids) * 150
 
     def save(self, path: Path) -> None:
-        """Write the matrices to ``path`` (``.npz``); record ids must be integers.
+        """Write the features to ``path`` (``.npz``); record ids must be integers.
 
         Written to a temporary name and renamed, so a reader never sees half a file.
         """
-        m = self.matrix
         arrays: dict[str, np.ndarray] = {
             "record_ids": np.asarray(self.record_ids, dtype=np.int64),
             "fingerprint": np.asarray(self.fingerprint),
             "n_lexical": np.asarray(self.n_lexical),
-            "matrix_data": m.data,
-            "matrix_indices": m.indices,
-            "matrix_indptr": m.indptr,
-            "matrix_shape": np.asarray(m.shape),
         }
+        if isinstance(self.features, CompactFeatures):
+            arrays.update({f"compact_{name}": a for name, a in self.features.arrays().items()})
+        else:
+            m = self.features
+            arrays.update(
+                matrix_data=m.data,
+                matrix_indices=m.indices,
+                matrix_indptr=m.indptr,
+                matrix_shape=np.asarray(m.shape),
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         # Named per process and thread: the embedded task thread and a request thread of
         # one process may save the same review's features at once.
@@ -716,17 +1057,24 @@ class Corpus:
             with np.load(path, allow_pickle=False) as saved:
                 if str(saved["fingerprint"]) != fingerprint:
                     return None
-                matrix = sp.csr_matrix(
-                    (saved["matrix_data"], saved["matrix_indices"], saved["matrix_indptr"]),
-                    shape=tuple(saved["matrix_shape"]),
-                )
+                features: CompactFeatures | sp.csr_matrix
+                if "compact_counts" in saved.files:
+                    prefix = len("compact_")
+                    features = CompactFeatures.from_arrays(
+                        {k[prefix:]: saved[k] for k in saved.files if k.startswith("compact_")}
+                    )
+                else:
+                    features = sp.csr_matrix(
+                        (saved["matrix_data"], saved["matrix_indices"], saved["matrix_indptr"]),
+                        shape=tuple(saved["matrix_shape"]),
+                    )
                 n_lexical = int(saved["n_lexical"])
                 ids = tuple(saved["record_ids"].tolist())
         except (OSError, KeyError, ValueError):  # missing, partial or foreign file: rebuild
             return None
         return cls(
             record_ids=ids,
-            matrix=matrix,
+            features=features,
             n_lexical=n_lexical,
             fingerprint=fingerprint,
             row_of={rid: i for i, rid in enumerate(ids)},
@@ -1126,11 +1474,11 @@ class Ranker:
         on_disk = cache_file is not None and all(type(rid) is int for rid in texts)
         corpus = Corpus.load(cache_file, key) if on_disk else None
         if corpus is None:
-            matrix, n_lexical = self.vectoriser.transform(list(texts.values()))
+            features, n_lexical = self.vectoriser.features(list(texts.values()))
             ids = tuple(texts)
             corpus = Corpus(
                 record_ids=ids,
-                matrix=matrix,
+                features=features,
                 n_lexical=n_lexical,
                 fingerprint=key,
                 row_of={rid: i for i, rid in enumerate(ids)},
@@ -1215,17 +1563,25 @@ class Ranker:
             # A capped liblinear run still ranks well; its warning would flood the logs.
             warnings.simplefilter("ignore", ConvergenceWarning)
             for factory in _MODELS[self.model]:
-                features = corpus.lexical if factory in _LEXICAL_ONLY else corpus.matrix
+                lexical = factory in _LEXICAL_ONLY
                 estimator = factory()
                 if getattr(estimator, "class_weight", None) == "balanced":
                     # Same weights as sklearn's "balanced", without its label encoding.
                     estimator.set_params(
                         class_weight=_balanced_weights(train_y, self.include_weight)
                     )
-                estimator.fit(features[train_rows], train_y)
-                # Scoring all rows is one sparse product; slicing out the candidates first
-                # would copy most of the matrix on every refit.
-                outputs.append(_decision_values(estimator, features)[candidates])
+                estimator.fit(
+                    corpus.lexical[train_rows] if lexical else corpus.training_rows(train_rows),
+                    train_y,
+                )
+                # Every row is scored (sparse products); slicing out the candidates first
+                # would copy most of the features on every refit.
+                values = (
+                    _decision_values(estimator, corpus.lexical)
+                    if lexical
+                    else corpus.decision_values(estimator)
+                )
+                outputs.append(values[candidates])
         if len(outputs) == 1:
             return outputs[0]
         return np.mean([_rank_scale(values) for values in outputs], axis=0)

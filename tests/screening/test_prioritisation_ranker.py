@@ -161,7 +161,7 @@ def test_a_corpus_file_carries_the_features_to_a_fresh_process(tmp_path, monkeyp
         raise AssertionError("features rebuilt although the file holds them")
 
     with monkeypatch.context() as m:
-        m.setattr(VectoriserSettings, "transform", no_rebuild)
+        m.setattr(VectoriserSettings, "features", no_rebuild)
         loaded = ranker.vectorise(TEXTS, cache_file=cache_file)
     assert loaded.record_ids == built.record_ids
     assert (loaded.matrix != built.matrix).nnz == 0 and (loaded.lexical != built.lexical).nnz == 0
