@@ -210,10 +210,75 @@ def asreview_features(review) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _rss_mb(field: str = "VmRSS") -> float:
+    """This process's resident (``VmRSS``) or peak resident (``VmHWM``) memory in MB."""
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith(field + ":"))
+    return int(line.split()[1]) / 1024
+
+
+def worker_refit(review_id: int) -> None:
+    """In this (fresh) process: what a Celery worker imports, then one cold app refit of
+    the review. Prints a JSON line of the memory after each step and the refit's cost."""
+    import json
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    import django
+
+    django.setup()
+    from config.celery import app
+
+    app.loader.import_default_modules()  # every app's tasks.py, as a worker at its start
+    base = _rss_mb()
+    from reviews.models import Review
+    from screening import ranking
+
+    review = Review.objects.get(pk=review_id)
+    texts = ranking._texts(review)
+    with_texts = _rss_mb()
+    del texts
+    wall, cpu = time.perf_counter(), time.process_time()
+    ranking.ranking_refit(review)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print(
+        json.dumps(
+            {
+                "base_mb": base,
+                "texts_mb": with_texts,
+                "peak_mb": _rss_mb("VmHWM"),
+                "after_mb": _rss_mb(),
+                "wall": wall,
+                "cpu": cpu,
+                "file_mb": ranking._corpus_file(review).stat().st_size / 2**20,
+            }
+        )
+    )
+
+
+def fresh_worker_refit(review_id: int, cache_dir: str) -> dict:
+    """:func:`worker_refit` in a child process with an empty feature cache (a cold build)."""
+    import json
+    import subprocess
+
+    env = {**os.environ, "REVIEWFLOW_CACHE_DIR": cache_dir}
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker-refit", str(review_id)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, nargs="+", default=[5000, 20000])
+    parser.add_argument("--worker-refit", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker_refit:
+        worker_refit(args.worker_refit)
+        return
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     recreate_database(url)
     os.environ["DATABASE_URL"] = url
@@ -258,6 +323,20 @@ def main() -> None:
                 f"{cpu * 1000 / n:>9.3f} {peak:>12.0f} {memory:>13} {size:>8.0f}",
                 flush=True,
             )
+    print(
+        "\nA fresh process that only refits, as a worker (the tasks imported, then one cold "
+        "refit;\nMB: after the imports, with the texts read, peak)"
+    )
+    print(
+        f"{'records':>8} {'base MB':>8} {'texts MB':>9} {'peak MB':>8} {'wall s':>7} {'CPU s':>6} {'file MB':>8}"
+    )
+    for n, review in reviews:
+        r = fresh_worker_refit(review.pk, tempfile.mkdtemp(prefix="refit-bench-worker-"))
+        print(
+            f"{n:>8} {r['base_mb']:>8.0f} {r['texts_mb']:>9.0f} {r['peak_mb']:>8.0f} "
+            f"{r['wall']:>7.2f} {r['cpu']:>6.2f} {r['file_mb']:>8.0f}",
+            flush=True,
+        )
     print("\nASReview 3.0.8, feature extraction of elas_u4 (word uni+bigram TF-IDF), same texts")
     print(f"{'records':>8} {'wall s':>8} {'CPU s':>7} {'peak RSS MB':>12} {'matrix MB':>10}")
     for n, review in reviews:
