@@ -601,6 +601,7 @@ class VectoriserSettings:
                 indptr=words.indptr,
                 idf=word_idf,
                 norms=norms,
+                char_starts=words.indptr[1:].copy(),
                 n_lexical=n_lexical,
                 char_weight=0.0,
             )
@@ -611,6 +612,7 @@ class VectoriserSettings:
         indices = np.empty(bound, dtype=np.int32)
         indptr = np.empty(n_docs + 1, dtype=np.int64 if bound >= 2**31 else np.int32)
         indptr[0] = 0
+        char_starts = np.empty(n_docs, dtype=indptr.dtype)
         at = 0
         for start, chars in chunks:
             stop = start + chars.shape[0]
@@ -636,6 +638,7 @@ class VectoriserSettings:
             counts[char_place] = np.minimum(chars.data, 65535)
             indices[char_place] = chars.indices + n_lexical
             indptr[start + 1 : stop + 1] = at + np.cumsum(n_word + n_char)
+            char_starts[start:stop] = row_at + n_word
             at += word_rows.nnz + chars.nnz
             del chars, word_rows, word_place, char_place
         del words
@@ -647,6 +650,7 @@ class VectoriserSettings:
             indptr=indptr,
             idf=np.concatenate([word_idf, char_idf]),
             norms=norms,
+            char_starts=char_starts,
             n_lexical=n_lexical,
             char_weight=self.char_weight,
         )
@@ -773,12 +777,20 @@ def _tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
 
 
 def _row_norms(counts: sp.csr_matrix, idf: np.ndarray) -> np.ndarray:
-    """L2 norm of each row's (1 + ln tf) x idf (0 for an empty row), in float64."""
-    weighed = 1.0 + np.log(counts.data.astype(np.float64))
-    weighed *= idf[counts.indices]
-    weighed *= weighed
-    rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
-    return np.sqrt(np.bincount(rows, weights=weighed, minlength=counts.shape[0]))
+    """L2 norm of each row's (1 + ln tf) x idf (0 for an empty row), in float64; a chunk
+    of rows at a time (float64 arrays of all the entries would be the largest in a build)."""
+    n_rows = counts.shape[0]
+    norms = np.empty(n_rows)
+    for start in range(0, n_rows, CHUNK_ROWS):
+        chunk = counts[start : start + CHUNK_ROWS]
+        weighed = 1.0 + np.log(chunk.data.astype(np.float64))
+        weighed *= idf[chunk.indices]
+        weighed *= weighed
+        rows = np.repeat(np.arange(chunk.shape[0]), np.diff(chunk.indptr))
+        norms[start : start + chunk.shape[0]] = np.bincount(
+            rows, weights=weighed, minlength=chunk.shape[0]
+        )
+    return np.sqrt(norms)
 
 
 def _narrow_counts(counts: np.ndarray) -> np.ndarray:
@@ -812,6 +824,7 @@ class CompactFeatures:
     indptr: np.ndarray
     idf: np.ndarray
     norms: np.ndarray = field(repr=False)  # (rows, 2): word and character block norms
+    char_starts: np.ndarray = field(repr=False)  # where each row's character entries start
     n_lexical: int
     char_weight: float
 
@@ -824,6 +837,7 @@ class CompactFeatures:
             indptr=np.zeros(n_docs + 1, dtype=np.int32),
             idf=np.ones(1, dtype=np.float32),
             norms=np.zeros((n_docs, 2)),
+            char_starts=np.zeros(n_docs, dtype=np.int32),
             n_lexical=1,
             char_weight=0.0,
         )
@@ -838,7 +852,7 @@ class CompactFeatures:
 
     @property
     def nbytes(self) -> int:
-        arrays = (self.counts, self.indices, self.indptr, self.idf, self.norms)
+        arrays = (self.counts, self.indices, self.indptr, self.idf, self.norms, self.char_starts)
         # The row scales and block pointer computed on the first fit (about 24 B a row).
         return sum(a.nbytes for a in arrays) + 24 * self.shape[0]
 
@@ -942,12 +956,9 @@ class CompactFeatures:
     def _block_ptr(self) -> np.ndarray:
         """Each row's start, where its character entries start (after its word
         entries), ..., and the end: an index pointer whose "rows" are the blocks."""
-        n_rows = self.shape[0]
-        rows = np.repeat(np.arange(n_rows), np.diff(self.indptr))
-        n_word = np.bincount(rows, weights=self.indices < self.n_lexical, minlength=n_rows)
-        ptr = np.empty(2 * n_rows + 1, dtype=self.indptr.dtype)
+        ptr = np.empty(2 * self.shape[0] + 1, dtype=self.indptr.dtype)
         ptr[0::2] = self.indptr
-        ptr[1::2] = self.indptr[:-1] + n_word.astype(self.indptr.dtype)
+        ptr[1::2] = self.char_starts
         return ptr
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -958,6 +969,7 @@ class CompactFeatures:
             "indptr": self.indptr,
             "idf": self.idf,
             "norms": self.norms,
+            "char_starts": self.char_starts,
             "n_lexical": np.asarray(self.n_lexical),
             "char_weight": np.asarray(self.char_weight),
         }
@@ -970,6 +982,7 @@ class CompactFeatures:
             indptr=saved["indptr"],
             idf=saved["idf"],
             norms=saved["norms"],
+            char_starts=saved["char_starts"],
             n_lexical=int(saved["n_lexical"]),
             char_weight=float(saved["char_weight"]),
         )
