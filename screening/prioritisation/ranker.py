@@ -320,25 +320,39 @@ class VectoriserSettings:
         pairs = np.zeros(0, dtype=np.int64)
         if self.ngram_max >= 2 and len(ids) > 1:
             last = ptr[1:][lengths > 0] - 1  # each non-empty text's last token
-            starts_pair = np.ones(len(ids), dtype=bool)
-            starts_pair[last] = False
-            at = np.flatnonzero(starts_pair)
-            del starts_pair
-            keys = ids[at].astype(np.int64) * n_words + ids[at + 1]
-            # The distinct keys numbered in sorted order (a sort is far faster than
-            # np.unique's hash table on millions of keys).
-            order = np.argsort(keys)
-            keys = keys[order]
+            n_starts = len(ids) - 1  # tokens that may start a pair
+
+            def pair_keys(lo: int, hi: int) -> np.ndarray:
+                """(id, next id) of the tokens lo..hi-1 as one integer each."""
+                keys = ids[lo:hi].astype(np.int64)
+                keys *= n_words
+                keys += ids[lo + 1 : hi + 1]
+                return keys
+
+            # The distinct pairs in sorted order (a sort is far faster than np.unique's
+            # hash table on millions of keys); a text's last token starts no pair (its key
+            # set to the largest, and left out). Sorted in place, numbered by searching:
+            # an argsort and its permuted copy took 100 MB more at 20,000 abstracts.
+            keys = pair_keys(0, n_starts)
+            no_pair = np.iinfo(np.int64).max
+            keys[last[last < n_starts]] = no_pair
+            keys.sort()
             new = np.empty(len(keys), dtype=bool)
             new[:1] = True
             np.not_equal(keys[1:], keys[:-1], out=new[1:])
+            new &= keys != no_pair
             pairs = keys[new]
-            del keys
-            number = np.empty(len(order), dtype=np.int32)
-            number[order] = np.cumsum(new, dtype=np.int32) + (n_words - 1)
-            del order, new
-            slots[at, 1] = number
-            del at, number
+            del keys, new
+            # Each pair's column: its place among the distinct pairs, after the words; a
+            # chunk of tokens at a time (searchsorted's int64 output is the largest array).
+            step = CHUNK_ROWS * 2048
+            for lo in range(0, n_starts, step):
+                hi = min(lo + step, n_starts)
+                found = np.searchsorted(pairs, pair_keys(lo, hi))
+                found += n_words
+                slots[lo:hi, 1] = found
+            del found
+            slots[last, 1] = -1
             per_text = np.where(lengths > 0, 2 * lengths - 1, 0)
         else:
             per_text = lengths
@@ -370,7 +384,7 @@ class VectoriserSettings:
         keep = (df >= min_df) & (df <= max_df * n_docs) & (df > 0)
         if not keep.any():
             raise ValueError("After pruning, no terms remain.")
-        new_column = np.full(n_cols, -1, dtype=np.int64)
+        new_column = np.full(n_cols, -1, dtype=np.int32 if n_cols < 2**31 else np.int64)
         new_column[keep] = np.arange(int(keep.sum()))
         idf = _smooth_idf(df[keep], n_docs, self._dtype)
         counts = _prune(matrix, new_column[matrix.indices], int(keep.sum()))
@@ -608,7 +622,10 @@ class VectoriserSettings:
         # Arrays of the final size, filled a chunk of rows at a time (allocated for the
         # character entries before pruning, a few per cent more than kept; shrunk at the end).
         bound += words.nnz
-        counts = np.empty(bound, dtype=np.uint16)
+        # uint8, with the few counts above 255 (if any) kept aside and widened at the end:
+        # a uint16 array and its uint8 copy would take three times the counts' bytes.
+        counts = np.empty(bound, dtype=np.uint8)
+        large: list[tuple[np.ndarray, np.ndarray]] = []
         indices = np.empty(bound, dtype=np.int32)
         indptr = np.empty(n_docs + 1, dtype=np.int64 if bound >= 2**31 else np.int32)
         indptr[0] = 0
@@ -632,10 +649,12 @@ class VectoriserSettings:
             char_place = np.repeat(row_at + n_word - chars.indptr[:-1], n_char) + np.arange(
                 chars.nnz
             )
-            counts[word_place] = word_rows.data
+            for place, values in ((word_place, word_rows.data), (char_place, chars.data)):
+                counts[place] = np.minimum(values, 255)
+                if values.max(initial=0) > 255:
+                    wide = values > 255
+                    large.append((place[wide], values[wide]))
             indices[word_place] = word_rows.indices
-            # Beyond 65,535 a count is kept as 65,535 (tf 12.09 instead of a little more).
-            counts[char_place] = np.minimum(chars.data, 65535)
             indices[char_place] = chars.indices + n_lexical
             indptr[start + 1 : stop + 1] = at + np.cumsum(n_word + n_char)
             char_starts[start:stop] = row_at + n_word
@@ -644,8 +663,13 @@ class VectoriserSettings:
         del words
         counts.resize(at, refcheck=False)  # in place (realloc): a copy would hold both
         indices.resize(at, refcheck=False)
+        if large:
+            counts = counts.astype(np.uint16)
+            for place, values in large:
+                # Beyond 65,535 a count is kept as 65,535 (tf 12.09 instead of a little more).
+                counts[place] = np.minimum(values, 65535)
         return CompactFeatures(
-            counts=_narrow_counts(counts),
+            counts=counts,
             indices=indices,
             indptr=indptr,
             idf=np.concatenate([word_idf, char_idf]),
@@ -762,7 +786,7 @@ def _prune(counts: sp.csr_matrix, column: np.ndarray, n_cols: int) -> sp.csr_mat
     np.cumsum(mask, out=cumulative[1:])
     indptr = cumulative[counts.indptr]
     return sp.csr_matrix(
-        (counts.data[mask], column[mask].astype(np.int32), indptr),
+        (counts.data[mask], column[mask].astype(np.int32, copy=False), indptr),
         shape=(counts.shape[0], n_cols),
     )
 
@@ -899,7 +923,7 @@ class CompactFeatures:
             np.divide(1.0, norms[:, 0], out=scales[:, 0], where=norms[:, 0] > 0)
         else:
             scales = self._scales[rows]
-        values = (values * np.repeat(scales.ravel(), lengths)).astype(np.float32)
+        values *= np.repeat(scales.ravel().astype(np.float32), lengths)
         indices, indptr, n_cols = picked.indices, picked.indptr, self.shape[1]
         if lexical:
             kept = np.repeat(np.tile([True, False], len(rows)), lengths)
