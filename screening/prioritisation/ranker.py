@@ -738,7 +738,7 @@ class _Tokens:
         found = [_WORD_TOKEN.findall(piece) for piece in piece_names]
         word_names = sorted({word for words in found for word in words})
         word_number = {word: i for i, word in enumerate(word_names)}
-        per_piece = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
+        per_piece = np.fromiter(map(len, found), dtype=np.int32, count=len(found))
         flat = np.fromiter(
             (word_number[w] for words in found for w in words),
             dtype=np.int32,
@@ -748,8 +748,11 @@ class _Tokens:
         first = np.concatenate([[0], np.cumsum(per_piece)])
         # Each text's pieces expanded into their word tokens in order, a chunk of pieces at
         # a time (the index arrays of all of them at once took 250 MB at 20,000 abstracts).
-        counts = per_piece[pieces]
-        word_ptr = np.concatenate([[0], np.cumsum(counts)])[piece_ptr]
+        counts = per_piece[pieces]  # int32, and so their running sum when it fits
+        total = int(per_piece.sum(dtype=np.int64)) if len(per_piece) else 0
+        word_ptr = np.zeros(len(pieces) + 1, dtype=np.int32 if total < 2**31 else np.int64)
+        np.cumsum(counts, out=word_ptr[1:])
+        word_ptr = word_ptr[piece_ptr].astype(np.int64)
         step = CHUNK_ROWS * 256
         parts = []
         for start in range(0, len(pieces), step):
