@@ -515,3 +515,148 @@ def test_a_corpus_larger_than_the_budget_is_served_but_not_kept(budget, tmp_path
     assert corpus_cache_info()[0] == 0
     again = Ranker(seed=1).vectorise(TEXTS, cache_file=cache_file)  # from the file
     assert again is not corpus and (again.matrix != corpus.matrix).nnz == 0
+
+
+# ---- compact features: term counts instead of floats ------------------------------------
+
+
+def _corpus_texts(n: int = 60) -> list[str]:
+    """Enough texts (>= 20) for the document-frequency pruning of the default settings."""
+    texts = list(itertools.islice(itertools.cycle(WORDY), n))
+    return [
+        f"{text} record {i} {'ADHD trial' if i % 3 else 'hip surgery'}"
+        for i, text in enumerate(texts)
+    ]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        VectoriserSettings(),
+        VectoriserSettings(char_hash_bits=16, char_weight=0.7),
+        VectoriserSettings(char_weight=0.0),
+    ],
+    ids=["default", "hashed 2^16, weight 0.7", "words only"],
+)
+def test_compact_features_give_back_the_float_form(settings, monkeypatch) -> None:
+    from sklearn.preprocessing import normalize
+
+    from screening.prioritisation import ranker
+
+    texts = _corpus_texts()
+    floats, n_lexical = settings.transform(texts)
+    monkeypatch.setattr(ranker, "CHUNK_ROWS", 7)  # several chunks, the last one short
+    compact = settings.compact(texts)
+    assert compact.counts.dtype == np.uint8 and compact.n_lexical == n_lexical
+    rebuilt = compact.to_csr()
+    # The same entries in the same order; the values to float32 rounding.
+    assert np.array_equal(rebuilt.indptr, floats.indptr)
+    assert np.array_equal(rebuilt.indices, floats.indices)
+    assert rebuilt.dtype == np.float32 and abs(rebuilt - floats).max() < 1e-6
+    rows = np.array([5, 0, 33, 5, 59])
+    assert abs(compact.rows(rows) - floats[rows]).max() < 1e-6
+    words = normalize(floats[:, :n_lexical])
+    assert abs(compact.to_csr(lexical=True) - words).max() < 1e-6
+    assert abs(compact.rows(rows, lexical=True) - words[rows]).max() < 1e-6
+    # 5 bytes an entry (and a few per row and column) against the float form's 8.
+    assert (
+        compact.nbytes
+        < 0.75 * (floats.data.nbytes + floats.indices.nbytes)
+        + 64 * len(texts)
+        + 4 * compact.shape[1]
+    )
+
+
+def test_compact_scores_are_the_float_product_a_chunk_at_a_time(monkeypatch) -> None:
+    from screening.prioritisation import ranker
+
+    texts = _corpus_texts(45)
+    settings = VectoriserSettings(char_hash_bits=16, char_weight=0.7)
+    floats, _ = settings.transform(texts)
+    compact = settings.compact(texts)
+    weights = np.random.default_rng(3).normal(size=floats.shape[1]).astype(np.float32)
+    exact = floats.astype(np.float64) @ weights.astype(np.float64)
+    whole = compact.dot(weights)
+    monkeypatch.setattr(ranker, "SCORE_ROWS", 4)  # 12 chunks, the last one short
+    chunked = compact.dot(weights)
+    assert np.allclose(chunked, whole, rtol=0, atol=1e-9)
+    assert abs(chunked - exact).max() < 1e-6
+    assert abs(chunked - floats @ weights).max() < 1e-5  # the float form's own float32 sums
+
+
+def test_counts_above_255_widen_to_uint16_and_stay_exact() -> None:
+    texts = _corpus_texts(30)
+    texts[4] = "placebo " * 300 + texts[4]
+    settings = VectoriserSettings()
+    compact = settings.compact(texts)
+    floats, _ = settings.transform(texts)
+    assert compact.counts.dtype == np.uint16 and compact.counts.max() >= 300
+    assert abs(compact.to_csr() - floats).max() < 1e-6
+
+
+def test_texts_without_words_give_one_empty_column() -> None:
+    compact = VectoriserSettings().compact(["", "a", "- ;"])
+    assert compact.shape == (3, 1) and compact.nnz == 0
+    assert np.array_equal(compact.dot(np.ones(1)), np.zeros(3))
+
+
+def test_a_fit_on_compact_features_ranks_as_on_the_float_form() -> None:
+    from screening.prioritisation.ranker import Corpus
+
+    texts = dict(enumerate(_corpus_texts(), start=1))
+    labels = {i: int(i % 3 != 0) for i in range(1, 25)}
+    ranker = Ranker("svm", seed=1)
+    corpus_cache_clear()
+    compact = ranker.vectorise(texts)
+    floats, n_lexical = ranker.vectoriser.transform(list(texts.values()))
+    reference = Corpus(
+        record_ids=compact.record_ids,
+        features=floats,
+        n_lexical=n_lexical,
+        fingerprint="float form",
+        row_of=compact.row_of,
+    )
+    ours, theirs = ranker.fit(compact, labels), ranker.fit(reference, labels)
+    assert ours.order == theirs.order
+    assert np.allclose(ours.order_scores, theirs.order_scores, rtol=0, atol=1e-6)
+    for model in ("nb", "svm+lr"):  # naive Bayes reads the word block
+        assert (
+            Ranker(model, seed=1).fit(compact, labels).order
+            == Ranker(model, seed=1).fit(reference, labels).order
+        )
+
+
+def test_the_feature_file_and_the_cache_hold_the_compact_form(tmp_path, budget) -> None:
+    from screening.prioritisation.ranker import CompactFeatures, corpus_cache_info
+
+    texts = dict(enumerate(_corpus_texts(), start=1))
+    cache_file = tmp_path / "review.npz"
+    corpus = Ranker(seed=1).vectorise(texts, cache_file=cache_file)
+    features = corpus.features
+    assert isinstance(features, CompactFeatures)
+    with np.load(cache_file) as saved:
+        assert "compact_counts" in saved.files and "matrix_data" not in saved.files
+        assert saved["compact_counts"].dtype == np.uint8
+    # The cache counts the compact bytes (and the record index), not the float form's.
+    floats = corpus.matrix
+    assert corpus.nbytes == features.nbytes + 150 * len(texts)
+    assert features.nbytes < floats.data.nbytes + floats.indices.nbytes + floats.indptr.nbytes
+    assert corpus_cache_info()[:2] == (1, corpus.nbytes)
+    corpus_cache_clear()
+    loaded = Ranker(seed=1).vectorise(texts, cache_file=cache_file)
+    assert loaded is not corpus and isinstance(loaded.features, CompactFeatures)
+    assert (loaded.matrix != corpus.matrix).nnz == 0
+
+
+def test_a_feature_file_of_the_float_form_still_loads(tmp_path) -> None:
+    from screening.prioritisation.ranker import Corpus
+
+    texts = dict(enumerate(_corpus_texts(), start=1))
+    corpus = Ranker(seed=1).vectorise(texts)
+    floats = corpus.matrix
+    old = Corpus(corpus.record_ids, floats, corpus.n_lexical, corpus.fingerprint, corpus.row_of)
+    old.save(tmp_path / "review.npz")  # as the release before wrote it
+    loaded = Corpus.load(tmp_path / "review.npz", corpus.fingerprint)
+    assert loaded is not None and (loaded.matrix != floats).nnz == 0
+    labels = {i: int(i % 3 != 0) for i in range(1, 25)}
+    assert Ranker(seed=1).fit(loaded, labels).order == Ranker(seed=1).fit(corpus, labels).order
