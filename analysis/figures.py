@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.figure import Figure
 from scipy import stats
 
 from . import measures
-from .plots import (
-    ForestRow,
-    PooledSummary,
-    SubgroupBlock,
-    SubgroupDifference,
-    bubble_plot,
-    forest_plot,
-    funnel_plot,
-)
 from .report import Report, StudyEffect, _fit, _ordered_levels
 from .stats import MetaResult, StatsInputError
+
+# ``.plots`` (matplotlib) is imported by the functions that draw: this module is imported
+# at start-up for method_text, and matplotlib added ~30 MB to every process.
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from .plots import ForestRow, PooledSummary
 
 Z975 = 1.959963984540054
 TAU2_NAMES = {
@@ -50,6 +48,8 @@ def method_text(report: Report) -> str:
 
 
 def _summary(label: str, r: MetaResult, text: str = "") -> PooledSummary:
+    from .plots import PooledSummary
+
     return PooledSummary(
         label=label,
         estimate=r.estimate,
@@ -68,6 +68,8 @@ def _summary(label: str, r: MetaResult, text: str = "") -> PooledSummary:
 
 
 def _row(e: StudyEffect, weight: float | None, measure: str = "SMD") -> ForestRow:
+    from .plots import ForestRow
+
     half = Z975 * e.se
     cells: tuple[str, ...] = ()
     if measure in measures.DICHOTOMOUS and e.cells is not None:
@@ -95,6 +97,8 @@ def _scale_kw(report: Report) -> dict:
 def forest_figure(report: Report, subgroup: str | None = None) -> Figure:
     """Forest plot of the main analysis; with ``subgroup`` (a subgroup variable key), one
     block per level with its own diamond and the test for subgroup differences."""
+    from .plots import SubgroupBlock, SubgroupDifference, forest_plot
+
     inp = report.input
     effects = inp.main.effects
     if not effects:
@@ -161,6 +165,8 @@ def forest_figure(report: Report, subgroup: str | None = None) -> Figure:
 
 def funnel_figure(report: Report) -> Figure:
     """Funnel plot with pseudo 95% limits, trim-and-fill's imputed studies and Egger's p."""
+    from .plots import funnel_plot
+
     effects = report.input.main.effects
     if len(effects) < 2 or report.main is None:
         raise FigureError("a funnel plot needs a pooled analysis")
@@ -193,6 +199,8 @@ def bubble_figure(report: Report) -> Figure:
     """Bubble plot of the model section: effect sizes against its first continuous
     moderator, the fitted line (other numeric moderators at their mean, factors at their
     reference level) and its confidence band; point area by inverse sampling variance."""
+    from .plots import bubble_plot
+
     section = report.model
     if section is None or section.result is None:
         raise FigureError(section.error if section else "This analysis has no meta-regression.")

@@ -20,8 +20,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from openpyxl import Workbook
-
 from extraction.models import Extraction, ExtractionKind, ExtractionStatus
 from extraction.schema import display_value, is_empty
 from extraction.selectors import current_template
@@ -126,6 +124,10 @@ def extraction_wide_csv(review: Review) -> str:
 
 
 def extraction_wide_xlsx(review: Review) -> bytes:
+    # Imported here: this module loads with the app's views, and openpyxl (with lxml) is
+    # ~15 MB that every web and worker process carried for this one export.
+    from openpyxl import Workbook
+
     columns, rows = extraction_wide(review)
     book = Workbook()
     sheet = book.active

@@ -27,18 +27,17 @@ import io
 import math
 import textwrap
 from collections.abc import Mapping, Sequence
-from typing import Final
-
-import matplotlib
-
-# Every figure gets an explicit Agg canvas; pyplot (and its global figure
-# registry and backend switching) is never imported.
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.patches import Circle, Rectangle
-from matplotlib.ticker import PercentFormatter
+from typing import TYPE_CHECKING, Final
 
 from .algorithm import FIGURE_JUDGEMENTS
+
+# matplotlib is imported in the functions that draw (every figure gets an explicit Agg
+# canvas; pyplot, its global figure registry and backend switching, is never imported):
+# this module is imported by the app's views at start-up, and matplotlib added ~30 MB to
+# every web and worker process that never draws a figure.
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 
 __all__ = [
     "PALETTES",
@@ -194,6 +193,10 @@ def traffic_light(
         Empty input, unknown palette, duplicate domain ids, a missing or unknown
         judgement (naming the study and domain).
     """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
     colours = _palette(palette)
     _check(rows, domains)
 
@@ -334,6 +337,8 @@ def _light(
     radius: float = _RADIUS,
     fontsize: float = 13,
 ) -> None:
+    from matplotlib.patches import Circle
+
     ax.add_patch(
         Circle(
             (x, y), radius, facecolor=colours[judgement], edgecolor="black", linewidth=0.8, zorder=2
@@ -377,6 +382,10 @@ def summary_plot(
     Figure with one 100 % stacked horizontal bar per domain (in order) and an
     "Overall risk of bias" bar at the bottom.
     """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import PercentFormatter
+
     colours = _palette(palette)
     _check(rows, domains)
     w = _weights(weights, len(rows))
@@ -489,6 +498,9 @@ def figure_to_bytes(fig: Figure, fmt: str, *, dpi: int = 200) -> bytes:
     glyph outlines. PNG resolution is lowered for very tall figures so that no
     side exceeds what PNG encoders accept.
     """
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     if fmt not in ("svg", "png", "pdf"):
         raise RobFigureError(f"Unknown format {fmt!r}; expected svg, png or pdf.")
     if not isinstance(fig.canvas, FigureCanvasAgg):
