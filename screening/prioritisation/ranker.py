@@ -5,7 +5,7 @@ Pure Python (no Django). The app and the simulation use the same code path:
 * :meth:`Ranker.vectorise` turns the review's texts (title twice, abstract and keywords,
   see :func:`record_text`) into word and character n-gram TF-IDF features once per corpus
   (cached by content fingerprint, so the background refits of a review reuse it and only
-  the classifier is refitted);
+  the classifier is refitted), kept as term counts (:class:`CompactFeatures`);
 * :meth:`Ranker.fit` trains the classifier on the labelled (resolved) records and returns
   an immutable :class:`Ranking` of the unlabelled records, which the app stores (as JSON)
   and keeps serving while the next refit runs.
@@ -168,6 +168,11 @@ class VectoriserSettings:
     against 0.450, seeds 1-5; 4-grams alone lost 0.045 on estrogens); see the table in
     ``benchmarks/ranking_refit_bench.py``. ``char_hash_bits=0`` and ``dtype="float64"``
     give the former vocabulary block, ``char_max_features`` caps that vocabulary.
+
+    :meth:`compact` builds the same features as their term counts (what the app and the
+    simulation keep, see :class:`CompactFeatures`); :meth:`transform` builds the float
+    matrix, kept for the settings the compact form does not cover (a vocabulary character
+    block, float64, the semantic block) and as the compact form's reference in the tests.
 
     Semantic block (``lsa_weight`` > 0, off by default): the first ``lsa_components``
     latent semantic analysis (truncated SVD) dimensions of the word TF-IDF matrix [3]_,
