@@ -11,7 +11,11 @@ refit (reading the decisions and texts, the features, the fit, the stored snapsh
 the queue writes): once cold (features built) and three times warm (features cached in
 the worker, as between the refits of a review). Prints wall-clock and CPU seconds per
 1,000 records (target: under 1 s), the process's peak RSS so far, and the size of the
-review's features in memory and in their file under ``REVIEWFLOW_CACHE_DIR``.
+review's features in memory and in their file under ``REVIEWFLOW_CACHE_DIR``. Then, per
+size, a fresh child process that only refits, as a Celery worker would: it sets Django up,
+imports every app's ``tasks.py``, reads the texts and runs one cold refit with an empty
+feature cache, and prints its resident memory after the imports and with the texts read,
+its peak (``VmHWM``), CPU and wall seconds.
 
 Then, from the same run, the peer: ASReview 3.0.8's feature extractor of its default model
 (``elas_u4``: word uni+bigram TF-IDF, ``sublinear_tf``, ``max_df`` 0.95), run in its own
@@ -19,11 +23,49 @@ virtualenv (``benchmarks/.asreview-venv``, installed on first use) on the same t
 (title + abstract), with its wall, CPU seconds, peak RSS and matrix size. ASReview keeps
 no features between runs: every refit of its own rebuilds them.
 
-On an idle machine (end of session 7, after the fix that times the cold refit without the
-import's prebuild beside it; load 0.7): 20,000 records, cold 8.14 s wall / 7.86 s CPU
-(goal <= 10 s met), process peak 745 MB (it also loaded the review; goal 400 MB short),
-features 219 MB in memory, 216 MB on disk (goal 150 MB short); warm 0.56-0.70 s CPU.
-ASReview's feature build in the same run: 5.90 s CPU, 463 MB peak, 69 MB matrix.
+Session 8 (the features kept as term counts, :class:`CompactFeatures`; matplotlib and
+openpyxl imported lazily), measured at load 7-9 on 2 shared cores (wall inflated 3-5x,
+CPU less so): 20,000 records, cold 9.60 s CPU (goal <= 10 s met; 42 s wall at that load),
+this process's peak 643 MB (it also loaded the review), features **140 MB in memory, 137 MB
+on disk (goal 150 MB met)**; warm 0.83-1.01 s CPU. The fresh worker process: 234 MB after
+the imports (270 MB before the lazy imports), 286 MB with the texts, **peak 573-584 MB**
+(three runs), 8.0-8.5 s CPU. The same fresh-worker measurement of the code before this
+session, at the same load, on the same database: 270 / 322 MB, peak 707-708 MB, 8.9-10.3 s
+CPU, 216 MB file. ASReview's feature build in the same run: 7.6 s CPU, 462 MB peak, 69 MB.
+
+End of session 7, idle machine (load 0.7): cold 8.14 s wall / 7.86 s CPU, process peak
+745 MB, features 219 MB in memory, 216 MB on disk; warm 0.56-0.70 s CPU. ASReview's feature
+build in the same run: 5.90 s CPU, 463 MB peak, 69 MB matrix.
+
+The compact form (session 8). The features are TF-IDF with sublinear tf and L2-normalised
+rows, so every value is a function of a term count: (1 + ln count) x idf of the column,
+divided by the norm of the row's block (word or character), the character block times
+``char_weight`` and the row divided by its joint norm. The features are kept as the counts
+(uint8; uint16 only when a count exceeds 255, which no record of the nine sets reaches: the
+largest of the 28.3 M entries at 20,000 records is 81), the int32 column indices, the row
+pointer, each column's idf (float32) and each row's two block norms: 5 bytes an entry
+instead of float32's 8 (137 MB instead of 216 at 20,000 records). A fit computes the float rows of its labelled records
+only; scoring every row sums (1 + ln count) x (idf x weight) over each row's word and
+character entries, a chunk of 1,000 rows at a time (one sparse product whose rows are the
+rows' two blocks; float64 sums), and the float32 matrix of all rows never exists, in the
+build either (the counts are filled in place). The values agree with the float form to
+3e-8 and the scores to 1e-6 (tests); the simulations of estrogens and ADHD, seeds 1-2, give
+the same screening order record for record as before, so the leave-one-dataset-out table
+below stands. The cost: scoring every row is ~3x the float form's one product (at ADHD's
+850 records 4-8 ms against 1.5 ms a refit, decision values 14 against 7 ms with 50 labels,
+56 against 54 ms with 400), so a simulation on the small sets takes up to ~15 % more CPU;
+warm app refits at 20,000 0.8-1.0 s CPU against 0.6-0.7 s.
+
+Where the cold build's memory went (fresh worker at 20,000, session 8, sampled per step):
+the word block's bigram numbering (an argsort of 6 M int64 pair keys and its permuted copy)
+was the largest transient; the pairs are now sorted in place and numbered by a chunked
+search (-75 MB). The final arrays are uint8 from the start, the few counts above 255 kept
+aside and widened at the end (a uint16 array and its uint8 copy held 84 MB at once). The
+peak is now the character fill: base and texts (286 MB), the word counts (~55 MB, read a
+chunk of rows at a time), the piece x text counts and the hashed n-grams of the distinct
+pieces (~40 MB) and the final arrays (137 MB), plus chunk buffers and memory the allocator
+keeps from the word block. The fit then adds ~115 MB (the 2,000 training rows as float32,
+scikit-learn's float64 copy and liblinear's nodes) on top of the kept features.
 
 What was tried for the character block (issue 24). Quality: leave-one-dataset-out harness
 (``prioritisation_lodo.py``) on the nine labelled sets, mean over the sets of WSS@95 and
@@ -46,6 +88,7 @@ hashed 4-grams only                  0.429   0.442   4.4      6.8 s       540 MB
 **hashed 3-4 (chosen)**              0.439   0.455   7.4      9.7 s       678 MB     216 MB
 same, 500-row chunks (c)             same    same    --       7.4 s       579 MB     216 MB
 hashed 4-5                           (not finished in time; 3 of 9 sets)  11.1 s   663 MB     212 MB
+3-4 as term counts (d)               same    same    +~15 %   --          --         137 MB
 ===================================  ======  ======  =======  ==========  =========  =========
 
 (a) before the distinct words were counted in a C array (about 100 MB less since).
@@ -59,6 +102,9 @@ seeds 1-5 ran the former word code.
 (c) The word block's entries laid out in CSR order as they are built (no COO copy), and
 texts tokenised and character rows built 500 at a time instead of 2,000 (machine load
 ~2 for this row, 5-10 for the rows above it, which inflates their CPU by up to ~30 %).
+(d) Session 8: the same features kept as counts (see "The compact form" above); the same
+screening orders, so the same WSS@95 and RRF@10. The table's peak and build columns were
+measured with a driver holding the texts and pandas; the app's figures are above.
 
 Seed-to-seed noise (seeds 1-5): the SD over seeds of the nine sets' mean WSS@95 is 0.005
 (RRF@10 0.046). Paired by seed against 3-5: 4-grams only -0.0048 WSS@95 (SD 0.0031),
@@ -80,11 +126,12 @@ copies the training rows: scikit-learn's ``LinearSVC`` converts them to float64 
 labelled rows at 20,000: 3.9 M entries, 29 MB, 20 ms) and liblinear copies them again
 into its own nodes (~59 MB); scoring every row is one float32 product (~90 ms).
 
-Still short of issue 24's goals: the cache (219 MB against 150 MB; only 4-grams alone,
-134 MB, reached it, at a loss on estrogens), the peak (679 MB in a fresh worker, whose
-libraries already hold 244 MB, against 400 MB), and our feature build still costs more
-CPU than ASReview's word-only one (7.4 against 5.6 s at 20,000; the character block is
-most of the difference).
+Still short of issue 24's goals after session 8: the peak (573-584 MB in a fresh worker
+against 400 MB). Its floor with this design is the start-up (234 MB, of which scikit-learn
+with scipy and pandas ~160 MB; the refit needs scikit-learn's liblinear and hashing), the
+texts (52 MB) and the features kept (137 MB): ~420 MB before any transient. Our feature
+build still costs more CPU than ASReview's word-only one (the character block is most of
+the difference). (Until session 8: cache 219 MB, fresh-worker peak 679 MB.)
 
 ASReview 3.0.8 on the six sets it was run on for seeds 1-2 in the session before: WSS@95
 0.421 (ours, 3-5: 0.478 on the same six sets), CPU 12.2 s a run. ``char_min_df`` 5 removes
