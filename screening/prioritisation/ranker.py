@@ -1535,6 +1535,12 @@ class Ranker:
                 return cached
         on_disk = cache_file is not None and all(type(rid) is int for rid in texts)
         corpus = Corpus.load(cache_file, key) if on_disk else None
+        if (
+            corpus is not None
+            and self.vectoriser.compactable
+            and not isinstance(corpus.features, CompactFeatures)
+        ):
+            corpus = None  # a file of the float form (before the compact form): rebuilt compact
         if corpus is None:
             features, n_lexical = self.vectoriser.features(list(texts.values()))
             ids = tuple(texts)

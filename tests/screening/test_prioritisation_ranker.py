@@ -648,15 +648,22 @@ def test_the_feature_file_and_the_cache_hold_the_compact_form(tmp_path, budget) 
     assert (loaded.matrix != corpus.matrix).nnz == 0
 
 
-def test_a_feature_file_of_the_float_form_still_loads(tmp_path) -> None:
-    from screening.prioritisation.ranker import Corpus
+def test_a_feature_file_of_the_float_form_loads_and_is_rebuilt_compact(tmp_path) -> None:
+    from screening.prioritisation.ranker import CompactFeatures, Corpus
 
     texts = dict(enumerate(_corpus_texts(), start=1))
     corpus = Ranker(seed=1).vectorise(texts)
     floats = corpus.matrix
     old = Corpus(corpus.record_ids, floats, corpus.n_lexical, corpus.fingerprint, corpus.row_of)
-    old.save(tmp_path / "review.npz")  # as the release before wrote it
-    loaded = Corpus.load(tmp_path / "review.npz", corpus.fingerprint)
+    cache_file = tmp_path / "review.npz"
+    old.save(cache_file)  # as the release before wrote it
+    loaded = Corpus.load(cache_file, corpus.fingerprint)
     assert loaded is not None and (loaded.matrix != floats).nnz == 0
     labels = {i: int(i % 3 != 0) for i in range(1, 25)}
     assert Ranker(seed=1).fit(loaded, labels).order == Ranker(seed=1).fit(corpus, labels).order
+    # The settings have a compact form: the refit rebuilds it and writes it over the file.
+    corpus_cache_clear()
+    rebuilt = Ranker(seed=1).vectorise(texts, cache_file=cache_file)
+    assert isinstance(rebuilt.features, CompactFeatures)
+    with np.load(cache_file) as saved:
+        assert "compact_counts" in saved.files and "matrix_data" not in saved.files
