@@ -26,7 +26,15 @@ from django.utils import timezone
 
 from . import tally
 from .models import DuplicateLink, Record
-from .rows import CHUNK_ROWS, ROW_FIELDS, SPILL_TABLE, SpillError, open_spill, spill_check
+from .rows import (
+    CHUNK_ROWS,
+    JSON_FIELDS,
+    ROW_FIELDS,
+    SPILL_TABLE,
+    SpillError,
+    open_spill,
+    spill_check,
+)
 
 #: DuplicateLink columns written by de-duplication, in order (created_at is added).
 LINK_FIELDS: tuple[str, ...] = ("review", "kept", "duplicate", "score", "tier", "reason", "status")
@@ -123,7 +131,9 @@ def _copy_chunks(
     n = 0
     with connection.cursor() as cursor:
         _prefer_lz4(cursor)
-        with cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
+        types = _binary_types(cursor, _columns(fields))
+        with cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(types)
             write_row = copy.write_row
             for chunk in chunks:
                 for row in chunk:
@@ -131,6 +141,26 @@ def _copy_chunks(
                 n += len(chunk)
                 progress(n)
     return n
+
+
+#: Type oids (PostgreSQL's fixed ones) of a binary COPY's fields: jsonb goes as bytea (its
+#: binary form is a version byte and the JSON text, made by SQLite from the spill), varchar
+#: as text (the same wire form).
+_JSONB, _BYTEA, _VARCHAR, _TEXT = 3802, 17, 1043, 25
+
+
+def _binary_types(cursor: Any, columns: Sequence[str]) -> list[int]:
+    """The oids to declare for a binary COPY of `columns` of the records table, read from
+    the catalogue so that they cannot drift from the schema (an int2 column must get two
+    bytes: a binary COPY converts nothing)."""
+    cursor.execute(
+        "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass "
+        "AND attnum > 0 AND NOT attisdropped",
+        [Record._meta.db_table],
+    )
+    oids = dict(cursor.fetchall())
+    swap = {_JSONB: _BYTEA, _VARCHAR: _TEXT}
+    return [swap.get(oids[c], oids[c]) for c in columns]
 
 
 def records_insert_spill(
@@ -160,7 +190,9 @@ def records_insert_spill(
     """
     if connection.vendor != "sqlite":
         with contextlib.closing(open_spill(path)) as spill:
-            chunks = _linked_chunks(spill, review_id, batch_id, ids, duplicate_of)
+            chunks = _linked_chunks(
+                spill, review_id, batch_id, ids, duplicate_of, jsonb_binary=True
+            )
             return _copy_chunks(chunks, progress, RECORD_FIELDS_LINKED)
     open_spill(path).close()  # the layout is checked before anything is written
     # And its pages: once attached, a damaged spill would fail every later statement of
@@ -239,14 +271,27 @@ def _links_table(cursor: Any, duplicate_of: dict[int, int]) -> None:
 
 
 def _linked_chunks(
-    spill: Any, review_id: int, batch_id: int, ids: Sequence[int], duplicate_of: dict[int, int]
+    spill: Any,
+    review_id: int,
+    batch_id: int,
+    ids: Sequence[int],
+    duplicate_of: dict[int, int],
+    *,
+    jsonb_binary: bool = False,
 ) -> Iterator[list[tuple]]:
     """The spill's rows in RECORD_FIELDS_LINKED order, in lists, id and link added by SQLite
-    (a temporary table on the spill's read-only connection) rather than a Python loop."""
+    (a temporary table on the spill's read-only connection) rather than a Python loop.
+
+    With `jsonb_binary` the JSON fields come as jsonb's binary input (the version byte 1,
+    then the text) for a binary COPY, made by SQLite in C rather than per value in Python.
+    """
     sql = spill.cursor()
     _links_table(sql, duplicate_of)
     id_sql, params, join = _ids_source(sql, ids)
-    fields = ", ".join(f"r.{name}" for name in ROW_FIELDS)
+    fields = ", ".join(
+        f"CAST(X'01' || r.{name} AS BLOB)" if jsonb_binary and name in JSON_FIELDS else f"r.{name}"
+        for name in ROW_FIELDS
+    )
     try:
         cursor = spill.execute(
             f"SELECT {id_sql}, ?, ?, {fields}, d.kept FROM {SPILL_TABLE} r {join}"  # noqa: S608

@@ -400,7 +400,10 @@ class ImportBatch(models.Model):
 class Record(models.Model):
     """A bibliographic record (a report) as imported. Never deleted by dedup: linked instead."""
 
-    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="records")
+    # No index of its own: the two (review, ...) indexes below lead with it.
+    review = models.ForeignKey(
+        Review, on_delete=models.CASCADE, related_name="records", db_index=False
+    )
     batch = models.ForeignKey(ImportBatch, on_delete=models.PROTECT, related_name="records")
     source_line = models.PositiveIntegerField(default=0)
     title = models.TextField(blank=True)
@@ -411,8 +414,11 @@ class Record(models.Model):
     volume = models.CharField(max_length=50, blank=True)
     issue = models.CharField(max_length=50, blank=True)
     pages = models.CharField(max_length=50, blank=True)
-    doi = models.CharField(max_length=255, blank=True, db_index=True)
-    pmid = models.CharField(max_length=20, blank=True, db_index=True)
+    # Not indexed: no query looks records up by them (de-duplication reads a review's keys
+    # in id order, searches compare them case-blind beside a title search), and each index
+    # (two on PostgreSQL, with the LIKE one) cost every import's rows a random insert.
+    doi = models.CharField(max_length=255, blank=True)
+    pmid = models.CharField(max_length=20, blank=True)
     keywords = models.JSONField(default=list, blank=True)
     language = models.CharField(max_length=100, blank=True)
     url = models.TextField(blank=True)
@@ -422,7 +428,12 @@ class Record(models.Model):
     title_norm = models.TextField(blank=True)
     first_author = models.CharField(max_length=200, blank=True)
     duplicate_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="duplicates"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="duplicates",
+        db_index=False,  # record_duplicate_of below: only the ~5% that are linked
     )
 
     class Meta:
@@ -435,6 +446,13 @@ class Record(models.Model):
             # the number of reviews sharing the table.
             models.Index(
                 fields=["review", "id"], include=["duplicate_of"], name="record_review_id"
+            ),
+            # A record's duplicates (the PROTECT check of a delete, the foreign key's own
+            # check, record.duplicates): the unlinked majority left out of the index.
+            models.Index(
+                fields=["duplicate_of"],
+                condition=Q(duplicate_of__isnull=False),
+                name="record_duplicate_of",
             ),
         ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
+import json
 import os
 import sqlite3
 from pathlib import Path
@@ -249,3 +250,45 @@ def test_drawn_ids_are_one_run_or_the_ids_as_drawn(cast):
         cursor.execute(f"ALTER SEQUENCE {sequence} INCREMENT BY 2")  # rolled back after
     spread = records_allocate_ids(4)
     assert list(spread) == list(range(spread[0], spread[0] + 8, 2)) and spread[0] > ids[-1]
+
+
+TRICKY_RIS = (
+    "TY  - JOUR\n"
+    'TI  - Back\\slash \\N, "quotes", a\ttab and 😀 in Ångström\n'
+    "AB  - First line\n"
+    "second line with \\t and \\\\ kept\n"
+    "AU  - Ørsted, H. C.\n"
+    "KW  - \\N\n"
+    "KW  - {braces} [brackets]\n"
+    "N1  - Note: 100% ~ 50 \u00a0 nbsp\n"
+    "ER  - \n\n"
+    "TY  - BOOK\n"
+    "TI  - No year, no authors\n"
+    "PY  - \n"
+    "ER  - \n"
+)
+
+
+def test_stored_rows_equal_the_spilled_rows_value_for_value(cast):
+    """What confirm stores (a binary COPY on PostgreSQL, INSERT ... SELECT on SQLite) is
+    the preview's row exactly: text with backslashes, tabs, quotes and characters outside
+    the BMP, NULL years, and the JSON fields (sent as jsonb's binary form) as parsed."""
+    from reviews.importing import iter_records
+
+    parsed = [
+        r for r in iter_records(io.BytesIO(TRICKY_RIS.encode())) if isinstance(r, ParsedRecord)
+    ]
+    expected = []
+    for record in parsed:
+        row = dict(zip(rows.ROW_FIELDS, rows.record_row(record), strict=True))
+        for name in rows.JSON_FIELDS:
+            row[name] = json.loads(row[name])
+        expected.append(tuple(row.values()))
+    batch = services.import_preview(
+        review=cast.review, actor=cast.lead, file=io.BytesIO(TRICKY_RIS.encode()), filename="t.ris"
+    )
+    batch = services.import_confirm(batch=batch, actor=cast.lead)
+    stored = list(batch.records.order_by("source_line").values_list(*rows.ROW_FIELDS))
+    assert stored == expected
+    assert stored[0][1].startswith('Back\\slash \\N, "quotes", a\ttab and 😀')
+    assert stored[1][rows.ROW_FIELDS.index("year")] is None
