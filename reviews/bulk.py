@@ -23,6 +23,7 @@ from urllib.parse import quote
 from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models.constants import OnConflict
 from django.utils import timezone
+from psycopg.adapt import PyFormat
 
 from . import tally
 from .models import DuplicateLink, Record
@@ -63,12 +64,16 @@ def records_allocate_ids(n: int) -> Sequence[int]:
     table = Record._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # The sequence looked up once, not per id (a catalogue search each: 0.2 s of
+            # backend CPU per 100,000).
+            cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')::regclass::oid", [table])
+            (sequence,) = cursor.fetchone()
             # Three numbers when the ids are one run (the usual case), not n rows.
             cursor.execute(
                 "SELECT MIN(v), MAX(v), CASE WHEN MAX(v) - MIN(v) + 1 = COUNT(*) THEN NULL "
                 "ELSE array_agg(v ORDER BY v) END FROM (SELECT "
-                "nextval(pg_get_serial_sequence(%s, 'id')) AS v FROM generate_series(1, %s)) s",
-                [table, n],
+                "nextval(%s::oid::regclass) AS v FROM generate_series(1, %s)) s",
+                [sequence, n],
             )
             first, last, spread = cursor.fetchone()
             return range(first, last + 1) if spread is None else spread
@@ -132,7 +137,12 @@ def _copy_chunks(
     with connection.cursor() as cursor:
         _prefer_lz4(cursor)
         types = _binary_types(cursor, _columns(fields))
-        with cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN (FORMAT BINARY)") as copy:
+        raw = cursor.cursor  # psycopg 3 cursor under Django's wrapper
+        # bytea's dumper by oid is the DB-API Binary one, in Python; bytes' own is in C
+        # (0.5 s less for 300,000 values). The cursor's adapters are its own copy.
+        adapters = raw.adapters
+        adapters.register_dumper(bytes, adapters.get_dumper(bytes, PyFormat.BINARY))
+        with raw.copy(f"COPY {table} ({quoted}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(types)
             write_row = copy.write_row
             for chunk in chunks:
