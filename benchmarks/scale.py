@@ -523,6 +523,23 @@ def process_memory(root: int) -> dict[int, tuple[str, int, int]]:
     return out
 
 
+def gunicorn_shape(env: dict, workers: int | None) -> str:
+    """"N processes x T threads" of the server ``start_server`` starts: the config's own
+    defaults (read from config/gunicorn.conf.py in ``env``) unless ``--workers`` says."""
+    import runpy
+
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        config = runpy.run_path(str(ROOT / "config" / "gunicorn.conf.py"))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    if workers is not None:
+        return f"{workers} processes x {env.get('GUNICORN_THREADS', '8')} threads, --workers"
+    return f"{config['workers']} processes x {config['threads']} threads, the production default"
+
+
 def serve(args, reviews: list, env: dict) -> None:
     """20 reviewers against gunicorn + a Celery worker (screening_load.py's machinery)
     while the lead's pages are timed over HTTP; in a many-review run every review's
@@ -571,7 +588,7 @@ def serve(args, reviews: list, env: dict) -> None:
     try:
         wait_ready(procs, [port])
         print(
-            f"\nserving: gunicorn ({args.workers} processes x 8 threads) on :{port}, one "
+            f"\nserving: gunicorn ({gunicorn_shape(env, args.workers)}) on :{port}, one "
             f"Celery worker (nice 10), PostgreSQL, Redis; {N_REVIEWERS} reviewers voting "
             f"(mean think {args.think:g} s) for {args.seconds:g} s"
         )
@@ -799,7 +816,13 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=120.0, help="length of a --serve run")
     parser.add_argument("--think", type=float, default=2.0, help="reviewers' mean think time")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn processes (--serve)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="gunicorn processes x 8 threads (--serve; default: config/gunicorn.conf.py's, "
+        "as production runs: 2 x CPUs + 1 processes x 4 threads)",
+    )
     parser.add_argument(
         "--timing", action="store_true", help="--serve: print where each page's time went"
     )

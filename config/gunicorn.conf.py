@@ -10,12 +10,23 @@ import os
 wsgi_app = "config.wsgi:application"
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 
-# Threads, not only processes: a request mostly waits on PostgreSQL, and a thread costs
-# far less memory than a process. Each thread keeps its own database connection, so
-# PostgreSQL's max_connections must exceed workers x threads x app servers (+ workers).
+# The default process count's ceiling (more CPUs than 4 would make more processes than one
+# PostgreSQL's connections comfortably serve; set WEB_CONCURRENCY to go past it).
+MAX_WORKERS = 9
+
+# Processes: gunicorn's own advice, 2 x CPUs + 1 (5 on 2 CPUs), at most 9. A thread holds
+# its process's interpreter lock while it builds a page, so the other threads of that
+# process wait: more processes with fewer threads each keep a heavy lead page from
+# delaying reviewers' votes (docs/deploy.md has the figures). Threads, not only
+# processes, because a request mostly waits on PostgreSQL and a thread costs far less
+# memory than a process (~285 MB each). Each thread keeps its own database connection:
+# PostgreSQL's max_connections (100 by default) must exceed app servers x workers x
+# threads (+ Celery workers): 5 x 4 = 20 per 2-CPU app server, 9 x 4 = 36 at most.
 worker_class = "gthread"
-workers = int(os.environ.get("WEB_CONCURRENCY", max(2, multiprocessing.cpu_count())))
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+workers = int(
+    os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, MAX_WORKERS))
+)
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 
 # Long work (imports, reports, refits) runs on Celery workers, so a request taking a
 # minute is a fault: end it rather than let it hold a thread. nginx buffers uploads, so a

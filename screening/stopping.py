@@ -16,12 +16,14 @@ confidence they chose. Two heuristic signals are shown next to it on the overvie
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
 
-from django.db.models import Min
+from django.db import connection
 
 from reviews.models import Review, Stage
 
-from .models import FinalDecision, Resolution, StoppingRule, Vote
+from .models import FinalDecision, Resolution, ScreeningItem, StoppingRule, Vote
 from .prioritisation.recall_test import RecallTest, recall_test
 from .selectors import Curve, team_snapshot
 
@@ -161,42 +163,20 @@ def stopping_test_state(
     """
     rule = StoppingRule.objects.filter(review=review).first() or StoppingRule(review=review)
     since = rule.sampling_since
-    # The records with an active title/abstract item of these rounds, as an inner join
-    # (one item per record and stage): the planner then walks the few votes and
-    # resolutions into the items' index. As `record__in=<items>` it hashed every item
-    # of the review (30-40 ms at 200,000 records, against 4-7 ms).
-    in_stage = {
-        "record__screening_items__stage": Stage.TITLE_ABSTRACT,
-        "record__screening_items__active": True,
-        "record__screening_items__round__gte": first_round,
-    }
     if records is None:
         records = team_snapshot(review, Stage.TITLE_ABSTRACT, first_round)["active"]
-    first_votes = (
-        Vote.objects.filter(review=review, stage=Stage.TITLE_ABSTRACT, **in_stage)
-        .values("record_id")
-        .annotate(first=Min("created_at"))
-    )
-    decided = dict(
-        Resolution.objects.filter(
-            review=review, stage=Stage.TITLE_ABSTRACT, **in_stage
-        ).values_list("record_id", "decision")
-    )
-    voted = {row["record_id"]: row["first"] for row in first_votes}
-    # Resolved without a vote of record (e.g. imported decisions) counts as ranked.
-    ranked = {rid for rid, first in voted.items() if since is None or first <= since}
-    ranked |= {rid for rid in decided if rid not in voted}
-    sample = set(voted) - ranked
+    counts = _phase_counts(review, first_round, since)
+    ranked, sample = counts[True], counts[False]
     include = FinalDecision.INCLUDE
-    pending = sum(1 for rid in ranked if rid not in decided)
-    unresolved_sample = sum(1 for rid in sample if rid not in decided)
-    ranked_found = sum(1 for rid in ranked if decided.get(rid) == include)
-    sample_found = sum(1 for rid in sample if decided.get(rid) == include) + unresolved_sample
-    test = recall_test(
-        records=max(records, len(ranked) + len(sample)),
-        ranked_screened=len(ranked),
+    pending = ranked.get(None, 0)
+    unresolved_sample = sample.get(None, 0)
+    ranked_found = ranked.get(include, 0)
+    sample_found = sample.get(include, 0) + unresolved_sample
+    test = _recall_test(
+        records=max(records, sum(ranked.values()) + sum(sample.values())),
+        ranked_screened=sum(ranked.values()),
         ranked_found=ranked_found,
-        sampled=len(sample),
+        sampled=sum(sample.values()),
         sample_found=sample_found,
         target_recall=rule.target_recall,
         confidence=rule.confidence,
@@ -209,3 +189,60 @@ def stopping_test_state(
         unresolved_sample=unresolved_sample,
         test=test,
     )
+
+
+# The test is a pure function of these counts; its search for "more needed" asks SciPy's
+# hypergeometric CDF ~20 times (~9 ms), so an overview reloaded with no new decision reuses it.
+_recall_test = lru_cache(maxsize=256)(recall_test)
+
+
+def _phase_counts(
+    review: Review, first_round: int, since: datetime | None
+) -> dict[bool, dict[str | None, int]]:
+    """Records of the stopping test by phase (True: ranked, False: sampled) and final
+    decision (None: no resolution yet), counted in the database in one statement.
+
+    A record is in the ranked phase when first voted on before random sampling was
+    switched on (every record while it is off), or resolved without a vote (an imported
+    decision); in the sample when first voted on since. Only records with an active
+    title/abstract item of rounds from `first_round` count: votes and resolutions are
+    joined to their item (one per record and stage), so the planner walks the few votes
+    and resolutions into the items' index instead of hashing every item of the review.
+    Counting here replaces reading every voted record's first vote and every resolution
+    (two rows per decided record: 400,000 on a screened 200,000-record review) into
+    Python.
+    """
+    q = connection.ops.quote_name
+    vote, resolution = q(Vote._meta.db_table), q(Resolution._meta.db_table)
+    item = q(ScreeningItem._meta.db_table)
+    ranked = "TRUE"
+    params: list = []
+    if since is not None:
+        ranked = "(p.first_vote IS NULL OR p.first_vote <= %s)"
+        params.append(connection.ops.adapt_datetimefield_value(since))
+    in_stage = "i.record_id = {t}.record_id AND i.stage = {t}.stage AND i.active AND i.round >= %s"
+    sql = f"""
+        SELECT {ranked}, p.decision, COUNT(*) FROM (
+          SELECT u.record_id, MIN(u.first_vote) AS first_vote, MAX(u.decision) AS decision
+          FROM (
+            SELECT v.record_id, MIN(v.created_at) AS first_vote, NULL AS decision
+            FROM {vote} v JOIN {item} i ON {in_stage.format(t="v")}
+            WHERE v.review_id = %s AND v.stage = %s
+            GROUP BY v.record_id
+            UNION ALL
+            SELECT r.record_id, NULL, r.decision
+            FROM {resolution} r JOIN {item} i ON {in_stage.format(t="r")}
+            WHERE r.review_id = %s AND r.stage = %s
+          ) u
+          GROUP BY u.record_id
+        ) p
+        GROUP BY 1, 2
+    """  # noqa: S608 - only table names and fixed clauses are formatted in
+    stage = Stage.TITLE_ABSTRACT
+    params += [first_round, review.pk, stage, first_round, review.pk, stage]
+    counts: dict[bool, dict[str | None, int]] = {True: {}, False: {}}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for is_ranked, decision, n in cursor.fetchall():
+            counts[bool(is_ranked)][decision] = n
+    return counts
