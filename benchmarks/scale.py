@@ -524,7 +524,7 @@ def process_memory(root: int) -> dict[int, tuple[str, int, int]]:
 
 
 def gunicorn_shape(env: dict, workers: int | None) -> str:
-    """"N processes x T threads" of the server ``start_server`` starts: the config's own
+    """ "N processes x T threads" of the server ``start_server`` starts: the config's own
     defaults (read from config/gunicorn.conf.py in ``env``) unless ``--workers`` says."""
     import runpy
 

@@ -163,7 +163,8 @@ class Vote(models.Model):
 class VoteChange(models.Model):
     """Append-only history of every vote, change and withdrawal (undo)."""
 
-    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
+    # Indexed with the id (Meta.indexes): the review's latest change is an index lookup.
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+", db_index=False)
     record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="vote_changes")
     stage = models.CharField(max_length=2, choices=Stage.choices)
     reviewer = models.ForeignKey(
@@ -185,6 +186,8 @@ class VoteChange(models.Model):
 
     class Meta:
         ordering = ["changed_at", "id"]
+        # The review's newest change in one index probe (selectors.screening_version).
+        indexes = [models.Index(fields=["review", "id"], name="votechange_review_id")]
 
     def __str__(self) -> str:
         return f"{self.reviewer_id}: {self.old_decision or '-'} -> {self.new_decision or '-'}"
@@ -193,7 +196,10 @@ class VoteChange(models.Model):
 class Resolution(models.Model):
     """The final decision on a record at a stage: agreed automatically or adjudicated."""
 
-    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="resolutions")
+    # Indexed with the id (Meta.indexes): the review's newest resolution is an index lookup.
+    review = models.ForeignKey(
+        Review, on_delete=models.CASCADE, related_name="resolutions", db_index=False
+    )
     record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="resolutions")
     stage = models.CharField(max_length=2, choices=Stage.choices)
     decision = models.CharField(max_length=10, choices=FinalDecision.choices)
@@ -224,7 +230,10 @@ class Resolution(models.Model):
                 name="resolution_adjudicated_has_actor",
             ),
         ]
-        indexes = [models.Index(fields=["review", "stage", "decision"], name="resolution_count")]
+        indexes = [
+            models.Index(fields=["review", "stage", "decision"], name="resolution_count"),
+            models.Index(fields=["review", "id"], name="resolution_review_id"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.record_id}/{self.stage}: {self.decision}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -37,6 +38,54 @@ def records_signature(review: Review) -> tuple:
     """A cheap fingerprint of the review's records: changes when records come, go or merge
     (the running totals' change counter: a primary-key lookup, not a scan of the records)."""
     return (*record_tally(review), review.votes_required)
+
+
+# How long a result computed for one screening state is kept. A vote or resolution makes
+# a new state (a new key) at once; the time limit only bounds what a key cannot see: two
+# transactions committing out of id order (the later id first), or a username changed.
+DERIVED_CACHE_SECONDS = 60
+
+
+def screening_version(review: Review) -> tuple[int, int, int]:
+    """A fingerprint of the review's screening state, in one statement of index probes:
+    the records' change counter (imports, merges: reviews.tally), the newest vote change
+    (every vote, changed vote and withdrawal writes one) and the newest resolution
+    (resolutions are only ever added, or deleted with their record).
+
+    What the screening overview computes from the votes and resolutions (agreement, the
+    curve's decisions, the stopping test's counts) is cached under it, so reloading the
+    overview of a review nobody is screening costs no scan of its decisions. Read it
+    once per page and pass it on: it is not kept on the review object, since a write
+    later in the same request makes a new state."""
+    q = connection.ops.quote_name
+    from reviews.models import RecordTally
+
+    from .models import VoteChange
+
+    sql = f"""
+        SELECT
+          (SELECT t.changes FROM {q(RecordTally._meta.db_table)} t WHERE t.review_id = %s),
+          (SELECT MAX(c.id) FROM {q(VoteChange._meta.db_table)} c WHERE c.review_id = %s),
+          (SELECT MAX(r.id) FROM {q(Resolution._meta.db_table)} r WHERE r.review_id = %s)
+    """  # noqa: S608 - only table names are formatted in; values are parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [review.pk] * 3)
+        changes, vote_change, resolution = cursor.fetchone()
+    return (changes or 0, vote_change or 0, resolution or 0)
+
+
+def derived_cached(review: Review, version: tuple | None, what: str, compute: Any) -> Any:
+    """``compute()``, kept for `version` (`screening_version`) of the review's screening
+    state; computed afresh when ``version`` is None."""
+    if version is None:
+        return compute()
+    stamp = review.created_at.timestamp() if review.created_at else 0
+    key = f"screening:derived:{review.pk}:{stamp}:{':'.join(map(str, version))}:{what}"
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, DERIVED_CACHE_SECONDS)
+    return value
 
 
 def decided_record_ids(review: Review, record_ids: set[int]) -> set[int]:
@@ -568,15 +617,32 @@ class StageAgreement:
 
 
 def agreement(
-    review: Review, stage: str, *, resolved_only: bool, first_round: int = 1
+    review: Review,
+    stage: str,
+    *,
+    resolved_only: bool,
+    first_round: int = 1,
+    version: tuple | None = None,
 ) -> StageAgreement:
     """Cohen's kappa per reviewer pair and overall at one stage.
 
     Per pair: every record both reviewers decided. Overall: every pair of votes on a
     record (raters ordered by the time they voted: first vs second vote), so that each
     record counts once with dual screening. ``resolved_only`` restricts to resolved
-    records, which is what a blinded reviewer may see.
+    records, which is what a blinded reviewer may see. ``version``: the screening state
+    (`screening_version`) the result is kept for (None: computed afresh).
     """
+    return derived_cached(
+        review,
+        version,
+        f"agreement:{stage}:{int(resolved_only)}:{first_round}",
+        lambda: _agreement(review, stage, resolved_only=resolved_only, first_round=first_round),
+    )
+
+
+def _agreement(
+    review: Review, stage: str, *, resolved_only: bool, first_round: int
+) -> StageAgreement:
     # Counted in the database (one GROUP BY over the pairs of votes on a record), not by
     # loading every vote and its reviewer: a screened 200,000-record review has 400,000
     # votes. The rows are at most (reviewer pairs x 3 x 3) whatever the review's size.
@@ -700,25 +766,34 @@ class Curve:
         return self.points[-1][1] if self.points else 0
 
 
-def screening_curve(review: Review, *, first_round: int = 1, total: int | None = None) -> Curve:
+def screening_curve(
+    review: Review,
+    *,
+    first_round: int = 1,
+    total: int | None = None,
+    version: tuple | None = None,
+) -> Curve:
     """Title/abstract includes found against records resolved, over rounds from `first_round`.
 
     ``total``: the stage's active items when the caller has them already (the overview,
-    from the progress it shows), else read from the stage's cached counts."""
-    resolved = Resolution.objects.filter(
-        review=review, stage=Stage.TITLE_ABSTRACT, record__duplicate_of__isnull=True
-    )
-    if first_round > 1:
-        resolved = resolved.filter(
-            record__screening_items__stage=Stage.TITLE_ABSTRACT,
-            record__screening_items__round__gte=first_round,
+    from the progress it shows), else read from the stage's cached counts. ``version``:
+    the screening state (`screening_version`) the decisions read are kept for."""
+
+    def read() -> bytes:
+        resolved = Resolution.objects.filter(
+            review=review, stage=Stage.TITLE_ABSTRACT, record__duplicate_of__isnull=True
         )
-    decisions = list(resolved.order_by("created_at", "id").values_list("decision", flat=True))
-    labels = tuple(int(d == FinalDecision.INCLUDE) for d in decisions)
-    points, found = [(0, 0)], 0
-    for i, label in enumerate(labels, start=1):
-        found += label
-        points.append((i, found))
+        if first_round > 1:
+            resolved = resolved.filter(
+                record__screening_items__stage=Stage.TITLE_ABSTRACT,
+                record__screening_items__round__gte=first_round,
+            )
+        decisions = resolved.order_by("created_at", "id").values_list("decision", flat=True)
+        # One byte a decision: small to keep, however many records are resolved.
+        return bytes(int(d == FinalDecision.INCLUDE) for d in decisions)
+
+    labels = tuple(derived_cached(review, version, f"curve:{first_round}", read))
+    points = list(zip(range(len(labels) + 1), accumulate(labels, initial=0), strict=True))
     run = 0
     for label in reversed(labels):
         if label:

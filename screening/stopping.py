@@ -25,7 +25,7 @@ from reviews.models import Review, Stage
 
 from .models import FinalDecision, Resolution, ScreeningItem, StoppingRule, Vote
 from .prioritisation.recall_test import RecallTest, recall_test
-from .selectors import Curve, team_snapshot
+from .selectors import Curve, derived_cached, team_snapshot
 
 WINDOW = 100
 
@@ -150,7 +150,11 @@ def _percent(value: float) -> str:
 
 
 def stopping_test_state(
-    review: Review, *, first_round: int = 1, records: int | None = None
+    review: Review,
+    *,
+    first_round: int = 1,
+    records: int | None = None,
+    version: tuple | None = None,
 ) -> StoppingTestState:
     """The hypergeometric test of the review's target recall on its title/abstract screening.
 
@@ -160,12 +164,19 @@ def stopping_test_state(
     can only delay "stop", never bring it forward. ``first_round``: an update round tests
     its own records (earlier rounds were stopped on their own). ``records``: the stage's
     active items when the caller has them already (else the stage's cached counts).
+    ``version``: the screening state (``selectors.screening_version``) the counts are
+    kept for (None: counted afresh).
     """
     rule = StoppingRule.objects.filter(review=review).first() or StoppingRule(review=review)
     since = rule.sampling_since
     if records is None:
         records = team_snapshot(review, Stage.TITLE_ABSTRACT, first_round)["active"]
-    counts = _phase_counts(review, first_round, since)
+    counts = derived_cached(
+        review,
+        version,
+        f"stopping:{first_round}:{since.isoformat() if since else ''}",
+        lambda: _phase_counts(review, first_round, since),
+    )
     ranked, sample = counts[True], counts[False]
     include = FinalDecision.INCLUDE
     pending = ranked.get(None, 0)

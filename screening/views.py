@@ -75,6 +75,9 @@ def overview(request: HttpRequest, review) -> HttpResponse:
     membership = request.membership
     full = selectors.agreement_visible_fully(review, membership)
     first, round_context = _rounds(request, review)
+    # What follows from the votes and resolutions is kept per screening state: a reload
+    # with no decision in between reads one fingerprint instead of scanning them again.
+    version = selectors.screening_version(review)
     stages = []
     for stage in selectors.STAGES:
         stages.append(
@@ -85,7 +88,7 @@ def overview(request: HttpRequest, review) -> HttpResponse:
                     review, stage, request.user, membership, first_round=first
                 ),
                 "agreement": selectors.agreement(
-                    review, stage, resolved_only=not full, first_round=first
+                    review, stage, resolved_only=not full, first_round=first, version=version
                 ),
                 "url": reverse(STAGE_URL[stage], kwargs={"slug": review.slug}),
             }
@@ -93,7 +96,7 @@ def overview(request: HttpRequest, review) -> HttpResponse:
     # The title/abstract stage's size, as its progress counted it (no stage has items
     # that are not retrievable at title/abstract), for the curve and the stopping test.
     ta_total = stages[0]["progress"].total
-    curve = selectors.screening_curve(review, first_round=first, total=ta_total)
+    curve = selectors.screening_curve(review, first_round=first, total=ta_total, version=version)
     context = {
         **round_context,
         "review": review,
@@ -101,7 +104,9 @@ def overview(request: HttpRequest, review) -> HttpResponse:
         "curve": curve,
         "curve_svg": mark_safe(_curve_svg(curve)),  # built from numbers only
         "stopping": stopping_aid(curve),
-        "stopping_test": stopping_test_state(review, first_round=first, records=ta_total),
+        "stopping_test": stopping_test_state(
+            review, first_round=first, records=ta_total, version=version
+        ),
         "ranking": ranking.ranking_latest(review),
         "refit_every": ranking.refit_every(),
         "agreement_full": full,

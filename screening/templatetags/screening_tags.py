@@ -24,7 +24,7 @@ def fixed(value: float | None, places: int) -> str:
     if value != value or value in (float("inf"), float("-inf")):
         return str(value)  # as the filter shows NaN and infinities
     rounded = Decimal(repr(value)).quantize(_STEPS[places], ROUND_HALF_UP)
-    return f"{abs(rounded) if not rounded else rounded:f}"
+    return f"{rounded if rounded else abs(rounded):f}"
 
 
 _STEPS = {places: Decimal(1).scaleb(-places) for places in range(1, 7)}

@@ -65,6 +65,9 @@ def test_the_pages_a_lead_opens_cost_a_fixed_number_of_queries(cast, n, monkeypa
     # loaded machine (the overview's in-step check, cached for SYNC_CHECK_SECONDS).
     monkeypatch.setattr(selectors, "PROGRESS_CACHE_SECONDS", 0)
     monkeypatch.setattr(services, "SYNC_CHECK_SECONDS", 0)
+    # The overview's results kept per screening state too (test_overview_cache.py counts
+    # a reload that reuses them).
+    monkeypatch.setattr(selectors, "DERIVED_CACHE_SECONDS", 0)
     build_review(cast, n)
     lead = Client()
     lead.force_login(cast.lead)
