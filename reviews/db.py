@@ -104,18 +104,33 @@ def from_row(model: Any, names: list[str], row: Sequence[Any]) -> Any:
     return model.from_db(connection.alias, names, values)
 
 
-def insert(instance: Any) -> Any:
-    """INSERT `instance` (auto fields filled as ``save()`` would) and set its primary key.
-
-    For models without save() overrides or signals on the hot path (votes, their history):
-    ``Model.objects.create`` costs five times the CPU for the same statement.
-    """
+def insert_parts(instance: Any) -> tuple[str, str, str, list[Any]]:
+    """The parts of `instance`'s INSERT: table, column list, value markers and values (auto
+    fields filled as ``save()`` would), for `insert` or a statement that writes more."""
     meta = instance._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key or f.attname != "id"]
     values = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
     table = connection.ops.quote_name(meta.db_table)
     cols = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     marks = ", ".join(["%s"] * len(fields))
+    return table, cols, marks, values
+
+
+def saved(instance: Any, pk: Any) -> Any:
+    """Mark `instance` as stored with primary key `pk` (after a hand-written INSERT)."""
+    instance.pk = pk
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    return instance
+
+
+def insert(instance: Any) -> Any:
+    """INSERT `instance` (auto fields filled as ``save()`` would) and set its primary key.
+
+    For models without save() overrides or signals on the hot path (votes, their history):
+    ``Model.objects.create`` costs five times the CPU for the same statement.
+    """
+    table, cols, marks, values = insert_parts(instance)
     with connection.cursor() as cursor:
         if connection.features.can_return_columns_from_insert:
             cursor.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks}) RETURNING id", values)  # noqa: S608

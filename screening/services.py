@@ -25,7 +25,16 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from reviews import dedup
-from reviews.db import columns, from_row, insert, lock_for_update, retry_transient, update_fields
+from reviews.db import (
+    columns,
+    from_row,
+    insert,
+    insert_parts,
+    lock_for_update,
+    retry_transient,
+    saved,
+    update_fields,
+)
 from reviews.errors import ConflictError, DomainError
 from reviews.models import ExclusionReason, Record, Review, Stage
 from reviews.selectors import records_version
@@ -587,50 +596,112 @@ def _vote_write(
             raise ConflictError("This record is already resolved; decisions can no longer change.")
         if item.status == ScreeningItem.Status.NOT_RETRIEVED:
             raise ConflictError("This full text is marked as not retrievable.")
+        change = VoteChange(
+            review=review,
+            record_id=item.record_id,
+            stage=stage,
+            reviewer=actor,
+            old_decision=vote.decision if vote else "",
+            old_reason=vote.reason if vote else None,
+            old_note=vote.note if vote else "",
+            new_decision=decision,
+            new_reason=reason,
+            new_note=note,
+            imported_from=imported_from[:40],
+        )
         if vote is None:
+            new = Vote(
+                review=review,
+                record_id=item.record_id,
+                stage=stage,
+                reviewer=actor,
+                decision=decision,
+                reason=reason,
+                note=note,
+            )
             # A live claim of the voter's own is a slot kept for them: only then can the
             # count of the others' claims be skipped (the claim goes with the vote anyway).
-            held = _claims_delete(item, actor, live_at=now)
+            if connection.vendor == "postgresql":
+                if _vote_insert_held(item, review, new, change, now):
+                    return new  # claim, vote, history and count written in one statement
+                held = 0
+            else:
+                held = _claims_delete(item, actor, live_at=now)
             if not held and not _can_take(item, review, actor, now):
                 raise ConflictError(
                     "This record already has the votes it needs; take the next one."
                 )
-            vote = insert(
-                Vote(
-                    review=review,
-                    record_id=item.record_id,
-                    stage=stage,
-                    reviewer=actor,
-                    decision=decision,
-                    reason=reason,
-                    note=note,
-                )
-            )
+            vote = insert(new)
             old = ("", None, "")
         else:
             held = 0
             old = (vote.decision, vote.reason, vote.note)
             vote.decision, vote.reason, vote.note = decision, reason, note
             vote.save(update_fields=["decision", "reason", "note", "updated_at"])
-        insert(
-            VoteChange(
-                review=review,
-                record_id=item.record_id,
-                stage=stage,
-                reviewer=actor,
-                old_decision=old[0],
-                old_reason=old[1],
-                old_note=old[2],
-                new_decision=decision,
-                new_reason=reason,
-                new_note=note,
-                imported_from=imported_from[:40],
-            )
-        )
+        insert(change)
         if not held:  # a claim of the voter's own on this item, if any, is spent
             _claims_delete(item, actor)
         _evaluate(item, review, added=old[0] == "")
     return vote
+
+
+def _vote_insert_held(
+    item: ScreeningItem, review: Review, vote: Vote, change: VoteChange, now
+) -> bool:
+    """Under the item's lock (PostgreSQL), when the voter holds a live claim on the item (the
+    slot the queue kept for them): spend the claim, insert the vote and its history row and,
+    while the item stays short of the votes it needs, count the vote on it, in one
+    statement instead of four (this runs on every vote). Returns False, having written
+    nothing, when there is no live claim: the caller then checks for a free slot.
+
+    What `_vote_write` and `_evaluate` do step by step, with the same values; a vote that
+    completes the item is evaluated by the caller as before (`_evaluate` reads the votes).
+    """
+    q = connection.ops.quote_name
+    claim, item_table = q(Claim._meta.db_table), q(ScreeningItem._meta.db_table)
+    vote_table, vote_cols, vote_marks, vote_values = insert_parts(vote)
+    change_table, change_cols, change_marks, change_values = insert_parts(change)
+    # `_evaluate(added=True)`'s shortcut: an open item short of its votes after this one
+    # only counts it. Otherwise the caller evaluates the item with the vote in.
+    counts_only = (
+        item.status == ScreeningItem.Status.OPEN and item.n_votes + 1 < review.votes_required
+    )
+    count, counted = "", []
+    if counts_only:
+        updated_at = ScreeningItem._meta.get_field("updated_at")
+        stamp = updated_at.pre_save(item, False)  # auto_now, as `update_fields` sets it
+        counted = [updated_at.get_db_prep_save(stamp, connection), item.n_votes + 1, item.pk]
+        count = f"""counted AS (
+            UPDATE {item_table} SET updated_at = %s, n_votes = %s
+            WHERE id = %s AND EXISTS (SELECT 1 FROM held)
+        ),"""
+    sql = f"""
+        WITH held AS (
+            DELETE FROM {claim} WHERE item_id = %s AND reviewer_id = %s AND expires_at > %s
+            RETURNING 1
+        ), history AS (
+            INSERT INTO {change_table} ({change_cols})
+            SELECT {change_marks} WHERE EXISTS (SELECT 1 FROM held)
+        ), {count} added AS (
+            INSERT INTO {vote_table} ({vote_cols})
+            SELECT {vote_marks} WHERE EXISTS (SELECT 1 FROM held)
+            RETURNING id
+        )
+        SELECT id FROM added
+    """  # noqa: S608 - only table and column names are formatted in; values are parameters
+    live_at = connection.ops.adapt_datetimefield_value(now)
+    params = [item.pk, vote.reviewer_id, live_at, *change_values, *counted, *vote_values]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    saved(vote, row[0])
+    if counts_only:
+        item.n_votes += 1
+    else:
+        _evaluate(item, review, added=True)
+    return True
 
 
 @_unique_conflicts

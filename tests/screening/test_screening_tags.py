@@ -21,3 +21,30 @@ def test_pair_rows_escape_names_and_format_as_the_template_did():
         '<td class="text-end">—</td></tr>'
     )
     assert agreement_pair_rows([]) == ""
+
+
+def test_fixed_rounds_as_floatformat_does():
+    import random
+
+    from django.template.defaultfilters import floatformat
+
+    from screening.templatetags.screening_tags import fixed
+
+    rng = random.Random(7)
+    # Ties of the decimal representation (half up, not to even), negatives that round to
+    # zero, every percentage of a small table, kappas of small tables, random values.
+    values = [0.625, -0.625, 0.125, 12.25, 87.5, 99.95, 0.995, -0.004, -0.005, 0.0, -0.0]
+    values += [100 * a / b for b in range(1, 60) for a in range(b + 1)]
+    values += [
+        (a * d - b * c) / ((a + b) * (c + d))
+        for a in range(5)
+        for b in range(5)
+        for c in range(5)
+        for d in range(1, 5)
+        if a + b
+    ]
+    values += [rng.uniform(-1, 1) for _ in range(2000)]
+    for value in values:
+        for places in (1, 2):
+            assert fixed(value, places) == floatformat(value, places), (value, places)
+    assert fixed(None, 1) == floatformat(None, 1) == ""
