@@ -258,6 +258,64 @@ def _queue_first(
     return None if row is None else from_row(ScreeningItem, names, row)
 
 
+def _queue_first_of(
+    review: Review, stage: str, user: Any, now, levels: list[int], *, first_round: int = 1
+) -> ScreeningItem | None:
+    """`_queue_first` over several vote counts at once (PostgreSQL): the first item of the
+    first count in `levels` that has one, locked (FOR NO KEY UPDATE SKIP LOCKED), in one
+    round trip instead of one per count passed over.
+
+    Each count is the same index walk as `_queue_first`'s, run as a LATERAL subquery per
+    count. A LATERAL join can only be a nested loop over the VALUES in the order written,
+    and the outer LIMIT stops at its first row: a count after the one that has an item is
+    never walked, and only that item is locked. (An ORDER BY here would add a sort that
+    walks, and locks the first item of, every count.)
+    """
+    item_table = connection.ops.quote_name(ScreeningItem._meta.db_table)
+    select, names = columns(ScreeningItem, "q")
+    inner, _ = columns(ScreeningItem, "i")
+    vote_table = connection.ops.quote_name(Vote._meta.db_table)
+    claim_table = connection.ops.quote_name(Claim._meta.db_table)
+    order = (
+        "i.relevance DESC, i.priority DESC, i.id"
+        if _queue_ranked(review, stage)
+        else "i.priority DESC, i.id"
+    )
+    counts = ", ".join(f"({int(n)})" for n in levels)
+    sql = f"""
+        SELECT {select} FROM (VALUES {counts}) AS lv(n_votes)
+        CROSS JOIN LATERAL (
+          SELECT {inner} FROM {item_table} i
+          WHERE i.review_id = %s AND i.stage = %s AND i.active AND i.status = %s
+            AND i.n_votes = lv.n_votes AND i.round >= %s
+            AND NOT EXISTS (
+              SELECT 1 FROM {vote_table} v
+              WHERE v.record_id = i.record_id AND v.stage = %s AND v.reviewer_id = %s)
+            AND (SELECT COUNT(*) FROM {claim_table} c
+                 WHERE c.item_id = i.id AND c.expires_at > %s AND c.reviewer_id <> %s)
+                < %s - lv.n_votes
+          ORDER BY {order}
+          LIMIT 1 FOR NO KEY UPDATE OF i SKIP LOCKED
+        ) q
+        LIMIT 1
+    """  # noqa: S608 - only table names, fixed clauses and ints are formatted in
+    params = [
+        review.pk,
+        stage,
+        ScreeningItem.Status.OPEN,
+        first_round,
+        stage,
+        user.pk,
+        connection.ops.adapt_datetimefield_value(now),
+        user.pk,
+        review.votes_required,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return None if row is None else from_row(ScreeningItem, names, row)
+
+
 def _queue_ranked(review: Review, stage: str) -> bool:
     """Relevance order, unless off or the stopping test samples title/abstract at random.
 
@@ -376,6 +434,10 @@ def _claim_first(
             # on every "vote and give me the next record" request); a taken item ends the
             # transaction, so the rows it locked go before the queue is asked again.
             item = None
+            if connection.vendor == "postgresql" and skip_locked:
+                item = _queue_first_of(review, stage, actor, now, levels, first_round=first_round)
+                # The counts before the item's had nothing free: passed over from now on.
+                levels = levels[levels.index(item.n_votes) :] if item is not None else []
             while levels and item is None:
                 item = _queue_first(
                     review,
