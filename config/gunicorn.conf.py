@@ -27,6 +27,9 @@ workers = int(
     os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, MAX_WORKERS))
 )
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# No parallel query workers for the web server's connections (config/settings/env.py says
+# why); set before the workers load the settings. An empty value keeps the server's own.
+os.environ.setdefault("REVIEWFLOW_PG_PARALLEL_WORKERS", "0")
 
 # Long work (imports, reports, refits) runs on Celery workers, so a request taking a
 # minute is a fault: end it rather than let it hold a thread. nginx buffers uploads, so a

@@ -192,7 +192,9 @@ def _panel_context(
         "abstract_html": hl(record.abstract or ""),
         "keywords_html": [hl(str(k)) for k in (record.keywords or [])],
         "reason_options": _reason_options(
-            selectors.exclusion_reasons(review, stage),
+            read.reasons
+            if read is not None and read.reasons is not None
+            else selectors.exclusion_reasons(review, stage),
             view.my_vote.reason_id if view.my_vote else None,
         ),
         "progress": selectors.progress(

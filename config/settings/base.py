@@ -7,7 +7,7 @@ import dj_database_url
 import xstatic.pkg.bootstrap
 from csp.constants import NONE, SELF
 
-from .env import env_bool, env_int, env_list, env_required, env_str
+from .env import env_bool, env_int, env_list, env_required, env_str, pg_parallel_options
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # Real third-party data sets live beside the repository (../shared/data).
@@ -98,6 +98,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",
     }
+else:
+    # Parallel query workers of this process's connections (env.pg_parallel_options).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(pg_parallel_options())
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -51,3 +51,19 @@ def env_required(name: str, why: str) -> str:
     if not value:
         raise ImproperlyConfigured(f"{name} must be set: {why}")
     return value
+
+
+def pg_parallel_options() -> dict[str, str]:
+    """PostgreSQL connection options for ``REVIEWFLOW_PG_PARALLEL_WORKERS``: the parallel
+    workers per query (max_parallel_workers_per_gather) of this process's connections, or
+    nothing (the server's own setting) when unset or empty.
+
+    The web server sets 0 (config/gunicorn.conf.py): a lead page that forks two parallel
+    workers to hash a 200,000-item stage ran 3x slower on a busy 2-CPU server than the
+    one-process index walk the planner picks without them (64 -> 20 ms), and took the
+    cores the reviewers' votes wait for. Celery workers keep the server's setting.
+    """
+    if not env_str("REVIEWFLOW_PG_PARALLEL_WORKERS", "").strip():
+        return {}
+    workers = env_int("REVIEWFLOW_PG_PARALLEL_WORKERS", 0)
+    return {"options": f"-c max_parallel_workers_per_gather={workers}"}

@@ -12,7 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
 from .base import BASE_DIR
-from .env import env_bool, env_int, env_list, env_required, env_str
+from .env import env_bool, env_int, env_list, env_required, env_str, pg_parallel_options
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
@@ -31,6 +31,8 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         "DATABASE_URL must point to PostgreSQL (postgres://...) in production, "
         f"not {DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"
     )
+
+DATABASES["default"].setdefault("OPTIONS", {}).update(pg_parallel_options())
 
 REDIS_URL = env_required(
     "REDIS_URL", "the Redis server of the job queue and shared cache, redis://HOST:6379/0"

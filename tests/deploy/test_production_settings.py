@@ -127,3 +127,52 @@ def test_gunicorn_config_loads_the_app_with_production_settings():
         production_env(WEB_CONCURRENCY="3", GUNICORN_BIND="127.0.0.1:0"),
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+GUNICORN_DEFAULTS = """
+import json, runpy
+config = runpy.run_path("config/gunicorn.conf.py")
+from django.conf import settings
+print(json.dumps({"workers": config["workers"], "threads": config["threads"],
+                  "options": settings.DATABASES["default"].get("OPTIONS", {})}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("overrides", "workers", "threads", "options"),
+    [
+        # 2 x CPUs + 1 processes (at most 9) of 4 threads; no parallel query workers.
+        ({}, None, 4, {"options": "-c max_parallel_workers_per_gather=0"}),
+        (
+            {"WEB_CONCURRENCY": "3", "GUNICORN_THREADS": "8", "REVIEWFLOW_PG_PARALLEL_WORKERS": ""},
+            3,
+            8,
+            {},
+        ),
+    ],
+)
+def test_gunicorn_defaults_and_the_web_servers_database_options(
+    overrides, workers, threads, options
+):
+    import os
+
+    result = run_python(["-c", GUNICORN_DEFAULTS], production_env(**overrides))
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout.strip().splitlines()[-1])
+    cpus = os.cpu_count() or 1
+    assert got == {
+        "workers": workers or min(2 * cpus + 1, 9),
+        "threads": threads,
+        "options": options,
+    }
+
+
+def test_a_celery_worker_keeps_the_servers_parallel_query_setting():
+    """Without gunicorn's config (a Celery worker, manage.py) no option is sent."""
+    code = (
+        "import json; from django.conf import settings; "
+        "print(json.dumps(settings.DATABASES['default'].get('OPTIONS', {})))"
+    )
+    result = run_python(["-c", code], production_env())
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {}

@@ -23,11 +23,11 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 RECORD_ID = re.compile(r'data-record-id="(\d+)"')
 
 # Queries per request, on each database. PostgreSQL finds the queue's first free item over
-# every vote count in one statement, claims it in one, and spends the claim, stores the
-# vote, its history and the item's count in one.
+# every vote count in one statement, claims it in one, spends the claim, stores the vote,
+# its history and the item's count in one, and reads the exclusion reasons with the record.
 # Inside a test, transactions are savepoints: BEGIN/COMMIT count as SAVEPOINT/RELEASE.
-VOTE_AND_NEXT = {"postgresql": 14, "sqlite": 20}
-VOTE_RESOLVES_AND_NEXT = {"postgresql": 24, "sqlite": 29}
+VOTE_AND_NEXT = {"postgresql": 13, "sqlite": 20}
+VOTE_RESOLVES_AND_NEXT = {"postgresql": 23, "sqlite": 29}
 PROGRESS_REFRESH = 1  # the team's progress numbers read again (a moment later)
 
 
@@ -145,3 +145,26 @@ def test_a_vote_on_a_claimed_record_writes_what_a_vote_without_a_claim_writes(ca
             (1, "open"),
         )
     )
+
+
+def test_the_claimed_record_comes_with_the_exclusion_reasons_in_order(cast, reviewers):
+    from reviews.models import ExclusionReason
+    from reviews.services import exclusion_reason_create
+    from screening import services
+
+    reason = exclusion_reason_create(
+        review=cast.review, actor=cast.lead, stage="ta", label="Added last", position=99
+    )
+    ExclusionReason.objects.filter(review=cast.review, stage="ta").exclude(pk=reason.pk).filter(
+        position=0
+    ).update(active=False)  # a retired one is left out
+    item = services.next_item_claim(review=cast.review, stage="ta", actor=cast.alice)
+    read = selectors.claimed_record(item, cast.alice)
+    listed = selectors.exclusion_reasons(cast.review, "ta")
+    assert listed[-1] == reason and len(listed) >= 2
+    if connection.vendor == "postgresql":
+        assert [(r.pk, r.label, r.position, r.active, r.stage) for r in read.reasons] == [
+            (r.pk, r.label, r.position, r.active, r.stage) for r in listed
+        ]
+    else:
+        assert read.reasons is None  # the panel asks exclusion_reasons
