@@ -27,10 +27,12 @@ workers' memory bounded.
    whole review (``reviews.services.duplicates_find(new_ids=...)``, what an import's
    confirmation runs after storing the rows).
 
-``--serve`` replaces 2 and 3: gunicorn (``--workers`` processes x 8 threads, production
-settings) and a Celery worker (nice 10) on the same PostgreSQL and a Redis database of
-its own (``BENCH_REDIS_URL``, default db 9), started with ``screening_load.py``'s
-machinery; its 20 reviewers vote (mean think ``--think`` s) for ``--seconds`` while the
+``--profile overview`` lists where the CPU of the in-process requests of that page goes
+(cProfile). ``--serve`` replaces 2 and 3: gunicorn (production settings and, unless
+``--workers N`` asks for N processes x 8 threads, the production default of
+config/gunicorn.conf.py: 2 x CPUs + 1 processes x 4 threads) and a Celery worker (nice
+10) on the same PostgreSQL and a Redis database of its own (``BENCH_REDIS_URL``, default
+db 9), started with ``screening_load.py``'s machinery; its 20 reviewers vote (mean think ``--think`` s) for ``--seconds`` while the
 lead opens the pages over HTTP, one after the other (in a many-review run cycling over
 the reviews, and every review's ranking refitted on the worker meanwhile). Prints the
 latencies, the refits stored and each server and worker process's peak RSS (VmHWM).
@@ -379,8 +381,13 @@ def lead_urls(review) -> dict[str, str]:
     }
 
 
-def pages(reviews: list, repeat: int, slow: int) -> None:
-    """Each page of each review ``repeat`` times; p50/p95 over all of them."""
+def pages(reviews: list, repeat: int, slow: int, profile: str = "") -> None:
+    """Each page of each review ``repeat`` times; p50/p95 over all of them. ``profile``:
+    a page's name (or a part of it) whose requests are profiled (cProfile on this
+    thread's CPU time, the 40 costliest functions by cumulative time)."""
+    import cProfile
+    import pstats
+
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
@@ -389,6 +396,7 @@ def pages(reviews: list, repeat: int, slow: int) -> None:
     lead = Client()
     lead.force_login(get_user_model().objects.get(username="bench-lead"))
     urls = [lead_urls(review) for review in reviews]
+    profiles: list = []
     over = f" (over {len(reviews)} reviews)" if len(reviews) > 1 else ""
     print(
         f"\n{'page (lead)' + over:28} {'queries':>7} {'wall p50':>9} {'p95':>8} "
@@ -408,7 +416,14 @@ def pages(reviews: list, repeat: int, slow: int) -> None:
                 with CaptureQueriesContext(connection) as ctx:
                     get()
                 captured = list(ctx.captured_queries)  # the next request clears the log
+            profiler = None
+            if profile and profile in name:
+                profiler = cProfile.Profile(time.thread_time)
+                profiler.enable()
             w, c = timed(get, repeat)
+            if profiler:
+                profiler.disable()
+                profiles.append((name, profiler))
             walls += w
             cpus += c
         w50, w95 = quantiles(walls)
@@ -422,6 +437,9 @@ def pages(reviews: list, repeat: int, slow: int) -> None:
         )
         for q in sorted(captured, key=lambda q: -float(q["time"]))[:slow]:
             print(f"    {1000 * float(q['time']):7.1f} ms  {q['sql'][:300]}")
+    for name, profiler in profiles:
+        print(f"\n{name}: {repeat} requests per review under cProfile (CPU time)")
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
 
 
 def votes(reviews: list, n_votes: int) -> None:
@@ -805,6 +823,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20, help="requests per page (and review)")
     parser.add_argument("--votes", type=int, default=100, help="measured vote requests")
     parser.add_argument("--slow", type=int, default=0, help="list the N slowest SQL per page")
+    parser.add_argument(
+        "--profile", default="", help="cProfile the in-process requests of this page (a name)"
+    )
     parser.add_argument("--rebuild", action="store_true", help="build the template again")
     parser.add_argument(
         "--dedup-only", action="store_true", help="time only the added batch's de-duplication"
@@ -868,7 +889,7 @@ def main() -> None:
         serve(args, reviews, env)
         return
     if not args.dedup_only:
-        pages(reviews, args.repeat, args.slow)
+        pages(reviews, args.repeat, args.slow, args.profile)
         votes(reviews, args.votes)
     if args.reviews == 1 and args.added:
         dedup_added(reviews[0], added_records(args.records, args.added))
