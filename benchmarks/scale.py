@@ -159,6 +159,49 @@ processes / of its pool process, MB; pool processes started so far): 11 s 632/35
 1137/860. The pool process peaks at ~1.06 GB and is then replaced, so the worker stays
 under ~1.3 GB however many reviews it refits; before the limit it grew to 1,743 MB after
 7 refits and kept growing.
+
+Session 8 (vote8, 7 Dec 2026; the machine shared with two other helpers' benchmarks and
+test runs, so the wall figures are the machine's; compare the server's CPU and statements).
+In process, 200,000 records (the template, 400 decided; ``--profile`` and direct timings,
+load ~4): the screening overview's CPU 33 -> 21 ms: its reviewer-pair rows (190 pairs)
+5.2 -> 0.8 ms (one f-string a row instead of format_html_join and floatformat, the same
+rounding), the stopping test 8.8 -> 1.5 ms (counted in one SQL statement instead of two
+row reads and Python loops; the recall test reused for the same counts). A reload with
+no decision in between: 16 ms CPU, 12 -> 8 statements, SQL 50 -> 10 ms (agreement, the
+curve's decisions and the stopping counts kept per screening state). After a --serve
+run (2,039 votes, 981 resolutions), the overview's heaviest statements with and without
+PostgreSQL's parallel workers: stopping counts 64 -> 20 ms, agreement 29 -> 13 ms, curve
+5 -> 3 ms (parallel workers hashed all 200,000 items in three processes), hence
+``REVIEWFLOW_PG_PARALLEL_WORKERS=0`` for the web server.
+
+--serve at 200,000, 90 s, gunicorn with the new production default (5 processes x 4
+threads on 2 CPUs), p50/p95 ms over HTTP; A: 22:28, the pages' and the vote's CPU cut,
+load 9.4-11.3 (this session's tests running beside it); B: 22:39, all of this session's
+changes (parallel workers off, the queue and the vote's statements), load 7.1-11.9:
+
+===========================  ===========  ===========  ======================================
+page                         A            B            B in the server: CPU / SQL / waiting
+===========================  ===========  ===========  ======================================
+dashboard                    157 / 395    89 / 226     27/39, SQL 46/163 (22), wait 11/40
+screening overview           311 / 708    225 / 460    26/37, SQL 169/346 (12), wait 26/69
+records list                 88 / 198     55 / 106     19/28, SQL 11/33 (6), wait 19/55
+records list, deep page      93 / 234     63 / 123     20/28, SQL 12/43 (6), wait 28/82
+records list, duplicates     104 / 187    64 / 129     20/28, SQL 14/37 (6), wait 27/67
+PRISMA                       169 / 342    114 / 259    23/33, SQL 66/155 (13), wait 20/53
+vote + next record           126 / 341    63 / 244     11/17, SQL 26/170 (13), wait 20/63
+gunicorn CPU per request     20.4 ms      21.5 ms      (logins included)
+===========================  ===========  ===========  ======================================
+
+Against session 7's quietest run (load 1.1-3.7, 3 x 8 threads): the overview's server CPU
+43/54 -> 26/37 ms, the vote's 15/20 -> 11/17 ms; its statements (median) 16 -> 13. Every
+page is within 300 ms at p50 and all but the overview at p95, at a load of 7-12 on 2 CPUs;
+vote + next p95 244 ms there is the machine (SQL 170 ms of it: 13 round trips each waiting
+for a core), not comparable with the idle-machine goal of 50 ms. Peak RSS: gunicorn
+processes 281-285 MB each (5: 1.4 GB), Celery worker 280 + 211 MB. What is left: the
+overview's SQL during active screening (its cache misses while votes arrive every 0.1 s)
+grows with the decisions: agreement's self-join of the votes, the curve's read of every
+resolution in order and the stopping counts' grouping of every vote. Running totals kept
+by the vote and resolution writes (pair tables, the curve's tail) would make it constant.
 """
 
 from __future__ import annotations
