@@ -18,7 +18,7 @@ from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 
 from reviews.db import columns, from_row
-from reviews.models import Membership, Record, Review, Stage
+from reviews.models import ExclusionReason, Membership, Record, RecordTally, Review, Stage
 from reviews.selectors import record_tally
 
 from .agreement import Kappa, cohen_kappa
@@ -29,6 +29,7 @@ from .models import (
     Resolution,
     ScreeningItem,
     Vote,
+    VoteChange,
 )
 
 STAGES = (Stage.TITLE_ABSTRACT, Stage.FULL_TEXT)
@@ -58,10 +59,6 @@ def screening_version(review: Review) -> tuple[int, int, int]:
     once per page and pass it on: it is not kept on the review object, since a write
     later in the same request makes a new state."""
     q = connection.ops.quote_name
-    from reviews.models import RecordTally
-
-    from .models import VoteChange
-
     sql = f"""
         SELECT
           (SELECT t.changes FROM {q(RecordTally._meta.db_table)} t WHERE t.review_id = %s),
@@ -502,8 +499,6 @@ def claimed_record(item: ScreeningItem, user: Any, *, first_round: int = 1) -> C
     # PostgreSQL: the exclusion reasons too, as one JSON array (one round trip fewer).
     reasons_sql, reason_names = "", []
     if connection.vendor == "postgresql":
-        from reviews.models import ExclusionReason
-
         reason_cols, reason_names = columns(ExclusionReason, "x")
         reasons_sql = f""",
           (SELECT json_agg(json_build_array({reason_cols}) ORDER BY {_reason_order("x")})
@@ -522,8 +517,6 @@ def claimed_record(item: ScreeningItem, user: Any, *, first_round: int = 1) -> C
         row = cursor.fetchone()
     reasons = None
     if reason_names:
-        from reviews.models import ExclusionReason
-
         reasons = [from_row(ExclusionReason, reason_names, r) for r in row[-1] or []]
     record = from_row(Record, names, row)
     record.corrected = bool(row[len(names)])
@@ -538,8 +531,6 @@ def claimed_record(item: ScreeningItem, user: Any, *, first_round: int = 1) -> C
 def exclusion_reasons(review: Review, stage: str) -> list:
     """The review's active exclusion reasons at `stage`, in their order (hand-written: read
     on every screening panel)."""
-    from reviews.models import ExclusionReason
-
     select, names = columns(ExclusionReason)
     sql = f"""
         SELECT {select} FROM {connection.ops.quote_name(ExclusionReason._meta.db_table)}
@@ -552,8 +543,6 @@ def exclusion_reasons(review: Review, stage: str) -> list:
 
 def _reason_order(alias: str = "") -> str:
     """The exclusion reasons' ORDER BY list (their model's ordering: stage, position, id)."""
-    from reviews.models import ExclusionReason
-
     prefix = f"{alias}." if alias else ""
     return ", ".join(
         prefix
