@@ -172,7 +172,11 @@ curve's decisions and the stopping counts kept per screening state). After a --s
 run (2,039 votes, 981 resolutions), the overview's heaviest statements with and without
 PostgreSQL's parallel workers: stopping counts 64 -> 20 ms, agreement 29 -> 13 ms, curve
 5 -> 3 ms (parallel workers hashed all 200,000 items in three processes), hence
-``REVIEWFLOW_PG_PARALLEL_WORKERS=0`` for the web server.
+``REVIEWFLOW_PG_PARALLEL_WORKERS=0`` for the web server. In process at the end
+(``--repeat 5 --profile overview``, load 6.2), CPU p50/p95 ms: dashboard 24.5/26.1,
+overview 12.6/13.3 (8 statements: a reload, its results kept), records list 17.1/17.9,
+deep page 19.6/23.0, duplicates 16.8/146 (one request descheduled), PRISMA 18.6/20.7;
+the overview's CPU is now mostly its templates.
 
 --serve at 200,000, 90 s, gunicorn with the new production default (5 processes x 4
 threads on 2 CPUs), p50/p95 ms over HTTP; A: 22:28, the pages' and the vote's CPU cut,
@@ -426,8 +430,8 @@ def lead_urls(review) -> dict[str, str]:
 
 def pages(reviews: list, repeat: int, slow: int, profile: str = "") -> None:
     """Each page of each review ``repeat`` times; p50/p95 over all of them. ``profile``:
-    a page's name (or a part of it) whose requests are profiled (cProfile on this
-    thread's CPU time, the 40 costliest functions by cumulative time)."""
+    a page's name (or a part of it) requested ``repeat`` times more under cProfile (this
+    thread's CPU time; the 40 costliest functions by cumulative time)."""
     import cProfile
     import pstats
 
@@ -459,16 +463,14 @@ def pages(reviews: list, repeat: int, slow: int, profile: str = "") -> None:
                 with CaptureQueriesContext(connection) as ctx:
                     get()
                 captured = list(ctx.captured_queries)  # the next request clears the log
-            profiler = None
-            if profile and profile in name:
-                profiler = cProfile.Profile(time.thread_time)
-                profiler.enable()
             w, c = timed(get, repeat)
-            if profiler:
-                profiler.disable()
-                profiles.append((name, profiler))
             walls += w
             cpus += c
+            if profile and profile in name:  # more requests, not the timed ones
+                profiler = cProfile.Profile(time.thread_time)
+                for _ in range(repeat):
+                    profiler.runcall(get)
+                profiles.append((name, profiler))
         w50, w95 = quantiles(walls)
         c50, c95 = quantiles(cpus)
         # SQL: the statements' own time in one request (as Django measures it: server
@@ -481,7 +483,7 @@ def pages(reviews: list, repeat: int, slow: int, profile: str = "") -> None:
         for q in sorted(captured, key=lambda q: -float(q["time"]))[:slow]:
             print(f"    {1000 * float(q['time']):7.1f} ms  {q['sql'][:300]}")
     for name, profiler in profiles:
-        print(f"\n{name}: {repeat} requests per review under cProfile (CPU time)")
+        print(f"\n{name}: {repeat} more requests per review under cProfile (CPU time)")
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
 
 
