@@ -6,18 +6,19 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import stats
 
 from . import measures
 from .report import Report, StudyEffect, _fit, _ordered_levels
-from .stats import MetaResult, StatsInputError
+from .stats import StatsInputError
 
-# ``.plots`` (matplotlib) is imported by the functions that draw: this module is imported
-# at start-up for method_text, and matplotlib added ~30 MB to every process.
+# ``.plots`` (matplotlib) and scipy.stats are imported by the functions that draw: this
+# module is imported at start-up for method_text, and matplotlib added ~30 MB to every
+# process, scipy.stats ~57 MB.
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from .plots import ForestRow, PooledSummary
+    from .stats import MetaResult
 
 Z975 = 1.959963984540054
 TAU2_NAMES = {
@@ -238,6 +239,8 @@ def bubble_figure(report: Report) -> Figure:
     j = res.names.index(mod.key)
     df = res.df[j] if res.df is not None else None
     alpha = 1 - res.level / 100
+    from scipy import stats
+
     crit = float(stats.t.isf(alpha / 2, df) if df is not None else stats.norm.isf(alpha / 2))
     model = "three-level model" if section.kind == "three_level" else "meta-regression"
     caption = (

@@ -13,8 +13,9 @@ import math
 from collections.abc import Iterable
 from dataclasses import replace
 
+from . import stats as engine  # loads scipy.stats when an analysis runs, not at start-up
 from .data import EffectInput, LeftOut
-from .stats import EffectSizeError, escalc_binary, escalc_md
+from .stats import EffectSizeError
 
 MEASURES = ("SMD", "MD", "OR", "RR", "RD")
 DICHOTOMOUS = ("OR", "RR", "RD")
@@ -56,10 +57,10 @@ def rows_for_measure(
         try:
             if measure == "MD" and r.means is not None and n1 and n2:
                 m1, sd1, m2, sd2 = r.means
-                es = escalc_md([m1], [sd1], [n1], [m2], [sd2], [n2])
+                es = engine.escalc_md([m1], [sd1], [n1], [m2], [sd2], [n2])
             elif measure in DICHOTOMOUS and r.events is not None and n1 and n2:
                 a, c = r.events
-                es = escalc_binary(measure, [a], [n1 - a], [c], [n2 - c])
+                es = engine.escalc_binary(measure, [a], [n1 - a], [c], [n2 - c])
             else:
                 left.append(
                     LeftOut(r.study_id, r.study_label, NEEDS[measure], "", r.outcome, r.timepoint)

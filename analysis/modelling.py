@@ -25,10 +25,14 @@ import math
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from . import stats as engine  # loads scipy.stats when an analysis runs, not at start-up
 from .measures import LABELS, RATIOS, SHORT
-from .stats import ModelResult, StatsInputError, metareg, multilevel
+from .stats import StatsInputError
+
+if TYPE_CHECKING:
+    from .stats import ModelResult
 
 ROB_TEXT = {"low": "Low risk", "some_concerns": "Some concerns", "high": "High risk"}
 ROB_KEY = "rob"
@@ -197,7 +201,7 @@ def model_compute(
                 f"{len(kept)} effect size(s) with every moderator answered: too few to fit a model"
             )
         if kind == "three_level":
-            result = multilevel(
+            result = engine.multilevel(
                 [e.yi for e in kept],
                 [e.vi for e in kept],
                 [e.study_id for e in kept],
@@ -209,7 +213,7 @@ def model_compute(
                 robust="CR2" if robust else None,
             )
         else:
-            result = metareg(
+            result = engine.metareg(
                 [e.yi for e in kept],
                 [e.vi for e in kept],
                 mods,

@@ -26,26 +26,17 @@ import math
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import stats as engine  # loads scipy.stats when an analysis runs, not at start-up
 from .formatting import fmt_p_text
 from .modelling import ModelEffect, ModelSection, ModeratorVar, model_compute
-from .stats import (
-    BINARY_MEASURES,
-    MH_METHODS,
-    EggerResult,
-    MetaResult,
-    StatsInputError,
-    egger_test,
-    find_outliers,
-    pool_binary,
-    rma,
-    subgroup_analysis,
-    trimfill,
-)
-from .stats.binary import check_binary_options
+from .stats import StatsInputError
+
+if TYPE_CHECKING:
+    from .stats import EggerResult, MetaResult
 
 ROB_ORDER = ("low", "some_concerns", "high")
 ROB_LABELS = {"low": "Low risk", "some_concerns": "Some concerns", "high": "High risk"}
@@ -116,13 +107,13 @@ class Settings:
         return self.method if self.pooling == "IV" else "FE"
 
     def __post_init__(self) -> None:
-        if self.measure not in ("SMD", "MD", *BINARY_MEASURES):
+        if self.measure not in ("SMD", "MD", *engine.BINARY_MEASURES):
             raise ReportInputError(f"unknown effect measure {self.measure!r}")
-        if self.pooling not in ("IV", *MH_METHODS):
+        if self.pooling not in ("IV", *engine.MH_METHODS):
             raise ReportInputError(f"unknown pooling method {self.pooling!r}")
         if self.pooling != "IV":
             try:
-                check_binary_options(self.measure, self.pooling, "z")
+                engine.binary.check_binary_options(self.measure, self.pooling, "z")
             except StatsInputError as exc:
                 raise ReportInputError(str(exc)) from None
         if self.min_studies < 2:
@@ -402,14 +393,14 @@ def _fit(effects: Sequence[StudyEffect], s: Settings) -> MetaResult:
         cells = [e.cells for e in effects]
         if any(c is None for c in cells):
             raise StatsInputError("Mantel-Haenszel and Peto need events and totals per arm")
-        return pool_binary(
+        return engine.pool_binary(
             s.measure,
             *zip(*cells, strict=True),
             method=s.pooling,
             level=s.level,
             study=[e.label for e in effects],
         )
-    return rma(
+    return engine.rma(
         [e.yi for e in effects],
         [e.vi for e in effects],
         method=s.method,
@@ -475,7 +466,7 @@ def _between(
         return None
     keep = [e for e in effects if _value(e, column) in levels]
     try:
-        res = subgroup_analysis(
+        res = engine.subgroup_analysis(
             [e.yi for e in keep],
             [e.vi for e in keep],
             [_value(e, column) for e in keep],
@@ -568,11 +559,11 @@ def report_compute(inp: ReportInput) -> Report:
         egger = None
         egger_note = ""
         try:
-            egger = egger_test(yi, vi, level=s.level)
+            egger = engine.egger_test(yi, vi, level=s.level)
         except StatsInputError as exc:
             egger_note = f"Egger's test not computed: {exc}"
         try:
-            tf = trimfill(
+            tf = engine.trimfill(
                 yi,
                 vi,
                 method=s.iv_method,
@@ -622,7 +613,7 @@ def report_compute(inp: ReportInput) -> Report:
     sens: list[Row] = []
     if inp.show_outliers and main_fit is not None:
         try:
-            out = find_outliers(
+            out = engine.find_outliers(
                 [e.yi for e in main],
                 [e.vi for e in main],
                 method=s.iv_method,

@@ -12,18 +12,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from analysis.stats import (
-    EffectSizeError,
-    combine_groups,
-    escalc_or,
-    hedges_g,
-    logor_to_smd,
-    sd_from_ci,
-    sd_from_se,
-    se_from_ci,
-    smd_from_p,
-    smd_from_t,
-)
+# The engine's functions are looked up when a block is computed: ``analysis.stats`` loads
+# them (and scipy.stats, ~57 MB) on first use, and this module is imported at start-up.
+import analysis.stats as engine
+from analysis.stats import EffectSizeError
 
 from .models import ArmRole, Direction, MultiArmRule
 
@@ -152,13 +144,13 @@ def _arm_group(arm: ArmInput, steps: list[str]) -> _Group | str:
     if arm.sd is not None:
         return _Group(arm.name, arm.mean, arm.sd, arm.n)
     if arm.se is not None:
-        sd = float(sd_from_se([arm.se], [arm.n])[0])
+        sd = float(engine.sd_from_se([arm.se], [arm.n])[0])
         steps.append(
             f"SD of {arm.name} from its SE: SD = SE × √N = {_fmt(arm.se)} × √{_fmt(arm.n)} = {_fmt(sd)}"
         )
         return _Group(arm.name, arm.mean, sd, arm.n)
     if arm.ci_low is not None and arm.ci_high is not None:
-        sd = float(sd_from_ci([arm.ci_low], [arm.ci_high], [arm.n])[0])
+        sd = float(engine.sd_from_ci([arm.ci_low], [arm.ci_high], [arm.n])[0])
         steps.append(
             f"SD of {arm.name} from its 95% CI: SD = √N × (upper − lower) / (2 × t[0.975, N−1]) "
             f"= √{_fmt(arm.n)} × ({_fmt(arm.ci_high)} − {_fmt(arm.ci_low)}) / "
@@ -177,7 +169,9 @@ def _t975(n: float) -> float:
 def _combine(groups: list[_Group], what: str, steps: list[str]) -> _Group:
     merged = groups[0]
     for other in groups[1:]:
-        n, m, sd = combine_groups(merged.n, merged.mean, merged.sd, other.n, other.mean, other.sd)
+        n, m, sd = engine.combine_groups(
+            merged.n, merged.mean, merged.sd, other.n, other.mean, other.sd
+        )
         name = f"{merged.name} + {other.name}"
         steps.append(
             f"{what} arms {merged.name} (N={_fmt(merged.n)}, M={_fmt(merged.mean)}, "
@@ -258,7 +252,7 @@ def _from_means(block: BlockInput, interventions, controls) -> BlockResult:
         estimates = []
         for arm in treated:
             own = list(steps)
-            g, v = hedges_g(arm.mean, arm.sd, arm.n, control.mean, control.sd, n_split)
+            g, v = engine.hedges_g(arm.mean, arm.sd, arm.n, control.mean, control.sd, n_split)
             g = _align(g, block.direction, own)
             estimates.append(
                 Estimate(
@@ -274,7 +268,7 @@ def _from_means(block: BlockInput, interventions, controls) -> BlockResult:
             )
         return BlockResult(estimates=tuple(estimates))
     intervention = _combine(treated, "Intervention", steps)
-    g, v = hedges_g(
+    g, v = engine.hedges_g(
         intervention.mean, intervention.sd, intervention.n, control.mean, control.sd, control.n
     )
     g = _align(g, block.direction, steps)
@@ -307,8 +301,8 @@ def _from_events(block: BlockInput, interventions, controls) -> BlockResult:
             steps.append(f"{role.label} arms pooled: {_fmt(events)} events of {_fmt(n)}")
         totals[role] = (events, n)
     (a, n1), (c, n2) = totals[ArmRole.INTERVENTION], totals[ArmRole.CONTROL]
-    lor = escalc_or([a], [n1 - a], [c], [n2 - c])
-    es = logor_to_smd(lor.yi, lor.vi)
+    lor = engine.escalc_or([a], [n1 - a], [c], [n2 - c])
+    es = engine.logor_to_smd(lor.yi, lor.vi)
     steps.append(
         f"Log odds ratio {_fmt(float(lor.yi[0]))} (events {_fmt(a)}/{_fmt(n1)} vs {_fmt(c)}/{_fmt(n2)}) "
         "converted to an SMD: d = ln(OR) × √3 / π (Chinn 2000)"
@@ -338,7 +332,7 @@ def _from_comparison(block: BlockInput) -> BlockResult:
             se = block.effect_se
             method = "reported SMD and SE"
         elif block.effect_ci_low is not None and block.effect_ci_high is not None:
-            se = float(se_from_ci([block.effect_ci_low], [block.effect_ci_high])[0])
+            se = float(engine.se_from_ci([block.effect_ci_low], [block.effect_ci_high])[0])
             steps.append(
                 f"SE from the 95% CI: SE = (upper − lower) / (2 × 1.96) = "
                 f"({_fmt(block.effect_ci_high)} − {_fmt(block.effect_ci_low)}) / 3.92 = {_fmt(se)}"
@@ -353,7 +347,7 @@ def _from_comparison(block: BlockInput) -> BlockResult:
     if n1 is None or n2 is None:
         return BlockResult(missing="missing_n", detail="a t or p value needs both group sizes")
     if block.t is not None:
-        es = smd_from_t([block.t], [n1], [n2])
+        es = engine.smd_from_t([block.t], [n1], [n2])
         steps.append(f"g from t = {_fmt(block.t)}: d = t × √(1/N₁ + 1/N₂), small-sample corrected")
         method = "t statistic"
     elif block.p is not None:
@@ -361,7 +355,7 @@ def _from_comparison(block: BlockInput) -> BlockResult:
             return BlockResult(
                 missing="invalid", detail="a p value needs the direction of the difference"
             )
-        es = smd_from_p([block.p], [block.p_direction], [n1], [n2])
+        es = engine.smd_from_p([block.p], [block.p_direction], [n1], [n2])
         steps.append(
             f"t recovered from the two-sided p = {_fmt(block.p)} with {_fmt(n1 + n2 - 2)} df, "
             "then d = t × √(1/N₁ + 1/N₂), small-sample corrected"

@@ -45,6 +45,9 @@ from reviews.db import lock_for_update
 from reviews.job_queue import dispatch
 from reviews.models import Record, Review, Stage
 
+# ``prioritisation`` loads its ranker (scikit-learn, with scipy.stats and pandas: ~100 MB)
+# when a name of it is first used, and this module imports ``.prioritisation.ranker`` in
+# the functions that build features: every web and worker process imports this module.
 from . import prioritisation
 from .models import (
     FinalDecision,
@@ -54,7 +57,6 @@ from .models import (
     ScreeningItem,
     Vote,
 )
-from .prioritisation.ranker import TITLE_REPEATS, USE_KEYWORDS, corpus_cache_budget
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,8 @@ def training_data(review: Review, *, own_votes_of: Any = None) -> TrainingData:
 
 def _texts(review: Review) -> dict[int, str]:
     """Title + abstract (+ keywords) of the review's records that are screened (not duplicates)."""
+    from .prioritisation.ranker import TITLE_REPEATS, USE_KEYWORDS
+
     rows = (
         Record.objects.filter(review=review, duplicate_of__isnull=True)
         .values_list("id", "title", "abstract", "keywords")
@@ -139,6 +143,8 @@ def ranking_refit(review: Review) -> RankingSnapshot | None:
     data = training_data(review)
     if not data.usable:
         return None
+    from .prioritisation.ranker import corpus_cache_budget
+
     started = time.perf_counter()
     model = getattr(settings, "SCREENING_RANKER", prioritisation.DEFAULT_MODEL)
     ranker = prioritisation.Ranker(model, seed=review.pk)
@@ -184,6 +190,8 @@ def features_prepare(review_id: int) -> bool:
         texts = _texts(review)
         if not texts:
             return False
+        from .prioritisation.ranker import corpus_cache_budget
+
         model = getattr(settings, "SCREENING_RANKER", prioritisation.DEFAULT_MODEL)
         corpus_cache_budget(settings.REVIEWFLOW_RANKING_CACHE_MB)
         prioritisation.Ranker(model, seed=review.pk).vectorise(

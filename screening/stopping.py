@@ -18,14 +18,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from django.db import connection
 
 from reviews.models import Review, Stage
 
 from .models import FinalDecision, Resolution, ScreeningItem, StoppingRule, Vote
-from .prioritisation.recall_test import RecallTest, recall_test
 from .selectors import Curve, derived_cached, team_snapshot
+
+# ``recall_test`` (scipy.stats' hypergeometric, ~57 MB) is imported where the test is run:
+# this module loads with the screening views in every web process.
+if TYPE_CHECKING:
+    from .prioritisation.recall_test import RecallTest
 
 WINDOW = 100
 
@@ -204,7 +209,11 @@ def stopping_test_state(
 
 # The test is a pure function of these counts; its search for "more needed" asks SciPy's
 # hypergeometric CDF ~20 times (~9 ms), so an overview reloaded with no new decision reuses it.
-_recall_test = lru_cache(maxsize=256)(recall_test)
+@lru_cache(maxsize=256)
+def _recall_test(**counts: float) -> RecallTest:
+    from .prioritisation.recall_test import recall_test
+
+    return recall_test(**counts)
 
 
 def _phase_counts(

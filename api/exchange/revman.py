@@ -32,8 +32,8 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
+import analysis.stats as engine  # loads scipy.stats when a file is checked, not at start-up
 from analysis.stats import StatsInputError
-from analysis.stats.revman import display, revman_continuous, revman_dichotomous
 from reviews.errors import DomainError
 
 MAX_BYTES = 50 * 1024 * 1024
@@ -432,12 +432,12 @@ def pool_rows(outcome: Rm5Outcome, rows: tuple[Rm5Row, ...] | list[Rm5Row]):
         if outcome.swap_events:  # RevMan analyses the non-events
             e1 = [n - e for e, n in zip(e1, n1, strict=True)]
             e2 = [n - e for e, n in zip(e2, n2, strict=True)]
-        return revman_dichotomous(
+        return engine.revman.revman_dichotomous(
             e1, n1, e2, n2,
             measure=outcome.measure, method=outcome.method, random=outcome.random,
             ci_study=outcome.ci_study, ci_total=outcome.ci_total,
         )  # fmt: skip
-    return revman_continuous(
+    return engine.revman.revman_continuous(
         [r.mean1 if r.mean1 is not None else math.nan for r in rows],
         [r.sd1 if r.sd1 is not None else 0.0 for r in rows],
         [r.total1 for r in rows],
@@ -452,9 +452,9 @@ def pool_rows(outcome: Rm5Outcome, rows: tuple[Rm5Row, ...] | list[Rm5Row]):
 def _pooled_comparisons(label: str, stored: Rm5Stored, result, measure: str) -> list[Comparison]:
     out = []
     for quantity, value, ours in (
-        ("EFFECT_SIZE", stored.effect, display(measure, result.estimate)),
-        ("CI_START", stored.ci_start, display(measure, result.ci_low)),
-        ("CI_END", stored.ci_end, display(measure, result.ci_high)),
+        ("EFFECT_SIZE", stored.effect, engine.revman.display(measure, result.estimate)),
+        ("CI_START", stored.ci_start, engine.revman.display(measure, result.ci_low)),
+        ("CI_END", stored.ci_end, engine.revman.display(measure, result.ci_high)),
         ("TAU2", stored.tau2 if result.random else None, result.tau2),
         ("CHI2", stored.chi2 if result.df > 0 else None, result.chi2),
     ):
@@ -491,7 +491,7 @@ def outcome_checks(
                 ("CI_END", row.stored.ci_end, mine.ci_high),
             ):
                 if value is not None:
-                    shown = display(outcome.measure, ours) if mine.estimable else None
+                    shown = engine.revman.display(outcome.measure, ours) if mine.estimable else None
                     comparisons.append(Comparison(names[row.study_id], quantity, value, shown))
         for index, subgroup in enumerate(outcome.subgroups):
             members = [r for r in rows if r.subgroup == index]
@@ -508,9 +508,17 @@ def outcome_checks(
             comparisons += _pooled_comparisons("overall", outcome.stored, result, outcome.measure)
         ci = None
         if result.estimate is not None:
-            ci = (display(outcome.measure, result.ci_low), display(outcome.measure, result.ci_high))
+            ci = (
+                engine.revman.display(outcome.measure, result.ci_low),
+                engine.revman.display(outcome.measure, result.ci_high),
+            )
         checks.append(
-            OutcomeCheck(outcome, tuple(comparisons), display(outcome.measure, result.estimate), ci)
+            OutcomeCheck(
+                outcome,
+                tuple(comparisons),
+                engine.revman.display(outcome.measure, result.estimate),
+                ci,
+            )
         )
     return checks
 
