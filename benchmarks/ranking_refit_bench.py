@@ -32,6 +32,15 @@ the imports (270 MB before the lazy imports), 286 MB with the texts, **peak 573-
 (three runs), 8.0-8.5 s CPU. The same fresh-worker measurement of the code before this
 session, at the same load, on the same database: 270 / 322 MB, peak 707-708 MB, 8.9-10.3 s
 CPU, 216 MB file. ASReview's feature build in the same run: 7.6 s CPU, 462 MB peak, 69 MB.
+Then scipy.stats, pandas and scikit-learn out of start-up (``analysis.stats`` and
+``screening.prioritisation`` load their names on first use; the apps' modules call the
+engine through them), at load 6.6-7.1, same database, alternating with the code before:
+the fresh worker holds **113 MB after the imports** (234 MB before), 286 MB with the texts
+(reading them loads the ranker, hence scikit-learn, which imports scipy.stats and pandas
+itself in ``sklearn.utils.fixes``), peak 571-577 MB (before: 574-582 MB), 9.1-9.8 s CPU
+(before 8.7-9.4): the refit's peak is unchanged, since the build needs scikit-learn's
+hashing, stop words and accent stripping before its peak. A web process (``django.setup()``
+and ``config.urls``) starts at 114 MB instead of 237 MB.
 
 End of session 7, idle machine (load 0.7): cold 8.14 s wall / 7.86 s CPU, process peak
 745 MB, features 219 MB in memory, 216 MB on disk; warm 0.56-0.70 s CPU. ASReview's feature
@@ -127,9 +136,10 @@ labelled rows at 20,000: 3.9 M entries, 29 MB, 20 ms) and liblinear copies them 
 into its own nodes (~59 MB); scoring every row is one float32 product (~90 ms).
 
 Still short of issue 24's goals after session 8: the peak (573-584 MB in a fresh worker
-against 400 MB). Its floor with this design is the start-up (234 MB, of which scikit-learn
-with scipy and pandas ~160 MB; the refit needs scikit-learn's liblinear and hashing), the
-texts (52 MB) and the features kept (137 MB): ~420 MB before any transient. Our feature
+against 400 MB). Its floor with this design is the process with scikit-learn loaded
+(~235 MB: 113 MB at start-up, then scikit-learn with scipy.stats, scipy.sparse and pandas;
+the refit needs scikit-learn's liblinear and hashing), the texts (52 MB) and the features
+kept (137 MB): ~420 MB before any transient. Our feature
 build still costs more CPU than ASReview's word-only one (the character block is most of
 the difference). (Until session 8: cache 219 MB, fresh-worker peak 679 MB.)
 
