@@ -191,6 +191,47 @@ def items_sync(review: Review, *, force: bool = False) -> None:
 # --- The queue -----------------------------------------------------------------------------
 
 
+def _queue_filter(
+    review: Review, stage: str, user: Any, now, votes: str, *, first_round: int
+) -> tuple[str, str, list]:
+    """The queue's WHERE and ORDER BY over items ``i`` whose vote count is ``votes`` (an SQL
+    expression without parameters), and the WHERE's parameters: open, active items of the
+    stage from `first_round` on that `user` has not voted on, with a free slot once the
+    others' live claims are counted.
+
+    The order is one of the queue indexes' (screening_item_queue_rel, screening_item_queue).
+    """
+    vote_table = connection.ops.quote_name(Vote._meta.db_table)
+    claim_table = connection.ops.quote_name(Claim._meta.db_table)
+    where = f"""
+        i.review_id = %s AND i.stage = %s AND i.active AND i.status = %s
+          AND i.n_votes = {votes} AND i.round >= %s
+          AND NOT EXISTS (
+            SELECT 1 FROM {vote_table} v
+            WHERE v.record_id = i.record_id AND v.stage = %s AND v.reviewer_id = %s)
+          AND (SELECT COUNT(*) FROM {claim_table} c
+               WHERE c.item_id = i.id AND c.expires_at > %s AND c.reviewer_id <> %s)
+              < %s - {votes}
+    """  # noqa: S608 - only table names and fixed expressions are formatted in
+    order = (
+        "i.relevance DESC, i.priority DESC, i.id"
+        if _queue_ranked(review, stage)
+        else "i.priority DESC, i.id"
+    )
+    params = [
+        review.pk,
+        stage,
+        ScreeningItem.Status.OPEN,
+        first_round,
+        stage,
+        user.pk,
+        connection.ops.adapt_datetimefield_value(now),
+        user.pk,
+        review.votes_required,
+    ]
+    return where, order, params
+
+
 def _queue_first(
     review: Review,
     stage: str,
@@ -216,13 +257,8 @@ def _queue_first(
     """
     item_table = connection.ops.quote_name(ScreeningItem._meta.db_table)
     select, names = columns(ScreeningItem, "i")
-    vote_table = connection.ops.quote_name(Vote._meta.db_table)
-    claim_table = connection.ops.quote_name(Claim._meta.db_table)
-    # The two orders of the queue indexes (screening_item_queue_rel, screening_item_queue).
-    order = (
-        "i.relevance DESC, i.priority DESC, i.id"
-        if _queue_ranked(review, stage)
-        else "i.priority DESC, i.id"
+    where, order, params = _queue_filter(
+        review, stage, user, now, str(int(n_votes)), first_round=first_round
     )
     lock = ""
     if skip_locked:
@@ -230,28 +266,10 @@ def _queue_first(
         lock = f" FOR{no_key} UPDATE OF i SKIP LOCKED"
     sql = f"""
         SELECT {select} FROM {item_table} i
-        WHERE i.review_id = %s AND i.stage = %s AND i.active AND i.status = %s
-          AND i.n_votes = %s AND i.round >= %s
-          AND NOT EXISTS (
-            SELECT 1 FROM {vote_table} v
-            WHERE v.record_id = i.record_id AND v.stage = %s AND v.reviewer_id = %s)
-          AND (SELECT COUNT(*) FROM {claim_table} c
-               WHERE c.item_id = i.id AND c.expires_at > %s AND c.reviewer_id <> %s) < %s
+        WHERE {where}
         ORDER BY {order}
         LIMIT 1{lock}
     """  # noqa: S608 - only table names and fixed clauses are formatted in; values are params
-    params = [
-        review.pk,
-        stage,
-        ScreeningItem.Status.OPEN,
-        n_votes,
-        first_round,
-        stage,
-        user.pk,
-        connection.ops.adapt_datetimefield_value(now),
-        user.pk,
-        review.votes_required - n_votes,
-    ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -274,42 +292,20 @@ def _queue_first_of(
     item_table = connection.ops.quote_name(ScreeningItem._meta.db_table)
     select, names = columns(ScreeningItem, "q")
     inner, _ = columns(ScreeningItem, "i")
-    vote_table = connection.ops.quote_name(Vote._meta.db_table)
-    claim_table = connection.ops.quote_name(Claim._meta.db_table)
-    order = (
-        "i.relevance DESC, i.priority DESC, i.id"
-        if _queue_ranked(review, stage)
-        else "i.priority DESC, i.id"
+    where, order, params = _queue_filter(
+        review, stage, user, now, "lv.n_votes", first_round=first_round
     )
     counts = ", ".join(f"({int(n)})" for n in levels)
     sql = f"""
         SELECT {select} FROM (VALUES {counts}) AS lv(n_votes)
         CROSS JOIN LATERAL (
           SELECT {inner} FROM {item_table} i
-          WHERE i.review_id = %s AND i.stage = %s AND i.active AND i.status = %s
-            AND i.n_votes = lv.n_votes AND i.round >= %s
-            AND NOT EXISTS (
-              SELECT 1 FROM {vote_table} v
-              WHERE v.record_id = i.record_id AND v.stage = %s AND v.reviewer_id = %s)
-            AND (SELECT COUNT(*) FROM {claim_table} c
-                 WHERE c.item_id = i.id AND c.expires_at > %s AND c.reviewer_id <> %s)
-                < %s - lv.n_votes
+          WHERE {where}
           ORDER BY {order}
           LIMIT 1 FOR NO KEY UPDATE OF i SKIP LOCKED
         ) q
         LIMIT 1
     """  # noqa: S608 - only table names, fixed clauses and ints are formatted in
-    params = [
-        review.pk,
-        stage,
-        ScreeningItem.Status.OPEN,
-        first_round,
-        stage,
-        user.pk,
-        connection.ops.adapt_datetimefield_value(now),
-        user.pk,
-        review.votes_required,
-    ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()

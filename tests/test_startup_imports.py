@@ -32,14 +32,15 @@ print(json.dumps(sorted(m for m in %r if m in sys.modules)))
 """
 
 
-def test_a_process_starts_without_the_drawing_and_spreadsheet_libraries(tmp_path) -> None:
+def _printed(script: str, lines: int, tmp_path: Path) -> list:
+    """The last ``lines`` JSON lines ``script`` prints in a fresh process with local settings."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.local",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
     }
     out = subprocess.run(
-        [sys.executable, "-c", STARTUP % (LAZY, LAZY)],
+        [sys.executable, "-c", script],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -47,7 +48,11 @@ def test_a_process_starts_without_the_drawing_and_spreadsheet_libraries(tmp_path
         timeout=300,
         check=True,
     )
-    at_start, after_drawing = (json.loads(line) for line in out.stdout.strip().splitlines()[-2:])
+    return [json.loads(line) for line in out.stdout.strip().splitlines()[-lines:]]
+
+
+def test_a_process_starts_without_the_drawing_and_spreadsheet_libraries(tmp_path) -> None:
+    at_start, after_drawing = _printed(STARTUP % (LAZY, LAZY), 2, tmp_path)
     assert at_start == []
     assert "matplotlib" in after_drawing  # and the figure was drawn when asked for
 
@@ -75,22 +80,8 @@ print(json.dumps([fit.estimate, direct.estimate, type(ranker).__name__]))
 
 
 def test_a_process_starts_without_the_statistics_and_ranking_libraries(tmp_path) -> None:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.local",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
-    }
-    out = subprocess.run(
-        [sys.executable, "-c", ANALYSIS % {"lazy": LAZY_NUMERIC}],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    at_start, after_use, (fitted, direct, ranker) = (
-        json.loads(line) for line in out.stdout.strip().splitlines()[-3:]
+    at_start, after_use, (fitted, direct, ranker) = _printed(
+        ANALYSIS % {"lazy": LAZY_NUMERIC}, 3, tmp_path
     )
     assert at_start == []
     # An analysis and a ranker load them when they run, and the analysis pools as before.
