@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from reviews import rawfields
 from reviews import services as review_services
 from reviews.errors import ConflictError, DomainError
 from reviews.models import ExclusionReason, ImportBatch, Membership, Record, Review
@@ -120,11 +121,11 @@ def decisions_suggested_mapping(*, review: Review, names: list[str]) -> dict[str
 
 
 def _batch_rows(batch: ImportBatch) -> list[tuple[int, int | None, int, dict]]:
-    return list(
-        batch.records.order_by("id").values_list(
-            "id", "duplicate_of_id", "source_line", "source_fields"
-        )
+    """The batch's records as (id, duplicate_of_id, source_line, raw fields as imported)."""
+    rows = batch.records.order_by("id").values_list(
+        "id", "duplicate_of_id", "source_line", "source_fields", "title", "abstract"
     )
+    return [(rid, dup, line, rawfields.unpack(f, t, a)) for rid, dup, line, f, t, a in rows]
 
 
 def _targets(review: Review, rows: list[tuple[int, int | None, int, dict]]) -> dict[int, int]:

@@ -206,7 +206,7 @@ def _import_records(
     them. The import goes through the same services as a user's CSV upload.
     """
     existing = {
-        r.source_fields.get("trial"): r
+        r.raw_fields.get("trial"): r
         for r in Record.objects.filter(review=review, source_fields__dataset=dataset)
     }
     if existing:
@@ -245,7 +245,7 @@ def _import_records(
     for link in pending:
         review_services.duplicate_decide(link=link, actor=lead, is_duplicate=False)
     return {
-        r.source_fields.get("trial"): r
+        r.raw_fields.get("trial"): r
         for r in Record.objects.filter(review=review, source_fields__dataset=dataset)
     }
 

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from . import rawfields
 from .job_queue import job_kind_label
 
 
@@ -462,6 +463,12 @@ class Record(models.Model):
     @property
     def is_duplicate(self) -> bool:
         return self.duplicate_of_id is not None
+
+    @property
+    def raw_fields(self) -> dict:
+        """Every tag or column as imported (``source_fields`` stores the title/abstract
+        copies as references: see reviews.rawfields)."""
+        return rawfields.unpack(self.source_fields, self.title, self.abstract)
 
     @property
     def first_author_display(self) -> str:

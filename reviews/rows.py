@@ -26,6 +26,7 @@ import orjson
 
 from .dedup import first_author_key, normalise_title
 from .importing import ParsedRecord
+from .rawfields import pack
 
 __all__ = [
     "CHUNK_ROWS",
@@ -113,7 +114,8 @@ def record_row(parsed: ParsedRecord) -> tuple:
     authors, title = parsed.authors, parsed.title
     authors_json = _json(authors)
     keywords_json = _json(parsed.keywords)
-    source_json = _json(parsed.source_fields)
+    # The raw values that repeat the title or abstract are stored as references to them.
+    source_json = _json(pack(parsed.source_fields, title, parsed.abstract))
     texts = (
         title,
         parsed.abstract,
@@ -166,11 +168,12 @@ def _record_row_without_nul(parsed: ParsedRecord, year: int | None) -> tuple:
     if any("\x00" in a for a in authors):
         authors = without_nul(authors)
     title = without_nul(parsed.title)
+    abstract = without_nul(parsed.abstract)
     first_author = first_author_key(authors[0]) if authors else ""
     return (
         parsed.line,
         title,
-        without_nul(parsed.abstract),
+        abstract,
         _json(authors),
         year,
         without_nul(parsed.journal)[:500],
@@ -183,7 +186,7 @@ def _record_row_without_nul(parsed: ParsedRecord, year: int | None) -> tuple:
         without_nul(parsed.language)[:100],
         without_nul(parsed.url),
         without_nul(parsed.record_type)[:50],
-        _json_text(parsed.source_fields),
+        _json(pack(without_nul(parsed.source_fields), title, abstract)),
         normalise_title(title),
         first_author[:200],
     )

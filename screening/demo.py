@@ -35,7 +35,7 @@ GENERATED_NOTE = (
 
 
 def _label(record, column: str) -> int | None:
-    value = str((record.source_fields or {}).get(column, "")).strip()
+    value = str(record.raw_fields.get(column, "")).strip()
     return int(value) if value in {"0", "1"} else None
 
 

@@ -24,7 +24,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from reviews import dedup
+from reviews import dedup, rawfields
 from reviews.db import (
     columns,
     from_row,
@@ -1114,6 +1114,7 @@ def fulltext_set_not_retrievable(
 # --- Record metadata corrections -----------------------------------------------------------
 
 CORRECTABLE = ("title", "abstract", "authors", "year", "journal", "doi", "keywords")
+_RAW_TEXTS = ("title", "abstract")
 
 
 def record_correct(*, review: Review, record_id: int, actor: Any, **values: Any) -> list[str]:
@@ -1131,7 +1132,14 @@ def record_correct(*, review: Review, record_id: int, actor: Any, **values: Any)
             )
         except (ValueError, TypeError, Record.DoesNotExist) as exc:
             raise NotFoundInReview("No such record in this review.") from exc
-        changed = []
+        changed, also = [], []
+        if any(values.get(n, getattr(record, n)) != getattr(record, n) for n in _RAW_TEXTS):
+            # The raw fields keep the imported text, not the corrected one: their copies
+            # of the title/abstract are stored as references to these columns.
+            raw = rawfields.materialise(record.source_fields, record.title, record.abstract)
+            if raw is not record.source_fields:
+                record.source_fields = raw
+                also.append("source_fields")
         for name, new in values.items():
             old = getattr(record, name)
             if old == new:
@@ -1146,7 +1154,7 @@ def record_correct(*, review: Review, record_id: int, actor: Any, **values: Any)
             record.title_norm = dedup.normalise_title(record.title)
             first = record.authors[0] if record.authors else ""
             record.first_author = dedup.first_author_key(first)[:200]
-            record.save(update_fields=[*changed, "title_norm", "first_author"])
+            record.save(update_fields=[*changed, *also, "title_norm", "first_author"])
     return changed
 
 
