@@ -15,6 +15,9 @@ No imported value is a dict (values are text or lists of text), so a ``REF_KEY``
 dict is always this marker; a file with a real ``=`` column is stored as imported. Rows
 written before this scheme have no marker and are read as they are (no data migration).
 
+A query on a key of ``source_fields`` (``source_fields__dataset=...``) sees the stored form:
+only keys whose value is a copy of the title or abstract read ``null`` there.
+
 Every reader goes through ``unpack`` (``Record.raw_fields``); a change of a record's title
 or abstract goes through ``materialise`` first, so the raw field keeps the imported text.
 """
@@ -35,6 +38,9 @@ def pack(fields: dict[str, Any], title: str, abstract: str) -> dict[str, Any]:
         return fields
     refs: dict[str, Any] = {}
     out: dict[str, Any] = {}
+    # Empty texts are not referenced: an empty CSV cell would only trade "" for a marker.
+    title = title or None
+    abstract = abstract or None
     for key, value in fields.items():
         token: Any = None
         if isinstance(value, list):
@@ -44,10 +50,11 @@ def pack(fields: dict[str, Any], title: str, abstract: str) -> dict[str, Any]:
                     token = ["title"]
                 elif item == abstract:
                     token = ["abstract"]
-        elif value == title and isinstance(value, str):
-            token = "title"
-        elif value == abstract and isinstance(value, str):
-            token = "abstract"
+        elif isinstance(value, str) and value:
+            if value == title:
+                token = "title"
+            elif value == abstract:
+                token = "abstract"
         if token is None:
             out[key] = value
         else:

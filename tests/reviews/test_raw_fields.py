@@ -66,6 +66,8 @@ def test_pack_keeps_what_is_not_an_exact_copy():
         {"TI": ["A trial "]},
         {"=": "A trial", "Title": "A trial"},
         {"N1": ["other"]},
+        {"Title": "A trial ", "Abstract": "", "Notes": ""},  # no reference to an empty text
+        {"AB": [""]},
     ):
         assert rawfields.pack(raw, "A trial", "") is raw
         assert rawfields.unpack(raw, "A trial", "") == raw
