@@ -20,6 +20,30 @@ the same run, printed first; each line gives ours against it.
 Targets (issue 24): upload to "imported" through the job path < 10 s on SQLite and
 PostgreSQL, at most 3x rispy's bare parse of the same file, peak RSS < 500 MB.
 
+Session 8, raw fields without their title/abstract copies (2026-12-07 23:14-23:26, main
+a1905f3 "before" against this change "after", the same 196 MB file, PostgreSQL only, run
+after, before, after, before; load average 3.8-6.4 (other helpers' tests and benchmarks, and
+this change's own test run on SQLite and PostgreSQL), so wall times mean nothing).
+``source_fields`` now stores a raw value equal to the record's title or abstract (RIS TI/T1
+and AB/N2, CSV Title/Abstract cells) as a reference (reviews.rawfields; Record.raw_fields
+rebuilds the fields exactly). CPU seconds, "server" the PostgreSQL backend's:
+
+    CPU s                     | before (2 runs)            | after (2 runs)
+    rispy.load (peer)         | 4.53 / 3.74                | 3.71 / 3.99
+    confirm client + server   | 3.46 + 5.64 / 3.15 + 5.55  | 3.14 + 4.10 / 2.86 + 4.13
+    both steps with server    | 2.94x / 3.38x rispy        | 3.17x / 2.76x rispy
+    job path: worker + server | 7.90 + 5.59 = 2.98x /      | 7.31 + 4.02 = 3.05x /
+                              | 7.76 + 6.01 = 3.68x rispy  | 7.13 + 4.38 = 2.88x rispy
+    peak RSS (worker)         | 401-402 MB                 | 404-405 MB
+
+The backend's CPU of the confirm fell by 1.4-1.5 s in both pairs (5.55-5.64 -> 4.10-4.13 s),
+in the job path by 1.2-2.0 s (5.59-6.01 -> 4.02-4.38 s); the client and the worker are
+unchanged within the noise (the references cost one dict pass per record, in the preview).
+The ratios move with rispy's own reading (3.7-4.5 s at this load): by the sums, the job path
+is worker ~7.2 s + server ~4.2 s = ~11.4 s after against ~13.6 s before. On session 7's idle
+rispy (3.42 s) that would be ~3.3x, still above 3x; the worker's 7.2 s alone is 2.1x. The
+preview was not changed by this; < 10 s wall was not measured (loaded machine).
+
 Session 8 (2026-12-07 late evening, main 825f6da "before" against this change "after", the
 same 196 MB file, PostgreSQL only (--skip-sqlite), run interleaved before, after, before,
 after; load average 5-8.5 throughout: other helpers' test suites, an ASReview simulation and
@@ -83,10 +107,9 @@ Profile of the backend after (perf, one COPY): jsonb input 21% (PostgreSQL 15 bu
 strings a character at a time), TOAST 19% (LZ4 12% of it - LZ4 compresses this jsonb barely,
 1680 -> 1600 bytes on average - and moving source_fields out of line), index inserts 11%,
 the tally trigger's transition table 7% (written to a temporary file), heap extension 5%.
-Measured but not done: source_fields without the AB and TI values that repeat the abstract
-and title: -2.0 to -2.5 s of backend CPU (the largest lever left; it needs every reader of
-source_fields - record page, API, archive, exports, corrections of title/abstract - to
-rebuild the raw fields exactly, so it is a change of its own); toast_tuple_target = 8160
+Measured here, done later in session 8 (see above, -1.4 to -2.0 s there): source_fields
+without the AB and TI values that repeat the abstract and title: -2.0 to -2.5 s of backend
+CPU. Measured but not done: toast_tuple_target = 8160
 (rows kept inline, uncompressed): -0.8 to -1.8 s, but a heap ~1.6x larger for every scan of
 a review's keys, not measured on the read side; without the tally's insert trigger -1.4 s
 (dropping or disabling it would lock the table against other reviews' writes); foreign keys
