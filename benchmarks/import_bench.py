@@ -20,6 +20,20 @@ the same run, printed first; each line gives ours against it.
 Targets (issue 24): upload to "imported" through the job path < 10 s on SQLite and
 PostgreSQL, at most 3x rispy's bare parse of the same file, peak RSS < 500 MB.
 
+End of session 8, all of its changes in (main 542b248), nothing else running (load 0.9-1.0),
+two runs one after the other; this machine's speed moved between them (rispy 3.94 s, then
+4.86 s CPU for the same file):
+
+    run   rispy   SQLite job path               PostgreSQL job path
+    1     3.94 s  10.89 s wall, 10.09 s CPU      13.61 s wall (preview 4.65 + confirm 8.86);
+                  (2.56x rispy), peak 290 MB     worker 8.90 + server 5.43 s CPU = 3.64x
+    2     4.86 s  9.31 s wall, 8.73 s CPU        10.99 s wall (preview 3.95 + confirm 6.94);
+                  (1.80x rispy), peak 288 MB     worker 6.90 + server 4.61 s CPU = 2.37x
+
+The < 10 s is met on SQLite in one run of two and on PostgreSQL in neither; <= 3x rispy
+counting the server is met in one run of two; peak memory is met in all (<= 290 MB).
+A ratio to one rispy run is only as steady as the machine between the two measurements.
+
 Session 8, raw fields without their title/abstract copies (2026-12-07 23:14-23:26, main
 a1905f3 "before" against this change "after", the same 196 MB file, PostgreSQL only, run
 after, before, after, before; load average 3.8-6.4 (other helpers' tests and benchmarks, and

@@ -160,6 +160,27 @@ processes / of its pool process, MB; pool processes started so far): 11 s 632/35
 under ~1.3 GB however many reviews it refits; before the limit it grew to 1,743 MB after
 7 refits and kept growing.
 
+End of session 8, main 542b248 (every change of the session), from the template, nothing
+else running (load 0.8-2.6), the production default of 5 processes x 4 threads; two runs:
+
+    p95 ms                run 1    run 2 (--timing)
+    dashboard             97.0     68.6
+    screening overview    206.0    182.2   (p99 1,125 / 780: recomputed after every vote)
+    records list          53.0     37.7
+    deep page             58.6     40.3
+    duplicates            51.8     41.9
+    PRISMA                142.5    118.7
+    vote + next record    97.9     64.4    (p50 25.7 / 20.8)
+
+Pages meet < 300 ms; vote + next does not meet < 50 ms. Where the vote's p95 went (run 2):
+in the server 63.2 ms, of which CPU 16.5, SQL 51.6 (11 statements; p50 6.7), waiting for
+the GIL or a core 8.3: the interpreter lock is no longer the wait, the database is. The
+overview's SQL (p50 83, p95 138 ms: agreement's self-join of the votes, the curve's
+resolutions, the stopping counts) runs after every vote because its cache is keyed by the
+screening state, and it takes the cores the votes' statements wait for. gunicorn's CPU
+21.5-26.7 ms a request (logins included); server processes 207-209 MB each (285 MB
+before the lazy imports).
+
 Session 8 (vote8, 7 Dec 2026; the machine shared with two other helpers' benchmarks and
 test runs, so the wall figures are the machine's; compare the server's CPU and statements).
 In process, 200,000 records (the template, 400 decided; ``--profile`` and direct timings,

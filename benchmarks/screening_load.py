@@ -91,6 +91,13 @@ stay at nice 10 (the votes' p95 while a refit ran equals their p95 overall in ev
 and the one costly step, the cold build, moves to the import, so the queue is ranked
 seconds after the first include and exclude instead of after a cold build at low priority.
 
+End of session 8 (main 542b248, nothing else running, load 0.5-0.8; this machine ran
+rispy ~15-40 % slower than at the end of session 7), ``--instances 1,2 --lead-time 60``:
+p95 47.1 ms (1 instance) and 48.8 ms (2), p50 24.5 / 24.3; 47.3 / 49.4 ms while a refit
+ran; 20.2-22.5 ms of server CPU a request; 80 and 81 rankings stored; first ranking 1.4 s
+after the first vote; 0 lost, 0 doubled. Goal p95 < 50 ms met, closer to it than at the
+end of session 7 (39.8 / 45.6 ms).
+
 Where a vote's time went (``--timing``, the "lead 60" runs; p50/p95 ms): client 55/108;
 in the server 51/105, of which the thread's CPU 14.8/20.4, SQL 21.8/51.9 (16 statements,
 PostgreSQL's backends waiting for a core with everything else), waiting for the GIL or a
