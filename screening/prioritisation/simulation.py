@@ -371,7 +371,8 @@ def simulate(
     ranker = ranker or Ranker(model, seed=seed)
     # Ids are row positions: a CSV's own id column may be missing or not unique.
     texts = labelled_texts(df, keywords=keywords, title_repeats=title_repeats)
-    corpus = ranker.vectorise(dict(enumerate(texts)))
+    # Many refits in one process: the float features once (Corpus.expanded).
+    corpus = ranker.vectorise(dict(enumerate(texts))).expanded()
     priors = list(prior_rows(labels, seed, prior_included, prior_excluded))
     tail = None
     if until_all_found:
@@ -488,7 +489,8 @@ def stopping_simulate(
     switch_after = switch_after or default_switch_after(len(labels))
     ranker = Ranker(DEFAULT_MODEL, seed=seed)
     texts = labelled_texts(df, keywords=keywords)
-    corpus = ranker.vectorise(dict(enumerate(texts)))
+    # Many refits in one process: the float features once (Corpus.expanded).
+    corpus = ranker.vectorise(dict(enumerate(texts))).expanded()
     priors = list(prior_rows(labels, seed, 1, 1))
     order, _ = _screen_ranked(
         ranker,

@@ -21,7 +21,7 @@ from screening.prioritisation import (
     rank_records,
     record_text,
 )
-from screening.prioritisation.ranker import corpus_cache_clear
+from screening.prioritisation.ranker import CompactFeatures, corpus_cache_clear
 
 TEXTS = {
     1: "Methylphenidate for attention deficit hyperactivity disorder in children: randomised trial",
@@ -667,3 +667,32 @@ def test_a_feature_file_of_the_float_form_loads_and_is_rebuilt_compact(tmp_path)
     assert isinstance(rebuilt.features, CompactFeatures)
     with np.load(cache_file) as saved:
         assert "compact_counts" in saved.files and "matrix_data" not in saved.files
+
+
+def test_an_expanded_corpus_scores_as_the_compact_one() -> None:
+    """A simulation's corpus (float features formed once) ranks as the app's compact one."""
+    texts = dict(enumerate(EXPANDED_TEXTS))
+    corpus = Ranker().vectorise(texts)
+    expanded = corpus.expanded()
+    assert isinstance(corpus.features, CompactFeatures)
+    assert not isinstance(expanded.features, CompactFeatures)
+    assert expanded.expanded() is expanded
+    rows = np.arange(len(texts))
+    labels = np.array([1, 0] * (len(texts) // 2))
+    model = LinearSVC(C=0.11).fit(corpus.training_rows(rows), labels)
+    np.testing.assert_allclose(
+        expanded.decision_values(model), corpus.decision_values(model), atol=1e-6
+    )
+    np.testing.assert_allclose(
+        expanded.training_rows(rows).toarray(), corpus.training_rows(rows).toarray(), atol=1e-7
+    )
+
+
+EXPANDED_TEXTS = [
+    "Randomised trial of peer support for depression in adults",
+    "Cohort study of statins and myocardial infarction",
+    "Peer-delivered support groups for severe mental illness: a randomised controlled trial",
+    "Cross-sectional survey of hospital pharmacists",
+    "Effect of peer mentoring on recovery in schizophrenia: randomized trial",
+    "Case report of a rare adverse drug reaction",
+]
